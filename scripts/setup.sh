@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One-time, idempotent set-up on Debian/Ubuntu: SoftHSM2 from the system package manager when
+# missing, a virtual environment in .venv, the console installed into it with its test tools.
+# Safe with no standard input (CI); quiet when everything is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "setup: need root to run: $*" >&2; exit 1; fi
+}
+
+need_apt=()
+[ -e "$SOFTHSM_MODULE" ] || need_apt+=(softhsm2)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+command -v python3 >/dev/null || need_apt+=(python3)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing system packages: ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+python3 - <<'PY'
+import sys
+if sys.version_info < (3, 11):
+    sys.exit(f"setup: Python 3.11 or newer is needed, found {sys.version.split()[0]}")
+PY
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+fi
+stamp=.venv/.custodian-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing the console and its test tools into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+  touch "$stamp"
+fi

@@ -1,0 +1,81 @@
+"""The architecture's import rules, checked on the real modules.
+
+- vault/ never imports textual, rich or console (checked in a fresh interpreter, by sys.modules);
+- only vault/hsm imports pkcs11; only vault/store imports sqlite3 / sqlite_utils (checked on the
+  source, so an import inside a function is caught too).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _vault_modules() -> list[str]:
+    mods = []
+    for path in sorted((ROOT / "vault").rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        mods.append(".".join(parts))
+    return mods
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_importing_every_vault_module_loads_no_ui_package():
+    code = (
+        "import importlib, json, sys\n"
+        f"for m in {_vault_modules()!r}:\n"
+        "    importlib.import_module(m)\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in {'textual', 'rich', 'console'})\n"
+        "print(json.dumps(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_only_vault_hsm_imports_pkcs11_and_only_vault_store_touches_sqlite():
+    offenders = []
+    for pkg in ("vault", "console"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            rel = path.relative_to(ROOT).as_posix()
+            imported = _imports(path)
+            if "pkcs11" in imported and not rel.startswith("vault/hsm/"):
+                offenders.append(f"{rel} imports pkcs11")
+            if imported & {"sqlite3", "sqlite_utils"} and not rel.startswith("vault/store/"):
+                offenders.append(f"{rel} imports sqlite")
+            if pkg == "vault" and imported & {"textual", "rich", "console"}:
+                offenders.append(f"{rel} imports a UI package")
+    assert offenders == []
+
+
+def test_custodian_help_does_not_import_textual():
+    code = (
+        "import sys, io, contextlib\n"
+        "from console import cli\n"
+        "buf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf):\n"
+        "    try:\n"
+        "        cli.main(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('TEXTUAL' if any(n.split('.')[0] in ('textual', 'rich') for n in sys.modules) else 'CLEAN')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "CLEAN"

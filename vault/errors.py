@@ -1,0 +1,325 @@
+"""The one error vocabulary of the vault.
+
+Every error the domain raises for an expected condition is a ``VaultError`` subclass with a
+stable ``code`` (written to the ledger, documented, never renamed) and a short ``title`` for the
+UI. Messages are safe to show and to log: they never contain a share, PIN, passphrase, quorum
+secret or key bytes. Each message names the problem and ``next_step`` says what to do about it.
+
+``ValueError``/``TypeError`` are kept for programmer misuse only.
+"""
+
+from __future__ import annotations
+
+
+class VaultError(Exception):
+    code = "VAULT"
+    title = "Vault error"
+    default_next_step = "Read the message, correct the input and try again."
+
+    def __init__(self, message: str, *, next_step: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.next_step = next_step or self.default_next_step
+
+    def __str__(self) -> str:
+        return f"{self.message} Next: {self.next_step}"
+
+    def one_line(self) -> str:
+        """``CODE: message Next: step`` on one line, for the CLI and the ledger."""
+        return f"{self.code}: {self}".replace("\n", " ")
+
+
+# --- configuration and environment -------------------------------------------------------------
+class ConfigError(VaultError):
+    code = "CONFIG"
+    title = "Configuration problem"
+
+
+class HomeError(ConfigError):
+    code = "HOME"
+    title = "Console home problem"
+
+
+class AirGapViolation(VaultError):
+    code = "AIRGAP"
+    title = "Machine is not air-gapped"
+    default_next_step = "Disconnect the network (or override with a recorded reason)."
+
+
+# --- HSM ------------------------------------------------------------------------------------------
+class HsmError(VaultError):
+    code = "HSM"
+    title = "HSM error"
+    default_next_step = "Check the token and the module, then retry the step."
+
+
+class ModuleLoadError(HsmError):
+    code = "HSM_MODULE"
+    title = "PKCS#11 module could not be loaded"
+    default_next_step = "Check the module path in custodian.toml and that the module is installed."
+
+
+class TokenNotFound(HsmError):
+    code = "HSM_NO_TOKEN"
+    title = "Token not found"
+    default_next_step = "Check the token label, serial or URI; `custodian doctor` lists tokens."
+
+
+class TokenAmbiguous(HsmError):
+    code = "HSM_TOKEN_AMBIGUOUS"
+    title = "More than one token matches"
+    default_next_step = "Select the token by serial or by a more specific PKCS#11 URI."
+
+
+class PinIncorrect(HsmError):
+    code = "HSM_PIN"
+    title = "Token refused the PIN"
+    default_next_step = "Re-activate the quorum with the right shares and passphrase."
+
+
+class TokenNotInitialised(HsmError):
+    code = "HSM_NOT_INITIALISED"
+    title = "Token is not initialised"
+    default_next_step = "Run the init ceremony for this token."
+
+
+class MechanismUnsupported(HsmError):
+    code = "HSM_MECHANISM"
+    title = "Token does not support this"
+    default_next_step = "Choose an algorithm the capability probe lists (`custodian doctor`)."
+
+
+class KeyNotWrappable(HsmError):
+    code = "HSM_NOT_WRAPPABLE"
+    title = "Key cannot be wrapped for backup"
+    default_next_step = "Choose a wrappable algorithm, or record an explicit no-backup decision."
+
+
+class LabelExists(HsmError):
+    code = "HSM_LABEL_EXISTS"
+    title = "Label already in use"
+    default_next_step = "Choose a label that no key on the token or in the database uses."
+
+
+class KeyNotFound(HsmError):
+    code = "HSM_NO_KEY"
+    title = "Key not found"
+    default_next_step = "List keys with `custodian keys list` and check the label."
+
+
+class WrappedKeyInvalid(HsmError):
+    code = "HSM_UNWRAP"
+    title = "Wrapped key rejected"
+    default_next_step = "Verify the bundle and that the quorum belongs to the share set that made it."
+
+
+class HsmCheckFailed(HsmError):
+    code = "HSM_CHECK"
+    title = "HSM output failed verification"
+    default_next_step = "Stop the ceremony, record a deviation and inspect the token."
+
+
+class HsmThreadViolation(HsmError):
+    code = "HSM_THREAD"
+    title = "PKCS#11 used off its owning thread"
+    default_next_step = "This is a bug: run HSM work through the vault runtime."
+
+
+# --- quorum and shares ------------------------------------------------------------------------
+class ShareError(VaultError):
+    code = "SHARE"
+    title = "Share problem"
+    default_next_step = "Re-enter the share carefully, word by word."
+
+
+class PolicyInvalid(ShareError):
+    code = "QUORUM_POLICY"
+    title = "Quorum policy not possible"
+    default_next_step = "Choose a threshold and share count within the SLIP-39 limits."
+
+
+class ShareWordInvalid(ShareError):
+    code = "SHARE_WORD"
+    title = "Not a share word"
+
+
+class ShareLengthInvalid(ShareError):
+    code = "SHARE_LENGTH"
+    title = "Wrong number of words"
+
+
+class ShareChecksumInvalid(ShareError):
+    code = "SHARE_CHECKSUM"
+    title = "Share checksum does not match"
+
+
+class ShareForeign(ShareError):
+    code = "SHARE_FOREIGN"
+    title = "Share belongs to another set"
+    default_next_step = "Ask the custodian for the share of the active share set."
+
+
+class ShareRetired(ShareError):
+    code = "SHARE_RETIRED"
+    title = "Share set was retired"
+    default_next_step = "This share opens nothing any more; ask for a share of the active set."
+
+
+class ShareDuplicate(ShareError):
+    code = "SHARE_DUPLICATE"
+    title = "Share already entered"
+    default_next_step = "Ask the next custodian for a different share."
+
+
+class ShareMismatch(ShareError):
+    code = "SHARE_MISMATCH"
+    title = "Share does not match its commitment"
+    default_next_step = "The share was written down wrongly; compare it word by word with the card."
+
+
+class QuorumIncomplete(ShareError):
+    code = "QUORUM_INCOMPLETE"
+    title = "Not enough shares"
+    default_next_step = "Collect shares from more custodians."
+
+
+class QuorumCheckFailed(ShareError):
+    code = "QUORUM_CHECK"
+    title = "Quorum check value does not match"
+    default_next_step = "Check the passphrase and the shares, then try again."
+
+
+class QuorumCancelled(ShareError):
+    code = "QUORUM_CANCELLED"
+    title = "Quorum activation cancelled"
+    default_next_step = "Start the quorum activation again when the custodians are ready."
+
+
+# --- store and lifecycle ------------------------------------------------------------------------
+class StoreError(VaultError):
+    code = "STORE"
+    title = "Database problem"
+    default_next_step = "Run `custodian doctor` to check the database."
+
+
+class SchemaError(StoreError):
+    code = "STORE_SCHEMA"
+    title = "Database schema problem"
+
+
+class RecordNotFound(StoreError):
+    code = "STORE_NOT_FOUND"
+    title = "Not found"
+    default_next_step = "Check the name or id; list what exists with the matching `list` command."
+
+
+class RecordExists(StoreError):
+    code = "STORE_EXISTS"
+    title = "Already exists"
+    default_next_step = "Choose another name."
+
+
+class TransitionRefused(StoreError):
+    code = "KEY_TRANSITION"
+    title = "Key state change not allowed"
+    default_next_step = "Only NIST SP 800-57 transitions are allowed; see `custodian keys show`."
+
+
+class LedgerTampered(StoreError):
+    code = "LEDGER_TAMPERED"
+    title = "Ledger chain is broken"
+    default_next_step = "Stop; compare with the last printed head hash and report to the auditors."
+
+
+# --- identity -------------------------------------------------------------------------------------
+class IdentityError(VaultError):
+    code = "IDENTITY"
+    title = "Custodian identity problem"
+
+
+class PassphraseIncorrect(IdentityError):
+    code = "PASSPHRASE"
+    title = "Passphrase refused"
+    default_next_step = "Type the passphrase again."
+
+
+class SignatureInvalid(IdentityError):
+    code = "SIGNATURE"
+    title = "Signature does not verify"
+    default_next_step = "Check the signer's public key and the signed file."
+
+
+class PassphraseTooShort(IdentityError):
+    code = "PASSPHRASE_SHORT"
+    title = "Passphrase too short"
+    default_next_step = "Choose a longer passphrase (a few words is best)."
+
+
+class EnrollmentInvalid(IdentityError):
+    code = "ENROLLMENT_INVALID"
+    title = "Custodian enrollment is not valid"
+    default_next_step = "Check the custodian's name, or re-enroll the custodian in a ceremony."
+
+
+# --- backup ---------------------------------------------------------------------------------------
+class BackupError(VaultError):
+    code = "BACKUP"
+    title = "Backup problem"
+
+
+class BundleCorrupt(BackupError):
+    code = "BUNDLE_CORRUPT"
+    title = "Backup bundle is damaged"
+    default_next_step = "Use another copy of the bundle; this one must not be restored."
+
+
+class OutputExists(BackupError):
+    code = "OUTPUT_EXISTS"
+    title = "Output file already exists"
+    default_next_step = "Choose a new path; the console never overwrites a file."
+
+
+class OutputWriteFailed(BackupError):
+    code = "OUTPUT_WRITE"
+    title = "Output file could not be written"
+    default_next_step = "Check the medium is mounted and writable, then retry."
+
+
+class BundleUnreadable(BackupError):
+    code = "BUNDLE_UNREADABLE"
+    title = "Backup bundle cannot be read"
+    default_next_step = "Check the path and that the medium is mounted and readable."
+
+
+# --- ceremonies -----------------------------------------------------------------------------------
+class CeremonyError(VaultError):
+    code = "CEREMONY"
+    title = "Ceremony problem"
+
+
+class DefinitionInvalid(CeremonyError):
+    code = "DEFINITION"
+    title = "Ceremony definition is invalid"
+    default_next_step = "Fix the named key in the definition file."
+
+
+class PreconditionFailed(CeremonyError):
+    code = "PRECONDITION"
+    title = "Ceremony cannot start"
+
+
+class ScriptInvalid(CeremonyError):
+    code = "SCRIPT"
+    title = "Ceremony script is invalid"
+    default_next_step = "Fix the named entry in the script file."
+
+
+class CeremonyAborted(CeremonyError):
+    code = "ABORTED"
+    title = "Ceremony aborted"
+    default_next_step = "Review the transcript; start the ceremony again when ready."
+
+
+class AnswerInvalid(CeremonyError):
+    code = "ANSWER"
+    title = "Answer not accepted"

@@ -1,0 +1,256 @@
+"""The console's home directory and its configuration file, ``custodian.toml``.
+
+Layout::
+
+    HOME/custodian.toml     configuration (no secrets)
+    HOME/custodian.db       SQLite metadata and ledger (vault.store)
+    HOME/softhsm2.conf      practice only: SoftHSM's private configuration
+    HOME/tokens/            practice only: SoftHSM token directory
+    HOME/logs/              console logs (no secrets)
+
+The home is chosen by ``--home DIR``, else ``$CUSTODIAN_HOME``, else the platform's user data
+directory (``$XDG_DATA_HOME/custodian-console`` or ``~/.local/share/custodian-console``). A home
+that does not exist yet is created as a PRACTICE home on first use; a production home is only
+ever created explicitly, naming its PKCS#11 module and token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from vault import __version__
+from vault.errors import ConfigError, HomeError
+from vault.types import Mode
+
+CONFIG_NAME = "custodian.toml"
+DB_NAME = "custodian.db"
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+PRACTICE_TOKEN_LABEL = "custodian-practice"
+CONFIG_FORMAT = 1
+
+_KNOWN = {
+    "": {"format", "mode", "created_at", "software_version"},
+    "hsm": {"module", "token", "wrap_mechanism", "softhsm_conf"},
+    "identity": {"kdf_profile"},
+    "ceremony": {"idle_timeout_seconds"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HomeConfig:
+    mode: Mode
+    module: str
+    token: str  # a PKCS#11 URI (RFC 7512) or a token label
+    wrap_mechanism: str = "AES_KEY_WRAP_PAD"
+    softhsm_conf: str | None = None  # relative to the home; practice only
+    kdf_profile: str = "default"
+    idle_timeout_seconds: int = 300
+    created_at: str = ""
+    software_version: str = __version__
+
+    def to_toml(self) -> str:
+        q = json.dumps  # a JSON string is a valid TOML basic string
+        lines = [
+            "# Custodian console home. No secrets are kept in this file.",
+            f"format = {CONFIG_FORMAT}",
+            f"mode = {q(self.mode.value)}",
+            f"created_at = {q(self.created_at)}",
+            f"software_version = {q(self.software_version)}",
+            "",
+            "[hsm]",
+            f"module = {q(self.module)}",
+            f"token = {q(self.token)}",
+            f"wrap_mechanism = {q(self.wrap_mechanism)}",
+        ]
+        if self.softhsm_conf:
+            lines.append(f"softhsm_conf = {q(self.softhsm_conf)}")
+        lines += [
+            "",
+            "[identity]",
+            f"kdf_profile = {q(self.kdf_profile)}",
+            "",
+            "[ceremony]",
+            f"idle_timeout_seconds = {self.idle_timeout_seconds}",
+            "",
+        ]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    path: Path
+    config: HomeConfig
+    created_now: bool = field(default=False, compare=False)
+
+    @property
+    def mode(self) -> Mode:
+        return self.config.mode
+
+    @property
+    def db_path(self) -> Path:
+        return self.path / DB_NAME
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG_NAME
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.path / "logs"
+
+    @property
+    def softhsm_conf(self) -> Path | None:
+        return self.path / self.config.softhsm_conf if self.config.softhsm_conf else None
+
+    @property
+    def token_dir(self) -> Path | None:
+        return self.path / "tokens" if self.config.softhsm_conf else None
+
+    @property
+    def is_practice(self) -> bool:
+        return self.config.mode is Mode.PRACTICE
+
+
+def default_home(env: dict[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get("CUSTODIAN_HOME"):
+        return Path(env["CUSTODIAN_HOME"]).expanduser()
+    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".local" / "share")
+    return Path(base) / "custodian-console"
+
+
+def resolve_home(cli_home: str | os.PathLike[str] | None, env: dict[str, str] | None = None) -> Path:
+    return Path(cli_home).expanduser() if cli_home else default_home(env)
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def load_config(path: Path) -> HomeConfig:
+    """Strictly parse ``custodian.toml``: unknown keys and wrong types are refused by name."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HomeError(f"No {CONFIG_NAME} in {path.parent}.", next_step="Create the home with `custodian home init`.")
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}).", next_step="Fix the file by hand or restore it from the binder copy.")
+
+    def check_section(name: str, table: dict) -> None:
+        for key in table:
+            if name == "" and key in _KNOWN and isinstance(table[key], dict):
+                continue
+            if key not in _KNOWN[name]:
+                where = f"[{name}] " if name else ""
+                raise ConfigError(f"{path}: unknown key {where}{key!r}.", next_step="Remove it; see docs/configuration in the README.")
+
+    check_section("", data)
+    for section in ("hsm", "identity", "ceremony"):
+        check_section(section, data.get(section, {}))
+
+    def get(table: dict, key: str, typ: type, section: str, default=None):
+        if key not in table:
+            if default is None:
+                raise ConfigError(f"{path}: missing key [{section}] {key!r}.", next_step="Add it to the file.")
+            return default
+        value = table[key]
+        if not isinstance(value, typ) or isinstance(value, bool) and typ is int:
+            raise ConfigError(f"{path}: [{section}] {key!r} must be {typ.__name__}.", next_step="Correct its value.")
+        return value
+
+    if data.get("format") != CONFIG_FORMAT:
+        raise ConfigError(f"{path}: config format {data.get('format')!r} is not supported (expected {CONFIG_FORMAT}).",
+                          next_step="Use the console version that created this home.")
+    try:
+        mode = Mode(get(data, "mode", str, "top level"))
+    except ValueError:
+        raise ConfigError(f"{path}: mode must be 'practice' or 'production'.", next_step="Correct the mode.")
+    hsm = data.get("hsm", {})
+    ident = data.get("identity", {})
+    cer = data.get("ceremony", {})
+    config = HomeConfig(
+        mode=mode,
+        module=get(hsm, "module", str, "hsm"),
+        token=get(hsm, "token", str, "hsm"),
+        wrap_mechanism=get(hsm, "wrap_mechanism", str, "hsm", "AES_KEY_WRAP_PAD"),
+        softhsm_conf=hsm.get("softhsm_conf"),
+        kdf_profile=get(ident, "kdf_profile", str, "identity", "default"),
+        idle_timeout_seconds=get(cer, "idle_timeout_seconds", int, "ceremony", 300),
+        created_at=get(data, "created_at", str, "top level", ""),
+        software_version=get(data, "software_version", str, "top level", __version__),
+    )
+    if config.mode is Mode.PRODUCTION and config.softhsm_conf:
+        raise ConfigError(f"{path}: a production home cannot use the practice SoftHSM configuration.",
+                          next_step="Remove [hsm] softhsm_conf, or use a practice home.")
+    return config
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write a file that must not exist yet (never overwrite), then read it back."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    if path.read_text(encoding="utf-8") != text:
+        raise HomeError(f"{path} did not read back as written.", next_step="Check the disk and try again.")
+
+
+def write_softhsm_conf(home_path: Path) -> Path:
+    tokens = home_path / "tokens"
+    tokens.mkdir(mode=0o700, parents=True, exist_ok=True)
+    conf = home_path / "softhsm2.conf"
+    if not conf.exists():
+        _write_new(conf, f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n")
+    return conf
+
+
+def create_practice_home(path: Path) -> Home:
+    """Create a practice home: its own SoftHSM token directory and configuration."""
+    if (path / CONFIG_NAME).exists():
+        raise HomeError(f"{path} already is a console home.", next_step="Open it instead of creating it.")
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (path / "logs").mkdir(mode=0o700, exist_ok=True)
+    write_softhsm_conf(path)
+    config = HomeConfig(
+        mode=Mode.PRACTICE,
+        module=SOFTHSM_MODULE,
+        token=f"pkcs11:token={PRACTICE_TOKEN_LABEL}",
+        softhsm_conf="softhsm2.conf",
+        kdf_profile="practice",
+        created_at=now_utc(),
+    )
+    _write_new(path / CONFIG_NAME, config.to_toml())
+    return Home(path, config, created_now=True)
+
+
+def create_production_home(path: Path, module: str, token: str) -> Home:
+    if (path / CONFIG_NAME).exists():
+        raise HomeError(f"{path} already is a console home.", next_step="Open it instead of creating it.")
+    if not Path(module).exists():
+        raise HomeError(f"PKCS#11 module {module} does not exist.", next_step="Give the path of the HSM vendor's module.")
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (path / "logs").mkdir(mode=0o700, exist_ok=True)
+    config = HomeConfig(mode=Mode.PRODUCTION, module=module, token=token, created_at=now_utc())
+    _write_new(path / CONFIG_NAME, config.to_toml())
+    return Home(path, config, created_now=True)
+
+
+def open_home(path: Path, *, create_practice: bool = True) -> Home:
+    """Open the home at ``path``; create a practice home there on first use."""
+    if not (path / CONFIG_NAME).exists():
+        if not create_practice:
+            raise HomeError(f"{path} is not a console home.", next_step="Create it with `custodian home init` or pick another --home.")
+        if path.exists() and any(path.iterdir()):
+            raise HomeError(f"{path} exists and is not empty, but has no {CONFIG_NAME}.",
+                            next_step="Choose an empty or new directory for the console home.")
+        return create_practice_home(path)
+    home = Home(path, load_config(path / CONFIG_NAME))
+    if home.softhsm_conf:
+        write_softhsm_conf(path)  # the token directory must exist before SoftHSM starts
+    return home

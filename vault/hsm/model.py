@@ -1,0 +1,136 @@
+"""Values that leave vault.hsm: no PKCS#11 object and no secret is reachable from them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from vault.errors import KeyNotWrappable, MechanismUnsupported
+from vault.hsm.uri import format_uri
+from vault.types import KeyAlgorithm
+
+
+class WrapMechanism(enum.Enum):
+    """The mechanism that wraps keys for backup. Configurable, and self-tested by the probe.
+
+    The backup format is RFC 5649 (AES key wrap with padding). PKCS#11 has had two numbers
+    for it: ``CKM_AES_KEY_WRAP_PAD`` (0x210A), which PKCS#11 3.1 deprecates because vendors
+    implemented it differently, and ``CKM_AES_KEY_WRAP_KWP`` (0x210B). SoftHSM 2.6 implements
+    RFC 5649 under 0x210A and rejects 0x210B. ``AES_KEY_WRAP`` (RFC 3394, no padding) is a
+    real mechanism a configuration could name by mistake: the token accepts it, but its
+    output is not RFC 5649, which the self-test detects.
+    """
+
+    AES_KEY_WRAP_PAD = 0x210A
+    AES_KEY_WRAP_KWP = 0x210B
+    AES_KEY_WRAP = 0x2109
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (0x{self.value:04X})"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What C_GetTokenInfo says about a token, at the time it was read (it goes stale)."""
+
+    label: str
+    manufacturer: str
+    model: str
+    serial: str
+    firmware: str
+    flags: tuple[str, ...]
+    initialised: bool
+    user_pin_initialised: bool
+
+    @property
+    def uri(self) -> str:
+        """An RFC 7512 URI that selects exactly this token (by label and serial)."""
+        return format_uri(token=self.label, serial=self.serial)
+
+    def describe(self) -> str:
+        return f"'{self.label}' (serial {self.serial}, {self.manufacturer} {self.model})"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyObject:
+    """A key on a token, as the vault talks about it.
+
+    ``fingerprint``: ``kcv:`` + 6 hex for AES (AES-ECB(K, 0^16)[:3]); ``sha256:`` + hex of
+    the SubjectPublicKeyInfo DER for key pairs; ``""`` for a pair whose public half is gone
+    and whose private half does not expose the public value (EC), so it cannot be computed.
+    """
+
+    label: str
+    key_id: str  # hex of CKA_ID
+    algorithm: KeyAlgorithm
+    fingerprint: str
+    extractable: bool
+    has_private: bool
+    has_public: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AlgorithmCapability:
+    """What the probe found for one algorithm; ``note`` says how it decided."""
+
+    algorithm: KeyAlgorithm
+    generate: bool
+    sign: bool
+    wrap: bool
+    unwrap: bool
+    note: str = ""
+
+    @property
+    def backup(self) -> bool:
+        """A key of this algorithm can be generated, backed up and restored."""
+        return self.generate and self.wrap and self.unwrap
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    wrap_mechanism: WrapMechanism
+    self_test_ok: bool
+    self_test_error: str | None
+    algorithms: tuple[AlgorithmCapability, ...]
+    token_model: str = ""
+
+    def __getitem__(self, algorithm: KeyAlgorithm) -> AlgorithmCapability:
+        for capability in self.algorithms:
+            if capability.algorithm is algorithm:
+                return capability
+        raise KeyError(algorithm)
+
+    def generatable(self) -> tuple[KeyAlgorithm, ...]:
+        return tuple(c.algorithm for c in self.algorithms if c.generate)
+
+    def require_self_test(self) -> None:
+        if not self.self_test_ok:
+            raise MechanismUnsupported(
+                f"The wrap mechanism {self.wrap_mechanism.label} failed its self-test: {self.self_test_error}",
+                next_step="Configure a wrap mechanism that this token implements as RFC 5649 "
+                "(SoftHSM 2.6: AES_KEY_WRAP_PAD).",
+            )
+
+    def require_backup(self, algorithm: KeyAlgorithm) -> None:
+        """Raise KeyNotWrappable unless keys of ``algorithm`` can be wrapped and unwrapped here."""
+        self.require_self_test()
+        capability = self[algorithm]
+        if not (capability.wrap and capability.unwrap):
+            raise KeyNotWrappable(
+                f"This token ({self.token_model}) cannot wrap and unwrap {algorithm.value} keys "
+                f"with {self.wrap_mechanism.label}, so they cannot be backed up. {capability.note}".strip()
+            )
+
+
+@dataclass(frozen=True, eq=False)
+class WrappingKey:
+    """A backup KEK imported into one session (a session object: gone when the session closes).
+
+    ``kcv`` identifies the KEK without revealing it; the key bytes are not kept here.
+    """
+
+    kcv: str
+    _object: Any = field(repr=False, compare=False)
+    _session_id: int = field(repr=False, compare=False)

@@ -1,0 +1,450 @@
+"""Loading the PKCS#11 module, finding and initialising tokens, opening sessions.
+
+Threading: python-pkcs11 calls ``C_Initialize(NULL)``, after which SoftHSM runs without
+mutexes, and it releases the GIL around every call; two threads inside the module crash the
+process. :data:`HSM_LOCK` (one ``RLock`` for the whole process) is held around every PKCS#11
+call in vault.hsm, including ``Token.open`` and ``Session.close``. The vault runtime also
+runs HSM work on one owner thread; the lock makes misuse safe, not fast.
+
+Staleness: a token's slot id changes when the library is re-initialised, and python-pkcs11
+``Token`` objects cache what they read. Nothing here keeps either: every call selects the
+token again by serial (or label/URI). Re-initialising the library (loading another SoftHSM
+conf, wiping a scratch token) bumps a generation counter; an :class:`HsmModule` or
+:class:`HsmSession` from an older generation refuses to run instead of touching whatever
+token now sits in its old slot.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pkcs11
+from pkcs11 import TokenFlag
+
+from vault.errors import (
+    ConfigError,
+    HsmError,
+    LabelExists,
+    ModuleLoadError,
+    TokenAmbiguous,
+    TokenNotFound,
+    TokenNotInitialised,
+)
+from vault.hsm.errors import check_rv, translated
+from vault.hsm.model import TokenInfo, WrapMechanism
+from vault.hsm.uri import TokenUri, parse_token_uri
+from vault.secret import Secret
+from vault.types import TokenSelector
+
+if TYPE_CHECKING:
+    from vault.hsm.session import HsmSession
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+#: Held around every PKCS#11 call in the process (see module doc).
+HSM_LOCK = threading.RLock()
+
+Selector = TokenSelector | TokenUri | TokenInfo | str
+F = TypeVar("F", bound=Callable[..., Any])
+
+_MIN_PIN_LEN = 4  # PKCS#11 tokens commonly, and SoftHSM, refuse shorter PINs
+_OWN_CONFS: set[Path] = set()  # SoftHSM confs written by write_softhsm_conf in this process
+
+
+def hsm_call(operation: str | None = None) -> Callable[[F], F]:
+    """Decorator: hold HSM_LOCK, check the handle is current, translate PKCS#11 errors."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with HSM_LOCK:
+                self._check_current()
+                with translated(operation or fn.__name__):
+                    return fn(self, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def write_softhsm_conf(home_dir: Path) -> Path:
+    """Write a private SoftHSM conf under ``home_dir`` and create ``home_dir/tokens``.
+
+    File backend (the only one Debian builds), errors-only logging, non-removable slots.
+    Only tokens under a conf written here may be wiped by :meth:`HsmModule.wipe_softhsm_token`.
+    """
+    home = Path(home_dir).resolve()
+    tokens = home / "tokens"
+    tokens.mkdir(parents=True, exist_ok=True)
+    conf = home / "softhsm2.conf"
+    text = (
+        f"# Written by the custodian console (vault.hsm.write_softhsm_conf).\n"
+        f"directories.tokendir = {tokens}\n"
+        f"objectstore.backend = file\n"
+        f"log.level = ERROR\n"
+        f"slots.removable = false\n"
+    )
+    tmp = conf.with_name(conf.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, conf)
+    _OWN_CONFS.add(conf)
+    return conf
+
+
+def softhsm_tokendir(conf: Path) -> Path:
+    """The ``directories.tokendir`` of a SoftHSM conf."""
+    for line in Path(conf).read_text().splitlines():
+        key, eq, value = line.partition("=")
+        if eq and key.strip() == "directories.tokendir":
+            return Path(value.strip())
+    raise ConfigError(f"The SoftHSM conf {conf} has no directories.tokendir line.")
+
+
+@dataclass(eq=False)
+class _Library:
+    """One loaded module (per real path) and what this process did with it."""
+
+    path: str
+    lib: Any
+    dll: ctypes.CDLL
+    conf: Path | None
+    generation: int = 1
+    # serial -> the open HsmSession on that token (one logged-in session per token: a
+    # second login would raise UserAlreadyLoggedIn, and closing any session logs all out)
+    sessions: dict[str, HsmSession] = field(default_factory=dict)
+
+
+_LIBRARIES: dict[str, _Library] = {}
+
+
+def _ctypes_dll(path: str) -> ctypes.CDLL:
+    """The module through ctypes, for the calls python-pkcs11 lacks (C_InitToken,
+    C_CloseAllSessions). ``dlopen`` returns the handle python-pkcs11 already initialised."""
+    dll = ctypes.CDLL(path)
+    dll.C_InitToken.argtypes = [ctypes.c_ulong, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    dll.C_InitToken.restype = ctypes.c_ulong
+    dll.C_CloseAllSessions.argtypes = [ctypes.c_ulong]
+    dll.C_CloseAllSessions.restype = ctypes.c_ulong
+    return dll
+
+
+def _token_info(token: Any) -> TokenInfo:
+    flags = TokenFlag(token.flags)
+    return TokenInfo(
+        label=token.label,
+        manufacturer=token.manufacturer_id,
+        model=token.model,
+        serial=token.serial.decode("ascii", "replace").strip(),
+        firmware="{}.{}".format(*token.firmware_version),
+        flags=tuple(f.name for f in TokenFlag if f.name and f in flags),
+        initialised=bool(flags & TokenFlag.TOKEN_INITIALIZED),
+        user_pin_initialised=bool(flags & TokenFlag.USER_PIN_INITIALIZED),
+    )
+
+
+def _describe(selector: Selector) -> str:
+    if isinstance(selector, str):
+        return selector if selector.startswith("pkcs11:") else f"label={selector!r}"
+    if isinstance(selector, TokenInfo):
+        return f"serial={selector.serial!r}"
+    return selector.describe()
+
+
+def _matcher(selector: Selector) -> Callable[[TokenInfo], bool]:
+    if isinstance(selector, str):
+        if selector.startswith("pkcs11:"):
+            selector = parse_token_uri(selector)
+        else:
+            return lambda info: info.label == selector
+    if isinstance(selector, TokenInfo):
+        serial = selector.serial  # a TokenInfo is stale by nature: re-select by serial
+        return lambda info: info.serial == serial
+    if isinstance(selector, TokenUri):
+        uri = selector
+        return lambda info: uri.matches(info.label, info.serial, info.manufacturer, info.model)
+    if isinstance(selector, TokenSelector):
+        sel = selector
+        return lambda info: (sel.label is None or info.label == sel.label) and (
+            sel.serial is None or info.serial == sel.serial
+        )
+    raise TypeError(f"not a token selector: {type(selector).__name__}")
+
+
+class HsmModule:
+    """A loaded PKCS#11 module. Get one with :meth:`load`; it is valid until the library is
+    re-initialised (another :meth:`load` with another SoftHSM conf, a wipe) or closed."""
+
+    def __init__(self, library: _Library) -> None:
+        self._library = library
+        self._generation = library.generation
+        self.module_path = library.path
+
+    # --- loading ------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, module_path: str, *, softhsm_conf: Path | None = None) -> HsmModule:
+        """Load (or re-use) the module at ``module_path``.
+
+        With ``softhsm_conf``, SOFTHSM2_CONF is set before C_Initialize; when the library is
+        already initialised with another conf it is finalised and initialised again (every
+        earlier HsmModule and HsmSession of it becomes stale). The same conf re-uses the
+        running library. The path is resolved first, because loading the same .so through a
+        symlink and through its real path fails in python-pkcs11.
+        """
+        real = os.path.realpath(module_path)
+        if not os.path.isfile(real):
+            raise ModuleLoadError(f"The PKCS#11 module {module_path} does not exist.")
+        conf = None
+        if softhsm_conf is not None:
+            conf = Path(softhsm_conf).resolve()
+            if not conf.is_file():
+                raise ModuleLoadError(f"The SoftHSM conf {conf} does not exist.")
+            if not softhsm_tokendir(conf).is_dir():
+                raise ModuleLoadError(f"The token directory named in {conf} does not exist.")
+        with HSM_LOCK:
+            library = _LIBRARIES.get(real)
+            if library is None:
+                if conf is not None:
+                    os.environ["SOFTHSM2_CONF"] = str(conf)
+                try:
+                    lib = pkcs11.lib(real)
+                except pkcs11.PKCS11Error as exc:
+                    raise ModuleLoadError(
+                        f"The PKCS#11 module {module_path} could not be initialised ({type(exc).__name__})."
+                    ) from None
+                library = _LIBRARIES[real] = _Library(real, lib, _ctypes_dll(real), conf)
+            elif (conf is not None and conf != library.conf) or not library.lib.initialized:
+                _reinitialise(library, conf if conf is not None else library.conf)
+            return cls(library)
+
+    def close(self) -> None:
+        """Close this module's sessions and finalise the library (a later load re-initialises)."""
+        with HSM_LOCK:
+            if self._generation != self._library.generation:
+                return
+            for session in list(self._library.sessions.values()):
+                session.close()
+            with translated("close"):
+                if self._library.lib.initialized:
+                    self._library.lib.finalize()
+            self._library.generation += 1
+
+    def __enter__(self) -> HsmModule:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<HsmModule {self.module_path} conf={self._library.conf}>"
+
+    @property
+    def softhsm_conf(self) -> Path | None:
+        return self._library.conf
+
+    def _check_current(self) -> None:
+        if self._generation != self._library.generation:
+            raise HsmError(
+                "This HSM module handle is stale: the library was re-initialised or closed since it was loaded.",
+                next_step="Load the module again (HsmModule.load).",
+            )
+
+    # --- tokens -------------------------------------------------------------------------------
+    def _scan(self) -> list[tuple[Any, TokenInfo]]:
+        found = []
+        for slot in self._library.lib.get_slots(token_present=True):
+            try:
+                token = slot.get_token()
+            except (pkcs11.TokenNotPresent, pkcs11.TokenNotRecognised):
+                continue
+            found.append((token, _token_info(token)))
+        return found
+
+    def _select(self, selector: Selector) -> tuple[Any, TokenInfo]:
+        """The one initialised token that ``selector`` matches, freshly read (never cached)."""
+        match = _matcher(selector)
+        hits = [(t, i) for t, i in self._scan() if i.initialised and match(i)]
+        if not hits:
+            raise TokenNotFound(f"No initialised token matches {_describe(selector)}.")
+        if len(hits) > 1:
+            serials = ", ".join(i.serial for _, i in hits)
+            raise TokenAmbiguous(f"{len(hits)} tokens match {_describe(selector)} (serials {serials}).")
+        return hits[0]
+
+    @hsm_call("list_tokens")
+    def tokens(self) -> list[TokenInfo]:
+        """Initialised tokens only (SoftHSM always shows one more, free, slot)."""
+        return [info for _, info in self._scan() if info.initialised]
+
+    @hsm_call("find_token")
+    def find_token(self, selector: Selector) -> TokenInfo:
+        """The token ``selector`` names: a label, a PKCS#11 URI (``pkcs11:...``), a
+        TokenSelector, or a TokenInfo (re-read by serial). TokenNotFound / TokenAmbiguous."""
+        return self._select(selector)[1]
+
+    @hsm_call("init_token")
+    def init_token(self, label: str, so_pin: Secret, user_pin: Secret) -> TokenInfo:
+        """Initialise the free slot's token (C_InitToken through ctypes), then set the user PIN.
+
+        Refuses a label an initialised token already has (LabelExists).
+        """
+        encoded = label.encode("utf-8")
+        if not label or len(encoded) > 32 or label != label.strip():
+            raise ValueError("a token label is 1..32 bytes of UTF-8 without surrounding spaces")
+        if len(so_pin) < _MIN_PIN_LEN or len(user_pin) < _MIN_PIN_LEN:
+            raise ValueError(f"token PINs are at least {_MIN_PIN_LEN} characters")
+        scanned = self._scan()
+        if any(info.initialised and info.label == label for _, info in scanned):
+            raise LabelExists(f"A token labelled '{label}' already exists; token labels must be unique.")
+        free = next((token for token, info in scanned if not info.initialised), None)
+        if free is None:
+            raise TokenNotFound("No free (uninitialised) token slot is available.")
+        slot_id = free.slot.slot_id
+        so = so_pin.reveal()
+        check_rv(self._library.dll.C_InitToken(slot_id, so, len(so), encoded.ljust(32, b" ")), "C_InitToken")
+        serial = _token_info(free.slot.get_token()).serial
+        token, _ = self._select(TokenSelector(serial=serial))
+        try:
+            so_session = token.open(rw=True, so_pin=so_pin.reveal_text())
+        except pkcs11.PKCS11Error:
+            self._reap(slot_id)
+            raise
+        try:
+            so_session.init_pin(user_pin.reveal_text())
+        finally:
+            so_session.close()
+        return self._select(TokenSelector(serial=serial))[1]
+
+    @hsm_call("random")
+    def random(self, selector: Selector, n: int) -> bytes:
+        """``n`` bytes from the token's RNG (C_GenerateRandom; no login needed)."""
+        token, _ = self._select(selector)
+        session = token.open()
+        try:
+            return bytes(session.generate_random(n * 8))
+        finally:
+            session.close()
+
+    # --- sessions -----------------------------------------------------------------------------
+    @hsm_call("login")
+    def open_session(
+        self,
+        selector: Selector,
+        user_pin: Secret,
+        *,
+        wrap_mechanism: WrapMechanism = WrapMechanism.AES_KEY_WRAP_PAD,
+    ) -> HsmSession:
+        """A read-write session logged in as the user.
+
+        One logged-in session per token and process (PKCS#11 login state is per token, and
+        closing any session logs every session out): a second one is refused. A failed login
+        leaks the session python-pkcs11 opened (platform-facts, pitfall 5); it is reaped with
+        C_CloseAllSessions on that slot, which is safe because no other session of ours is
+        open there.
+        """
+        from vault.hsm.session import HsmSession
+
+        token, info = self._select(selector)
+        if info.serial in self._library.sessions:
+            raise HsmError(
+                f"A session is already open on token {info.describe()}.",
+                next_step="Use the open session, or close it first.",
+            )
+        if not info.user_pin_initialised:
+            raise TokenNotInitialised(f"Token {info.describe()} has no user PIN yet.")
+        try:
+            session = token.open(rw=True, user_pin=user_pin.reveal_text())
+        except pkcs11.PKCS11Error:
+            self._reap(token.slot.slot_id)
+            raise
+        hsm_session = HsmSession(self, session, info, wrap_mechanism)
+        self._library.sessions[info.serial] = hsm_session
+        return hsm_session
+
+    def _reap(self, slot_id: int) -> None:
+        """Close every session of this process on ``slot_id`` (the leaked one included)."""
+        check_rv(self._library.dll.C_CloseAllSessions(slot_id), "C_CloseAllSessions")
+
+    def _forget(self, session: HsmSession) -> None:
+        if self._library.sessions.get(session.token.serial) is session:
+            del self._library.sessions[session.token.serial]
+
+    @property
+    def _session_generation(self) -> int:
+        return self._library.generation
+
+    # --- scratch tokens -------------------------------------------------------------------------
+    @hsm_call("wipe_token")
+    def wipe_softhsm_token(self, selector: Selector, *, user_pin: Secret | None = None) -> None:
+        """Destroy a drill's scratch token: every object, then the token itself.
+
+        Only for SoftHSM tokens under a conf that this process wrote (write_softhsm_conf);
+        anything else is refused. With ``user_pin`` private objects are destroyed one by one
+        first (without it only public objects are visible); then the token's directory
+        (found under the conf's tokendir by serial) is removed and the library re-initialised
+        so that the slot list is fresh. No session may be open on the module (re-initialising
+        closes them all); this handle stays valid, others of the same library go stale.
+        """
+        conf = self._library.conf
+        if conf is None or conf not in _OWN_CONFS:
+            raise HsmError(
+                "Only SoftHSM scratch tokens under a conf this process wrote can be wiped.",
+                next_step="Wipe production tokens through the destroy ceremony, key by key.",
+            )
+        if self._library.sessions:
+            raise HsmError(
+                "Sessions are open on this module; wiping re-initialises the library.",
+                next_step="Close every session first.",
+            )
+        token, info = self._select(selector)
+        token_dir = _softhsm_token_dir(softhsm_tokendir(conf), info.serial)
+        pin = user_pin.reveal_text() if user_pin is not None else None
+        try:
+            session = token.open(rw=True, user_pin=pin)
+        except pkcs11.PKCS11Error:
+            self._reap(token.slot.slot_id)
+            raise
+        try:
+            for obj in list(session.get_objects()):
+                obj.destroy()
+            remaining = sum(1 for _ in session.get_objects()) if pin is not None else 0
+        finally:
+            session.close()
+        if remaining:
+            raise HsmError(f"{remaining} objects survived destruction on token {info.describe()}.")
+        shutil.rmtree(token_dir)
+        _reinitialise(self._library, conf)
+        self._generation = self._library.generation
+
+
+def _softhsm_token_dir(tokendir: Path, serial: str) -> Path:
+    """The directory of the SoftHSM token with ``serial`` (its token.object holds the serial)."""
+    needle = serial.encode("ascii")
+    hits = [
+        d
+        for d in tokendir.iterdir()
+        if (d / "token.object").is_file() and needle in (d / "token.object").read_bytes()
+    ]
+    if len(hits) != 1:
+        raise HsmError(f"Found {len(hits)} token directories for serial {serial} under {tokendir}; expected one.")
+    return hits[0]
+
+
+def _reinitialise(library: _Library, conf: Path | None) -> None:
+    """C_Finalize, point SoftHSM at ``conf``, C_Initialize: a fresh slot list and token dir."""
+    with translated("initialise"):
+        if library.lib.initialized:
+            library.lib.finalize()
+        if conf is not None:
+            os.environ["SOFTHSM2_CONF"] = str(conf)
+        library.lib.initialize()
+    library.conf = conf
+    library.sessions.clear()
+    library.generation += 1

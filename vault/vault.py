@@ -1,0 +1,94 @@
+"""``Vault``: one opened console home — its store, ledger, HSM module and token.
+
+A ``Vault`` belongs to the thread that opened it (the owning thread, see vault.runtime): its
+SQLite connection and every PKCS#11 call live there. Front ends open it on their owner and
+never share it across threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from vault import __version__
+from vault.errors import HsmThreadViolation
+from vault.home import Home, open_home
+from vault.types import Mode
+
+
+@dataclass(frozen=True, slots=True)
+class VaultInfo:
+    home: str
+    mode: Mode
+    module: str
+    token: str
+    software_version: str
+
+
+class Vault:
+    def __init__(self, home: Home, store, ledger) -> None:
+        self.home = home
+        self.store = store
+        self.ledger = ledger
+        self._owner = threading.get_ident()
+        self._hsm = None
+
+    # -- opening ---------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path, *, create_practice: bool = True) -> "Vault":
+        """Open (or, on first use, create as practice) the home at ``path``.
+
+        Creating a home writes the ledger's genesis event: software version, mode, module, token.
+        """
+        from vault.ledger import Ledger
+        from vault.store import Store
+
+        home = open_home(Path(path), create_practice=create_practice)
+        store = Store.open(home.db_path)
+        ledger = Ledger(store)
+        vault = cls(home, store, ledger)
+        if ledger.head().seq == 0:
+            ledger.append(
+                "home.created",
+                {
+                    "software_version": __version__,
+                    "mode": home.mode.value,
+                    "module": home.config.module,
+                    "token": home.config.token,
+                    "home": str(home.path),
+                },
+                actor="console",
+            )
+        return vault
+
+    @property
+    def info(self) -> VaultInfo:
+        c = self.home.config
+        return VaultInfo(str(self.home.path), c.mode, c.module, c.token, __version__)
+
+    @property
+    def mode(self) -> Mode:
+        return self.home.mode
+
+    def check_owner(self) -> None:
+        if threading.get_ident() != self._owner:
+            raise HsmThreadViolation("The vault was used from a thread that does not own it.")
+
+    # -- the HSM -----------------------------------------------------------------------------------
+    def hsm(self):
+        """The loaded PKCS#11 module (loaded on first use, on the owning thread)."""
+        self.check_owner()
+        if self._hsm is None:
+            from vault.hsm import HsmModule
+
+            self._hsm = HsmModule.load(self.home.config.module, softhsm_conf=self.home.softhsm_conf)
+        return self._hsm
+
+    @property
+    def token(self) -> str:
+        """The configured token: a PKCS#11 URI or a label."""
+        return self.home.config.token
+
+    def close(self) -> None:
+        self.store.close()
