@@ -177,6 +177,12 @@ class ShareMismatch(ShareError):
     default_next_step = "The share was written down wrongly; compare it word by word with the card."
 
 
+class ShareConflict(ShareMismatch):
+    code = "SHARE_CONFLICT"
+    title = "Another share with this number was already entered"
+    default_next_step = "Compare this share word by word with the card; one of the two entries is wrong."
+
+
 class QuorumIncomplete(ShareError):
     code = "QUORUM_INCOMPLETE"
     title = "Not enough shares"

@@ -202,12 +202,11 @@ def _write_new(path: Path, text: str) -> None:
 
 
 def write_softhsm_conf(home_path: Path) -> Path:
-    tokens = home_path / "tokens"
-    tokens.mkdir(mode=0o700, parents=True, exist_ok=True)
-    conf = home_path / "softhsm2.conf"
-    if not conf.exists():
-        _write_new(conf, f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n")
-    return conf
+    """The practice home's private SoftHSM configuration (written by vault.hsm, which then
+    knows the token directory is ours: drills may create and wipe scratch tokens there)."""
+    from vault.hsm import write_softhsm_conf as hsm_write_conf
+
+    return hsm_write_conf(home_path)
 
 
 def create_practice_home(path: Path) -> Home:

@@ -185,6 +185,7 @@ class HsmModule:
     def __init__(self, library: _Library) -> None:
         self._library = library
         self._generation = library.generation
+        self._conf = library.conf
         self.module_path = library.path
 
     # --- loading ------------------------------------------------------------------------------
@@ -247,7 +248,8 @@ class HsmModule:
 
     @property
     def softhsm_conf(self) -> Path | None:
-        return self._library.conf
+        """The SoftHSM conf this handle was loaded with (None for other modules)."""
+        return self._conf
 
     def _check_current(self) -> None:
         if self._generation != self._library.generation:

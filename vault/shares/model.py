@@ -20,9 +20,9 @@ class ShareRef:
     group: int
     member: int
 
-    def describe(self) -> str:
-        """For people: 1-based, e.g. "member 3 of group 1"."""
-        return f"member {self.member + 1} of group {self.group + 1}"
+    def describe(self, *, capital: bool = False) -> str:
+        """For people: 1-based, e.g. "member 3 of group 1" ("Member 3 ..." to start a sentence)."""
+        return f"{'M' if capital else 'm'}ember {self.member + 1} of group {self.group + 1}"
 
 
 @dataclass(frozen=True, slots=True)

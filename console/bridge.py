@@ -1,0 +1,68 @@
+"""The TUI's one road to the vault: an ``OwnerThread`` that owns PKCS#11 and SQLite.
+
+The bridge opens the ``Vault`` on its owner thread and every later call runs there too; the
+event loop only awaits futures (``asyncio.wrap_future``), so the UI never blocks on the HSM or the
+database. Nothing in console/ touches ``bridge.vault`` from the UI thread: functions that need it
+are handed over with ``await bridge.run(fn, *args)`` (called as ``fn(vault, *args)`` on the owner).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from vault.runtime import OwnerThread
+
+T = TypeVar("T")
+
+
+class Bridge:
+    def __init__(self, home_path: Path, *, owner: OwnerThread | None = None) -> None:
+        self.home_path = Path(home_path)
+        self._owner = owner or OwnerThread("vault-owner")
+        self._vault = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._vault is not None
+
+    @property
+    def owner(self) -> OwnerThread:
+        return self._owner
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` on the owner thread; await its result (exceptions re-raise)."""
+        return await asyncio.wrap_future(self._owner.submit(fn, *args, **kwargs))
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(vault, *args, **kwargs)`` on the owner thread."""
+        return await self.call(self._with_vault, fn, args, kwargs)
+
+    def _with_vault(self, fn, args, kwargs):
+        if self._vault is None:
+            raise RuntimeError("the vault is not open")
+        return fn(self._vault, *args, **kwargs)
+
+    async def open(self) -> None:
+        from vault.vault import Vault
+
+        def _open():
+            self._vault = Vault.open(self.home_path)
+            return self._vault.info
+
+        self.info = await self.call(_open)
+
+    def close(self) -> None:
+        """Close the vault on its owner and stop the thread (blocking; called at app exit)."""
+        def _close():
+            if self._vault is not None:
+                try:
+                    self._vault.close()
+                finally:
+                    self._vault = None
+
+        try:
+            self._owner.submit(_close).result(timeout=10)
+        finally:
+            self._owner.shutdown()

@@ -1,0 +1,131 @@
+"""Panes for checklists, yes/no, choices, free text, typed confirmation and paths."""
+
+from __future__ import annotations
+
+import re
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Button, Checkbox, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from console.panes.base import PromptPane
+from vault.ceremony.prompts import (
+    ChecklistPrompt,
+    ChoiceAnswer,
+    ChoicePrompt,
+    ConfirmAnswer,
+    ConfirmPrompt,
+    PathPrompt,
+    TextAnswer,
+    TextPrompt,
+    TypedConfirmPrompt,
+)
+
+
+class ChecklistPane(PromptPane):
+    prompt: ChecklistPrompt
+
+    def compose_pane(self) -> ComposeResult:
+        yield Static("Confirm every item (space ticks, tab moves):", classes="question")
+        for i, item in enumerate(self.prompt.items):
+            yield Checkbox(item, id=f"item-{i}")
+        with Horizontal(classes="buttons"):
+            yield Button("All done: continue", id="continue", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        missing = [i + 1 for i, cb in enumerate(self.query(Checkbox)) if not cb.value]
+        if missing:
+            self.notify(f"Item(s) {', '.join(map(str, missing))} not ticked yet.", severity="warning")
+            return
+        self.answer(ConfirmAnswer(True))
+
+
+class ConfirmPane(PromptPane):
+    prompt: ConfirmPrompt
+
+    def compose_pane(self) -> ComposeResult:
+        yield Static(self.prompt.question, classes="question")
+        with Horizontal(classes="buttons"):
+            yield Button(self.prompt.yes_label, id="yes", variant="primary")
+            yield Button(self.prompt.no_label, id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.answer(ConfirmAnswer(event.button.id == "yes"))
+
+
+class ChoicePane(PromptPane):
+    prompt: ChoicePrompt
+
+    def compose_pane(self) -> ComposeResult:
+        yield Static(self.prompt.question, classes="question")
+        yield OptionList(*(Option(f"{c.label}" + (f" — {c.description}" if c.description else ""), id=c.value)
+                           for c in self.prompt.choices), id="choices")
+
+    def on_mount(self) -> None:
+        ol = self.query_one(OptionList)
+        values = [c.value for c in self.prompt.choices]
+        if self.prompt.default in values:
+            ol.highlighted = values.index(self.prompt.default)
+        super().on_mount()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.answer(ChoiceAnswer(event.option_id or ""))
+
+
+class TextPane(PromptPane):
+    """Free text with a default; the pattern is checked here first (the engine checks again)."""
+
+    prompt: TextPrompt
+
+    def compose_pane(self) -> ComposeResult:
+        yield Static(self.prompt.question, classes="question")
+        yield Input(value=self.prompt.default or "", max_length=self.prompt.max_length, id="text")
+        yield Static("", classes="pane-problem")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        if self.prompt.pattern and not re.fullmatch(self.prompt.pattern, text):
+            self.query_one(".pane-problem", Static).update(
+                f"✗ {text!r} is not in the expected form ({self.prompt.pattern}). Correct it and press enter.")
+            return
+        self.answer(TextAnswer(text))
+
+
+class PathPane(PromptPane):
+    prompt: PathPrompt
+
+    def compose_pane(self) -> ComposeResult:
+        yield Static(self.prompt.question, classes="question")
+        yield Static(f"({self.prompt.purpose.value.replace('-', ' ')})", classes="hint")
+        yield Input(value=self.prompt.suggestion or "", id="path")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip():
+            self.answer(TextAnswer(event.value.strip()))
+
+
+class TypedConfirmPane(PromptPane):
+    """Destructive step: type the expected text exactly."""
+
+    prompt: TypedConfirmPrompt
+
+    def compose_pane(self) -> ComposeResult:
+        yield Static(self.prompt.question, classes="question destructive")
+        yield Static(f"Type  {self.prompt.expected}  exactly, then press enter.", classes="typed-expected")
+        yield Input(placeholder=self.prompt.expected, id="typed")
+        yield Static("", classes="pane-problem")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value != self.prompt.expected:
+            self.query_one(".pane-problem", Static).update(
+                f"✗ That is not {self.prompt.expected!r}: nothing was done. Type it exactly, or abort (ctrl+a).")
+            event.input.value = ""
+            return
+        self.answer(TextAnswer(event.value))

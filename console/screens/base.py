@@ -1,0 +1,61 @@
+"""Base screens: every screen and modal starts with the mode banner and ends with the footer."""
+
+from __future__ import annotations
+
+from typing import ClassVar, TypeVar
+
+from textual.app import ComposeResult
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer
+
+from console.widgets.banner import ModeBanner
+from vault.types import Mode
+
+T = TypeVar("T")
+
+
+def app_mode(screen) -> Mode:
+    return getattr(screen.app, "vault_mode", Mode.PRACTICE)
+
+
+class VaultScreen(Screen):
+    """A full screen: banner, ``compose_body()``, footer.
+
+    ``HOLDS_SECRETS`` screens refuse selection and clipboard copies (see CustodianApp).
+    """
+
+    WHERE: ClassVar[str] = ""
+    HOLDS_SECRETS: ClassVar[bool] = False
+    HELP: ClassVar[str] = ""
+
+    def compose(self) -> ComposeResult:
+        yield ModeBanner(app_mode(self), self.WHERE)
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    @property
+    def allow_select(self) -> bool:
+        return not self.HOLDS_SECRETS and super().allow_select
+
+
+class VaultModal(ModalScreen[T]):
+    """A modal: banner on top (never out of sight), the dialog, footer."""
+
+    WHERE: ClassVar[str] = ""
+    HOLDS_SECRETS: ClassVar[bool] = False
+    HELP: ClassVar[str] = ""
+
+    def compose(self) -> ComposeResult:
+        yield ModeBanner(app_mode(self), self.WHERE)
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    @property
+    def allow_select(self) -> bool:
+        return not self.HOLDS_SECRETS and super().allow_select

@@ -1,0 +1,90 @@
+"""The ceremony launcher: every ceremony in ceremonies/*.toml with its purpose and preconditions."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from console import views
+from console.screens.base import VaultScreen
+from vault.errors import VaultError
+
+
+class CeremoniesScreen(VaultScreen):
+    WHERE = "Ceremonies"
+    HELP = """\
+Choose a ceremony and press `enter` to start it. The right pane shows its purpose, whether it
+needs a quorum, its preconditions and its steps. Unfinished ceremonies (after a crash or power
+loss) are offered for resume or abort when you start.
+
+In a PRACTICE home everything runs on a practice token with practice secrets: try init,
+generate-key, backup, drill and destroy in that order.
+"""
+    BINDINGS = [
+        Binding("enter", "start", "Start", id="ceremonies.start"),
+        Binding("r", "refresh", "Refresh", id="ceremonies.refresh"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.entries: list[views.CeremonyEntry] = []
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="ceremonies-body"):
+            yield OptionList(id="ceremony-list")
+            with VerticalScroll(id="ceremony-detail-pane"):
+                yield Static("", id="ceremony-detail")
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        self.run_worker(self._load(), exclusive=True, group="ceremonies")
+
+    async def _load(self) -> None:
+        try:
+            self.entries = await self.app.bridge.run(views.catalogue)
+        except VaultError as exc:
+            self.query_one("#ceremony-detail", Static).update(f"✗ {exc.title}: {exc.message} Next: {exc.next_step}")
+            return
+        ol = self.query_one(OptionList)
+        ol.clear_options()
+        ol.add_options([Option(f"{e.name:<14} {e.title}", id=e.name) for e in self.entries])
+        if self.entries:
+            ol.highlighted = 0
+        ol.focus()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        entry = next((e for e in self.entries if e.name == event.option_id), None)
+        if entry is None:
+            return
+        steps = "\n".join(f"  {i}. {t}" for i, t in enumerate(entry.steps, start=1))
+        pre = ", ".join(entry.preconditions) or "none"
+        self.query_one("#ceremony-detail", Static).update(
+            f"{entry.title}\n\n{entry.purpose}\n\nquorum: {entry.quorum}\npreconditions: {pre}\n\nsteps:\n{steps}")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.start(event.option_id)
+
+    def action_start(self) -> None:
+        ol = self.query_one(OptionList)
+        if ol.highlighted is not None and self.entries:
+            self.start(self.entries[ol.highlighted].name)
+
+    def start(self, name: str | None) -> None:
+        if not name:
+            return
+        from console.screens.wizard import WizardScreen
+
+        refusal = self.app.ceremony_refusal()
+        if refusal:
+            from console.modals.error import ErrorDialog
+
+            self.app.push_screen(ErrorDialog("Ceremony refused", refusal,
+                                             "Quit, unset TEXTUAL and start the console again.", "DEVTOOLS"))
+            return
+        self.app.push_screen(WizardScreen(name))

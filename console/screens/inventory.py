@@ -1,0 +1,145 @@
+"""Key inventory: sort and filter by state, algorithm and label; a detail pane for the key."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Input, Static
+
+from console import views
+from console.screens.base import VaultScreen
+from vault.errors import VaultError
+
+COLUMNS = (("label", "Label"), ("algorithm", "Algorithm"), ("state", "State"), ("version", "Ver"),
+           ("fingerprint", "Fingerprint"), ("backup", "Backup"))
+
+
+def matches(row: views.KeyRow, query: str) -> bool:
+    """``state:active alg:ec label-part`` — every term must match (case-insensitive)."""
+    for term in query.lower().split():
+        if term.startswith("state:"):
+            if not row.state.startswith(term[6:]):
+                return False
+        elif term.startswith(("alg:", "algorithm:")):
+            if term.split(":", 1)[1] not in row.algorithm:
+                return False
+        elif term not in row.label.lower():
+            return False
+    return True
+
+
+class InventoryScreen(VaultScreen):
+    WHERE = "Keys"
+    HELP = """\
+Every master key the database knows, in any state.
+
+* Type in the filter box: `state:active`, `alg:ec`, or part of a label (terms combine).
+* `s` cycles the sort column (label, algorithm, state, version); `S` reverses it.
+* The detail pane shows the fingerprint (also as PGP words), the lifecycle history, and which
+  backups hold the key.
+* `/` focuses the filter, `escape` returns to the table.
+"""
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", id="keys.filter"),
+        Binding("s", "sort", "Sort", id="keys.sort"),
+        Binding("S", "reverse", "Reverse", show=False),
+        Binding("escape", "focus_table", "Table", show=False),
+        Binding("r", "refresh", "Refresh", id="keys.refresh"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.rows: list[views.KeyRow] = []
+        self.sort_index = 0
+        self.sort_reverse = False
+        self._detail_for: int | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Input(placeholder="filter: state:active alg:ec label…  (/)", id="key-filter")
+        with Horizontal(id="keys-body"):
+            yield DataTable(id="key-table", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="key-detail-pane"):
+                yield Static("Select a key to see its detail.", id="key-detail")
+        yield Static("", id="key-status", classes="status-line")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, title in COLUMNS:
+            table.add_column(title, key=key)
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        self.run_worker(self._load(), exclusive=True, group="keys")
+
+    async def _load(self) -> None:
+        try:
+            self.rows = await self.app.bridge.run(views.key_rows)
+        except VaultError as exc:
+            self.query_one("#key-status", Static).update(f"✗ {exc.message}")
+            return
+        self.fill()
+
+    def visible_rows(self) -> list[views.KeyRow]:
+        query = self.query_one("#key-filter", Input).value
+        rows = [r for r in self.rows if matches(r, query)] if query.strip() else list(self.rows)
+        attr = ("label", "algorithm", "state", "version")[self.sort_index]
+        rows.sort(key=lambda r: (getattr(r, attr), r.label), reverse=self.sort_reverse)
+        return rows
+
+    def fill(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        rows = self.visible_rows()
+        table.add_rows([(r.label, r.algorithm, r.state, str(r.version), r.fingerprint[:22], r.backup)
+                        for r in rows])
+        self._shown = rows
+        attr = ("label", "algorithm", "state", "version")[self.sort_index]
+        self.query_one("#key-status", Static).update(
+            f"{len(rows)} of {len(self.rows)} keys · sorted by {attr}{' (reversed)' if self.sort_reverse else ''}")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "key-filter":
+            self.fill()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_focus_table()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#key-filter", Input).focus()
+
+    def action_focus_table(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_sort(self) -> None:
+        self.sort_index = (self.sort_index + 1) % 4
+        self.fill()
+
+    def action_reverse(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self.fill()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        shown = getattr(self, "_shown", [])
+        if 0 <= event.cursor_row < len(shown):
+            key_id = shown[event.cursor_row].id
+            if key_id != self._detail_for:
+                self._detail_for = key_id
+                self.run_worker(self._detail(key_id), exclusive=True, group="key-detail")
+
+    async def _detail(self, key_id: int) -> None:
+        try:
+            d = await self.app.bridge.run(views.key_detail, key_id)
+        except VaultError as exc:
+            self.query_one("#key-detail", Static).update(f"✗ {exc.message}")
+            return
+        r = d.row
+        lines = [f"{r.label}  (v{r.version}, {r.algorithm})", f"state: {r.state}", "", "fingerprint:",
+                 f"  {r.fingerprint}", f"  {d.fingerprint_words}", "",
+                 f"backup: {r.backup}" + (f" — {d.no_backup_reason}" if d.no_backup_reason else ""), "",
+                 "history:", *(f"  {h}" for h in d.history), "", "held by backups:",
+                 *((f"  {b}" for b in d.backups) if d.backups else ["  none"])]
+        self.query_one("#key-detail", Static).update("\n".join(lines))

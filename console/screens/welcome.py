@@ -1,0 +1,61 @@
+"""First run: a practice vault was just created; offer the init ceremony and the practice people."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Markdown
+
+from console.practice import practice_sheet
+from console.screens.base import VaultScreen
+
+WELCOME = """\
+# Welcome to the custodian console
+
+This is a **PRACTICE** vault: a SoftHSM token in the console's home, practice secrets only. You
+can walk through a whole key lifecycle alone, playing every custodian and the witness:
+
+1. **init** — enroll custodians and a witness, set the quorum (e.g. 2-of-3), initialise the token,
+   reveal each custodian's share one at a time and have it typed back;
+2. **generate-key** — activate the quorum with 2 shares and generate a master key in the HSM;
+3. **backup** — write an encrypted backup bundle and check it reads back;
+4. **drill** — restore the backup into a scratch token and compare every key;
+5. **destroy** — destroy the key, typing its label to confirm.
+"""
+
+
+class WelcomeScreen(VaultScreen):
+    WHERE = "Welcome"
+    HELP = WELCOME
+    BINDINGS = [
+        Binding("i", "init", "Start init", id="welcome.init"),
+        Binding("escape", "close", "Look around first", id="welcome.close"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="welcome"):
+            yield Markdown(WELCOME)
+            yield Markdown(practice_sheet(), id="practice-sheet")
+            with Horizontal(classes="buttons"):
+                yield Button("Start the init ceremony (i)", id="init", variant="primary")
+                yield Button("Look around first (esc)", id="close")
+
+    def on_mount(self) -> None:
+        self.query_one("#init", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "init":
+            self.action_init()
+        else:
+            self.action_close()
+
+    def action_init(self) -> None:
+        from console.screens.wizard import WizardScreen
+
+        self.app.pop_screen()
+        self.app.push_screen(WizardScreen("init"))
+
+    def action_close(self) -> None:
+        self.app.pop_screen()

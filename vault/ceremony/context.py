@@ -1,0 +1,155 @@
+"""``StepContext``: what a step body sees of the running ceremony.
+
+A step body is a generator ``run(ctx, params)`` that yields prompts (built with ``ctx.prompt``),
+receives answers, calls vault.operations, and returns a dict of non-secret results. That dict is
+journaled with the step and merged into ``ctx.values`` (so later steps, and a resumed ceremony,
+see it). Secrets of the ceremony (the activated quorum, a partial share collection, shares still
+being distributed) live only on the context, in memory, and are wiped when the ceremony ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Generator, TypeVar
+
+from vault.ceremony.events import Event, Notice, ProgressEvent, ReadAloud
+from vault.ceremony.prompts import Answer, Prompt
+from vault.errors import VaultError
+
+if TYPE_CHECKING:
+    from vault.ceremony.definitions import CeremonyDefinition, StepDef
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How a ceremony runs. Defaults are an interactive run."""
+
+    script_driven: bool = False
+    share_dir: Path | None = None  # scripted runs: new shares are written here (and only here)
+    allow_production_share_export: bool = False
+    airgap_override_reason: str | None = None  # pre-answered override (scripts); else a prompt
+    airgap_root: Path = Path("/")  # tests point this at a fake sysfs/procfs
+    kdf_profile: str | None = None  # "default" | "practice" | "fast-for-tests"; None = the home's
+    verify_mode: str = "full"  # share verify-back: "full" | "quiz"
+    idle_timeout: float | None = None  # seconds; None = the home's [ceremony] idle_timeout_seconds
+
+
+@dataclass
+class Secrets:
+    """The ceremony's in-memory secrets; ``wipe()`` on every way out."""
+
+    quorum: Any = None  # vault.operations.quorum.ActiveQuorum
+    collector: Any = None  # vault.shares.ShareCollector while shares are being entered
+    new_split: Any = None  # vault.shares.SplitResult while new shares are distributed
+    new_quorum: Any = None  # the new QS (init, reshare) until committed
+
+    def wipe(self) -> None:
+        for name in ("collector", "quorum", "new_quorum"):
+            obj = getattr(self, name)
+            if obj is not None:
+                try:
+                    obj.wipe()
+                except Exception:  # wiping must never stop an abort
+                    pass
+                setattr(self, name, None)
+        if self.new_split is not None:
+            for _ref, share in self.new_split.shares:
+                share.wipe()
+            self.new_split = None
+
+
+class StepContext:
+    def __init__(self, engine, step: "StepDef") -> None:
+        self._engine = engine
+        self.step = step
+
+    # -- the ceremony --------------------------------------------------------------------------
+    @property
+    def vault(self):
+        return self._engine.vault
+
+    @property
+    def definition(self) -> "CeremonyDefinition":
+        return self._engine.definition
+
+    @property
+    def ceremony_id(self) -> str:
+        return self._engine.ceremony_id
+
+    @property
+    def practice(self) -> bool:
+        return self._engine.practice
+
+    @property
+    def options(self) -> RunOptions:
+        return self._engine.options
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return self._engine.values
+
+    @property
+    def secrets(self) -> Secrets:
+        return self._engine.secrets
+
+    @property
+    def rng(self) -> random.Random:
+        return self._engine.rng
+
+    @property
+    def actor(self) -> str:
+        return self.values.get("administrator") or "console"
+
+    def now(self) -> str:
+        return self._engine.utc_now()
+
+    # -- talking to the front end -----------------------------------------------------------------
+    def prompt(self, cls: type[Prompt], ask: str, **fields: Any) -> Prompt:
+        fields.setdefault("read_aloud", self.step.read_aloud)
+        fields.setdefault("help", self.step.help)
+        return cls(ceremony_id=self.ceremony_id, ceremony_name=self.definition.name, practice=self.practice,
+                   step_index=self.step.index, step_count=len(self.definition.steps), step_id=self.step.id,
+                   step_title=self.step.title, ask=ask, **fields)
+
+    def ask(self, cls: type[Prompt], ask: str, parse: Callable[[Answer], T] = lambda a: a,  # type: ignore[assignment,return-value]
+            **fields: Any) -> Generator[Prompt, Answer, T]:
+        """Yield the prompt until ``parse(answer)`` accepts; a VaultError re-prompts with its message."""
+        prompt = self.prompt(cls, ask, **fields)
+        while True:
+            answer = yield prompt
+            try:
+                return parse(answer)
+            except VaultError as exc:
+                self.emit_rejected(exc)
+                prompt = dataclasses.replace(prompt, error_code=exc.code, error_message=str(exc))
+
+    def emit(self, event: Event) -> None:
+        self._engine.emit(event)
+
+    def emit_rejected(self, exc: VaultError) -> None:
+        from vault.ceremony.events import AnswerRejected
+
+        self.emit(AnswerRejected(ceremony_id=self.ceremony_id, step_id=self.step.id, code=exc.code, message=str(exc)))
+
+    def notice(self, message: str, level: str = "info") -> None:
+        self.emit(Notice(ceremony_id=self.ceremony_id, message=message, level=level))
+
+    def progress(self, message: str, done: int = 0, total: int | None = None) -> None:
+        self.emit(ProgressEvent(ceremony_id=self.ceremony_id, step_id=self.step.id, message=message, done=done,
+                                total=total))
+
+    def read_aloud(self, title: str, text: str) -> None:
+        self.emit(ReadAloud(ceremony_id=self.ceremony_id, title=title, text=text))
+        self._engine.record_fact(self.step.id, title, text)
+
+    # -- records -------------------------------------------------------------------------------------
+    def ledger(self, action: str, details: dict[str, Any]) -> Any:
+        return self._engine.ledger_append(action, details)
+
+    def run_hook(self, point: str) -> None:
+        self._engine.run_hook(point, self.step)

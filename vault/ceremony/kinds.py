@@ -1,0 +1,74 @@
+"""The registry of step kinds: what a definition's ``kind = "..."`` may name.
+
+A step kind declares its parameter schema (checked when a definition is loaded), whether it is
+safe to repeat after a crash (``repeatable``), whether it needs an activated quorum, and its
+``run(ctx, params)`` generator, which yields prompts and receives answers (see vault.ceremony.engine).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generator, Mapping
+
+from vault.ceremony.prompts import Answer, Prompt
+
+# A step's body: yields prompts, receives answers, returns a dict of non-secret results that is
+# journaled and merged into the ceremony's values (later steps read it; resume restores it).
+StepBody = Callable[..., Generator[Prompt, Answer, "dict[str, Any] | None"]]
+
+_TYPES = {"str": str, "int": int, "bool": bool, "list[str]": list}
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    type: str  # "str" | "int" | "bool" | "list[str]"
+    required: bool = False
+    default: Any = None
+    choices: tuple[Any, ...] = ()
+    doc: str = ""
+
+    def check(self, value: Any) -> str | None:
+        """None when ``value`` fits, else what is wrong (for the definition error)."""
+        py = _TYPES[self.type]
+        if isinstance(value, bool) and py is not bool:
+            return f"must be {self.type}, not a boolean"
+        if not isinstance(value, py):
+            return f"must be {self.type}, not {type(value).__name__}"
+        if self.type == "list[str]" and not all(isinstance(v, str) for v in value):
+            return "must be a list of strings"
+        if self.choices and value not in self.choices:
+            return f"must be one of {', '.join(map(str, self.choices))}"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class StepKind:
+    name: str
+    run: StepBody
+    params: Mapping[str, ParamSpec] = field(default_factory=dict)
+    repeatable: bool = True  # safe to run again after a crash in the middle of it
+    needs_quorum: bool = False
+    doc: str = ""
+
+
+REGISTRY: dict[str, StepKind] = {}
+
+
+def step_kind(name: str, *, params: Mapping[str, ParamSpec] | None = None, repeatable: bool = True,
+              needs_quorum: bool = False, doc: str = "") -> Callable[[StepBody], StepBody]:
+    """Decorator registering a step body under ``name``."""
+
+    def register(fn: StepBody) -> StepBody:
+        if name in REGISTRY:
+            raise ValueError(f"step kind {name!r} registered twice")
+        REGISTRY[name] = StepKind(name, fn, dict(params or {}), repeatable, needs_quorum, doc or (fn.__doc__ or "").strip())
+        return fn
+
+    return register
+
+
+def registry() -> dict[str, StepKind]:
+    """Every step kind, with the built-in step modules imported."""
+    import vault.ceremony.steps  # noqa: F401  (registers the built-in kinds)
+
+    return REGISTRY

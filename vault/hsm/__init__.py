@@ -1,0 +1,46 @@
+"""vault.hsm: the only part of the vault that talks PKCS#11 (python-pkcs11).
+
+Public API (see docs/architecture.md):
+
+* :class:`HsmModule` (load a module, find/initialise tokens, open sessions, wipe scratch
+  tokens) and :func:`write_softhsm_conf`;
+* :class:`HsmSession` (probe, list/generate/sign/wrap/unwrap/destroy keys);
+* values :class:`TokenInfo`, :class:`KeyObject`, :class:`Capabilities`,
+  :class:`WrapMechanism`, :class:`WrappingKey`;
+* software-only helpers :func:`verify_signature` and :func:`unwrap_offline` (break-glass).
+
+Modules: ``errors`` (the PKCS#11 -> vault error table), ``templates`` (attribute templates),
+``software`` (pure ``cryptography``), ``uri`` (RFC 7512), ``module``, ``session``, ``model``.
+"""
+
+from vault.hsm.model import (
+    AlgorithmCapability,
+    Capabilities,
+    KeyObject,
+    TokenInfo,
+    WrapMechanism,
+    WrappingKey,
+)
+from vault.hsm.module import HSM_LOCK, SOFTHSM_MODULE, HsmModule, write_softhsm_conf
+from vault.hsm.session import HsmSession
+from vault.hsm.software import unwrap_offline, verify_signature
+from vault.hsm.uri import TokenUri, TokenUriInvalid, parse_token_uri
+
+__all__ = [
+    "HSM_LOCK",
+    "SOFTHSM_MODULE",
+    "AlgorithmCapability",
+    "Capabilities",
+    "HsmModule",
+    "HsmSession",
+    "KeyObject",
+    "TokenInfo",
+    "TokenUri",
+    "TokenUriInvalid",
+    "WrapMechanism",
+    "WrappingKey",
+    "parse_token_uri",
+    "unwrap_offline",
+    "verify_signature",
+    "write_softhsm_conf",
+]

@@ -1,0 +1,833 @@
+"""A logged-in session on one token: keys, signatures, wrap/unwrap, the capability probe.
+
+Lookups: SoftHSM searches linearly (about 13 µs per object per search), so nothing here
+looks keys up one by one in a loop. ``list_keys``, ``wrap_many`` and ``unwrap_many`` make
+one pass over the token's objects; single-key calls make one search by (label, id), which
+returns both halves of a pair at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pkcs11
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap_with_padding, aes_key_wrap_with_padding
+from pkcs11 import MGF, KeyType, Mechanism, ObjectClass
+from pkcs11 import Attribute as A
+
+from vault.errors import (
+    HsmCheckFailed,
+    HsmError,
+    KeyNotFound,
+    KeyNotWrappable,
+    LabelExists,
+    MechanismUnsupported,
+    SignatureInvalid,
+    VaultError,
+    WrappedKeyInvalid,
+)
+from vault.hsm import software, templates
+from vault.hsm.errors import map_exception, translated
+from vault.hsm.model import AlgorithmCapability, Capabilities, KeyObject, TokenInfo, WrapMechanism, WrappingKey
+from vault.hsm.module import HSM_LOCK, hsm_call
+from vault.secret import Secret
+from vault.types import KeyAlgorithm
+
+if TYPE_CHECKING:
+    from vault.hsm.module import HsmModule
+
+#: Attributes read for every object by list_keys (one C_GetAttributeValue round per object;
+#: the module marks the ones an object does not have as unavailable).
+LIST_ATTRIBUTES: tuple[A, ...] = (
+    A.CLASS,
+    A.KEY_TYPE,
+    A.TOKEN,
+    A.LABEL,
+    A.ID,
+    A.EXTRACTABLE,
+    A.CHECK_VALUE,
+    A.VALUE_LEN,
+    A.MODULUS,
+    A.PUBLIC_EXPONENT,
+    A.EC_PARAMS,
+    A.EC_POINT,
+)
+#: Objects per C_FindObjects call when walking a whole token.
+SEARCH_BATCH = 256
+
+_PROBE_ORDER = (
+    KeyAlgorithm.AES_256,
+    KeyAlgorithm.EC_P256,
+    KeyAlgorithm.EC_P384,
+    KeyAlgorithm.RSA_3072,
+    KeyAlgorithm.ED25519,
+)
+# Known test values for the probe and the wrap self-test (public on purpose: they protect nothing).
+_TEST_KEK = bytes(range(0x40, 0x60))
+_TEST_KEY = bytes(range(0x00, 0x20))
+_PROBE_MESSAGE = b"vault.hsm capability probe"
+_UNWRAP_CHECK_MESSAGE = b"vault.hsm unwrap check"
+_LABEL_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
+
+# (module path, manufacturer, model, firmware, mechanism) -> Capabilities. What a token model
+# can do does not change while the process runs; probing costs an RSA-3072 key generation.
+_PROBE_CACHE: dict[tuple[str, str, str, str, WrapMechanism], Capabilities] = {}
+
+_PSS_PARAM = (Mechanism.SHA256, MGF.SHA256, software.PSS_SALT_LENGTH)
+
+
+@dataclass
+class _Group:
+    """The objects of one key: (label, CKA_ID) -> secret key, or private + public key."""
+
+    label: str
+    key_id: bytes
+    secret: tuple[Any, dict] | None = None
+    private: tuple[Any, dict] | None = None
+    public: tuple[Any, dict] | None = None
+
+    def objects(self) -> list[Any]:
+        return [pair[0] for pair in (self.secret, self.private, self.public) if pair is not None]
+
+
+_CLASS_SLOT = {ObjectClass.SECRET_KEY: "secret", ObjectClass.PRIVATE_KEY: "private", ObjectClass.PUBLIC_KEY: "public"}
+
+
+def _group(objects: Iterable[tuple[Any, dict]]) -> dict[tuple[str, bytes], _Group]:
+    groups: dict[tuple[str, bytes], _Group] = {}
+    for obj, attrs in objects:
+        slot = _CLASS_SLOT.get(attrs.get(A.CLASS))
+        if slot is None:
+            continue
+        ident = (attrs.get(A.LABEL, ""), attrs.get(A.ID, b""))
+        group = groups.get(ident)
+        if group is None:
+            group = groups[ident] = _Group(*ident)
+        setattr(group, slot, (obj, attrs))
+    return groups
+
+
+def _algorithm(attrs: dict) -> KeyAlgorithm | None:
+    """The vault algorithm of an object from its attributes; None for anything else."""
+    key_type = attrs.get(A.KEY_TYPE)
+    if key_type == KeyType.AES:
+        # SoftHSM leaves VALUE_LEN at 0 on unwrapped keys; only AES-256 is ever made here.
+        return KeyAlgorithm.AES_256 if attrs.get(A.VALUE_LEN, 0) in (0, 32) else None
+    if key_type == KeyType.RSA and A.MODULUS in attrs:
+        bits = int.from_bytes(attrs[A.MODULUS], "big").bit_length()
+        return {3072: KeyAlgorithm.RSA_3072, 4096: KeyAlgorithm.RSA_4096}.get(bits)
+    if key_type in (KeyType.EC, KeyType.EC_EDWARDS) and A.EC_PARAMS in attrs:
+        algorithm = software.curve_algorithm(attrs[A.EC_PARAMS])
+        expected = KeyType.EC_EDWARDS if algorithm is KeyAlgorithm.ED25519 else KeyType.EC
+        return algorithm if key_type == expected else None
+    return None
+
+
+def _spki(algorithm: KeyAlgorithm, attrs: dict) -> bytes | None:
+    """SPKI DER from a public (or RSA private) key's attributes; None if they lack the value."""
+    if algorithm in (KeyAlgorithm.RSA_3072, KeyAlgorithm.RSA_4096):
+        if A.MODULUS in attrs and A.PUBLIC_EXPONENT in attrs:
+            n = int.from_bytes(attrs[A.MODULUS], "big")
+            e = int.from_bytes(attrs[A.PUBLIC_EXPONENT], "big")
+            return software.spki_from_rsa(n, e)
+        return None
+    if attrs.get(A.EC_POINT):
+        return software.spki_from_point(algorithm, attrs[A.EC_POINT])
+    return None
+
+
+def _public_attributes(algorithm: KeyAlgorithm, public_der: bytes) -> dict:
+    """CKA_MODULUS/PUBLIC_EXPONENT or CKA_EC_PARAMS/EC_POINT from an SPKI DER."""
+    key = serialization.load_der_public_key(public_der)
+    if software.public_key_algorithm(key) is not algorithm:
+        raise WrappedKeyInvalid(f"The public key in the backup is not an {algorithm.value} key.")
+    if isinstance(key, rsa.RSAPublicKey):
+        numbers = key.public_numbers()
+        return {
+            A.MODULUS: numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big"),
+            A.PUBLIC_EXPONENT: numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big"),
+        }
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        raw = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    else:
+        assert isinstance(key, ed25519.Ed25519PublicKey)
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {A.EC_PARAMS: software.EC_PARAMS_DER[algorithm], A.EC_POINT: software.ec_point_der(raw)}
+
+
+_CHECK_ATTRIBUTES = (
+    A.KEY_TYPE,
+    A.TOKEN,
+    A.PRIVATE,
+    A.SENSITIVE,
+    A.EXTRACTABLE,
+    A.NEVER_EXTRACTABLE,
+    A.ALWAYS_SENSITIVE,
+    A.LOCAL,
+    A.VALUE_LEN,
+    A.MODULUS,
+    A.MODULUS_BITS,
+    A.PUBLIC_EXPONENT,
+    A.EC_PARAMS,
+    A.EC_POINT,
+)
+
+
+def _check_generated(algorithm: KeyAlgorithm, objects: list[Any], *, store: bool, backup: bool) -> list[str]:
+    """Post-generation checks (Let's Encrypt ceremony style): what the token made is what
+    was asked for. Returns the problems found; empty means all good."""
+    spec = templates.SPECS[algorithm]
+    problems: list[str] = []
+    secret_or_private = objects[-1]
+    attrs = secret_or_private.get_attributes(list(_CHECK_ATTRIBUTES))
+    expect = {
+        A.KEY_TYPE: spec.key_type,
+        A.TOKEN: store,
+        A.PRIVATE: True,
+        A.SENSITIVE: True,
+        A.ALWAYS_SENSITIVE: True,
+        A.EXTRACTABLE: backup,
+        A.LOCAL: True,
+    }
+    if not backup:
+        expect[A.NEVER_EXTRACTABLE] = True
+    problems += [f"{a.name} is {attrs.get(a)!r}, expected {v!r}" for a, v in expect.items() if attrs.get(a) != v]
+    if algorithm.is_secret_key:
+        if attrs.get(A.VALUE_LEN) != 32:
+            problems.append(f"AES key is {attrs.get(A.VALUE_LEN)} bytes, expected 32")
+        return problems
+    public = objects[0].get_attributes(list(_CHECK_ATTRIBUTES))
+    if public.get(A.KEY_TYPE) != spec.key_type:
+        problems.append("public key type differs from the private key's")
+    if spec.key_type is KeyType.RSA:
+        modulus = int.from_bytes(public.get(A.MODULUS, b""), "big")
+        if modulus.bit_length() != spec.bits or public.get(A.MODULUS_BITS) != spec.bits:
+            problems.append(f"RSA modulus is {modulus.bit_length()} bits, expected {spec.bits}")
+        if int.from_bytes(public.get(A.PUBLIC_EXPONENT, b""), "big") != templates.RSA_PUBLIC_EXPONENT:
+            problems.append("RSA public exponent is not 65537")
+        if attrs.get(A.MODULUS) != public.get(A.MODULUS):
+            problems.append("RSA private and public modulus differ")
+    else:
+        if public.get(A.EC_PARAMS) != spec.ec_params:
+            problems.append(f"public key curve OID is not the {algorithm.value} OID")
+        # SoftHSM names the curve of an Ed25519 private key "edwards25519" (PrintableString)
+        if software.curve_algorithm(attrs.get(A.EC_PARAMS, b"")) is not algorithm:
+            problems.append(f"private key curve is not {algorithm.value}")
+        try:
+            software.spki_from_point(algorithm, public.get(A.EC_POINT, b""))
+        except ValueError:
+            problems.append(f"public point is not a valid {algorithm.value} point")
+    return problems
+
+
+class HsmSession:
+    """A read-write session logged in as the user on one token. Close it (or use ``with``):
+    closing logs out (every session of this process on the token, as PKCS#11 does)."""
+
+    def __init__(self, module: HsmModule, session: Any, token: TokenInfo, wrap_mechanism: WrapMechanism) -> None:
+        self.token = token
+        self.wrap_mechanism = wrap_mechanism
+        self._module = module
+        self._library = module._library
+        self._session = session
+        self._generation = module._library.generation
+        self._closed = False
+        self._wrapping_keys: set[int] = set()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<HsmSession {state} token={self.token.label!r} serial={self.token.serial}>"
+
+    def __enter__(self) -> HsmSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_current(self) -> None:
+        if self._closed or self._generation != self._library.generation:
+            raise HsmError("The HSM session is closed.", next_step="Open a new session on the token.")
+
+    def close(self) -> None:
+        with HSM_LOCK:
+            if self._closed:
+                return
+            self._closed = True
+            self._module._forget(self)
+            self._wrapping_keys.clear()
+            if self._generation == self._library.generation:
+                with translated("logout"):
+                    self._session.close()  # C_Logout + C_CloseSession
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # --- small helpers (all called with HSM_LOCK held) ------------------------------------------
+    def _walk(self, attributes: tuple[A, ...], template: dict | None = None) -> Iterator[tuple[Any, dict]]:
+        """One pass: every matching object with the given attributes read."""
+        for obj in self._session.get_objects(template or {}, batch_size=SEARCH_BATCH):
+            yield obj, obj.get_attributes(attributes)
+
+    def _find(self, key: KeyObject) -> _Group:
+        """The objects of ``key`` (one search by label and CKA_ID). KeyNotFound if none."""
+        template = {A.LABEL: key.label, A.ID: bytes.fromhex(key.key_id)}
+        group = _group(self._walk(LIST_ATTRIBUTES, template)).get((key.label, bytes.fromhex(key.key_id)))
+        if group is None:
+            raise KeyNotFound(f"No key '{key.label}' (id {key.key_id}) on token {self.token.describe()}.")
+        return group
+
+    def _label_taken(self, label: str) -> bool:
+        return any(True for _ in self._session.get_objects({A.LABEL: label}))
+
+    def _aes_fingerprint(self, obj: Any, attrs: dict) -> str:
+        check_value = attrs.get(A.CHECK_VALUE)
+        if check_value:
+            return software.kcv_from_check_value(check_value)
+        # Unwrapped keys have an empty CKA_CHECK_VALUE on SoftHSM: compute AES-ECB(K, 0^16)
+        # in the token; master AES keys carry CKA_ENCRYPT for exactly this (see templates).
+        if not hasattr(obj, "encrypt"):
+            return ""
+        return software.kcv_from_check_value(obj.encrypt(bytes(16), mechanism=Mechanism.AES_ECB)[:3])
+
+    def _key_object(self, group: _Group) -> KeyObject | None:
+        if group.secret is not None:
+            obj, attrs = group.secret
+            algorithm = _algorithm(attrs)
+            if algorithm is None:
+                return None
+            return KeyObject(
+                label=group.label,
+                key_id=group.key_id.hex(),
+                algorithm=algorithm,
+                fingerprint=self._aes_fingerprint(obj, attrs),
+                extractable=bool(attrs.get(A.EXTRACTABLE, False)),
+                has_private=True,
+                has_public=False,
+            )
+        halves = [h for h in (group.public, group.private) if h is not None]
+        algorithm = _algorithm(halves[0][1]) if halves else None
+        if algorithm is None:
+            return None
+        spki = next((s for _, a in halves if (s := _spki(algorithm, a)) is not None), None)
+        return KeyObject(
+            label=group.label,
+            key_id=group.key_id.hex(),
+            algorithm=algorithm,
+            fingerprint=software.spki_fingerprint(spki) if spki else "",
+            extractable=bool(group.private and group.private[1].get(A.EXTRACTABLE, False)),
+            has_private=group.private is not None,
+            has_public=group.public is not None,
+        )
+
+    def _public_spki(self, key: KeyObject, group: _Group) -> bytes:
+        for half in (group.public, group.private):
+            if half is not None and (spki := _spki(key.algorithm, half[1])) is not None:
+                return spki
+        raise KeyNotFound(f"The public half of '{key.label}' is not on the token.")
+
+    def _capabilities(self) -> Capabilities:
+        return self.probe(self.wrap_mechanism)
+
+    def _generate_objects(
+        self, algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bool, backup: bool
+    ) -> list[Any]:
+        """C_GenerateKey / C_GenerateKeyPair with the explicit templates. [secret] or [public, private]."""
+        spec = templates.SPECS[algorithm]
+        common = {"id": key_id, "label": label, "store": store, "capabilities": 0, "mechanism": spec.generate_mechanism}
+        if algorithm.is_secret_key:
+            template = templates.secret_key(label, key_id, store=store, backup=backup)
+            return [self._session.generate_key(spec.key_type, spec.bits, template=template, **common)]
+        public, private = self._session.generate_keypair(
+            spec.key_type,
+            spec.bits,
+            public_template=templates.public_key(algorithm, label, key_id, store=store),
+            private_template=templates.private_key(algorithm, label, key_id, store=store, backup=backup),
+            **common,
+        )
+        return [public, private]
+
+    def _raw_sign(self, algorithm: KeyAlgorithm, private: Any, data: bytes) -> bytes:
+        """The signature in the formats of docs/architecture.md (EC: DER)."""
+        if not hasattr(private, "sign"):
+            raise MechanismUnsupported("This private key is not allowed to sign (CKA_SIGN is false).")
+        if algorithm in (KeyAlgorithm.EC_P256, KeyAlgorithm.EC_P384):
+            # SoftHSM offers only raw CKM_ECDSA: hash here, sign the digest, DER-encode r||s.
+            digest = hashlib.new(software.ecdsa_hash(algorithm).name, data).digest()
+            raw = private.sign(digest, mechanism=Mechanism.ECDSA)
+            half = len(raw) // 2
+            return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+        if algorithm is KeyAlgorithm.ED25519:
+            return bytes(private.sign(data, mechanism=Mechanism.EDDSA))
+        return bytes(private.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS_PSS, mechanism_param=_PSS_PARAM))
+
+    def _wkey_object(self, wkey: WrappingKey) -> Any:
+        if wkey._session_id != id(self) or id(wkey._object) not in self._wrapping_keys:
+            raise HsmError(
+                "This wrapping key belongs to another session or was destroyed.",
+                next_step="Import the KEK into this session again.",
+            )
+        return wkey._object
+
+    # --- public API ---------------------------------------------------------------------------
+    @hsm_call("random")
+    def random(self, n: int) -> bytes:
+        return bytes(self._session.generate_random(n * 8))
+
+    @hsm_call("list_keys")
+    def list_keys(self) -> list[KeyObject]:
+        """Every vault key on the token (token objects), in one pass over its objects.
+
+        Objects that are not AES-256, EC P-256/P-384, RSA-3072/4096 or Ed25519 keys are
+        skipped. Pairs are joined by (label, CKA_ID).
+        """
+        groups = _group(self._walk(LIST_ATTRIBUTES, {A.TOKEN: True}))
+        keys = (self._key_object(g) for g in groups.values())
+        return sorted((k for k in keys if k is not None), key=lambda k: (k.label, k.key_id))
+
+    @hsm_call("get_key")
+    def get_key(self, label: str) -> KeyObject:
+        groups = _group(self._walk(LIST_ATTRIBUTES, {A.LABEL: label}))
+        keys = [k for g in groups.values() if (k := self._key_object(g)) is not None]
+        if not keys:
+            raise KeyNotFound(f"No key labelled '{label}' on token {self.token.describe()}.")
+        if len(keys) > 1:
+            raise HsmCheckFailed(f"{len(keys)} keys are labelled '{label}' on token {self.token.describe()}.")
+        return keys[0]
+
+    @hsm_call("generate")
+    def generate(self, label: str, algorithm: KeyAlgorithm, *, backup: bool = True) -> KeyObject:
+        """Generate a master key as a token object (see vault.hsm.templates for every attribute).
+
+        backup=True: sensitive and extractable, so that it can be wrapped under the backup KEK;
+        refused with KeyNotWrappable before anything is created when the probe says this token
+        cannot wrap and unwrap the algorithm (Ed25519 on SoftHSM 2.6). backup=False: never
+        extractable. CKA_ID is 16 bytes from the HSM RNG. LabelExists if any object already
+        has the label. After generation the key's parameters are checked; on a failed check
+        the new objects are destroyed and HsmCheckFailed is raised.
+        """
+        if not isinstance(label, str) or not _LABEL_RE.match(label):
+            raise ValueError("a key label is 1..128 printable characters")
+        if backup:
+            self._capabilities().require_backup(algorithm)
+        if self._label_taken(label):
+            raise LabelExists(f"The label '{label}' is already used on token {self.token.describe()}.")
+        key_id = bytes(self._session.generate_random(128))
+        objects = self._generate_objects(algorithm, label, key_id, store=True, backup=backup)
+        try:
+            problems = _check_generated(algorithm, objects, store=True, backup=backup)
+            if problems:
+                raise HsmCheckFailed(f"The new {algorithm.value} key failed its checks: {'; '.join(problems)}.")
+            group = _group((o, o.get_attributes(LIST_ATTRIBUTES)) for o in objects)[(label, key_id)]
+            key = self._key_object(group)
+            if key is None:
+                raise HsmCheckFailed(f"The new key is not recognisable as {algorithm.value}.")
+            return key
+        except BaseException:
+            self._destroy_quietly(objects)
+            raise
+
+    def _destroy_quietly(self, objects: Iterable[Any]) -> None:
+        for obj in objects:
+            try:
+                obj.destroy()
+            except pkcs11.PKCS11Error:
+                pass
+
+    @hsm_call("export_public_key")
+    def public_key_pem(self, key: KeyObject) -> str:
+        """The public key as PEM SubjectPublicKeyInfo (key pairs only)."""
+        if key.algorithm.is_secret_key:
+            raise ValueError("an AES key has no public key")
+        return software.spki_to_pem(self._public_spki(key, self._find(key)))
+
+    @hsm_call("sign")
+    def sign(self, key: KeyObject, data: bytes) -> bytes:
+        """Sign ``data``; the signature is verified in software before it is returned."""
+        if key.algorithm.is_secret_key:
+            raise MechanismUnsupported(f"'{key.label}' is an AES key; only key pairs sign.")
+        group = self._find(key)
+        if group.private is None:
+            raise KeyNotFound(f"The private half of '{key.label}' is not on the token.")
+        pem = software.spki_to_pem(self._public_spki(key, group))
+        signature = self._raw_sign(key.algorithm, group.private[0], data)
+        try:
+            software.verify_signature(pem, key.algorithm, data, signature)
+        except SignatureInvalid:
+            raise HsmCheckFailed(f"The token's {key.algorithm.value} signature did not verify in software.") from None
+        return signature
+
+    @hsm_call("import_kek")
+    def import_wrapping_key(self, kek: Secret) -> WrappingKey:
+        """Import the backup KEK as a session object that can only wrap and unwrap."""
+        raw = kek.reveal()
+        if len(raw) not in (16, 24, 32):
+            raise ValueError("a KEK is an AES key of 16, 24 or 32 bytes")
+        obj = self._session.create_object(templates.wrapping_key(raw))
+        kcv = software.kcv(raw)
+        check_value = obj[A.CHECK_VALUE]
+        if check_value and software.kcv_from_check_value(check_value) != kcv:
+            obj.destroy()
+            raise HsmCheckFailed("The token's check value of the imported KEK differs from the software one.")
+        self._wrapping_keys.add(id(obj))
+        return WrappingKey(kcv=kcv, _object=obj, _session_id=id(self))
+
+    @hsm_call("destroy_kek")
+    def destroy_wrapping_key(self, wkey: WrappingKey) -> None:
+        obj = self._wkey_object(wkey)
+        obj.destroy()
+        self._wrapping_keys.discard(id(obj))
+
+    def _wrap_group(self, kek: Any, key: KeyObject, group: _Group) -> bytes:
+        if not key.extractable:
+            raise KeyNotWrappable(f"'{key.label}' was generated without backup; it can never be wrapped.")
+        target = group.secret or group.private
+        if target is None:
+            raise KeyNotFound(f"The secret part of '{key.label}' is not on the token.")
+        with translated("wrap"):
+            return bytes(kek.wrap_key(target[0], mechanism=Mechanism(self.wrap_mechanism.value)))
+
+    @hsm_call("wrap")
+    def wrap(self, wkey: WrappingKey, key: KeyObject) -> bytes:
+        """The RFC 5649 blob of ``key`` under the KEK (SoftHSM zero-pads private keys first;
+        :func:`vault.hsm.software.unwrap_offline` trims that)."""
+        kek = self._wkey_object(wkey)
+        self._capabilities().require_backup(key.algorithm)
+        return self._wrap_group(kek, key, self._find(key))
+
+    @hsm_call("wrap")
+    def wrap_many(self, wkey: WrappingKey, keys: Iterable[KeyObject]) -> Iterator[tuple[KeyObject, bytes]]:
+        """Wrap several keys with one pass over the token's objects. All-or-nothing: every
+        blob is made before the iterator is returned."""
+        kek = self._wkey_object(wkey)
+        keys = list(keys)
+        capabilities = self._capabilities()
+        for key in keys:
+            capabilities.require_backup(key.algorithm)
+        groups = _group(self._walk(LIST_ATTRIBUTES, {A.TOKEN: True}))
+        results = []
+        for key in keys:
+            group = groups.get((key.label, bytes.fromhex(key.key_id)))
+            if group is None:
+                raise KeyNotFound(f"No key '{key.label}' (id {key.key_id}) on token {self.token.describe()}.")
+            results.append((key, self._wrap_group(kek, key, group)))
+        return iter(results)
+
+    @hsm_call("unwrap")
+    def unwrap(
+        self, wkey: WrappingKey, blob: bytes, key: KeyObject, *, public_der: bytes | None, store: bool = True
+    ) -> KeyObject:
+        """Restore ``key`` from its blob with the same label and CKA_ID.
+
+        Pairs need ``public_der`` (the SPKI DER from the backup): the public half is
+        re-created from it. The result is checked before it is returned: AES by its KCV,
+        pairs by the SPKI fingerprint and a signature of the unwrapped private key that must
+        verify under ``public_der``; on a failed check the new objects are destroyed.
+        ``store=False`` makes session objects (drills that leave nothing behind).
+        """
+        kek = self._wkey_object(wkey)
+        self._capabilities().require_backup(key.algorithm)
+        if store and self._label_taken(key.label):
+            raise LabelExists(f"The label '{key.label}' is already used on token {self.token.describe()}.")
+        return self._unwrap_one(kek, blob, key, public_der, store)
+
+    @hsm_call("unwrap")
+    def unwrap_many(
+        self, wkey: WrappingKey, items: Iterable[tuple[KeyObject, bytes, bytes | None]], *, store: bool = True
+    ) -> list[KeyObject]:
+        """Restore several keys: ``items`` are (key, blob, public_der). Labels are checked in
+        one pass over the token before anything is created; if any key fails, the ones
+        already restored by this call are destroyed again (nothing half-applied)."""
+        kek = self._wkey_object(wkey)
+        items = list(items)
+        capabilities = self._capabilities()
+        labels = [key.label for key, _, _ in items]
+        if len(set(labels)) != len(labels):
+            raise LabelExists("The keys to restore repeat a label.")
+        for key, _, _ in items:
+            capabilities.require_backup(key.algorithm)
+        if store:
+            taken = {attrs.get(A.LABEL) for _, attrs in self._walk((A.LABEL,))}
+            clash = sorted(taken.intersection(labels))
+            if clash:
+                raise LabelExists(f"Labels already used on token {self.token.describe()}: {', '.join(clash)}.")
+        restored: list[KeyObject] = []
+        try:
+            for key, blob, public_der in items:
+                restored.append(self._unwrap_one(kek, blob, key, public_der, store))
+        except BaseException:
+            for done in restored:
+                self._destroy_quietly(self._find(done).objects())
+            raise
+        return restored
+
+    def _unwrap_one(self, kek: Any, blob: bytes, key: KeyObject, public_der: bytes | None, store: bool) -> KeyObject:
+        key_id = bytes.fromhex(key.key_id)
+        mechanism = Mechanism(self.wrap_mechanism.value)
+        spec = templates.SPECS[key.algorithm]
+        if key.algorithm.is_secret_key:
+            template = templates.unwrapped_secret_key(key.label, key_id, store=store, extractable=key.extractable)
+            with translated("unwrap"):
+                obj = kek.unwrap_key(
+                    ObjectClass.SECRET_KEY, spec.key_type, blob, id=key_id, label=key.label,
+                    mechanism=mechanism, store=store, capabilities=0, template=template,
+                )  # fmt: skip
+            created = [obj]
+        else:
+            if public_der is None:
+                raise ValueError("restoring a key pair needs the public key DER from the backup")
+            public_attrs = _public_attributes(key.algorithm, public_der)
+            if software.spki_fingerprint(public_der) != key.fingerprint:
+                raise WrappedKeyInvalid(f"The public key in the backup does not match the fingerprint of '{key.label}'.")
+            template = templates.unwrapped_private_key(
+                key.algorithm, key.label, key_id, store=store, extractable=key.extractable
+            )
+            with translated("unwrap"):
+                obj = kek.unwrap_key(
+                    ObjectClass.PRIVATE_KEY, spec.key_type, blob, id=key_id, label=key.label,
+                    mechanism=mechanism, store=store, capabilities=0, template=template,
+                )  # fmt: skip
+            created = [obj]
+        try:
+            if key.algorithm.is_secret_key:
+                fingerprint = self._aes_fingerprint(obj, {})
+                if fingerprint != key.fingerprint:
+                    raise HsmCheckFailed(f"The restored '{key.label}' has KCV {fingerprint}, expected {key.fingerprint}.")
+                return KeyObject(key.label, key.key_id, key.algorithm, fingerprint, key.extractable, True, False)
+            assert public_der is not None
+            signature = self._raw_sign(key.algorithm, obj, _UNWRAP_CHECK_MESSAGE)
+            try:
+                software.verify_signature(
+                    software.spki_to_pem(public_der), key.algorithm, _UNWRAP_CHECK_MESSAGE, signature
+                )
+            except SignatureInvalid:
+                raise HsmCheckFailed(
+                    f"The restored private key of '{key.label}' does not match its public key."
+                ) from None
+            public_template = templates.restored_public_key(
+                key.algorithm, key.label, key_id, store=store, key_attributes=public_attrs
+            )
+            created.append(self._session.create_object(public_template))
+            return KeyObject(key.label, key.key_id, key.algorithm, key.fingerprint, key.extractable, True, True)
+        except BaseException:
+            self._destroy_quietly(created)
+            raise
+
+    @hsm_call("destroy")
+    def destroy(self, key: KeyObject) -> None:
+        """Destroy every object of ``key`` (both halves of a pair) and confirm with a fresh
+        search that nothing with its label and CKA_ID is left."""
+        group = self._find(key)
+        for obj in group.objects():
+            obj.destroy()
+        template = {A.LABEL: key.label, A.ID: bytes.fromhex(key.key_id)}
+        left = sum(1 for _ in self._session.get_objects(template))
+        if left:
+            raise HsmCheckFailed(f"{left} objects of '{key.label}' are still on the token after destruction.")
+
+    # --- capability probe -----------------------------------------------------------------------
+    @hsm_call("probe")
+    def probe(self, wrap_mechanism: WrapMechanism = WrapMechanism.AES_KEY_WRAP_PAD, *, refresh: bool = False) -> Capabilities:
+        """What this token can do, found by trying it with session objects (nothing is left
+        on the token). Cached per module, token model and firmware, and wrap mechanism.
+
+        The wrap mechanism is self-tested first: a known test key is wrapped under a known
+        test KEK in the token and the blob is unwrapped offline with ``cryptography``'s RFC
+        5649 ``aes_key_unwrap_with_padding``; a mechanism that fails this wraps nothing.
+        """
+        cache_key = (
+            self._module.module_path, self.token.manufacturer, self.token.model, self.token.firmware, wrap_mechanism,
+        )  # fmt: skip
+        if not refresh and cache_key in _PROBE_CACHE:
+            return _PROBE_CACHE[cache_key]
+        created: list[Any] = []
+        try:
+            kek = self._session.create_object(templates.wrapping_key(_TEST_KEK))
+            created.append(kek)
+            error = self._self_test(kek, wrap_mechanism, created)
+            results = {
+                algorithm: self._probe_algorithm(algorithm, None if error else kek, wrap_mechanism, created)
+                for algorithm in _PROBE_ORDER
+            }
+            results[KeyAlgorithm.RSA_4096] = self._probe_rsa_4096(results[KeyAlgorithm.RSA_3072])
+        finally:
+            self._destroy_quietly(reversed(created))
+        capabilities = Capabilities(
+            wrap_mechanism=wrap_mechanism,
+            self_test_ok=error is None,
+            self_test_error=error,
+            algorithms=tuple(results[a] for a in KeyAlgorithm),
+            token_model=f"{self.token.manufacturer} {self.token.model} {self.token.firmware}",
+        )
+        _PROBE_CACHE[cache_key] = capabilities
+        return capabilities
+
+    def _self_test(self, kek: Any, wrap_mechanism: WrapMechanism, created: list[Any]) -> str | None:
+        """None if ``wrap_mechanism`` produces RFC 5649 blobs here, else what went wrong."""
+        test_key = self._session.create_object(
+            {
+                A.CLASS: ObjectClass.SECRET_KEY,  # a symmetric key
+                A.KEY_TYPE: KeyType.AES,  # AES-256 test key of known value
+                A.VALUE: _TEST_KEY,  # the known value
+                A.TOKEN: False,  # session object: never on disk
+                A.PRIVATE: True,  # invisible to other sessions
+                A.SENSITIVE: True,  # as a real master key
+                A.EXTRACTABLE: True,  # as a backed-up master key: wrappable
+                A.ENCRYPT: False,  # used for nothing but this test
+                A.DECRYPT: False,
+                A.WRAP: False,
+                A.UNWRAP: False,
+            }
+        )
+        created.append(test_key)
+        try:
+            blob = kek.wrap_key(test_key, mechanism=Mechanism(wrap_mechanism.value))
+        except pkcs11.MechanismInvalid:
+            return f"the token does not offer {wrap_mechanism.label}"
+        except pkcs11.PKCS11Error as exc:
+            return f"wrapping the test key failed ({map_exception(exc, 'wrap').message})"
+        try:
+            plain = aes_key_unwrap_with_padding(_TEST_KEK, bytes(blob))
+        except (InvalidUnwrap, ValueError):
+            return "the token's blob of the test key is not RFC 5649 (aes_key_unwrap_with_padding rejects it)"
+        if plain != _TEST_KEY:
+            return "the token's blob of the test key unwraps to a different key"
+        return None
+
+    def _probe_algorithm(
+        self, algorithm: KeyAlgorithm, kek: Any | None, wrap_mechanism: WrapMechanism, created: list[Any]
+    ) -> AlgorithmCapability:
+        notes: list[str] = []
+        found = {"generate": False, "sign": False, "wrap": False, "unwrap": False}
+
+        def failed(step: str, exc: BaseException) -> None:
+            reason = exc.message if isinstance(exc, VaultError) else map_exception(exc, step).message
+            notes.append(f"{step}: {reason}")
+
+        try:
+            objects = self._generate_objects(algorithm, "vault-probe", b"vault-probe", store=False, backup=True)
+        except pkcs11.PKCS11Error as exc:
+            failed("generate", exc)
+            return AlgorithmCapability(algorithm, **found, note="; ".join(notes))
+        created.extend(objects)
+        found["generate"] = True
+        target = objects[-1]
+        spki = None
+        if algorithm.is_key_pair:
+            spki = _spki(algorithm, objects[0].get_attributes(list(LIST_ATTRIBUTES)))
+            try:
+                signature = self._raw_sign(algorithm, target, _PROBE_MESSAGE)
+                software.verify_signature(software.spki_to_pem(spki), algorithm, _PROBE_MESSAGE, signature)
+                found["sign"] = True
+            except (pkcs11.PKCS11Error, VaultError) as exc:
+                failed("sign", exc)
+        if kek is None:
+            notes.append("wrap/unwrap: not tried, the wrap mechanism failed its self-test")
+            return AlgorithmCapability(algorithm, **found, note="; ".join(notes))
+        mechanism = Mechanism(wrap_mechanism.value)
+        blob = None
+        try:
+            blob = bytes(kek.wrap_key(target, mechanism=mechanism))
+            plain = software.unwrap_offline(_TEST_KEK, blob, algorithm)
+            if algorithm.is_secret_key:
+                ok = software.kcv(plain) == software.kcv_from_check_value(target[A.CHECK_VALUE])
+            else:
+                ok = software.private_key_spki(plain) == spki
+            if not ok:
+                raise HsmCheckFailed("the blob unwrapped offline to another key")
+            found["wrap"] = True
+        except (pkcs11.PKCS11Error, VaultError) as exc:
+            failed("wrap", exc)
+            blob = None
+        # Unwrap: the token's own blob if it made one, else one made offline from a software
+        # key (this is how a key backed up elsewhere would arrive).
+        expected_kcv, expected_spki = None, spki
+        if blob is None:
+            blob, expected_kcv, expected_spki = _offline_blob(algorithm)
+        elif algorithm.is_secret_key:
+            expected_kcv = software.kcv_from_check_value(target[A.CHECK_VALUE])
+        try:
+            spec = templates.SPECS[algorithm]
+            if algorithm.is_secret_key:
+                template = templates.unwrapped_secret_key("vault-probe", b"vault-probe", store=False, extractable=False)
+                object_class = ObjectClass.SECRET_KEY
+            else:
+                template = templates.unwrapped_private_key(
+                    algorithm, "vault-probe", b"vault-probe", store=False, extractable=False
+                )
+                object_class = ObjectClass.PRIVATE_KEY
+            with translated("unwrap"):
+                obj = kek.unwrap_key(
+                    object_class, spec.key_type, blob, mechanism=mechanism, store=False, capabilities=0,
+                    template=template,
+                )  # fmt: skip
+            created.append(obj)
+            if algorithm.is_secret_key:
+                ok = self._aes_fingerprint(obj, {}) == expected_kcv
+            else:
+                signature = self._raw_sign(algorithm, obj, _PROBE_MESSAGE)
+                assert expected_spki is not None
+                software.verify_signature(software.spki_to_pem(expected_spki), algorithm, _PROBE_MESSAGE, signature)
+                ok = True
+            if not ok:
+                raise HsmCheckFailed("the unwrapped key differs from the original")
+            found["unwrap"] = True
+        except (pkcs11.PKCS11Error, VaultError) as exc:
+            failed("unwrap", exc)
+        return AlgorithmCapability(algorithm, **found, note="; ".join(notes))
+
+    def _probe_rsa_4096(self, rsa_3072: AlgorithmCapability) -> AlgorithmCapability:
+        # Decided, not generated: an RSA-4096 key pair takes seconds on SoftHSM (and longer on
+        # small HSMs), too slow for a probe run at every ceremony start. Generation is decided
+        # from CKM_RSA_PKCS_KEY_PAIR_GEN's key-size range, signing from CKM_SHA256_RSA_PKCS_PSS's;
+        # wrap and unwrap of an RSA private key do not depend on the modulus size, so they
+        # follow the RSA-3072 probe, which did generate, sign, wrap and unwrap.
+        slot = self._session.token.slot
+        mechanisms = slot.get_mechanisms()
+
+        def covers(mechanism: Mechanism) -> bool:
+            if mechanism not in mechanisms:
+                return False
+            info = slot.get_mechanism_info(mechanism)
+            return (info.min_key_length or 0) <= 4096 <= (info.max_key_length or 0)
+
+        generate = covers(Mechanism.RSA_PKCS_KEY_PAIR_GEN)
+        sign = generate and rsa_3072.sign and covers(Mechanism.SHA256_RSA_PKCS_PSS)
+        return AlgorithmCapability(
+            KeyAlgorithm.RSA_4096,
+            generate=generate,
+            sign=sign,
+            wrap=generate and rsa_3072.wrap,
+            unwrap=generate and rsa_3072.unwrap,
+            note="decided from mechanism key-size ranges and the RSA-3072 probe (not generated: too slow)",
+        )
+
+
+def _offline_blob(algorithm: KeyAlgorithm) -> tuple[bytes, str | None, bytes | None]:
+    """A blob made in software under the test KEK: (blob, expected KCV, expected SPKI)."""
+    if algorithm.is_secret_key:
+        key = os.urandom(32)
+        return aes_key_wrap_with_padding(_TEST_KEK, key), software.kcv(key), None
+    private: Any
+    if algorithm is KeyAlgorithm.ED25519:
+        private = ed25519.Ed25519PrivateKey.generate()
+    elif algorithm in (KeyAlgorithm.EC_P256, KeyAlgorithm.EC_P384):
+        curve = ec.SECP256R1() if algorithm is KeyAlgorithm.EC_P256 else ec.SECP384R1()
+        private = ec.generate_private_key(curve)
+    else:
+        private = rsa.generate_private_key(65537, templates.SPECS[algorithm].bits or 3072)
+    pkcs8 = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    spki = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return aes_key_wrap_with_padding(_TEST_KEK, pkcs8), None, spki

@@ -1,0 +1,2 @@
+"""placeholder"""
+from vault.store.store import Store
