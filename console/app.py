@@ -117,7 +117,7 @@ class CustodianApp(App[int]):
     def action_help(self) -> None:
         from console.modals.help import HelpDialog
 
-        text = getattr(self.screen, "HELP", "") or "No help for this screen."
+        text = getattr(self.screen, "help_text", None) or getattr(self.screen, "HELP", "") or "No help for this screen."
         self.push_screen(HelpDialog(getattr(self.screen, "WHERE", "Help"), text))
 
     # -- command palette: "area: Action" and no screenshot -----------------------------------------

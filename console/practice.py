@@ -29,3 +29,24 @@ def practice_sheet() -> str:
             "| name | practice passphrase |\n|---|---|\n" + rows +
             f"\n\nSLIP-39 passphrase (if the policy asks for one): `{PRACTICE_SLIP39_PASSPHRASE}`\n\n"
             "In any field that asks for a name or passphrase, `ctrl+f` fills the practice value.")
+
+
+PRACTICE_CUSTODIANS = ("alice", "bob", "carol", "dave")
+
+
+def practice_text(ask: str, question: str) -> str | None:
+    """A practice answer for a text question (names, the policy), or None."""
+    q = question.lower()
+    if ask.startswith("name"):
+        if "administrator" in q:
+            return "admin"
+        if "witness" in q:
+            return "wendy"
+        if "custodian" in q:
+            n = int(ask.split(":", 1)[1]) if ":" in ask and ask.split(":", 1)[1].isdigit() else 1
+            return PRACTICE_CUSTODIANS[(n - 1) % len(PRACTICE_CUSTODIANS)]
+    if ask == "policy":
+        return "2-of-3"
+    if ask == "label":
+        return "practice-key-1"
+    return None

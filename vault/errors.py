@@ -329,3 +329,52 @@ class CeremonyAborted(CeremonyError):
 class AnswerInvalid(CeremonyError):
     code = "ANSWER"
     title = "Answer not accepted"
+
+
+# --- operations (vault.operations) ------------------------------------------------------------
+class LabelInvalid(VaultError):
+    code = "LABEL_INVALID"
+    title = "Label not allowed"
+    default_next_step = "Use 1 to 128 printable characters, without control characters."
+
+
+class NoBackupReasonMissing(BackupError):
+    code = "NO_BACKUP_REASON"
+    title = "No-backup decision needs a reason"
+    default_next_step = "Give the reason the key must not be backed up; it goes into the ledger."
+
+
+class KeyNotActive(StoreError):
+    code = "KEY_NOT_ACTIVE"
+    title = "Key is not active"
+    default_next_step = "Only an active key may protect or sign; check `custodian keys show`."
+
+
+class TokenInUse(HsmError):
+    code = "HSM_TOKEN_IN_USE"
+    title = "Token already in use"
+    default_next_step = "Use a fresh token; initialising a replacement must be asked for explicitly."
+
+
+class TokenNotEmpty(HsmError):
+    code = "HSM_TOKEN_NOT_EMPTY"
+    title = "Token already holds keys"
+    default_next_step = "Restore onto a fresh token (or remove the listed keys through the destroy ceremony)."
+
+
+class BundleForeign(BackupError):
+    code = "BUNDLE_FOREIGN"
+    title = "Bundle belongs to another quorum"
+    default_next_step = "Activate the quorum (share set) that wrote this bundle, or use a bundle of this quorum."
+
+
+class DrillFailed(BackupError):
+    code = "DRILL_FAILED"
+    title = "Restore drill failed"
+    default_next_step = "Keep the bundle; write a new backup and drill it; record a deviation."
+
+
+class PayloadUnreadable(VaultError):
+    code = "PAYLOAD_UNREADABLE"
+    title = "Payload cannot be read"
+    default_next_step = "Check the path and that the medium is mounted and readable."

@@ -126,7 +126,13 @@ class KdfParams:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "KdfParams":
+    def from_dict(cls, d: dict | str) -> "KdfParams":
+        """From ``to_dict()`` output (or its JSON text, as the store keeps it)."""
+        if isinstance(d, str):
+            try:
+                d = json.loads(d)
+            except ValueError:
+                raise EnrollmentInvalid("Enrollment KDF parameters are not valid JSON.") from None
         if not isinstance(d, dict) or d.get("algorithm") != "argon2id":
             raise EnrollmentInvalid("Enrollment KDF is not argon2id.")
         try:

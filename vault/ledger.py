@@ -159,7 +159,7 @@ class Ledger:
 
     pgp_words = staticmethod(pgp_words)
 
-    def verify(self, *, expected_head: LedgerHead | None = None) -> LedgerReport:
+    def verify(self, *, expected_head: LedgerHead | None = None, batch_size: int = 20_000) -> LedgerReport:
         """Re-hash the whole chain in one streaming pass (constant memory).
 
         Finds the first event that was edited, deleted, inserted or moved. With ``expected_head``
@@ -171,7 +171,7 @@ class Ledger:
         def bad(seq: int, problem: str) -> LedgerReport:
             return LedgerReport(False, expected - 1, LedgerHead(expected - 1, prev), seq, problem)
 
-        for seq, at, actor, ceremony_id, action, details, prev_hash, stored_hash in self._store.ledger_rows():
+        for seq, at, actor, ceremony_id, action, details, prev_hash, stored_hash in self._store.ledger_rows(batch_size=batch_size):
             if seq != expected:
                 if seq > expected:
                     gone = f"event {expected} is" if seq == expected + 1 else f"events {expected} to {seq - 1} are"
@@ -217,10 +217,13 @@ class Ledger:
             last = self._store.ledger_last()
             seq, prev = (0, GENESIS_PREV_HASH) if last is None else (last.seq, last.hash)
             for action, details in events:
-                _text(action, "action")
-                if not isinstance(details, Mapping):
-                    raise TypeError("details must be a mapping (a dict of JSON-safe, non-secret values)")
-                details_json = canonical_json(details if type(details) is dict else dict(details))
+                if type(action) is not str or not action:
+                    _text(action, "action")
+                if type(details) is not dict:
+                    if not isinstance(details, Mapping):
+                        raise TypeError("details must be a mapping (a dict of JSON-safe, non-secret values)")
+                    details = dict(details)
+                details_json = canonical_json(details)
                 seq += 1
                 text = ('{"action":' + encode(action) + head_text + ',"details":' + details_json
                         + ',"prev_hash":' + encode(prev) + ',"seq":' + str(seq) + "}")

@@ -10,6 +10,7 @@ from textual.widgets import Button, Checkbox, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from console.panes.base import PromptPane
+from console.practice import practice_text
 from vault.ceremony.prompts import (
     ChecklistPrompt,
     ChoiceAnswer,
@@ -85,6 +86,18 @@ class TextPane(PromptPane):
         yield Static(self.prompt.question, classes="question")
         yield Input(value=self.prompt.default or "", max_length=self.prompt.max_length, id="text")
         yield Static("", classes="pane-problem")
+        suggestion = practice_text(self.prompt.ask, self.prompt.question) if self.prompt.practice else None
+        if suggestion:
+            yield Static(f"PRACTICE: ctrl+f fills “{suggestion}”.", classes="practice-hint")
+
+    def practice_fill(self) -> bool:
+        suggestion = practice_text(self.prompt.ask, self.prompt.question) if self.prompt.practice else None
+        if not suggestion:
+            return False
+        box = self.query_one(Input)
+        box.value = suggestion
+        box.focus()
+        return True
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

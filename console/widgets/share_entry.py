@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from shamir_mnemonic.wordlist import WORDLIST
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -37,30 +38,32 @@ def candidates(prefix: str, limit: int = 6) -> list[str]:
 
 
 class WordInput(QuietInput):
-    """The one-word input: space / enter / tab accept the word; backspace on empty goes back."""
+    """The one-word input: space / enter / tab accept the word; backspace on empty goes back.
 
-    BINDINGS = [
-        Binding("space", "accept_word", "Next word", show=False),
-        Binding("tab", "accept_word", "Complete word", show=False, priority=True),
-    ]
+    The owning ``ShareEntry`` is called directly (not through a message) so that a word is taken
+    before the next key press is handled, however fast the keys come.
+    """
 
-    @dataclass
-    class Accept(Message):
-        input: "WordInput"
+    def __init__(self, entry: "ShareEntry", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._entry = entry
 
-    @dataclass
-    class BackUp(Message):
-        input: "WordInput"
-
-    def action_accept_word(self) -> None:
-        self.post_message(self.Accept(self))
+    async def _on_key(self, event: events.Key) -> None:
+        # Handled here, in key order, rather than as (priority) bindings, which the app would run
+        # before this widget has processed the letters typed just before.
+        if event.key in ("space", "tab"):
+            event.stop()
+            event.prevent_default()
+            self._entry.accept_word()
+            return
+        await super()._on_key(event)
 
     async def action_submit(self) -> None:
-        self.post_message(self.Accept(self))
+        self._entry.accept_word()
 
     def action_delete_left(self) -> None:
         if not self.value:
-            self.post_message(self.BackUp(self))
+            self._entry.back_up()
         else:
             super().action_delete_left()
 
@@ -70,8 +73,8 @@ class ShareEntry(Vertical):
 
     ALLOW_SELECT = False
     BINDINGS = [
-        Binding("ctrl+t", "toggle_reveal", "Reveal/mask", tooltip="Show the words to the typist"),
-        Binding("ctrl+u", "clear_share", "Clear share"),
+        Binding("ctrl+t", "toggle_reveal", "Reveal/mask", tooltip="Show the words to the typist", priority=True),
+        Binding("ctrl+u", "clear_share", "Clear share", priority=True),
     ]
 
     revealed: reactive[bool] = reactive(False)
@@ -95,7 +98,7 @@ class ShareEntry(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(self._ident_line(), id="share-ident")
         yield Static("", id="share-grid")
-        yield WordInput(placeholder=self._placeholder(), password=True, id="share-word")
+        yield WordInput(self, placeholder=self._placeholder(), password=True, id="share-word")
         yield Static("", id="share-hint")
         yield Static("", id="share-feedback")
 
@@ -144,8 +147,7 @@ class ShareEntry(Vertical):
         event.stop()
         self._render_hint()
 
-    def on_word_input_accept(self, event: WordInput.Accept) -> None:
-        event.stop()
+    def accept_word(self) -> None:
         box = self.query_one(WordInput)
         typed = box.value.strip().lower()
         if not typed:
@@ -170,8 +172,7 @@ class ShareEntry(Vertical):
             self._check_complete()
         self._render_all()
 
-    def on_word_input_back_up(self, event: WordInput.BackUp) -> None:
-        event.stop()
+    def back_up(self) -> None:
         if self._words:
             self._words.pop()
             self._feedback = ""

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import tracemalloc
 
-from conftest import make_header
+import pytest
+
+from bundle_builders import make_header
 
 from vault.backup.format import BundleWriter, KeyEntry
 from vault.secret import Secret
@@ -41,6 +43,7 @@ def _peak_writing(path, n: int) -> int:
     return peak
 
 
+@pytest.mark.slow  # ~10 s: tracemalloc slows every allocation
 def test_writer_memory_is_flat_from_2000_to_20000_entries(tmp_path):
     small = _peak_writing(tmp_path / "small.ccb", 2_000)
     large = _peak_writing(tmp_path / "large.ccb", 20_000)

@@ -266,3 +266,39 @@ class _Proxy:
 
     def __getattr__(self, name):
         return self._overrides.get(name) or getattr(self._real, name)
+
+
+def test_restored_keys_are_sensitive(hsm_session, second_token, hsm_module, token_pins):
+    """SoftHSM defaults CKA_SENSITIVE to False after C_UnwrapKey; the template says True."""
+    from pkcs11 import Attribute as A, ObjectClass
+
+    keys = [hsm_session.generate("s-aes", KeyAlgorithm.AES_256), hsm_session.generate("s-ec", KeyAlgorithm.EC_P256)]
+    wkey = hsm_session.import_wrapping_key(Secret(KEK))
+    der = serialization.load_pem_public_key(hsm_session.public_key_pem(keys[1]).encode()).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    items = [(k, b, der if k.algorithm.is_key_pair else None) for k, b in hsm_session.wrap_many(wkey, keys)]
+    with hsm_module.open_session(second_token, token_pins.user) as target:
+        target.unwrap_many(target.import_wrapping_key(Secret(KEK)), items)
+        secret_parts = [o for o in target._session.get_objects({A.TOKEN: True}) if o[A.CLASS] != ObjectClass.PUBLIC_KEY]
+        assert len(secret_parts) == 2
+        for obj in secret_parts:
+            assert obj.get_attributes([A.SENSITIVE, A.EXTRACTABLE, A.PRIVATE]) == {
+                A.SENSITIVE: True, A.EXTRACTABLE: True, A.PRIVATE: True}
+
+
+def test_bulk_public_keys_and_check_unwrap(hsm_session):
+    keys = [hsm_session.generate("b-aes", KeyAlgorithm.AES_256), hsm_session.generate("b-ec", KeyAlgorithm.EC_P256),
+            hsm_session.generate("b-ed", KeyAlgorithm.ED25519, backup=False)]
+    pems = hsm_session.public_keys_pem(keys)
+    assert set(pems) == {"b-ec", "b-ed"}
+    assert pems["b-ec"] == hsm_session.public_key_pem(keys[1])
+    wkey = hsm_session.import_wrapping_key(Secret(KEK))
+    der = serialization.load_pem_public_key(pems["b-ec"].encode()).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    items = [(k, b, der if k.algorithm.is_key_pair else None) for k, b in hsm_session.wrap_many(wkey, keys[:2])]
+    assert hsm_session.check_unwrap_many(wkey, items) == 2
+    assert hsm_session.list_keys() == sorted(keys, key=lambda k: k.label)
+    objects_before = len(list(hsm_session._session.get_objects()))
+    with pytest.raises(ve.WrappedKeyInvalid):
+        hsm_session.check_unwrap_many(wkey, [(items[0][0], items[0][1][:-8], None)])
+    assert len(list(hsm_session._session.get_objects())) == objects_before

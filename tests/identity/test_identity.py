@@ -217,3 +217,8 @@ def test_malformed_enrollment_records_are_refused(alice, mutate):
     mutate(d)
     with pytest.raises(EnrollmentInvalid):
         Enrollment.from_json(json.dumps(d))
+
+
+def test_kdf_params_round_trip_through_dict_and_json_text(alice):
+    assert KdfParams.from_dict(alice.kdf.to_dict()) == alice.kdf
+    assert KdfParams.from_dict(json.dumps(alice.kdf.to_dict())) == alice.kdf

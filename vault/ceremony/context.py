@@ -47,9 +47,12 @@ class Secrets:
     collector: Any = None  # vault.shares.ShareCollector while shares are being entered
     new_split: Any = None  # vault.shares.SplitResult while new shares are distributed
     new_quorum: Any = None  # the new QS (init, reshare) until committed
+    new_passphrase: Any = None  # the new set's SLIP-39 passphrase (Secret) until committed
+    new_holders: Any = None  # [(ShareRef, custodian)] once every share was verified back
 
     def wipe(self) -> None:
-        for name in ("collector", "quorum", "new_quorum"):
+        self.new_holders = None
+        for name in ("collector", "quorum", "new_quorum", "new_passphrase"):
             obj = getattr(self, name)
             if obj is not None:
                 try:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import enum
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -59,7 +59,7 @@ class StepDef:
     read_aloud: str = ""
     help: str = ""
     witness: bool = False
-    params: Mapping[str, Any] = MappingProxyType({})
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,7 +127,7 @@ class Engine:
         self._last_activity = clock()
         idle = self.options.idle_timeout
         self.idle_timeout = float(idle if idle is not None else vault.home.config.idle_timeout_seconds)
-        self._resume_from: int | None = None
+        self._reactivate: StepDef | None = None  # a quorum step run again to resume
         self._step_result: dict[str, Any] = {}
 
     # -- subscriptions and events ----------------------------------------------------------------
@@ -198,12 +198,12 @@ class Engine:
                                   step_count=len(self.definition.steps)))
         # A step needing the quorum cannot run on a resumed ceremony without one: re-activate it
         # first (activating a quorum is always safe to repeat).
+        # (not journaled as a step again: the ledger records quorum.activated for it).
         kinds = registry()
         if any(kinds[s.kind].needs_quorum for s in self.definition.steps[step_pos:]):
             for pos in range(step_pos - 1, -1, -1):
                 if self.definition.steps[pos].kind == "quorum":
-                    self._resume_from = step_pos
-                    self._step_pos = pos
+                    self._reactivate = self.definition.steps[pos]
                     break
         self._advance(None)
         return self._drain()
@@ -238,7 +238,7 @@ class Engine:
         now = self.clock() if now is None else now
         if (self.status is Status.RUNNING and self.secrets.collector is not None
                 and now - self._last_activity >= self.idle_timeout
-                and self.secrets.collector.progress().shares_entered > 0):
+                and self.secrets.collector.entered):
             self.secrets.collector.reset()
             self._last_activity = now
             self.emit(QuorumWiped(ceremony_id=self.ceremony_id, reason="idle"))
@@ -267,6 +267,12 @@ class Engine:
         """Feed ``answer`` to the current step and run until the next prompt or the end."""
         kinds = registry()
         while True:
+            if self._gen is None and self._reactivate is not None:
+                step = self._reactivate
+                self.emit(StepStarted(ceremony_id=self.ceremony_id, step_index=step.index, step_id=step.id,
+                                      title=step.title + " (again, to resume)", kind=step.kind))
+                self._gen = kinds[step.kind].run(StepContext(self, step), dict(step.params))
+                answer = None
             if self._gen is None:
                 step = self.current_step
                 if step is None:
@@ -283,12 +289,18 @@ class Engine:
                     return
                 self._gen = kind.run(StepContext(self, step), dict(step.params))
                 answer = None
-            step = self.current_step
+            step = self._reactivate or self.current_step
             assert step is not None
             try:
                 prompt = self._gen.send(answer) if answer is not None else next(self._gen)
             except StopIteration as stop:
                 self._gen = None
+                if self._reactivate is not None:
+                    self._reactivate = None
+                    self.values.update(stop.value or {})
+                    self.emit(StepFinished(ceremony_id=self.ceremony_id, step_index=step.index, step_id=step.id))
+                    answer = None
+                    continue
                 self._step_body_done(step, stop.value or {})
                 if self._pending is not None:  # the witness prompt
                     return
@@ -344,10 +356,7 @@ class Engine:
         self.emit(StepFinished(ceremony_id=self.ceremony_id, step_index=step.index, step_id=step.id))
         self.run_hook("step-finished", step)
         self._pending = None
-        if self._resume_from is not None and step.kind == "quorum":
-            self._step_pos, self._resume_from = self._resume_from, None
-        else:
-            self._step_pos += 1
+        self._step_pos += 1
 
     def _complete(self) -> None:
         self._wipe("complete")

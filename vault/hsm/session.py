@@ -537,7 +537,7 @@ class HsmSession:
         self._capabilities().require_backup(key.algorithm)
         if store and self._label_taken(key.label):
             raise LabelExists(f"The label '{key.label}' is already used on token {self.token.describe()}.")
-        return self._unwrap_one(kek, blob, key, public_der, store)
+        return self._unwrap_one(kek, blob, key, public_der, store)[0]
 
     @hsm_call("unwrap")
     def unwrap_many(
@@ -560,16 +560,51 @@ class HsmSession:
             if clash:
                 raise LabelExists(f"Labels already used on token {self.token.describe()}: {', '.join(clash)}.")
         restored: list[KeyObject] = []
+        made: list[Any] = []
         try:
             for key, blob, public_der in items:
-                restored.append(self._unwrap_one(kek, blob, key, public_der, store))
+                restored_key, objects = self._unwrap_one(kek, blob, key, public_der, store)
+                restored.append(restored_key)
+                made.extend(objects)
         except BaseException:
-            for done in restored:
-                self._destroy_quietly(self._find(done).objects())
+            self._destroy_quietly(made)  # by handle: no search
             raise
         return restored
 
-    def _unwrap_one(self, kek: Any, blob: bytes, key: KeyObject, public_der: bytes | None, store: bool) -> KeyObject:
+    @hsm_call("unwrap")
+    def check_unwrap_many(self, wkey: WrappingKey, items: Iterable[tuple[KeyObject, bytes, bytes | None]]) -> int:
+        """Test-restore every (key, blob, public_der) as session objects with the checks of
+        :meth:`unwrap` (KCV / fingerprint and a signature), destroying each copy by handle
+        at once. Raises on the first blob that fails; nothing is left behind. Returns the
+        number of keys checked. For drills and backup verification."""
+        kek = self._wkey_object(wkey)
+        items = list(items)
+        capabilities = self._capabilities()
+        for key, _, _ in items:
+            capabilities.require_backup(key.algorithm)
+        for key, blob, public_der in items:
+            _, objects = self._unwrap_one(kek, blob, key, public_der, store=False)
+            self._destroy_quietly(objects)
+        return len(items)
+
+    @hsm_call("export_public_key")
+    def public_keys_pem(self, keys: Iterable[KeyObject]) -> dict[str, str]:
+        """label -> PEM SubjectPublicKeyInfo for the key pairs among ``keys``, from one pass
+        over the token's public keys. KeyNotFound if a pair's public half is missing."""
+        pairs = [k for k in keys if k.algorithm.is_key_pair]
+        groups = _group(self._walk(LIST_ATTRIBUTES, {A.CLASS: ObjectClass.PUBLIC_KEY}))
+        result = {}
+        for key in pairs:
+            group = groups.get((key.label, bytes.fromhex(key.key_id)))
+            if group is None:
+                raise KeyNotFound(f"The public half of '{key.label}' is not on the token.")
+            result[key.label] = software.spki_to_pem(self._public_spki(key, group))
+        return result
+
+    def _unwrap_one(
+        self, kek: Any, blob: bytes, key: KeyObject, public_der: bytes | None, store: bool
+    ) -> tuple[KeyObject, list[Any]]:
+        """Unwrap and check one key; returns it and the objects made (to destroy by handle)."""
         key_id = bytes.fromhex(key.key_id)
         mechanism = Mechanism(self.wrap_mechanism.value)
         spec = templates.SPECS[key.algorithm]
@@ -597,11 +632,17 @@ class HsmSession:
                 )  # fmt: skip
             created = [obj]
         try:
+            # The unwrap template traps (SENSITIVE defaults to False after C_UnwrapKey): check
+            # that the token applied what was asked.
+            got = obj.get_attributes([A.SENSITIVE, A.EXTRACTABLE, A.PRIVATE, A.TOKEN])
+            want = {A.SENSITIVE: True, A.EXTRACTABLE: key.extractable, A.PRIVATE: True, A.TOKEN: store}
+            if got != want:
+                raise HsmCheckFailed(f"The restored '{key.label}' has other attributes than requested.")
             if key.algorithm.is_secret_key:
                 fingerprint = self._aes_fingerprint(obj, {})
                 if fingerprint != key.fingerprint:
                     raise HsmCheckFailed(f"The restored '{key.label}' has KCV {fingerprint}, expected {key.fingerprint}.")
-                return KeyObject(key.label, key.key_id, key.algorithm, fingerprint, key.extractable, True, False)
+                return KeyObject(key.label, key.key_id, key.algorithm, fingerprint, key.extractable, True, False), created
             assert public_der is not None
             signature = self._raw_sign(key.algorithm, obj, _UNWRAP_CHECK_MESSAGE)
             try:
@@ -616,7 +657,7 @@ class HsmSession:
                 key.algorithm, key.label, key_id, store=store, key_attributes=public_attrs
             )
             created.append(self._session.create_object(public_template))
-            return KeyObject(key.label, key.key_id, key.algorithm, key.fingerprint, key.extractable, True, True)
+            return KeyObject(key.label, key.key_id, key.algorithm, key.fingerprint, key.extractable, True, True), created
         except BaseException:
             self._destroy_quietly(created)
             raise

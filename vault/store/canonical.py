@@ -1,20 +1,28 @@
 """Canonical JSON: the one encoding of the non-secret JSON the store keeps and the ledger hashes.
 
-Sorted keys, compact separators, UTF-8 (no ASCII escaping), no NaN/Infinity. Tuples become
-arrays and enum members their value. A ``vault.secret.Secret`` anywhere in the value is refused
-with ``TypeError`` (its repr is redacted anyway; refusing makes the mistake loud), as is any
-other value JSON cannot represent. Non-string keys follow ``json`` (ints become strings).
+Sorted keys, compact separators, UTF-8 (no ASCII escaping), no NaN/Infinity: exactly
+``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)``.
+Tuples become arrays and enum members their value. A ``vault.secret.Secret`` anywhere in the
+value is refused with ``TypeError`` (its repr is redacted anyway; refusing makes the mistake
+loud), as is any other value JSON cannot represent. Non-string keys follow ``json`` (ints become
+strings).
 """
 
 from __future__ import annotations
 
 import enum
 import json
+from json.encoder import encode_basestring
 from typing import Any
 
 from vault.secret import Secret
 
-_ENCODER_OPTIONS = dict(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+try:  # the C encoder json.dumps uses, built per call without json.dumps' Python layers
+    from _json import make_encoder as _c_make_encoder
+except ImportError:  # pragma: no cover - CPython always has it
+    _c_make_encoder = None
+
+_OPTIONS = dict(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _refuse(value: Any) -> Any:
@@ -26,10 +34,31 @@ def _refuse(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON-safe; pass str, int, float, bool, None, list or dict")
 
 
+def _dumps_reference(value: Any) -> str:
+    return json.dumps(value, default=_refuse, **_OPTIONS)
+
+
+def _dumps_fast(value: Any) -> str:
+    # Same arguments, in the same order, as json.JSONEncoder.iterencode passes for these options.
+    encoder = _c_make_encoder({}, _refuse, encode_basestring, None, ":", ",", True, False, False)
+    return "".join(encoder(value, 0))
+
+
+def _fast_path_agrees() -> bool:
+    sample = {"b": [1, 2.5, None, True, "x\n\"é\u2028"], "a": {"z": -0.0, "y": 10**30}, "é": ""}
+    try:
+        return _c_make_encoder is not None and _dumps_fast(sample) == _dumps_reference(sample)
+    except Exception:  # a future CPython changed make_encoder's signature
+        return False
+
+
+_dumps = _dumps_fast if _fast_path_agrees() else _dumps_reference
+
+
 def canonical_json(value: Any) -> str:
     """The canonical text of ``value``; TypeError for a Secret or a non-JSON value, ValueError for NaN."""
     try:
-        text = json.dumps(value, default=_refuse, **_ENCODER_OPTIONS)
+        text = _dumps(value)
     except ValueError as exc:  # NaN/Infinity, circular reference
         raise ValueError(f"value is not canonical JSON: {exc}") from None
     try:

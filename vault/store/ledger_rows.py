@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from itertools import repeat
 from typing import Iterable, Iterator
 
 from vault.errors import StoreError
@@ -11,6 +12,7 @@ from vault.store.records import LedgerRow
 
 _COLS = "seq, at, actor, ceremony_id, action, details, prev_hash, hash"
 _make = LedgerRow._make
+_new = tuple.__new__  # builds a LedgerRow from a row tuple without _make's length check
 
 
 class LedgerRowRepository(StoreBase):
@@ -41,7 +43,7 @@ class LedgerRowRepository(StoreBase):
             batch = conn.execute(sql, (next_seq, batch_size)).fetchall()
             if not batch:
                 return
-            yield from map(_make, batch)
+            yield from map(_new, repeat(LedgerRow, len(batch)), batch)
             if len(batch) < batch_size:
                 return
             next_seq = batch[-1][0] + 1

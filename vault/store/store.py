@@ -90,13 +90,20 @@ class Store(PeopleRepository, KeyRepository, CeremonyRepository, LedgerRowReposi
             if migration.version != self.schema_version + 1:
                 raise SchemaError(f"Migration {migration.version} is out of order.",
                                   next_step="This is a bug in the console; report it.")
-            with self.atomic():
-                # Re-read inside the transaction: another process may have migrated meanwhile.
-                if self.schema_version >= migration.version:
-                    continue
-                for statement in migration.statements:
-                    self.conn.execute(statement)
-                self.conn.execute(f"PRAGMA user_version = {migration.version:d}")
+            try:
+                with self.atomic():
+                    # Re-read inside the transaction: another process may have migrated meanwhile.
+                    if self.schema_version >= migration.version:
+                        continue
+                    for statement in migration.statements:
+                        self.conn.execute(statement)
+                    self.conn.execute(f"PRAGMA user_version = {migration.version:d}")
+            except sqlite3.Error as exc:
+                raise SchemaError(
+                    f"Upgrading {self.path} to schema version {migration.version} ({migration.description}) "
+                    f"failed: {exc}. Nothing was changed.",
+                    next_step="Keep the database as it is and report this; the previous console version still opens it.",
+                ) from None
 
 
 def _configure(db: Database, path: Path) -> None:

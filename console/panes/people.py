@@ -1,0 +1,186 @@
+"""Panes where a person speaks for themselves: passphrases, witness confirmation, attestations."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Button, Checkbox, Input, Static
+
+from console.panes.base import PromptPane
+from console.practice import practice_passphrase
+from console.widgets.secret_input import SecretInput
+from vault.ceremony.prompts import (
+    AttestationAnswer,
+    AttestationPrompt,
+    Deviation,
+    PassphrasePrompt,
+    SecretAnswer,
+    WitnessAnswer,
+    WitnessPrompt,
+)
+from vault.secret import Secret
+
+
+class PassphrasePane(PromptPane):
+    """A passphrase, typed twice when new. Never echoed, never copied; a ``Secret`` at once."""
+
+    HOLDS_SECRETS = True
+    prompt: PassphrasePrompt
+
+    def __init__(self, prompt) -> None:
+        super().__init__(prompt)
+        self._first: Secret | None = None
+
+    def compose_pane(self) -> ComposeResult:
+        p = self.prompt
+        yield Static(f"{p.custodian}: type your passphrase ({p.purpose}). Others look away.", classes="question")
+        if p.new:
+            yield Static(f"New passphrase: at least {p.min_length} characters; you will type it twice.", classes="hint")
+        yield SecretInput(placeholder="passphrase", kind="passphrase", id="pp1")
+        if p.new:
+            yield SecretInput(placeholder="the same again", kind="passphrase", id="pp2")
+        yield Static("", classes="pane-problem")
+        if p.practice:
+            yield Static("PRACTICE: ctrl+f fills this person's practice passphrase.", classes="practice-hint")
+
+    def _problem(self, text: str) -> None:
+        self.query_one(".pane-problem", Static).update(text)
+
+    def on_secret_input_submitted(self, event: SecretInput.Submitted) -> None:
+        event.stop()
+        p = self.prompt
+        secret = event.secret
+        if not p.new:
+            self.answer(SecretAnswer(secret))
+            return
+        if event.input.id == "pp1":
+            if len(secret) < p.min_length:
+                secret.wipe()
+                self._problem(f"✗ Too short: at least {p.min_length} characters. Type a longer one.")
+                return
+            if self._first is not None:
+                self._first.wipe()
+            self._first = secret
+            self._problem("")
+            self.query_one("#pp2", SecretInput).focus()
+            return
+        first, self._first = self._first, None
+        if first is None:
+            secret.wipe()
+            self.query_one("#pp1", SecretInput).focus()
+            return
+        if first != secret:
+            first.wipe()
+            secret.wipe()
+            self._problem("✗ The two passphrases differ. Type it again, twice.")
+            self.query_one("#pp1", SecretInput).focus()
+            return
+        first.wipe()
+        self.answer(SecretAnswer(secret))
+
+    def practice_fill(self) -> bool:
+        if not self.prompt.practice:
+            return False
+        value = practice_passphrase(self.prompt.custodian, self.prompt.purpose)
+        for box in self.query(SecretInput):
+            box.value = value
+        self.query_one("#pp1", SecretInput).focus()
+        return True
+
+    def idle_wipe(self):
+        for box in self.query(SecretInput):
+            box.value = ""
+        if self._first is not None:
+            self._first.wipe()
+            self._first = None
+        return None
+
+    def on_unmount(self) -> None:
+        self.idle_wipe()
+
+
+class WitnessPane(PromptPane):
+    """The witness confirms the step, or records a deviation (four fields, all required)."""
+
+    prompt: WitnessPrompt
+    BINDINGS = [Binding("ctrl+d", "deviation", "Record deviation", id="witness.deviation", priority=True)]
+
+    def compose_pane(self) -> ComposeResult:
+        yield Static(f"Witness {self.prompt.witness}: {self.prompt.summary}", classes="question")
+        with Horizontal(classes="buttons"):
+            yield Button("Confirm: went as scripted", id="confirm", variant="primary")
+            yield Button("Record a deviation (ctrl+d)", id="deviation")
+        yield Input(placeholder="what was expected", id="dev-expected", classes="deviation")
+        yield Input(placeholder="what happened", id="dev-happened", classes="deviation")
+        yield Input(placeholder="what was done about it", id="dev-action", classes="deviation")
+        yield Input(placeholder="who decided", id="dev-decided", classes="deviation")
+        yield Button("Record deviation and continue", id="record", classes="deviation")
+
+    def on_mount(self) -> None:
+        for w in self.query(".deviation"):
+            w.display = False
+        super().on_mount()
+
+    def action_deviation(self) -> None:
+        for w in self.query(".deviation"):
+            w.display = True
+        self.query_one("#dev-expected", Input).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "confirm":
+            self.answer(WitnessAnswer(True))
+        elif event.button.id == "deviation":
+            self.action_deviation()
+        elif event.button.id == "record":
+            vals = [self.query_one(f"#dev-{n}", Input).value.strip() for n in ("expected", "happened", "action", "decided")]
+            if not all(vals):
+                self.notify("A deviation needs all four fields.", severity="warning")
+                return
+            self.answer(WitnessAnswer(False, Deviation(*vals)))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.focus_next()
+
+
+class AttestationPane(PromptPane):
+    """Closing attestation: read the statement, agree or not, sign with the passphrase."""
+
+    HOLDS_SECRETS = True
+    prompt: AttestationPrompt
+
+    def compose_pane(self) -> ComposeResult:
+        p = self.prompt
+        yield Static(f"{p.participant} ({p.role}) attests:", classes="question")
+        yield Static(p.statement, classes="statement")
+        yield Static(f"Ledger head: {p.ledger_head_words}", classes="read-words")
+        yield Checkbox("I agree with this statement", value=True, id="agree")
+        yield Input(placeholder="comment (optional)", id="comment", max_length=200)
+        yield SecretInput(placeholder="your passphrase, to sign", kind="passphrase", id="attest-pp")
+        if p.practice:
+            yield Static("PRACTICE: ctrl+f fills this person's practice passphrase.", classes="practice-hint")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.call_after_refresh(lambda: self.query_one("#attest-pp", SecretInput).focus())
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#attest-pp", SecretInput).focus()
+
+    def on_secret_input_submitted(self, event: SecretInput.Submitted) -> None:
+        event.stop()
+        self.answer(AttestationAnswer(self.query_one("#agree", Checkbox).value, event.secret,
+                                      self.query_one("#comment", Input).value.strip()))
+
+    def practice_fill(self) -> bool:
+        if not self.prompt.practice:
+            return False
+        self.query_one("#attest-pp", SecretInput).value = practice_passphrase(self.prompt.participant)
+        return True
+
+    def idle_wipe(self):
+        self.query_one("#attest-pp", SecretInput).value = ""
+        return None

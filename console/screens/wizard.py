@@ -1,0 +1,316 @@
+"""The ceremony wizard: renders ANY ceremony definition, one engine prompt at a time.
+
+Threading: ``vault.ceremony.runner.drive`` — the one drive loop — runs in a Textual thread worker
+with ``offload=owner.call`` (every engine call on the vault's owning thread). ``TuiResponder``
+brings each prompt here (``ask``), where a pane for its kind is mounted and awaited; the worker
+waits, the event loop does not. Engine events are posted here as ``EngineEvent`` messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Log, ProgressBar, Static
+
+from console.modals.confirm import ReasonDialog
+from console.modals.share_reveal import ShareRevealScreen
+from console.panes import PromptPane, pane_for
+from console.responder import EngineEvent, TuiResponder
+from console.screens.base import VaultScreen
+from console.widgets.step_list import StepList
+from vault.ceremony import events as ev
+from vault.ceremony.prompts import AbortAnswer, Answer, ConfirmAnswer, Prompt
+from vault.errors import VaultError
+
+
+class WizardScreen(VaultScreen):
+    WHERE = "Ceremony"
+    HOLDS_SECRETS = True
+    ALLOW_SELECT = False
+    BINDINGS = [
+        Binding("ctrl+a", "abort", "Abort", id="wizard.abort", tooltip="Abort the ceremony with a reason", priority=True),
+        Binding("ctrl+f", "practice_fill", "Practice fill", id="wizard.practice", show=False, priority=True),
+        Binding("ctrl+l", "toggle_log", "Log", id="wizard.log", show=False),
+    ]
+
+    def __init__(self, ceremony: str, *, resume_id: str | None = None, record_to: Path | None = None,
+                 options=None) -> None:
+        super().__init__()
+        self.ceremony = ceremony
+        self.resume_id = resume_id
+        self.record_to = record_to
+        self.options = options
+        self.engine = None
+        self.prompt: Prompt | None = None
+        self.pane: PromptPane | None = None
+        self.outcome = None
+        self.ledger_words = ""
+        self.event_log: list[ev.Event] = []
+        self._future: asyncio.Future | None = None
+        self._pending_abort: str | None = None
+
+    # -- layout ------------------------------------------------------------------------------------
+    def compose_body(self) -> ComposeResult:
+        yield Static(f"{self.ceremony}: starting…", id="wizard-header")
+        with Horizontal(id="wizard-body"):
+            yield StepList(id="wizard-steps")
+            with Vertical(id="wizard-main"):
+                with VerticalScroll(id="read-aloud-box"):
+                    yield Static("", id="read-aloud")
+                yield Static("", id="prompt-error")
+                yield Vertical(id="prompt-slot")
+                with Horizontal(id="work"):
+                    yield ProgressBar(total=None, show_eta=False, id="work-bar")
+                    yield Static("", id="work-label")
+                yield Log(id="wizard-log", max_lines=500)
+
+    @property
+    def help_text(self) -> str:
+        p = self.prompt
+        if p is None:
+            return "The ceremony is starting."
+        return f"**{p.step_title}** (step {p.step_index} of {p.step_count})\n\n{p.help or 'No help for this step.'}"
+
+    def on_mount(self) -> None:
+        self.app.ceremony_running = True
+        self.query_one("#work").display = False
+        self.query_one("#prompt-error").display = False
+        self.on_resize()
+        self._drive()
+
+    def on_resize(self, event=None) -> None:
+        self.set_class(self.app.size.width < 100, "narrow")
+
+    # -- the drive loop (thread worker) ------------------------------------------------------------
+    @work(thread=True, exit_on_error=False, name="ceremony-drive")
+    def _drive(self) -> None:
+        from vault.ceremony.runner import drive
+
+        bridge = self.app.bridge
+        try:
+            engine = bridge.owner.call(bridge._with_vault, self._make_engine, (), {})
+        except VaultError as exc:
+            self.app.call_from_thread(self._stopped_with_error, exc)
+            return
+        self.engine = engine
+        self.app.call_from_thread(self._set_titles, [s.title for s in engine.definition.steps])
+        responder = self._responder()
+        try:
+            outcome = drive(engine, responder, offload=bridge.owner.call)
+        except VaultError as exc:
+            self.app.call_from_thread(self._stopped_with_error, exc)
+            return
+        finally:
+            if self.record_to is not None:
+                self.recorded = self._save_recording(responder)
+        self.app.call_from_thread(self._finished, outcome)
+
+    def _save_recording(self, responder) -> Path | None:
+        try:
+            return responder.save(self.record_to)
+        except OSError as exc:
+            self.app.call_from_thread(self.notify, f"The script could not be written: {exc.strerror}.",
+                                      severity="error")
+            return None
+
+    def _make_engine(self, vault, *_):
+        """On the owner thread: the definition, the engine (new or resumed)."""
+        from vault.ceremony.definitions import find_definition
+        from vault.ceremony.engine import Engine
+
+        if self.resume_id:
+            from vault.ceremony.recovery import resume
+
+            engine, _events = resume(vault, self.resume_id, options=self.options)
+            return engine
+        definition = find_definition(self.ceremony, vault.home.path)
+        return Engine(vault, definition, options=self.options)
+
+    def _responder(self):
+        responder = TuiResponder(self)
+        if self.record_to is not None:
+            from vault.ceremony.recorder import RecordingResponder
+
+            responder = RecordingResponder(responder, ceremony=self.ceremony)
+        return responder
+
+    # -- prompts (event loop) ----------------------------------------------------------------------
+    async def ask(self, prompt: Prompt) -> Answer:
+        """Show ``prompt`` and wait for the answer (called from the drive worker)."""
+        self.prompt = prompt
+        if self._pending_abort:
+            reason, self._pending_abort = self._pending_abort, None
+            return AbortAnswer(reason)
+        self._show_prompt(prompt)
+        self._future = asyncio.get_running_loop().create_future()
+        if prompt.KIND == "share-reveal":
+            await self._clear_slot()
+            self.app.push_screen(ShareRevealScreen(prompt), callback=lambda _ok: self._resolve(ConfirmAnswer(True)))
+        else:
+            self.pane = pane_for(prompt)
+            await self.query_one("#prompt-slot").mount(self.pane)
+        self._busy(False)
+        try:
+            return await self._future
+        finally:
+            self._future = None
+            await self._clear_slot()  # nothing of a share stays on screen for the next person
+            self._busy(True)
+
+    def _show_prompt(self, p: Prompt) -> None:
+        self.query_one("#wizard-header", Static).update(p.header)
+        self.query_one(StepList).current = p.step_index
+        self.query_one("#read-aloud", Static).update(f"READ ALOUD: {p.read_aloud}" if p.read_aloud else "")
+        self.query_one("#read-aloud-box").display = bool(p.read_aloud)
+        err = self.query_one("#prompt-error", Static)
+        err.update(f"✗ {p.error_code}: {p.error_message}" if p.error_message else "")
+        err.display = bool(p.error_message)
+
+    async def _clear_slot(self) -> None:
+        self.pane = None
+        await self.query_one("#prompt-slot").remove_children()
+
+    def _resolve(self, answer: Answer) -> None:
+        if self._future is not None and not self._future.done():
+            self._future.set_result(answer)
+
+    def on_prompt_pane_answered(self, message: PromptPane.Answered) -> None:
+        message.stop()
+        if message.pane is self.pane:
+            self._resolve(message.answer)
+
+    def _busy(self, busy: bool) -> None:
+        work_row = self.query_one("#work")
+        work_row.display = busy and self.outcome is None
+        if busy:
+            self.query_one("#work-label", Static).update("working…")
+            self.query_one("#work-bar", ProgressBar).update(total=None)
+
+    # -- actions -----------------------------------------------------------------------------------
+    def action_abort(self) -> None:
+        if self.outcome is not None:
+            return
+
+        def chosen(reason: str | None) -> None:
+            if not reason:
+                return
+            if self._future is not None and not self._future.done():
+                if self.pane is not None:
+                    self.pane.idle_wipe()
+                self._resolve(AbortAnswer(reason))
+            else:
+                self._pending_abort = reason  # answered at the next prompt
+
+        self.app.push_screen(ReasonDialog("Abort this ceremony? Say why:"), callback=chosen)
+
+    def action_practice_fill(self) -> None:
+        if self.pane is not None and not self.pane.practice_fill():
+            self.app.bell()
+
+    def action_toggle_log(self) -> None:
+        log = self.query_one("#wizard-log")
+        log.display = not log.display
+
+    def idle_lock(self) -> None:
+        """Called by the app after the idle timeout: wipe what is on screen, lock."""
+        from console.modals.lock import LockScreen
+
+        if self.outcome is not None:
+            return
+        what = "Nothing was lost."
+        if self.pane is not None:
+            answer = self.pane.idle_wipe()
+            if answer is not None:
+                self._resolve(answer)
+                what = "The shares entered so far were wiped: start the quorum again with the first custodian."
+        self.app.push_screen(LockScreen(what))
+
+    # -- events ------------------------------------------------------------------------------------
+    def on_engine_event(self, message: EngineEvent) -> None:
+        e = message.event
+        self.event_log.append(e)
+        log = self.query_one("#wizard-log", Log)
+        if isinstance(e, ev.StepStarted):
+            self.query_one(StepList).current = e.step_index
+            log.write_line(f"▶ step {e.step_index}: {e.title}")
+        elif isinstance(e, ev.StepFinished):
+            log.write_line(f"✓ step {e.step_index} {e.outcome}")
+        elif isinstance(e, ev.ProgressEvent):
+            self.query_one("#work").display = True
+            self.query_one("#work-label", Static).update(e.message)
+            self.query_one("#work-bar", ProgressBar).update(total=e.total, progress=e.done)
+        elif isinstance(e, ev.Notice):
+            log.write_line(f"{'⚠' if e.level == 'warning' else 'ℹ'} {e.message}")
+            self.notify(e.message, severity="warning" if e.level == "warning" else "information")
+        elif isinstance(e, ev.ReadAloud):
+            log.write_line(f"READ ALOUD {e.title}: {e.text}")
+        elif isinstance(e, ev.AnswerRejected):
+            log.write_line(f"✗ {e.code}: {e.message}")
+        elif isinstance(e, ev.ShareAccepted):
+            log.write_line(f"share accepted{' from ' + e.custodian if e.custodian else ''}: {e.progress.describe()}")
+        elif isinstance(e, ev.QuorumActivated):
+            log.write_line(f"quorum activated ({e.share_set_name})")
+        elif isinstance(e, ev.QuorumWiped):
+            log.write_line(f"quorum wiped ({e.reason})")
+        elif isinstance(e, ev.ShareVerified):
+            log.write_line(f"share of {e.custodian} verified")
+        elif isinstance(e, ev.ShareSetCommitted):
+            log.write_line(f"share set {e.share_set_name} committed ({e.policy}), shares start “{e.identifying_words}”")
+        elif isinstance(e, ev.DeviationRecorded):
+            log.write_line(f"deviation recorded at {e.step_id}")
+        elif isinstance(e, ev.Attested):
+            log.write_line(f"{e.participant} {'attested' if e.agree else 'did NOT agree'}")
+        elif isinstance(e, ev.CeremonyCompleted):
+            self.ledger_words = e.ledger_head_words
+            log.write_line(f"completed; ledger head {e.ledger_head_hex[:16]}… {e.ledger_head_words}")
+        elif isinstance(e, ev.CeremonyAborted):
+            log.write_line(f"ABORTED: {e.reason}")
+        elif isinstance(e, ev.CeremonyFailed):
+            log.write_line(f"FAILED {e.code}: {e.message}")
+
+    # -- the end -----------------------------------------------------------------------------------
+    def _set_titles(self, titles: list[str]) -> None:
+        self.query_one(StepList).set_titles(titles)
+
+    async def _finished(self, outcome) -> None:
+        self.outcome = outcome
+        self.app.ceremony_running = False
+        self._busy(False)
+        await self._clear_slot()
+        if outcome.ok:
+            text = (f"✓ Ceremony {outcome.ceremony_id} completed.\n\nRead the ledger head aloud:\n"
+                    f"{self.ledger_words}")
+        else:
+            text = f"✗ Ceremony {outcome.ceremony_id} {outcome.status.value}.\n{outcome.code}: {outcome.message}"
+        self.query_one("#wizard-header", Static).update(text.splitlines()[0])
+        slot = self.query_one("#prompt-slot")
+        await slot.mount(Static(text, id="wizard-result", classes="result " + ("good" if outcome.ok else "bad")))
+        button = Button("Back to the dashboard", id="wizard-close", variant="primary")
+        await slot.mount(button)
+        button.focus()
+
+    async def _stopped_with_error(self, exc: VaultError) -> None:
+        from console.modals.error import ErrorDialog
+
+        self.app.ceremony_running = False
+        self.outcome = False
+        self._busy(False)
+        self.error = exc
+        self.query_one("#wizard-header", Static).update(f"✗ {exc.title}")
+        slot = self.query_one("#prompt-slot")
+        await slot.mount(Static(f"✗ {exc.message}\nNext: {exc.next_step}", id="wizard-result", classes="result bad"))
+        button = Button("Back", id="wizard-close", variant="primary")
+        await slot.mount(button)
+        button.focus()
+        self.app.push_screen(ErrorDialog.from_error(exc))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "wizard-close":
+            event.stop()
+            self.app.pop_screen()
+            self.app.action_area("dashboard")

@@ -1,0 +1,126 @@
+"""Plays a whole ceremony through the wizard's screens, as a newcomer would with the keyboard.
+
+PRACTICE only: the revealed shares are read from the reveal screen's prompt (a practice share)
+so they can be typed back, and kept in ``shares`` for later ceremonies' quorum entry.
+"""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from console.modals.share_reveal import ShareRevealScreen
+from console.panes.people import AttestationPane, PassphrasePane, WitnessPane
+from console.panes.shares import ShareEntryPane, ShareReadyPane, ShareVerifyPane
+from console.panes.simple import ChecklistPane, ChoicePane, ConfirmPane, PathPane, TextPane, TypedConfirmPane
+from console.screens.wizard import WizardScreen
+from tui_helpers import share_keys, type_fast, wait_until
+
+Hook = Callable[["CeremonyPlayer", object], Awaitable[bool]]
+
+
+class CeremonyPlayer:
+    def __init__(self, pilot, shares: dict[str, str] | None = None, *, paths: dict[str, str] | None = None,
+                 texts: dict[str, str] | None = None, confirms: dict[str, bool] | None = None,
+                 quorum: list[str] | None = None, hooks: dict[str, Hook] | None = None) -> None:
+        self.pilot = pilot
+        self.app = pilot.app
+        self.shares = shares if shares is not None else {}  # custodian -> share text (practice)
+        self.paths = paths or {}
+        self.texts = texts or {}
+        self.confirms = confirms or {}
+        self.quorum = quorum or []  # custodians whose shares are typed at quorum entry, in order
+        self.hooks = hooks or {}  # "step_id.ask" or "ask" -> coroutine(player, pane) -> handled?
+        self.seen: list[str] = []
+        self._quorum_pos = 0
+
+    @property
+    def wizard(self) -> WizardScreen:
+        return next(s for s in self.app.screen_stack if isinstance(s, WizardScreen))
+
+    def _ready(self) -> bool:
+        if isinstance(self.app.screen, ShareRevealScreen):
+            return True
+        w = self.wizard
+        return self.app.screen is w and (w.outcome is not None or (w.pane is not None and w.pane.is_mounted
+                                                                      and w._future is not None))
+
+    async def step(self) -> bool:
+        """Answer one prompt; False when the ceremony has ended."""
+        await wait_until(self.pilot, self._ready, timeout=60, what="a prompt or the end")
+        if isinstance(self.app.screen, ShareRevealScreen):
+            p = self.app.screen.prompt
+            self.seen.append(f"{p.step_id}.{p.ask}")
+            self.shares[p.custodian] = p.share.reveal_text()
+            await self.pilot.press("ctrl+w")
+            await wait_until(self.pilot, lambda: not isinstance(self.app.screen, ShareRevealScreen))
+            return True
+        w = self.wizard
+        if w.outcome is not None:
+            return False
+        pane, p = w.pane, w.pane.prompt
+        key = f"{p.step_id}.{p.ask}"
+        self.seen.append(key)
+        for k in (key, p.ask):
+            if k in self.hooks and await self.hooks[k](self, pane):
+                return True
+        async def press(*keys):
+            await type_fast(self.pilot, list(keys))
+        if isinstance(pane, TextPane):
+            value = self.texts.get(key, self.texts.get(p.ask))
+            if value is not None:
+                await self._set_input(pane, value)
+            else:
+                await press("ctrl+f")
+            await press("enter")
+        elif isinstance(pane, PathPane):
+            await self._set_input(pane, self.paths.get(key, self.paths.get(p.ask, "")))
+            await press("enter")
+        elif isinstance(pane, TypedConfirmPane):
+            await type_fast(self.pilot, list(p.expected))
+            await press("enter")
+        elif isinstance(pane, PassphrasePane):
+            await press("ctrl+f", "enter")
+            if p.new:
+                await press("enter")
+        elif isinstance(pane, ConfirmPane):
+            yes = self.confirms.get(key, self.confirms.get(p.ask, True))
+            await press("enter" if yes else "right")
+            if not yes:
+                await press("enter")
+        elif isinstance(pane, ChecklistPane):
+            for _ in p.items:
+                await press("space", "tab")
+            await press("enter")
+        elif isinstance(pane, (ChoicePane,)):
+            await press("enter")
+        elif isinstance(pane, (ShareReadyPane, WitnessPane)):
+            await press("enter")
+        elif isinstance(pane, AttestationPane):
+            await press("ctrl+f", "enter")
+        elif isinstance(pane, ShareVerifyPane):
+            words = self.shares[p.custodian].split()
+            if p.positions:
+                words = [words[i - 1] for i in p.positions]
+            await type_fast(self.pilot, share_keys(words) + ["enter"])
+        elif isinstance(pane, ShareEntryPane):
+            who = self.quorum[self._quorum_pos % len(self.quorum)]
+            self._quorum_pos += 1
+            await type_fast(self.pilot, share_keys(self.shares[who].split()) + ["enter"])
+        else:
+            raise AssertionError(f"no play for {type(pane).__name__}")
+        await wait_until(self.pilot, lambda: w.pane is not pane, what=f"the answer to {key} to be taken")
+        return True
+
+    async def _set_input(self, pane, value: str) -> None:
+        from textual.widgets import Input
+
+        box = pane.query_one(Input)
+        box.value = value
+        box.focus()
+        await self.pilot.pause()
+
+    async def play(self, max_prompts: int = 400):
+        for _ in range(max_prompts):
+            if not await self.step():
+                return self.wizard.outcome
+        raise AssertionError("the ceremony did not end")

@@ -1,0 +1,188 @@
+"""``verify`` names the first bad sequence number for any edit, deletion, insertion or reorder.
+
+The product cannot change the ledger (triggers refuse UPDATE and DELETE), so each test plays the
+attacker with a raw sqlite3 connection that first drops those triggers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vault.errors import LedgerTampered
+from vault.ledger import Ledger, event_hash
+from vault.store import Store
+
+COLUMNS = ("at", "actor", "ceremony_id", "action", "details", "prev_hash", "hash")
+
+
+def build(path: Path, n: int) -> Ledger:
+    store = Store.open(path)
+    ledger = Ledger(store)
+    for i in range(1, n + 1):
+        ledger.append(f"event.{i}", {"i": i, "label": f"key-{i}"}, actor=f"custodian-{i % 3}",
+                      ceremony_id=None if i % 4 == 0 else f"c-{i // 5}")
+    return ledger
+
+
+def attacker(path: Path) -> sqlite3.Connection:
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("DROP TRIGGER IF EXISTS ledger_no_update")
+    raw.execute("DROP TRIGGER IF EXISTS ledger_no_delete")
+    return raw
+
+
+def row(raw, seq):
+    return raw.execute("SELECT seq, at, actor, ceremony_id, action, details, prev_hash, hash FROM ledger "
+                       "WHERE seq = ?", (seq,)).fetchone()
+
+
+def shift_up(raw, from_seq):
+    """Renumber events from_seq.. one higher (two steps so the primary key never collides)."""
+    raw.execute("UPDATE ledger SET seq = seq + 1000000 WHERE seq >= ?", (from_seq,))
+    raw.execute("UPDATE ledger SET seq = seq - 999999 WHERE seq > 1000000")
+
+
+# --- one tamper operation each (the hypothesis test below combines positions and columns) ----------
+def edit(raw, k, column, value):
+    raw.execute(f"UPDATE ledger SET {column} = ? WHERE seq = ?", (value, k))
+
+
+def tampered_value(column, old):
+    if column == "details":
+        return '{"i":0}'
+    if column == "ceremony_id":
+        return "c-forged" if old is None else None
+    if column in ("prev_hash", "hash"):
+        return "f" * 64 if old != "f" * 64 else "e" * 64
+    return old + "x"
+
+
+def forge_insert(raw, k):
+    """Insert a well-formed event at position k: it links to k-1 and carries a correct hash."""
+    prev = "0" * 64 if k == 1 else row(raw, k - 1)[7]
+    shift_up(raw, k)
+    fields = ("2026-05-01T09:00:00.000000Z", "mallory", None, "key.export", '{"label":"kek"}', prev)
+    digest = event_hash(k, fields[0], fields[1], fields[2], fields[3], fields[4], prev)
+    raw.execute("INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (k, *fields, digest))
+
+
+def swap(raw, i, j):
+    a, b = row(raw, i), row(raw, j)
+    sets = ", ".join(f"{c} = ?" for c in COLUMNS)
+    raw.execute(f"UPDATE ledger SET {sets} WHERE seq = ?", (*b[1:], i))
+    raw.execute(f"UPDATE ledger SET {sets} WHERE seq = ?", (*a[1:], j))
+
+
+@pytest.fixture
+def chain(tmp_path):
+    path = tmp_path / "custodian.db"
+    ledger = build(path, 10)
+    yield ledger, path
+    ledger._store.close()
+
+
+@pytest.mark.parametrize("column", COLUMNS)
+def test_an_edited_field_is_found_at_its_event(chain, column):
+    ledger, path = chain
+    with closing(attacker(path)) as raw:
+        edit(raw, 6, column, tampered_value(column, row(raw, 6)[1 + COLUMNS.index(column)]))
+    report = ledger.verify()
+    assert not report.ok and report.first_bad_seq == 6
+    assert report.count == 5 and report.head.seq == 5
+    with pytest.raises(LedgerTampered, match="event 6"):
+        report.raise_if_bad()
+
+
+def test_a_field_replaced_by_a_blob_is_an_alteration_not_a_crash(chain):
+    ledger, path = chain
+    with closing(attacker(path)) as raw:
+        raw.execute("UPDATE ledger SET actor = CAST(actor AS BLOB) WHERE seq = 3")
+    report = ledger.verify()
+    assert report.first_bad_seq == 3 and "altered" in report.problem
+
+
+def test_a_deleted_event_is_found_at_its_number(chain):
+    ledger, path = chain
+    with closing(attacker(path)) as raw:
+        raw.execute("DELETE FROM ledger WHERE seq IN (4, 5)")
+    report = ledger.verify()
+    assert report.first_bad_seq == 4 and "events 4 to 5 are missing" in report.problem
+
+
+def test_a_forged_insertion_is_found_where_the_chain_breaks(chain):
+    ledger, path = chain
+    with closing(attacker(path)) as raw:
+        forge_insert(raw, 4)
+    report = ledger.verify()
+    # Event 4 is self-consistent; the old event 4, now 5, no longer follows it.
+    assert report.first_bad_seq == 5 and "does not follow event 4" in report.problem
+
+
+def test_reordered_events_are_found_at_the_earlier_position(chain):
+    ledger, path = chain
+    with closing(attacker(path)) as raw:
+        swap(raw, 3, 7)
+    assert ledger.verify().first_bad_seq == 3
+
+
+def test_truncation_and_a_rewritten_tail_need_the_recorded_head(chain):
+    ledger, path = chain
+    recorded = ledger.head()
+    with closing(attacker(path)) as raw:
+        raw.execute("DELETE FROM ledger WHERE seq >= 9")
+    assert ledger.verify().ok  # a chain alone cannot see a cut tail...
+    report = ledger.verify(expected_head=recorded)  # ...the printed/signed head can
+    assert report.first_bad_seq == 9 and "removed from the end" in report.problem
+
+    with closing(attacker(path)) as raw:
+        forge_insert(raw, 9)
+        forge_insert(raw, 10)
+    assert ledger.verify().ok
+    report = ledger.verify(expected_head=recorded)
+    assert not report.ok and report.first_bad_seq == 10 and "rewritten" in report.problem
+
+
+OPS = st.sampled_from(["edit", "delete", "forge_insert", "garbage_insert", "swap"])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(2, 14), op=OPS, data=st.data())
+def test_any_tampering_is_found_at_the_right_sequence_number(n, op, data):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "l.db"
+        ledger = build(path, n)
+        head = ledger.head()
+        k = data.draw(st.integers(1, n), label="k")
+        with closing(attacker(path)) as raw:
+            if op == "edit":
+                column = data.draw(st.sampled_from(COLUMNS), label="column")
+                edit(raw, k, column, tampered_value(column, row(raw, k)[1 + COLUMNS.index(column)]))
+                expected = k
+            elif op == "delete":
+                raw.execute("DELETE FROM ledger WHERE seq = ?", (k,))
+                expected = k  # the gap (or, for the last event, the recorded head) names it
+            elif op == "forge_insert":
+                forge_insert(raw, k)
+                expected = k + 1
+            elif op == "garbage_insert":
+                shift_up(raw, k)
+                raw.execute("INSERT INTO ledger VALUES (?, 'now', 'mallory', NULL, 'x', '{}', ?, ?)",
+                            (k, "0" * 64, "1" * 64))
+                expected = k
+            else:
+                j = data.draw(st.integers(1, n).filter(lambda j: j != k), label="j")
+                swap(raw, min(k, j), max(k, j))
+                expected = min(k, j)
+        batch = data.draw(st.sampled_from([1, 3, 20_000]), label="batch")
+        report = ledger.verify(expected_head=head, batch_size=batch)
+        ledger._store.close()
+        assert not report.ok
+        assert report.first_bad_seq == expected, report.problem
+        assert report.count == expected - 1

@@ -1,0 +1,28 @@
+"""The paper script of a ceremony, for the binder: numbered steps, what to read aloud, columns
+for initials and time, and signature lines. Plain text (renders as Markdown too)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from vault.ceremony.definitions import CeremonyDefinition
+from vault.ceremony.kinds import registry
+
+
+def paper_script(d: CeremonyDefinition) -> str:
+    kinds = registry()
+    out = [f"# Ceremony script: {d.title} ({d.name})", "", textwrap.fill(d.purpose, 96), "",
+           f"Roles: {', '.join(r.value for r in d.roles)}    Quorum: {d.quorum.value}"
+           + (f"    Preconditions: {', '.join(d.preconditions)}" if d.preconditions else ""),
+           "Ceremony id: ____________________    Date: ____________    Location: ____________", "",
+           "| # | step | read aloud / do | witness | initials | time |", "|---|---|---|---|---|---|"]
+    for s in d.steps:
+        doing = s.read_aloud or kinds[s.kind].doc.splitlines()[0] if (s.read_aloud or kinds[s.kind].doc) else ""
+        items = s.params.get("items") if s.kind == "checklist" else None
+        if items:
+            doing += " " + " ".join(f"[ ] {i}" for i in items)
+        out.append(f"| {s.index} | {s.title} | {doing.replace('|', '/')} | {'yes' if s.witness else ''} | ____ | ____ |")
+    out += ["", "Deviations (expected / happened / action / decided by):", "", "_" * 96, "", "_" * 96, "",
+            "Signatures:", "", "Ceremony administrator: ______________________  Witness: ______________________", "",
+            "Custodians: ______________________  ______________________  ______________________", ""]
+    return "\n".join(out)

@@ -1,0 +1,72 @@
+"""The closing attestation: every participant signs the ceremony's closing ledger head.
+
+First ``ceremony.closing`` goes to the ledger; its hash is the closing head. Each participant
+then answers agree / do not agree (with a comment), unlocking their personal signing key with
+their passphrase; the signed statement (vault.identity.attestation_statement) names the
+ceremony, the closing head, the participant, their role, the decision and the time.
+"""
+
+from __future__ import annotations
+
+from vault.ceremony.events import Attested
+from vault.ceremony.kinds import step_kind
+from vault.ceremony.prompts import AttestationAnswer, AttestationPrompt
+from vault.errors import AnswerInvalid, PreconditionFailed
+from vault.pgpwords import words_for
+
+
+@step_kind("attest", repeatable=True)
+def attest(ctx, params):
+    """Closing attestations of every participant, signed over the closing ledger head."""
+    from vault.identity import Enrollment, KdfParams, attestation_statement, unlock
+
+    people = list(ctx.values.get("participants", []))
+    if not people:
+        raise PreconditionFailed("Nobody took part in this ceremony to attest it.",
+                                 next_step="Add a participants or enroll step to the definition.")
+    step_names = [s.id for s in ctx.definition.steps if s.index < ctx.step.index]
+    closing = ctx.ledger("ceremony.closing", {"name": ctx.definition.name, "steps": step_names,
+                                              "participants": [p["name"] for p in people]})
+    head = closing.hash
+    words = " ".join(words_for(bytes.fromhex(head)))
+    ctx.read_aloud("Closing ledger head", f"{head} ({words})")
+    results = []
+    for person in people:
+        record = ctx.vault.store.get_custodian(person["name"])
+        enrollment = Enrollment(name=record.name, role=record.role, public_key_pem=record.public_key_pem,
+                                verifier=record.passphrase_verifier, kdf=KdfParams.from_dict(record.kdf_params),
+                                encrypted_key=record.encrypted_signing_key if isinstance(record.encrypted_signing_key, str)
+                                else record.encrypted_signing_key.decode())
+        preview = attestation_statement(ceremony_id=ctx.ceremony_id, ceremony_name=ctx.definition.name,
+                                        ledger_head=head, custodian=record.name, role=record.role, agree=True,
+                                        at=ctx.now()).decode()
+
+        def sign(a: AttestationAnswer, enrollment=enrollment, record=record):
+            if not a.agree and not a.comment.strip():
+                a.passphrase.wipe()
+                raise AnswerInvalid("'Do not agree' needs a comment saying why.", next_step="Add the comment.")
+            try:
+                with unlock(enrollment, a.passphrase) as signer:
+                    statement = attestation_statement(ceremony_id=ctx.ceremony_id, ceremony_name=ctx.definition.name,
+                                                      ledger_head=head, custodian=record.name, role=record.role,
+                                                      agree=a.agree, at=ctx.now())
+                    signature = signer.sign(statement)
+            finally:
+                a.passphrase.wipe()
+            return statement, signature, a.agree, a.comment.strip()
+
+        statement, signature, agree, comment = yield from ctx.ask(
+            AttestationPrompt, f"attest:{record.name}", sign, participant=record.name, role=record.role.value,
+            statement=preview, ledger_head_hex=head, ledger_head_words=words,
+            read_aloud=f"{record.name}: read the statement; agree or do not agree, then unlock with your passphrase.")
+        ctx.vault.store.add_attestation(ctx.ceremony_id, record.id, statement=statement.decode(),
+                                        signature_hex=signature.hex(), agree=agree, step_id=ctx.step.id)
+        ctx.ledger("ceremony.attested", {"participant": record.name, "role": record.role.value, "agree": agree,
+                                         "comment": comment, "closing_head": head})
+        ctx.emit(Attested(ceremony_id=ctx.ceremony_id, participant=record.name, agree=agree))
+        results.append({"participant": record.name, "agree": agree, "comment": comment})
+    disagree = [r["participant"] for r in results if not r["agree"]]
+    return {"closing_head": head, "attestations": results,
+            "summary": f"{len(results)} attestations over {head[:16]}…"
+            + (f"; do not agree: {', '.join(disagree)}" if disagree else "")}
+

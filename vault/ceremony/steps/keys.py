@@ -1,0 +1,351 @@
+"""Step kinds that use the token: initialise it, generate, back up, restore, drill, rotate,
+destroy, mark compromised, re-back-up after a reshare, and sign. Each calls vault.operations;
+the step only asks its questions, re-prompts on a recoverable error, and reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vault.ceremony.kinds import ParamSpec, step_kind
+from vault.ceremony.prompts import (
+    Choice,
+    ChoiceAnswer,
+    ChoicePrompt,
+    PathPrompt,
+    PathPurpose,
+    TextAnswer,
+    TextPrompt,
+    TypedConfirmPrompt,
+)
+from vault.errors import AnswerInvalid, BundleUnreadable, KeyNotWrappable, LabelExists, MechanismUnsupported, OutputExists, PreconditionFailed
+from vault.pgpwords import words_for
+from vault.types import KeyAlgorithm, KeyState
+
+
+def fingerprint_words(fp: str) -> str:
+    """``kcv:8eda13`` / ``sha256:…`` as PGP words (the first 8 bytes of a sha256 suffice aloud)."""
+    hex_ = fp.split(":", 1)[-1]
+    data = bytes.fromhex(hex_)
+    return " ".join(words_for(data[:8]))
+
+
+def _session(ctx):
+    from vault.operations.quorum import open_token_session
+
+    return open_token_session(ctx.vault, ctx.secrets.quorum)
+
+
+def _output_path(a: TextAnswer) -> Path:
+    text = a.text.strip()
+    if not text:
+        raise AnswerInvalid("Give a file path.")
+    path = Path(text).expanduser()
+    if path.exists():
+        raise OutputExists(f"{path} already exists.")
+    if not path.parent.is_dir():
+        raise AnswerInvalid(f"The directory {path.parent} does not exist.",
+                            next_step="Mount the medium or choose an existing directory.")
+    return path
+
+
+def _input_path(a: TextAnswer) -> Path:
+    path = Path(a.text.strip()).expanduser()
+    if not a.text.strip() or not path.is_file():
+        raise BundleUnreadable(f"{path} is not a readable file.")
+    return path
+
+
+def _key_choice(ctx, ask: str, question: str, states: tuple[KeyState, ...], *, signing: bool = False):
+    keys = [k for k in ctx.vault.store.list_keys() if k.state in states
+            and (not signing or k.algorithm.can_sign)]
+    if not keys:
+        raise PreconditionFailed("No key is in a state this step can use.",
+                                 next_step="List keys with `custodian keys list`.")
+    labels = [k.label for k in keys]
+
+    def parse(a: ChoiceAnswer):
+        for k in keys:
+            if k.label == a.value:
+                return k
+        raise AnswerInvalid(f"{a.value!r} is not one of the keys offered.", next_step=f"Choose one of: {', '.join(labels)}.")
+
+    key = yield from ctx.ask(ChoicePrompt, ask, parse, question=question,
+                             choices=tuple(Choice(k.label, k.label, f"{k.algorithm.value}, {k.state.value}, v{k.version}")
+                                           for k in keys))
+    return key
+
+
+@step_kind("init-token", params={"if_missing": ParamSpec("bool", default=False, doc="skip when the token exists")},
+           needs_quorum=True, repeatable=False)
+def init_token(ctx, params):
+    """Initialise the configured token with the PINs derived from the quorum secret."""
+    from vault.errors import TokenNotFound
+    from vault.operations.token import initialise_token
+
+    if params["if_missing"]:
+        try:
+            info = ctx.vault.hsm().find_token(ctx.vault.token)
+        except TokenNotFound:
+            info = None
+        if info is not None:
+            ctx.notice(f"Token {info.label} ({info.serial}) is already initialised; it is used as it is.")
+            return {"token_serial": info.serial, "summary": f"token {info.label} already initialised"}
+    ctx.progress("Initialising the token")
+    info = initialise_token(ctx.vault, ctx.secrets.quorum, _token_label(ctx))
+    ctx.read_aloud("Token serial", info.serial)
+    return {"token_serial": info.serial, "token_label": info.label, "summary": f"token {info.label} ({info.serial}) initialised"}
+
+
+def _token_label(ctx) -> str:
+    token = ctx.vault.token
+    if token.startswith("pkcs11:"):
+        for part in token[len("pkcs11:"):].split(";"):
+            if part.startswith("token="):
+                from urllib.parse import unquote
+
+                return unquote(part[len("token="):])
+    return token
+
+
+@step_kind("generate-key", params={
+    "algorithms": ParamSpec("list[str]", default=[a.value for a in KeyAlgorithm]),
+}, needs_quorum=True, repeatable=False)
+def generate_key(ctx, params):
+    """Preflight (label free, algorithm supported and wrappable, or a recorded no-backup decision),
+    generate inside the HSM, check, record; the fingerprint is read aloud."""
+    from vault.operations.keys import generate_key as op_generate, preflight_generate
+
+    allowed = [KeyAlgorithm(a) for a in params["algorithms"]]
+    with _session(ctx) as session:
+        label = algorithm = None
+        backup = True
+        reason = None
+        while True:
+            if label is None:
+                label = yield from ctx.ask(TextPrompt, "label", lambda a: _label(a.text),
+                                           question="Label of the new key (unique on the token and in the database)")
+            if algorithm is None:
+                algorithm = yield from ctx.ask(ChoicePrompt, "algorithm", lambda a: _algorithm(a.value, allowed),
+                                               question="Algorithm", choices=tuple(Choice(a.value, a.value) for a in allowed))
+                choice = yield from ctx.ask(ChoicePrompt, "backup", lambda a: _backup_choice(a.value),
+                                            question="Back this key up under the quorum?",
+                                            choices=(Choice("backup", "Back up (wrappable for backup only)"),
+                                                     Choice("no-backup", "No backup: never leaves the HSM")),
+                                            default="backup")
+                backup = choice == "backup"
+                if not backup:
+                    reason = yield from ctx.ask(TextPrompt, "no-backup-reason", _why,
+                                                question="Why will this key have no backup? (recorded in the ledger)")
+            try:
+                preflight_generate(ctx.vault, session, label, algorithm, backup)
+                break
+            except LabelExists as exc:
+                ctx.emit_rejected(exc)
+                ctx.notice(str(exc), "warning")
+                label = None
+                label = yield from ctx.ask(TextPrompt, "label", lambda a: _label(a.text), question="Label of the new key",
+                                           error_code=exc.code, error_message=str(exc))
+            except (KeyNotWrappable, MechanismUnsupported) as exc:
+                ctx.emit_rejected(exc)
+                ctx.notice(str(exc), "warning")
+                algorithm = None
+        ctx.progress(f"Generating {algorithm.value} key {label!r} in the HSM")
+        record = op_generate(ctx.vault, session, label, algorithm, backup=backup, no_backup_reason=reason,
+                             ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+    ctx.read_aloud(f"Fingerprint of {record.label}", f"{record.fingerprint} ({fingerprint_words(record.fingerprint)})")
+    return {"key_label": record.label, "algorithm": record.algorithm.value, "fingerprint": record.fingerprint,
+            "backup": backup, "summary": f"generated {record.algorithm.value} key {record.label} {record.fingerprint}"}
+
+
+def _label(text: str) -> str:
+    text = text.strip()
+    if not text or len(text.encode()) > 64 or any(ord(c) < 32 for c in text):
+        raise AnswerInvalid("A key label is 1 to 64 printable characters.", next_step="Type another label.")
+    return text
+
+
+def _algorithm(value: str, allowed: list[KeyAlgorithm]) -> KeyAlgorithm:
+    try:
+        alg = KeyAlgorithm(value)
+    except ValueError:
+        alg = None
+    if alg not in allowed:
+        raise AnswerInvalid(f"{value!r} is not an algorithm offered here.",
+                            next_step=f"Choose one of: {', '.join(a.value for a in allowed)}.")
+    return alg
+
+
+def _backup_choice(value: str) -> str:
+    if value not in ("backup", "no-backup"):
+        raise AnswerInvalid(f"{value!r}: answer backup or no-backup.")
+    return value
+
+
+def _why(a: TextAnswer) -> str:
+    if len(a.text.strip()) < 10:
+        raise AnswerInvalid("Give a reason of at least 10 characters for the ledger.")
+    return a.text.strip()
+
+
+@step_kind("backup", needs_quorum=True, repeatable=True)
+def backup(ctx, params):
+    """Write every backed-up key, wrapped under the backup KEK, to a new bundle; read it back and test it."""
+    from vault.operations.backup import write_backup
+
+    path = yield from ctx.ask(PathPrompt, "path", _output_path, question="Write the backup bundle to (a new file)",
+                              purpose=PathPurpose.OUTPUT_FILE)
+    with _session(ctx) as session:
+        ctx.progress("Wrapping keys and writing the bundle")
+        result = write_backup(ctx.vault, session, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id)
+    sha = _attr(result, "sha256")
+    ctx.read_aloud("Backup bundle SHA-256", f"{sha} ({' '.join(words_for(bytes.fromhex(sha)[:8]))})")
+    return {"backup_path": str(path), "backup_sha256": sha, "summary": f"backup written to {path}"}
+
+
+def _attr(obj, *names, default=None):
+    for n in names:
+        if hasattr(obj, n):
+            return getattr(obj, n)
+    return default
+
+
+@step_kind("restore", needs_quorum=True, repeatable=True)
+def restore(ctx, params):
+    """Restore every key of a bundle onto the token (all or nothing); fingerprints compared."""
+    from vault.operations.restore import restore_backup
+
+    path = yield from ctx.ask(PathPrompt, "bundle", _input_path, question="Bundle to restore", purpose=PathPurpose.INPUT_FILE)
+    with _session(ctx) as session:
+        ctx.progress("Unwrapping keys onto the token")
+        result = restore_backup(ctx.vault, session, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id)
+    labels = list(_attr(result, "labels", "restored", default=[]) or [])
+    labels = [getattr(x, "label", x) for x in labels]
+    return {"restored": labels, "summary": f"restored {len(labels)} keys from {path}"}
+
+
+@step_kind("drill", needs_quorum=True, repeatable=True)
+def drill(ctx, params):
+    """Restore the latest (or a named) bundle into a scratch token, compare every key, wipe the scratch token."""
+    from vault.operations.drill import run_drill
+
+    def parse(a: TextAnswer):
+        return None if a.text.strip() in ("", "latest") else _input_path(a)
+
+    path = yield from ctx.ask(PathPrompt, "bundle", parse, question="Bundle to drill (empty: the latest backup)",
+                              purpose=PathPurpose.INPUT_FILE)
+    ctx.progress("Restoring into a scratch token and comparing")
+    result = run_drill(ctx.vault, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id)
+    ok = _attr(result, "ok", default=True)
+    compared = _attr(result, "keys_compared", default=None)
+    return {"drill_ok": bool(ok), "keys_compared": compared,
+            "summary": f"drill {'passed' if ok else 'FAILED'} ({compared} keys compared)"}
+
+
+@step_kind("rotate-key", needs_quorum=True, repeatable=False)
+def rotate_key(ctx, params):
+    """Generate the key's next version (active) and deactivate the current one."""
+    from vault.operations.keys import rotate_key as op_rotate
+
+    key = yield from _key_choice(ctx, "key", "Which key is rotated?", (KeyState.ACTIVE,))
+    with _session(ctx) as session:
+        ctx.progress(f"Generating the next version of {key.label}")
+        old, new = op_rotate(ctx.vault, session, key.label, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+    ctx.read_aloud(f"Fingerprint of {new.label}", f"{new.fingerprint} ({fingerprint_words(new.fingerprint)})")
+    return {"rotated_from": old.label, "key_label": new.label, "fingerprint": new.fingerprint,
+            "summary": f"{old.label} deactivated; {new.label} active"}
+
+
+@step_kind("destroy-key", needs_quorum=True, repeatable=False)
+def destroy_key(ctx, params):
+    """Typed confirmation of the label; destroy; confirm gone; tombstone; list backups still holding it."""
+    from vault.operations.keys import destroy_key as op_destroy
+
+    key = yield from _key_choice(ctx, "key", "Which key is destroyed?",
+                                 (KeyState.PRE_ACTIVATION, KeyState.DEACTIVATED, KeyState.COMPROMISED))
+
+    def typed(a: TextAnswer) -> str:
+        if a.text != key.label:
+            raise AnswerInvalid("The typed label does not match the key chosen; nothing was destroyed.",
+                                next_step=f"Type the label exactly, or abort.")
+        return a.text
+
+    yield from ctx.ask(TypedConfirmPrompt, "confirm-label", typed, expected=key.label,
+                       question=f"Type the label {key.label!r} to destroy it. This cannot be undone.")
+    with _session(ctx) as session:
+        record = op_destroy(ctx.vault, session, key.label, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+    backups = [getattr(b, "path", str(b)) for b in (_attr(record, "backups_holding", "backups", default=[]) or [])]
+    text = f"{key.label} ({key.fingerprint}) destroyed and confirmed gone from the token; tombstone kept. " + (
+        "Backups still holding it: " + ", ".join(backups) if backups else "No backup holds it.")
+    ctx.read_aloud("Destruction record", text)
+    return {"destroyed": key.label, "fingerprint": key.fingerprint, "backups_holding": backups, "summary": text}
+
+
+@step_kind("compromise-key", needs_quorum=False, repeatable=True)
+def compromise_key(ctx, params):
+    """Mark a key compromised (it then protects nothing new), with the reason recorded."""
+    from vault.operations.keys import compromise_key as op_compromise
+
+    key = yield from _key_choice(ctx, "key", "Which key is compromised?",
+                                 (KeyState.PRE_ACTIVATION, KeyState.ACTIVE, KeyState.SUSPENDED, KeyState.DEACTIVATED))
+    reason = yield from ctx.ask(TextPrompt, "reason", _why, question="What happened? (recorded in the ledger)")
+    op_compromise(ctx.vault, key.label, reason=reason, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+    return {"compromised": key.label, "reason": reason, "summary": f"{key.label} marked compromised: {reason}"}
+
+
+@step_kind("reshare-commit", needs_quorum=True, repeatable=False)
+def reshare_commit(ctx, params):
+    """Switch to the new quorum: token PINs re-keyed, every key backed up under the new KEK (a new
+    bundle), the new share set committed and the old one retired, as one operation."""
+    from vault.ceremony import shareset
+    from vault.ceremony.steps.people import policy_from_dict
+    from vault.operations import reshare as op
+
+    split = ctx.secrets.new_split
+    holders = ctx.secrets.new_holders
+    if split is None or not holders:
+        raise PreconditionFailed("No verified share set is waiting to be committed.",
+                                 next_step="Distribute and verify the new shares first.")
+    path = yield from ctx.ask(PathPrompt, "path", _output_path, question="Write the new backup bundle to (a new file)",
+                              purpose=PathPurpose.OUTPUT_FILE)
+    ctx.progress("Re-keying the token and re-wrapping every key under the new backup KEK")
+
+    def commit():
+        return shareset.commit(ctx.vault, split=split, policy=policy_from_dict(ctx.values["policy"]),
+                               drill_interval_days=ctx.values.get("drill_interval_days", 90), holders=holders,
+                               ceremony_id=ctx.ceremony_id, name=f"set-{ctx.ceremony_id}")
+
+    old_set = ctx.vault.store.active_share_set()
+    result = op.reshare(ctx.vault, ctx.secrets.quorum, ctx.secrets.new_quorum, path, commit=commit,
+                        ceremony_id=ctx.ceremony_id)
+    from vault.operations.quorum import ActiveQuorum
+
+    new_set = ctx.vault.store.active_share_set()
+    ctx.secrets.quorum.wipe()
+    ctx.secrets.quorum = ActiveQuorum(ctx.secrets.new_quorum, new_set)
+    ctx.secrets.new_quorum = None
+    split.wipe()
+    ctx.secrets.new_split = None
+    ctx.ledger("share-set.committed", {"share_set": new_set.name, "policy": new_set.describe(),
+                                       "identifying_words": split.public.identifying_words,
+                                       "custodians": [c for _, c in holders], "retired": old_set.name})
+    sha = _attr(result, "sha256", "backup_sha256", default="")
+    return {"share_set": new_set.name, "retired_share_set": old_set.name, "backup_path": str(path),
+            "backup_sha256": sha,
+            "summary": f"token re-keyed; keys re-backed-up to {path}; {new_set.name} active, {old_set.name} retired"}
+
+
+@step_kind("sign", params={}, needs_quorum=True, repeatable=True)
+def sign(ctx, params):
+    """Sign a payload with a master key; the signature is verified in software before it is written."""
+    from vault.operations.signing import sign_payload
+
+    key = yield from _key_choice(ctx, "key", "Sign with which key?", (KeyState.ACTIVE,), signing=True)
+    payload = yield from ctx.ask(PathPrompt, "payload", _input_path, question="Payload file to sign",
+                                 purpose=PathPurpose.INPUT_FILE)
+    out = yield from ctx.ask(PathPrompt, "signature", _output_path, question="Write the signature to (a new file)",
+                             purpose=PathPurpose.OUTPUT_FILE)
+    with _session(ctx) as session:
+        result = sign_payload(ctx.vault, session, key.label, payload, out)
+    digest = _attr(result, "payload_sha256", default="")
+    return {"signed_with": key.label, "payload": str(payload), "signature": str(out), "payload_sha256": digest,
+            "summary": f"{payload.name} signed with {key.label}; signature verified and written to {out}"}

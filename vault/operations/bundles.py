@@ -1,0 +1,65 @@
+"""Opening a bundle for the quorum that wrote it: MAC verified and KEK matched before any HSM use."""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+
+from vault.backup.format import BundleHeader, KeyEntry, VerifiedEntries, inspect_bundle, iter_verified_entries
+from vault.errors import BundleCorrupt, BundleForeign
+from vault.hsm import KeyObject
+from vault.operations._common import pem_to_der
+from vault.operations.quorum import ActiveQuorum
+from vault.secret import Secret
+
+
+def open_verified(path: Path, quorum: ActiveQuorum, mac_key: Secret) -> VerifiedEntries:
+    """The bundle's entries, after the whole file (MAC included) was checked.
+
+    A bundle of another quorum fails the MAC; it is then named as foreign (from its header)
+    rather than as damaged. ``mac_key`` must stay unwiped until the entries are consumed.
+    """
+    path = Path(path)
+    expected = quorum.kek_check_value()
+    try:
+        verified = iter_verified_entries(path, mac_key)
+    except BundleCorrupt:
+        header = _header_if_intact(path)
+        if header is not None and not hmac.compare_digest(header.kek_check_value, expected):
+            raise _foreign(path, header, quorum) from None
+        raise
+    if not hmac.compare_digest(verified.header.kek_check_value, expected):
+        raise _foreign(path, verified.header, quorum)
+    return verified
+
+
+def _header_if_intact(path: Path) -> BundleHeader | None:
+    try:
+        return inspect_bundle(path).header
+    except BundleCorrupt:
+        return None
+
+
+def _foreign(path: Path, header: BundleHeader, quorum: ActiveQuorum) -> BundleForeign:
+    return BundleForeign(
+        f"Bundle {path} was written under share set {header.share_set_id} (SLIP-39 identifier "
+        f"{header.slip39_identifier}, KEK check value {header.kek_check_value}); the active quorum is share set "
+        f"{quorum.share_set.name!r} (identifier {quorum.identifier}, KEK check value {quorum.kek_check_value()})."
+    )
+
+
+def entry_key(entry: KeyEntry) -> KeyObject:
+    """The KeyObject a bundle entry restores to (same label and CKA_ID, extractable for backup)."""
+    return KeyObject(
+        label=entry.label,
+        key_id=entry.cka_id,
+        algorithm=entry.algorithm,
+        fingerprint=entry.fingerprint,
+        extractable=True,
+        has_private=True,
+        has_public=entry.algorithm.is_key_pair,
+    )
+
+
+def entry_item(entry: KeyEntry) -> tuple[KeyObject, bytes, bytes | None]:
+    return entry_key(entry), entry.wrapped, pem_to_der(entry.public_key_pem)

@@ -1,0 +1,324 @@
+"""Master keys: generate, rotate, change state, mark compromised, destroy (NIST SP 800-57).
+
+HSM first, database second, in one direction only: a key is generated on the token and then
+recorded; if recording fails the new objects are destroyed again. Destruction goes the other
+way: the tombstone and its ledger event are written in a transaction that commits only after
+the token confirmed the objects are gone, so a failed destroy leaves the row unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vault.errors import (
+    HsmCheckFailed,
+    KeyNotFound,
+    LabelExists,
+    MechanismUnsupported,
+    NoBackupReasonMissing,
+    RecordNotFound,
+    TransitionRefused,
+)
+from vault.hsm import HsmSession, KeyObject
+from vault.operations._common import ACTOR, check_label, destroy_quietly, require_reason
+from vault.store.keys import allowed_next_states
+from vault.store.records import BackupDecision, BackupRecord, KeyRecord
+from vault.types import KeyAlgorithm, KeyState, transition_allowed
+
+#: States whose keys every backup includes (a destroyed or compromised key is never re-backed-up).
+BACKED_UP_STATES = frozenset({KeyState.PRE_ACTIVATION, KeyState.ACTIVE, KeyState.SUSPENDED, KeyState.DEACTIVATED})
+DESTROYED_STATES = frozenset({KeyState.DESTROYED, KeyState.DESTROYED_COMPROMISED})
+
+
+@dataclass(frozen=True, slots=True)
+class DestructionRecord:
+    """The tombstone, and every recorded backup that still holds the key (to be destroyed too)."""
+
+    key: KeyRecord
+    previous_state: KeyState
+    backups_holding: tuple[BackupRecord, ...]
+
+
+def _key_row(vault, label: str) -> KeyRecord:
+    try:
+        return vault.store.get_key_by_label(label)
+    except RecordNotFound:
+        raise KeyNotFound(f"No key labelled {label!r} in this vault.") from None
+
+
+def token_key(session: HsmSession, record: KeyRecord) -> KeyObject:
+    """The token's object of ``record``, checked to be the same key (CKA_ID and fingerprint)."""
+    if record.token_serial != session.token.serial:
+        raise KeyNotFound(
+            f"Key {record.label!r} lives on token serial {record.token_serial}, not on {session.token.describe()}.",
+            next_step="Open a session on the key's token, or restore the key onto this one first.",
+        )
+    key = session.get_key(record.label)
+    if key.key_id != record.cka_id or (key.fingerprint and key.fingerprint != record.fingerprint):
+        raise HsmCheckFailed(
+            f"The token's key {record.label!r} is not the one the vault recorded "
+            f"(recorded {record.fingerprint}, token has {key.fingerprint or 'no fingerprint'})."
+        )
+    return key
+
+
+# --- generation --------------------------------------------------------------------------------
+def preflight_generate(
+    vault,
+    session: HsmSession,
+    label: str,
+    algorithm: KeyAlgorithm,
+    backup: bool,
+    *,
+    no_backup_reason: str | None = None,
+) -> None:
+    """Everything that can be checked before a key is generated; raises, changes nothing.
+
+    The label is free in the database and on the token; the capability probe says the token
+    generates ``algorithm``; with ``backup`` the token can also wrap and unwrap it, and without
+    it a reason is given.
+    """
+    check_label(label)
+    algorithm = KeyAlgorithm(algorithm)
+    try:
+        existing = vault.store.get_key_by_label(label)
+    except RecordNotFound:
+        pass
+    else:
+        raise LabelExists(f"The vault already has a key labelled {label!r} ({existing.state.value}).")
+    try:
+        session.get_key(label)
+    except KeyNotFound:
+        pass
+    else:
+        raise LabelExists(f"The token {session.token.describe()} already has a key labelled {label!r}.")
+    capabilities = session.probe(session.wrap_mechanism)
+    if not capabilities[algorithm].generate:
+        raise MechanismUnsupported(
+            f"The token {session.token.describe()} cannot generate {algorithm.value} keys. "
+            f"{capabilities[algorithm].note}".strip()
+        )
+    if backup:
+        capabilities.require_backup(algorithm)
+    elif not (isinstance(no_backup_reason, str) and no_backup_reason.strip()):
+        raise NoBackupReasonMissing(f"Key {label!r} would be generated without backup, and no reason was given.")
+
+
+def generate_key(
+    vault,
+    session: HsmSession,
+    label: str,
+    algorithm: KeyAlgorithm,
+    *,
+    backup: bool = True,
+    no_backup_reason: str | None = None,
+    ceremony_id: str | None = None,
+    actor: str = ACTOR,
+) -> KeyRecord:
+    """Generate a master key on the token, record it (pre-activation -> active, version 1)."""
+    algorithm = KeyAlgorithm(algorithm)
+    preflight_generate(vault, session, label, algorithm, backup, no_backup_reason=no_backup_reason)
+    reason = no_backup_reason.strip() if not backup and no_backup_reason else None
+    key = session.generate(label, algorithm, backup=backup)
+    try:
+        with vault.store.atomic():
+            record = _record_new_key(vault, session, key, backup, reason, ceremony_id, actor)
+            vault.ledger.append("key.generated", _key_details(record), actor=actor, ceremony_id=ceremony_id)
+            if reason:
+                vault.ledger.append(
+                    "key.no_backup_decision",
+                    {"label": label, "algorithm": algorithm.value, "fingerprint": key.fingerprint, "reason": reason},
+                    actor=actor,
+                    ceremony_id=ceremony_id,
+                )
+    except BaseException:
+        destroy_quietly(session, key)
+        raise
+    return record
+
+
+def _record_new_key(vault, session, key: KeyObject, backup: bool, reason, ceremony_id, actor) -> KeyRecord:
+    record = vault.store.add_key(
+        key.label,
+        cka_id=key.key_id,
+        algorithm=key.algorithm,
+        fingerprint=key.fingerprint,
+        token_serial=session.token.serial,
+        actor=actor,
+        ceremony_id=ceremony_id,
+        backup=BackupDecision.BACKED_UP if backup else BackupDecision.NO_BACKUP,
+        no_backup_reason=reason,
+        state=KeyState.PRE_ACTIVATION,
+        reason="generated; post-generation checks passed",
+    )
+    return vault.store.transition_key(
+        record.id, KeyState.ACTIVE, actor=actor, ceremony_id=ceremony_id, reason="activated at generation"
+    )
+
+
+def _key_details(record: KeyRecord) -> dict:
+    return {
+        "label": record.label,
+        "algorithm": record.algorithm.value,
+        "cka_id": record.cka_id,
+        "fingerprint": record.fingerprint,
+        "version": record.version,
+        "lineage": record.lineage,
+        "state": record.state.value,
+        "backup": record.backup.value,
+        "token_serial": record.token_serial,
+    }
+
+
+# --- rotation ----------------------------------------------------------------------------------
+def rotate_key(
+    vault,
+    session: HsmSession,
+    label: str,
+    *,
+    new_label: str | None = None,
+    ceremony_id: str | None = None,
+    actor: str = ACTOR,
+) -> tuple[KeyRecord, KeyRecord]:
+    """The next version of ``label``'s lineage, generated and active; the previous one deactivated.
+
+    Returns (previous, new). The new key keeps the lineage's backup decision and reason.
+    """
+    old = _key_row(vault, label)
+    latest = vault.store.latest_version(old.lineage)
+    if latest.id != old.id:
+        raise TransitionRefused(
+            f"Key {label!r} is version {old.version}; version {latest.version} ({latest.label!r}) is the latest.",
+            next_step=f"Rotate {latest.label!r} instead.",
+        )
+    if old.state not in (KeyState.ACTIVE, KeyState.SUSPENDED):
+        raise TransitionRefused(f"Key {label!r} is {old.state.value}; only an active or suspended key is rotated.")
+    new_label = new_label or f"{old.lineage}-v{old.version + 1}"
+    backup = old.backup is BackupDecision.BACKED_UP
+    preflight_generate(vault, session, new_label, old.algorithm, backup, no_backup_reason=old.no_backup_reason)
+    key = session.generate(new_label, old.algorithm, backup=backup)
+    try:
+        with vault.store.atomic():
+            new = vault.store.rotate_key(
+                old.id,
+                new_label,
+                cka_id=key.key_id,
+                fingerprint=key.fingerprint,
+                token_serial=session.token.serial,
+                actor=actor,
+                ceremony_id=ceremony_id,
+                backup=old.backup,
+                no_backup_reason=old.no_backup_reason,
+            )
+            vault.ledger.append(
+                "key.rotated",
+                {"previous": _key_details(vault.store.get_key(old.id)), "new": _key_details(new)},
+                actor=actor,
+                ceremony_id=ceremony_id,
+            )
+    except BaseException:
+        destroy_quietly(session, key)
+        raise
+    return vault.store.get_key(old.id), new
+
+
+# --- state changes without the HSM -------------------------------------------------------------
+def change_key_state(
+    vault, label: str, new_state: KeyState, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR
+) -> KeyRecord:
+    """Suspend, reactivate or deactivate a key (any allowed SP 800-57 transition but destruction)."""
+    new_state = KeyState(new_state)
+    if new_state in DESTROYED_STATES:
+        raise TransitionRefused(
+            f"Destroying {label!r} removes it from the HSM.", next_step="Use the destroy ceremony."
+        )
+    reason = require_reason(reason, f"Changing the state of {label!r}")
+    record = _key_row(vault, label)
+    _check_transition(record, new_state)
+    with vault.store.atomic():
+        updated = vault.store.transition_key(record.id, new_state, actor=actor, ceremony_id=ceremony_id, reason=reason)
+        vault.ledger.append(
+            f"key.{new_state.value}",
+            {"label": label, "fingerprint": record.fingerprint, "from_state": record.state.value,
+             "to_state": new_state.value, "reason": reason},
+            actor=actor,
+            ceremony_id=ceremony_id,
+        )  # fmt: skip
+    return updated
+
+
+def compromise_key(
+    vault, label: str, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR
+) -> KeyRecord:
+    """Mark a key (a pair: both halves, one record) compromised, with the reason and the time.
+
+    A key already destroyed becomes destroyed-compromised.
+    """
+    reason = require_reason(reason, f"Marking {label!r} compromised")
+    record = _key_row(vault, label)
+    target = KeyState.DESTROYED_COMPROMISED if record.state is KeyState.DESTROYED else KeyState.COMPROMISED
+    _check_transition(record, target)
+    with vault.store.atomic():
+        updated = vault.store.transition_key(record.id, target, actor=actor, ceremony_id=ceremony_id, reason=reason)
+        vault.ledger.append(
+            "key.compromised",
+            {"label": label, "fingerprint": record.fingerprint, "algorithm": record.algorithm.value,
+             "from_state": record.state.value, "to_state": target.value, "reason": reason,
+             "at": updated.entered_at(target)},
+            actor=actor,
+            ceremony_id=ceremony_id,
+        )  # fmt: skip
+    return updated
+
+
+def _check_transition(record: KeyRecord, new_state: KeyState) -> None:
+    if not transition_allowed(record.state, new_state):
+        allowed = ", ".join(s.value for s in allowed_next_states(record.state)) or "none (final state)"
+        raise TransitionRefused(
+            f"Key {record.label!r} cannot go from {record.state.value} to {new_state.value}.",
+            next_step=f"From {record.state.value} a key may go to: {allowed}.",
+        )
+
+
+# --- destruction -------------------------------------------------------------------------------
+def destroy_key(
+    vault, session: HsmSession, label: str, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR
+) -> DestructionRecord:
+    """Destroy a key on the HSM, confirm it is gone, keep the tombstone, list the backups holding it.
+
+    Allowed from pre-activation or deactivated (-> destroyed) and compromised
+    (-> destroyed-compromised); an active or suspended key must be deactivated first.
+    """
+    reason = require_reason(reason, f"Destroying {label!r}")
+    record = _key_row(vault, label)
+    target = KeyState.DESTROYED_COMPROMISED if record.state is KeyState.COMPROMISED else KeyState.DESTROYED
+    _check_transition(record, target)
+    key = token_key(session, record)
+    holding = tuple(vault.store.backups_holding(record.id))
+    with vault.store.atomic():
+        updated = vault.store.transition_key(record.id, target, actor=actor, ceremony_id=ceremony_id, reason=reason)
+        vault.ledger.append(
+            "key.destroyed",
+            {
+                "label": label,
+                "cka_id": record.cka_id,
+                "fingerprint": record.fingerprint,
+                "algorithm": record.algorithm.value,
+                "from_state": record.state.value,
+                "to_state": target.value,
+                "token_serial": session.token.serial,
+                "reason": reason,
+                "backups_holding": [{"id": b.id, "path": b.path, "sha256": b.sha256} for b in holding],
+            },
+            actor=actor,
+            ceremony_id=ceremony_id,
+        )
+        # Last, inside the transaction: if the token refuses or the key survives, nothing commits.
+        session.destroy(key)
+        try:
+            session.get_key(label)
+        except KeyNotFound:
+            pass
+        else:
+            raise HsmCheckFailed(f"Key {label!r} is still on the token after destruction.")
+    return DestructionRecord(updated, record.state, holding)

@@ -1,0 +1,148 @@
+"""An activated quorum: the quorum secret (QS) held in memory for one ceremony, and what derives from it.
+
+``ActiveQuorum`` is the only holder of the QS outside vault.shares. Every derivation
+(user PIN, SO PIN, backup KEK, bundle MAC key) returns a *fresh* ``Secret`` that the caller
+wipes as soon as it has used it; ``wipe()`` ends the quorum. Nothing here is ever written to
+disk, the database or the ledger: events name the share set, never a secret.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from vault import shares
+from vault.backup.format import kek_check_value
+from vault.errors import ConfigError, QuorumCheckFailed, ShareRetired
+from vault.secret import Secret
+from vault.shares import ShareCollector
+from vault.store.records import ShareSetRecord, ShareSetStatus
+
+ACTOR = "console"
+
+
+class ActiveQuorum:
+    """The QS of one share set, checked against the set's stored check value on construction."""
+
+    __slots__ = ("_qs", "share_set")
+
+    def __init__(self, qs: Secret, share_set: ShareSetRecord) -> None:
+        if not isinstance(qs, Secret):
+            raise TypeError("the quorum secret must be a vault.secret.Secret")
+        if not hmac.compare_digest(shares.check_value(qs), share_set.check_value):
+            raise QuorumCheckFailed(
+                f"The quorum secret does not match the check value of share set {share_set.name!r}.",
+                next_step="Activate the quorum again with shares of this share set.",
+            )
+        self._qs = qs
+        self.share_set = share_set
+
+    # --- derivations: fresh Secrets, wipe them after use ------------------------------------
+    def user_pin(self) -> Secret:
+        return shares.derive_user_pin(self._qs)
+
+    def so_pin(self) -> Secret:
+        return shares.derive_so_pin(self._qs)
+
+    def kek(self) -> Secret:
+        return shares.derive_backup_kek(self._qs)
+
+    def mac_key(self) -> Secret:
+        return shares.derive_bundle_mac_key(self._qs)
+
+    def kek_check_value(self) -> str:
+        """6 hex digits, as the bundle header carries it; safe to show and store."""
+        with self.kek() as kek:
+            return kek_check_value(kek)
+
+    # --- identity -----------------------------------------------------------------------------
+    @property
+    def share_set_id(self) -> int:
+        return self.share_set.id
+
+    @property
+    def identifier(self) -> int:
+        """The SLIP-39 identifier of the share set (not secret)."""
+        return self.share_set.identifier
+
+    @property
+    def wiped(self) -> bool:
+        return self._qs.wiped
+
+    def wipe(self) -> None:
+        self._qs.wipe()
+
+    def __enter__(self) -> "ActiveQuorum":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wipe()
+
+    def __repr__(self) -> str:
+        state = "wiped" if self._qs.wiped else "active"
+        return f"<ActiveQuorum share set {self.share_set.name!r} ({self.share_set.describe()}) {state}>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("an ActiveQuorum cannot be pickled")
+
+
+def activate(vault, collector: ShareCollector, passphrase: Secret | None, *, actor: str = ACTOR) -> ActiveQuorum:
+    """Combine the collected shares into the QS and check it before anything touches the HSM.
+
+    The collector checks the recovered QS against the set it was built for; this then finds
+    that set in the database (by SLIP-39 identifier and check value) and refuses a retired
+    set: after a reshare the old shares open nothing new.
+    """
+    expected = collector.expected
+    record = _share_set_of(vault, expected.identifier, expected.check_value)
+    if record.status is ShareSetStatus.RETIRED:
+        raise ShareRetired(
+            f"Share set {record.name!r} was retired on {record.retired_at}; its shares open nothing any more."
+        )
+    qs = collector.recover(passphrase)
+    try:
+        quorum = ActiveQuorum(qs, record)
+    except BaseException:
+        qs.wipe()
+        raise
+    vault.ledger.append(
+        "quorum.activated",
+        {
+            "share_set_id": record.id,
+            "share_set": record.name,
+            "policy": record.describe(),
+            "shares_entered": [[r.group, r.member] for r in collector.entered],
+        },
+        actor=actor,
+        ceremony_id=collector.ceremony_id,
+    )
+    return quorum
+
+
+def _share_set_of(vault, identifier: int, check_value: str) -> ShareSetRecord:
+    for record in vault.store.list_share_sets():
+        if record.identifier == identifier and hmac.compare_digest(record.check_value, check_value):
+            return record
+    raise QuorumCheckFailed(
+        "No share set of this vault has the identifier and check value of the shares entered.",
+        next_step="Collect shares of this vault's active share set.",
+    )
+
+
+def open_token_session(vault, quorum: ActiveQuorum):
+    """A logged-in session on the vault's token; the user PIN is derived from the QS and wiped at once."""
+    from vault.hsm import WrapMechanism
+
+    name = vault.home.config.wrap_mechanism
+    try:
+        mechanism = WrapMechanism[name]
+    except KeyError:
+        raise ConfigError(
+            f"custodian.toml names the wrap mechanism {name!r}, which the console does not know.",
+            next_step="Use AES_KEY_WRAP_PAD (SoftHSM 2.6) or AES_KEY_WRAP_KWP.",
+        ) from None
+    module = vault.hsm()
+    with quorum.user_pin() as pin:
+        return module.open_session(vault.token, pin, wrap_mechanism=mechanism)
