@@ -55,7 +55,9 @@ class CustodianApp(App[int]):
     ]
 
     def __init__(self, home: str | Path, *, clock: Callable[[], datetime] | None = None,
-                 idle_timeout: float | None = None, bridge: Bridge | None = None) -> None:
+                 idle_timeout: float | None = None, bridge: Bridge | None = None,
+                 ceremony_options=None) -> None:
+        """``ceremony_options``: a ``vault.ceremony.context.RunOptions`` for every ceremony (tests)."""
         super().__init__()
         self.home_path = Path(home)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
@@ -63,6 +65,7 @@ class CustodianApp(App[int]):
         self.bridge = bridge or Bridge(self.home_path)
         self.idle = IdleClock(idle_timeout if idle_timeout is not None else 300.0)
         self.ceremony_running = False
+        self.ceremony_options = ceremony_options
         self.register_theme(CUSTODIAN_THEME)
         self.theme = CUSTODIAN_THEME.name
 

@@ -119,6 +119,8 @@ class WizardScreen(VaultScreen):
             return None
 
     def _make_engine(self, vault, *_):
+        if self.options is None:
+            self.options = getattr(self.app, "ceremony_options", None)
         """On the owner thread: the definition, the engine (new or resumed)."""
         from vault.ceremony.definitions import find_definition
         from vault.ceremony.engine import Engine

@@ -188,3 +188,20 @@ def test_canonical_event_equals_json_dumps(details, actor, ceremony_id):
                        "action": "act", "details": json.loads(details_json), "prev_hash": "ab" * 32},
                       sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert fast == slow
+
+
+@given(json_value)
+def test_canonical_json_is_json_dumps_with_the_canonical_options(value):
+    from vault.store.canonical import canonical_json
+
+    assert canonical_json(value) == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_canonical_json_refuses_circular_values():
+    from vault.store.canonical import canonical_json
+
+    loop: dict = {}
+    loop["self"] = loop
+    with pytest.raises(ValueError):
+        canonical_json(loop)
+    assert canonical_json({"ok": 1}) == '{"ok":1}'  # and the next call is unaffected

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from vault import hsm
-from vault.errors import BundleCorrupt, DrillFailed, HsmCheckFailed, RecordNotFound, VaultError
+from vault.errors import DrillFailed, HsmCheckFailed, RecordNotFound, VaultError
 from vault.hsm import HsmModule, KeyObject, verify_signature
 from vault.operations._common import ACTOR, Stopwatch, sha256_file
 from vault.operations.bundles import entry_item, open_verified
@@ -187,5 +187,3 @@ def next_drill_due(vault, *, now: datetime | None = None) -> DrillSchedule:
         overdue=due is not None and due <= now,
     )
 
-
-__all__ = ["DrillResult", "DrillSchedule", "next_drill_due", "run_drill", "BundleCorrupt"]

@@ -1,0 +1,140 @@
+"""Sign a payload with a master key: verified in software before the signature is written once.
+
+Signature formats are vault.hsm's: ECDSA (DER) over SHA-256/SHA-384 for P-256/P-384,
+RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32) for RSA, pure EdDSA for Ed25519. The signature
+file holds the raw signature bytes; the public key to check it with is in the result (PEM).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from vault.backup.outfile import WriteOnceFile, output_failed
+from vault.errors import HsmCheckFailed, KeyNotActive, MechanismUnsupported, OutputWriteFailed, PayloadUnreadable
+from vault.hsm import HsmSession, verify_signature
+from vault.hsm.software import public_key_algorithm
+from vault.operations._common import ACTOR, refuse_existing
+from vault.operations.keys import _key_row, token_key
+from vault.types import KeyAlgorithm, KeyState
+
+MAX_PAYLOAD_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SignResult:
+    label: str
+    algorithm: KeyAlgorithm
+    fingerprint: str
+    payload_path: str
+    payload_sha256: str
+    signature_path: str
+    signature_sha256: str
+    public_key_pem: str
+
+
+def _read_payload(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_PAYLOAD_BYTES:
+            raise PayloadUnreadable(f"{path} is {size} bytes; payloads up to {MAX_PAYLOAD_BYTES} bytes are signed.",
+                                    next_step="Sign a digest or a smaller file.")  # fmt: skip
+        return path.read_bytes()
+    except OSError as exc:
+        raise PayloadUnreadable(f"Cannot read the payload {path}: {exc.strerror or exc}.") from None
+
+
+def sign_payload(
+    vault,
+    session: HsmSession,
+    label: str,
+    payload: Path,
+    out: Path,
+    *,
+    ceremony_id: str | None = None,
+    actor: str = ACTOR,
+) -> SignResult:
+    """Sign the file ``payload`` with the active key ``label``; write the signature to the new file ``out``."""
+    payload, out = Path(payload), Path(out)
+    record = _key_row(vault, label)
+    if record.state is not KeyState.ACTIVE:
+        raise KeyNotActive(f"Key {label!r} is {record.state.value}; only an active key signs.")
+    if not record.algorithm.can_sign:
+        raise MechanismUnsupported(f"Key {label!r} is {record.algorithm.value}; only key pairs sign.",
+                                   next_step="Choose an EC, RSA or Ed25519 key.")  # fmt: skip
+    refuse_existing(out)
+    data = _read_payload(payload)
+    key = token_key(session, record)
+    pem = session.public_key_pem(key)
+    if _fingerprint(pem) != record.fingerprint:
+        raise HsmCheckFailed(f"The token's public key of {label!r} is not the one the vault recorded.")
+    signature = session.sign(key, data)
+    verify_signature(pem, record.algorithm, data, signature)  # here too: the vault checks what it writes
+    _write_once(out, signature)
+    result = SignResult(
+        label=label,
+        algorithm=record.algorithm,
+        fingerprint=record.fingerprint,
+        payload_path=str(payload.resolve()),
+        payload_sha256=hashlib.sha256(data).hexdigest(),
+        signature_path=str(out.resolve()),
+        signature_sha256=hashlib.sha256(signature).hexdigest(),
+        public_key_pem=pem,
+    )
+    try:
+        vault.ledger.append(
+            "payload.signed",
+            {"label": label, "algorithm": record.algorithm.value, "fingerprint": record.fingerprint,
+             "payload": result.payload_path, "payload_sha256": result.payload_sha256,
+             "payload_size": len(data), "signature": result.signature_path,
+             "signature_sha256": result.signature_sha256},
+            actor=actor,
+            ceremony_id=ceremony_id,
+        )  # fmt: skip
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return result
+
+
+def _fingerprint(pem: str) -> str:
+    key = serialization.load_pem_public_key(pem.encode("ascii"))
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    out = WriteOnceFile(path)
+    try:
+        try:
+            out.file.write(data)
+        except OSError as exc:
+            raise output_failed(path, "Writing", exc) from None
+        out.publish()
+        if path.read_bytes() != data:
+            raise OutputWriteFailed(f"Reading back {path} gave other bytes; the file was removed.",
+                                    next_step="Check or replace the medium, then sign again.")  # fmt: skip
+    except BaseException:
+        out.discard()
+        raise
+
+
+def verify_payload(
+    public_pem: str, algorithm: KeyAlgorithm | None, payload: Path | bytes, signature: Path | bytes
+) -> None:
+    """Check a signature made by ``sign_payload``; raises SignatureInvalid. ``algorithm`` None: from the key."""
+    data = payload if isinstance(payload, bytes) else _read_payload(Path(payload))
+    sig = signature if isinstance(signature, bytes) else _read_payload(Path(signature))
+    if algorithm is None:
+        from vault.errors import SignatureInvalid
+
+        try:
+            algorithm = public_key_algorithm(serialization.load_pem_public_key(public_pem.encode("ascii")))
+        except ValueError:
+            algorithm = None
+        if algorithm is None:
+            raise SignatureInvalid("The public key is not a PEM key of an algorithm the console signs with.")
+    verify_signature(public_pem, KeyAlgorithm(algorithm), data, sig)
