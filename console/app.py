@@ -76,6 +76,7 @@ class CustodianApp(App[int]):
 
         for name, cls in AREA_SCREENS.items():
             self.install_screen(cls(), name=name)
+        await self.push_screen("dashboard")  # painted at once; its data follows when the vault is open
         try:
             await self.bridge.open()
         except VaultError as exc:
@@ -86,7 +87,6 @@ class CustodianApp(App[int]):
         if self.idle.timeout:
             self.set_interval(min(5.0, max(self.idle.timeout / 4, 0.05)), self._check_idle, name="idle-lock")
         first_run = await self.bridge.run(_first_run)
-        await self.push_screen("dashboard")
         if first_run:
             await self.push_screen(WelcomeScreen())
 

@@ -22,6 +22,7 @@ class Bridge:
         self.home_path = Path(home_path)
         self._owner = owner or OwnerThread("vault-owner")
         self._vault = None
+        self._opened: asyncio.Event | None = None
 
     @property
     def is_open(self) -> bool:
@@ -35,8 +36,14 @@ class Bridge:
         """Run ``fn(*args, **kwargs)`` on the owner thread; await its result (exceptions re-raise)."""
         return await asyncio.wrap_future(self._owner.submit(fn, *args, **kwargs))
 
+    def _opened_event(self) -> asyncio.Event:
+        if self._opened is None:
+            self._opened = asyncio.Event()
+        return self._opened
+
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run ``fn(vault, *args, **kwargs)`` on the owner thread."""
+        """Run ``fn(vault, *args, **kwargs)`` on the owner thread (waits until the vault is open)."""
+        await self._opened_event().wait()
         return await self.call(self._with_vault, fn, args, kwargs)
 
     def _with_vault(self, fn, args, kwargs):
@@ -52,6 +59,7 @@ class Bridge:
             return self._vault.info
 
         self.info = await self.call(_open)
+        self._opened_event().set()
 
     def close(self) -> None:
         """Close the vault on its owner and stop the thread (blocking; called at app exit)."""

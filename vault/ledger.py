@@ -14,8 +14,9 @@ Hash of event ``seq`` (lowercase hex)::
 
 canonical JSON = sorted keys, separators ``,`` and ``:``, no ASCII escaping (Python's
 ``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``). The first
-event's ``prev_hash`` is 64 zeros. ``details`` is stored as its canonical JSON text, and the
-verifier hashes that stored text as it is, so anyone can re-check a chain with the snippet above.
+event's ``prev_hash`` is 64 zeros. The store keeps each event as exactly that text (the ledger
+table's ``body``; its other columns are generated from it), so an auditor re-checks a chain
+with ``sha256(body)`` and the link to the previous hash, or with the formula above.
 
 Details must be JSON-safe and non-secret: a ``vault.secret.Secret`` anywhere in them raises
 TypeError and nothing is appended.
@@ -94,6 +95,12 @@ class LedgerEvent:
     def from_row(cls, row: LedgerRow) -> "LedgerEvent":
         return cls(*row)
 
+    @classmethod
+    def from_body(cls, seq: int, body: str, digest: str) -> "LedgerEvent":
+        f = json.loads(body)
+        return cls(seq, f["at"], f["actor"], f["ceremony_id"], f["action"], canonical_json(f["details"]),
+                   f["prev_hash"], digest)
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerReport:
@@ -137,15 +144,15 @@ class Ledger:
         self, action: str, details: Mapping[str, Any], *, actor: str, ceremony_id: str | None = None
     ) -> LedgerEvent:
         """Append one event and return it (with its seq and hash)."""
-        rows = self._append([(action, details)], actor=actor, ceremony_id=ceremony_id)
-        return LedgerEvent(*rows[-1])
+        seq, body, digest = self._append([(action, details)], actor=actor, ceremony_id=ceremony_id)[-1]
+        return LedgerEvent.from_body(seq, body, digest)
 
     def append_many(
         self, events: Iterable[tuple[str, Mapping[str, Any]]], *, actor: str, ceremony_id: str | None = None
     ) -> LedgerHead:
         """Append (action, details) pairs by one actor in one transaction: all or none. Returns the new head."""
         rows = self._append(events, actor=actor, ceremony_id=ceremony_id)
-        return LedgerHead(rows[-1][0], rows[-1][7]) if rows else self.head()
+        return LedgerHead(rows[-1][0], rows[-1][2]) if rows else self.head()
 
     def head(self) -> LedgerHead:
         last = self._store.ledger_last()
@@ -166,29 +173,17 @@ class Ledger:
         (a head printed or signed earlier) it also detects a truncated or rewritten tail.
         """
         prev, expected = GENESIS_PREV_HASH, 1
-        encode = encode_basestring
+        sha = sha256
 
         def bad(seq: int, problem: str) -> LedgerReport:
             return LedgerReport(False, expected - 1, LedgerHead(expected - 1, prev), seq, problem)
 
-        for seq, at, actor, ceremony_id, action, details, prev_hash, stored_hash in self._store.ledger_rows(batch_size=batch_size):
-            if seq != expected:
-                if seq > expected:
-                    gone = f"event {expected} is" if seq == expected + 1 else f"events {expected} to {seq - 1} are"
-                    return bad(expected, f"{gone} missing (deleted) before event {seq}.")
-                return bad(seq, f"an event with sequence number {seq} was inserted.")
-            if prev_hash != prev:
-                return bad(seq, f"event {seq} does not follow event {seq - 1}: an event was inserted, reordered "
-                                "or rewritten here.")
-            try:
-                text = ('{"action":' + encode(action) + ',"actor":' + encode(actor) + ',"at":' + encode(at)
-                        + ',"ceremony_id":' + ("null" if ceremony_id is None else encode(ceremony_id))
-                        + ',"details":' + details + ',"prev_hash":' + encode(prev_hash) + ',"seq":' + str(seq) + "}")
-                computed = sha256(text.encode("utf-8")).hexdigest()
-            except (TypeError, UnicodeEncodeError):  # a field was replaced by a non-text value
-                computed = None
-            if computed != stored_hash:
-                return bad(seq, f"event {seq} was altered: its content does not match its hash.")
+        for seq, body, stored_hash in self._store.ledger_bodies(batch_size=batch_size):
+            # Canonical JSON sorts keys, so every honest body ends with its prev_hash and seq.
+            if (seq != expected
+                    or not body.endswith(b'"prev_hash":"%s","seq":%d}' % (prev.encode(), seq))
+                    or sha(body).hexdigest() != stored_hash):
+                return bad(*_diagnose(seq, expected, prev, body, stored_hash))
             prev, expected = stored_hash, expected + 1
 
         count = expected - 1
@@ -205,14 +200,14 @@ class Ledger:
 
     # --- internals -------------------------------------------------------------------------------
     def _append(self, events: Iterable[tuple[str, Mapping[str, Any]]], *, actor: str,
-                ceremony_id: str | None) -> list[tuple]:
+                ceremony_id: str | None) -> list[tuple[int, str, str]]:
         _text(actor, "actor")
         _text(ceremony_id, "ceremony_id", optional=True)
         at = iso(self._clock())  # one timestamp per transaction: the events commit together
         encode = encode_basestring
-        head_text = ',"actor":' + encode(actor) + ',"at":' + encode(at) + ',"ceremony_id":' + (
-            "null" if ceremony_id is None else encode(ceremony_id))
-        rows: list[tuple] = []
+        middle = ',"actor":' + encode(actor) + ',"at":' + encode(at) + ',"ceremony_id":' + (
+            "null" if ceremony_id is None else encode(ceremony_id)) + ',"details":'
+        rows: list[tuple[int, str, str]] = []
         with self._store.atomic():
             last = self._store.ledger_last()
             seq, prev = (0, GENESIS_PREV_HASH) if last is None else (last.seq, last.hash)
@@ -223,13 +218,31 @@ class Ledger:
                     if not isinstance(details, Mapping):
                         raise TypeError("details must be a mapping (a dict of JSON-safe, non-secret values)")
                     details = dict(details)
-                details_json = canonical_json(details)
                 seq += 1
-                text = ('{"action":' + encode(action) + head_text + ',"details":' + details_json
+                body = ('{"action":' + encode(action) + middle + canonical_json(details)
                         + ',"prev_hash":' + encode(prev) + ',"seq":' + str(seq) + "}")
-                digest = sha256(text.encode("utf-8")).hexdigest()
-                rows.append((seq, at, actor, ceremony_id, action, details_json, prev, digest))
-                prev = digest
+                prev = sha256(body.encode("utf-8")).hexdigest()
+                rows.append((seq, body, prev))
             if rows:
                 self._store.ledger_append_rows(rows)
         return rows
+
+
+def _diagnose(seq: int, expected: int, prev: str, body: bytes, stored_hash: str) -> tuple[int, str]:
+    """The slow path, only on failure: say precisely what is wrong at the first bad event."""
+    if seq > expected:
+        gone = f"event {expected} is" if seq == expected + 1 else f"events {expected} to {seq - 1} are"
+        return expected, f"{gone} missing (deleted) before event {seq}."
+    if seq < expected:
+        return seq, f"an event with sequence number {seq} was inserted."
+    try:
+        fields = json.loads(body)
+        named_prev, named_seq = fields["prev_hash"], fields["seq"]
+    except (ValueError, TypeError, KeyError):
+        return seq, f"event {seq} was altered: it is no longer a well-formed event."
+    if named_prev != prev:
+        return seq, (f"event {seq} does not follow event {seq - 1}: an event was inserted, reordered or "
+                     "rewritten here.")
+    if named_seq != seq:
+        return seq, f"event {seq} was moved: it was recorded as event {named_seq}."
+    return seq, f"event {seq} was altered: its content does not match its hash."

@@ -11,8 +11,10 @@ from console import views
 from console.screens.base import VaultScreen
 from vault.errors import VaultError
 
-COLUMNS = (("label", "Label"), ("algorithm", "Algorithm"), ("state", "State"), ("version", "Ver"),
-           ("fingerprint", "Fingerprint"), ("backup", "Backup"))
+# Fixed widths: DataTable then does not measure every cell (10,000 keys open in a blink).
+COLUMNS = (("label", "Label", 22), ("algorithm", "Algorithm", 9), ("state", "State", 14), ("version", "Ver", 3),
+           ("fingerprint", "Fingerprint", 22), ("backup", "Backup", 9))
+FILTER_DELAY = 0.25  # seconds after the last key press in the filter box
 
 
 def matches(row: views.KeyRow, query: str) -> bool:
@@ -65,8 +67,8 @@ Every master key the database knows, in any state.
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for key, title in COLUMNS:
-            table.add_column(title, key=key)
+        for key, title, width in COLUMNS:
+            table.add_column(title, key=key, width=width)
         table.focus()
 
     def on_screen_resume(self) -> None:
@@ -103,9 +105,12 @@ Every master key the database knows, in any state.
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "key-filter":
-            self.fill()
+            if getattr(self, "_filter_timer", None) is not None:
+                self._filter_timer.stop()
+            self._filter_timer = self.set_timer(FILTER_DELAY, self.fill)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.fill()
         self.action_focus_table()
 
     def action_focus_filter(self) -> None:

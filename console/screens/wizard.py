@@ -92,6 +92,8 @@ class WizardScreen(VaultScreen):
         from vault.ceremony.runner import drive
 
         bridge = self.app.bridge
+        if self.options is None:
+            self.options = getattr(self.app, "ceremony_options", None)
         try:
             engine = bridge.owner.call(bridge._with_vault, self._make_engine, (), {})
         except VaultError as exc:
@@ -119,8 +121,6 @@ class WizardScreen(VaultScreen):
             return None
 
     def _make_engine(self, vault, *_):
-        if self.options is None:
-            self.options = getattr(self.app, "ceremony_options", None)
         """On the owner thread: the definition, the engine (new or resumed)."""
         from vault.ceremony.definitions import find_definition
         from vault.ceremony.engine import Engine

@@ -7,8 +7,8 @@ from textual.widgets import Static
 from vault.types import Mode
 
 _TEXT = {
-    Mode.PRACTICE: " PRACTICE  · practice token, practice secrets only · nothing here protects real keys",
-    Mode.PRODUCTION: " PRODUCTION  · real HSM, real keys · every step is recorded in the ledger",
+    Mode.PRACTICE: " PRACTICE · practice token and secrets only",
+    Mode.PRODUCTION: " PRODUCTION · real HSM, real keys",
 }
 
 

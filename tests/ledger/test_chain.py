@@ -125,6 +125,8 @@ def test_update_and_delete_are_refused_by_triggers(ledger, store):
     raw = sqlite3.connect(store.path)
     try:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            raw.execute("UPDATE ledger SET body = '{}' WHERE seq = 1")
+        with pytest.raises(sqlite3.OperationalError, match="generated column"):
             raw.execute("UPDATE ledger SET details = '{}' WHERE seq = 1")
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             raw.execute("DELETE FROM ledger WHERE seq = 1")

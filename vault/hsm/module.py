@@ -378,10 +378,6 @@ class HsmModule:
         if self._library.sessions.get(session.token.serial) is session:
             del self._library.sessions[session.token.serial]
 
-    @property
-    def _session_generation(self) -> int:
-        return self._library.generation
-
     # --- scratch tokens -------------------------------------------------------------------------
     @hsm_call("wipe_token")
     def wipe_softhsm_token(self, selector: Selector, *, user_pin: Secret | None = None) -> None:

@@ -29,6 +29,7 @@ from vault.errors import (
     KeyNotFound,
     KeyNotWrappable,
     LabelExists,
+    LabelInvalid,
     MechanismUnsupported,
     SignatureInvalid,
     VaultError,
@@ -415,7 +416,7 @@ class HsmSession:
         the new objects are destroyed and HsmCheckFailed is raised.
         """
         if not isinstance(label, str) or not _LABEL_RE.match(label):
-            raise ValueError("a key label is 1..128 printable characters")
+            raise LabelInvalid(f"The key label {label!r} is not 1 to 128 printable characters.")
         if backup:
             self._capabilities().require_backup(algorithm)
         if self._label_taken(label):

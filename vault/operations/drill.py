@@ -87,7 +87,7 @@ def run_drill(
             ceremony_id=ceremony_id,
         )  # fmt: skip
     if not ok:
-        raise DrillFailed(f"The restore drill of {path} failed: {error.message}") from None
+        raise DrillFailed(f"The restore drill of {path} failed ({error.code}): {error.message}") from None
     return DrillResult(True, drill, backup, compared, drill.duration_seconds, detail)
 
 

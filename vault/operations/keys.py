@@ -79,7 +79,7 @@ def preflight_generate(
     it a reason is given.
     """
     check_label(label)
-    algorithm = KeyAlgorithm(algorithm)
+    algorithm = _algorithm(algorithm)
     try:
         existing = vault.store.get_key_by_label(label)
     except RecordNotFound:
@@ -116,7 +116,7 @@ def generate_key(
     actor: str = ACTOR,
 ) -> KeyRecord:
     """Generate a master key on the token, record it (pre-activation -> active, version 1)."""
-    algorithm = KeyAlgorithm(algorithm)
+    algorithm = _algorithm(algorithm)
     preflight_generate(vault, session, label, algorithm, backup, no_backup_reason=no_backup_reason)
     reason = no_backup_reason.strip() if not backup and no_backup_reason else None
     key = session.generate(label, algorithm, backup=backup)
@@ -135,6 +135,15 @@ def generate_key(
         destroy_quietly(session, key)
         raise
     return record
+
+
+def _algorithm(algorithm: KeyAlgorithm | str) -> KeyAlgorithm:
+    try:
+        return KeyAlgorithm(algorithm)
+    except ValueError:
+        known = ", ".join(a.value for a in KeyAlgorithm)
+        raise MechanismUnsupported(f"{algorithm!r} is not an algorithm the console generates.",
+                                   next_step=f"Choose one of: {known}.") from None  # fmt: skip
 
 
 def _record_new_key(vault, session, key: KeyObject, backup: bool, reason, ceremony_id, actor) -> KeyRecord:

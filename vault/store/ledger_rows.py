@@ -1,4 +1,9 @@
-"""Row-level access to the ledger table. The chain (hashing, verification) is vault.ledger's job."""
+"""Row-level access to the ledger table. The chain (hashing, verification) is vault.ledger's job.
+
+A stored event is ``(seq, body, hash)``: ``body`` is the canonical JSON text that ``hash``
+covers; ``at``, ``actor``, ``ceremony_id``, ``action``, ``details`` and ``prev_hash`` are
+columns SQLite generates from it (read them through ``LedgerRow``).
+"""
 
 from __future__ import annotations
 
@@ -16,34 +21,45 @@ _new = tuple.__new__  # builds a LedgerRow from a row tuple without _make's leng
 
 
 class LedgerRowRepository(StoreBase):
-    def ledger_append_rows(self, rows: Iterable[LedgerRow | tuple]) -> int:
-        """Insert rows (already chained by vault.ledger) in one transaction; returns how many.
+    def ledger_append_rows(self, rows: Iterable[tuple[int, str, str]]) -> int:
+        """Insert ``(seq, body, hash)`` rows (chained by vault.ledger) in one transaction; returns how many.
 
         A seq that already exists means someone appended meanwhile: nothing is written.
         """
         try:
             with self.atomic():
-                cur = self.conn.executemany(f"INSERT INTO ledger ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-                return cur.rowcount
+                return self.conn.executemany("INSERT INTO ledger (seq, body, hash) VALUES (?, ?, ?)", rows).rowcount
         except sqlite3.IntegrityError as exc:
             raise StoreError(
                 f"The ledger refused the events ({exc}); another writer may have appended meanwhile.",
                 next_step="Retry; if it persists run `custodian ledger verify`.",
             ) from None
 
-    def ledger_rows(self, start_seq: int = 1, *, batch_size: int = 20_000) -> Iterator[LedgerRow]:
-        """Rows with seq >= start_seq in seq order, fetched in batches (constant memory).
+    def ledger_bodies(self, start_seq: int = 1, *, batch_size: int = 20_000) -> Iterator[tuple[int, bytes, str]]:
+        """``(seq, body as UTF-8 bytes, hash)`` with seq >= start_seq, in seq order, in batches.
 
-        Keyset pagination: each batch is its own short query, so no read stays open between
-        batches and the iterator may be abandoned at any point.
+        What verification reads: the stored bytes exactly (no decoding, nothing generated).
         """
-        conn, sql = self.conn, f"SELECT {_COLS} FROM ledger WHERE seq >= ? ORDER BY seq LIMIT ?"
-        next_seq = start_seq
+        return self._batches("SELECT seq, CAST(body AS BLOB), hash FROM ledger WHERE seq >= ? ORDER BY seq LIMIT ?",
+                             start_seq, batch_size, None)
+
+    def ledger_rows(self, start_seq: int = 1, *, batch_size: int = 20_000) -> Iterator[LedgerRow]:
+        """Events with seq >= start_seq in seq order, fetched in batches (constant memory)."""
+        return self._batches(f"SELECT {_COLS} FROM ledger WHERE seq >= ? ORDER BY seq LIMIT ?",
+                             start_seq, batch_size, LedgerRow)
+
+    def _batches(self, sql: str, start_seq: int, batch_size: int, row_type) -> Iterator:
+        # Keyset pagination: each batch is its own short query, so no read stays open between
+        # batches and the iterator may be abandoned at any point.
+        conn, next_seq = self.conn, start_seq
         while True:
             batch = conn.execute(sql, (next_seq, batch_size)).fetchall()
             if not batch:
                 return
-            yield from map(_new, repeat(LedgerRow, len(batch)), batch)
+            if row_type is None:
+                yield from batch
+            else:
+                yield from map(_new, repeat(row_type, len(batch)), batch)
             if len(batch) < batch_size:
                 return
             next_seq = batch[-1][0] + 1
@@ -55,6 +71,10 @@ class LedgerRowRepository(StoreBase):
     def ledger_row(self, seq: int) -> LedgerRow | None:
         row = self.conn.execute(f"SELECT {_COLS} FROM ledger WHERE seq = ?", (seq,)).fetchone()
         return None if row is None else _make(row)
+
+    def ledger_body(self, seq: int) -> bytes | None:
+        row = self.conn.execute("SELECT CAST(body AS BLOB) FROM ledger WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else row[0]
 
     def ledger_rows_of_ceremony(self, ceremony_id: str) -> list[LedgerRow]:
         """The events of one ceremony, for its transcript."""

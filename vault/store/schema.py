@@ -245,16 +245,21 @@ _V1 = (
     )""",
     # The ledger is not tied to other tables by foreign keys: it must stay verifiable on its own,
     # and an event may name a ceremony id that a later restore of the metadata no longer has.
+    # Each event is stored as the exact canonical JSON that its hash covers (``body``); the named
+    # columns are generated from it, so they can never disagree with what was hashed, and
+    # verification reads one text column per event instead of re-encoding seven.
     """CREATE TABLE ledger (
         seq INTEGER PRIMARY KEY CHECK (seq >= 1),
-        at TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        ceremony_id TEXT,
-        action TEXT NOT NULL,
-        details TEXT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL
+        body TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        at TEXT GENERATED ALWAYS AS (json_extract(body, '$.at')) VIRTUAL,
+        actor TEXT GENERATED ALWAYS AS (json_extract(body, '$.actor')) VIRTUAL,
+        ceremony_id TEXT GENERATED ALWAYS AS (json_extract(body, '$.ceremony_id')) VIRTUAL,
+        action TEXT GENERATED ALWAYS AS (json_extract(body, '$.action')) VIRTUAL,
+        details TEXT GENERATED ALWAYS AS (json_extract(body, '$.details')) VIRTUAL,
+        prev_hash TEXT GENERATED ALWAYS AS (json_extract(body, '$.prev_hash')) VIRTUAL
     )""",
+    "CREATE INDEX ledger_ceremony ON ledger(ceremony_id)",
     """CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
         BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: events cannot be changed'); END""",
     """CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger

@@ -1,0 +1,64 @@
+"""Restore drills into a scratch SoftHSM token, and when the next one is due."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from vault.errors import DrillFailed, RecordNotFound
+from vault.operations import generate_key, next_drill_due, run_drill, write_backup
+from vault.store.records import DrillResult as DrillStatus
+from vault.types import KeyAlgorithm
+
+from .conftest import CEREMONY, last_event
+
+
+@pytest.fixture
+def backed_up(practice_vault, session, quorum, tmp_path):
+    generate_key(practice_vault, session, "aes", KeyAlgorithm.AES_256)
+    generate_key(practice_vault, session, "p256", KeyAlgorithm.EC_P256)
+    path = tmp_path / "drill-me.bundle"
+    write_backup(practice_vault, session, quorum, path)
+    session.close()  # a drill wipes its scratch token, which re-initialises the library
+    return path
+
+
+def test_drill_restores_compares_and_wipes_the_scratch_token(practice_vault, quorum, backed_up):
+    tokens_before = practice_vault.hsm().tokens()
+    result = run_drill(practice_vault, quorum, ceremony_id=CEREMONY)
+    assert result.ok and result.keys_compared == 2 and result.duration_seconds >= 0
+    assert practice_vault.hsm().tokens() == tokens_before  # the scratch token is gone
+    (drill,) = practice_vault.store.list_drills()
+    assert drill.result is DrillStatus.OK and drill.backup_id == result.backup.id
+    assert last_event(practice_vault, "drill.passed").details["keys_compared"] == 2
+
+
+def test_a_damaged_bundle_fails_the_drill_and_is_recorded(practice_vault, quorum, backed_up):
+    data = bytearray(backed_up.read_bytes())
+    data[len(data) // 2] ^= 0x04
+    backed_up.write_bytes(bytes(data))
+    tokens_before = practice_vault.hsm().tokens()
+    with pytest.raises(DrillFailed, match="BUNDLE_CORRUPT"):
+        run_drill(practice_vault, quorum, backed_up, ceremony_id=CEREMONY)
+    (drill,) = practice_vault.store.list_drills()
+    assert drill.result is DrillStatus.FAILED and "BUNDLE_CORRUPT" in drill.detail
+    assert last_event(practice_vault, "drill.failed").details["error_code"] == "BUNDLE_CORRUPT"
+    assert practice_vault.hsm().tokens() == tokens_before
+
+
+def test_nothing_to_drill_without_a_backup(practice_vault, quorum):
+    with pytest.raises(RecordNotFound):
+        run_drill(practice_vault, quorum, ceremony_id=CEREMONY)
+    assert practice_vault.store.list_drills() == []
+
+
+def test_next_drill_is_due_one_interval_after_the_last_passed_drill(practice_vault, quorum, backed_up):
+    practice_vault.store.add_policy(1, ((2, 3),), passphrase=False, iteration_exponent=0, drill_interval_days=90)
+    assert next_drill_due(practice_vault).overdue  # backed up, never drilled: due now
+    drill = run_drill(practice_vault, quorum, ceremony_id=CEREMONY).drill
+    schedule = next_drill_due(practice_vault)
+    ended = datetime.fromisoformat(drill.ended_at)
+    assert schedule.due_at and datetime.fromisoformat(schedule.due_at) == ended + timedelta(days=90)
+    assert not schedule.overdue
+    assert next_drill_due(practice_vault, now=datetime.now(timezone.utc) + timedelta(days=91)).overdue
