@@ -24,11 +24,10 @@ def practice_passphrase(custodian: str, purpose: str = "") -> str:
 
 
 def practice_sheet() -> str:
-    rows = "\n".join(f"| {name} | `{pp}` |" for name, pp in PRACTICE_PEOPLE.items())
-    return ("**PRACTICE people** — play every role yourself. These passphrases protect nothing.\n\n"
-            "| name | practice passphrase |\n|---|---|\n" + rows +
-            f"\n\nSLIP-39 passphrase (if the policy asks for one): `{PRACTICE_SLIP39_PASSPHRASE}`\n\n"
-            "In any field that asks for a name or passphrase, `ctrl+f` fills the practice value.")
+    rows = "\n".join(f"  {name:<7} {pp}" for name, pp in PRACTICE_PEOPLE.items())
+    return ("PRACTICE people: play every role yourself. These passphrases protect nothing.\n" + rows +
+            f"\n  SLIP-39 passphrase (if the policy asks for one): {PRACTICE_SLIP39_PASSPHRASE}\n"
+            "In any field that asks for a name or passphrase, ctrl+f fills the practice value.")
 
 
 PRACTICE_CUSTODIANS = ("alice", "bob", "carol", "dave")

@@ -5,23 +5,23 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Markdown
+from textual.widgets import Button, Static
 
 from console.practice import practice_sheet
 from console.screens.base import VaultScreen
 
 WELCOME = """\
-# Welcome to the custodian console
+Welcome to the custodian console
 
-This is a **PRACTICE** vault: a SoftHSM token in the console's home, practice secrets only. You
+This is a PRACTICE vault: a SoftHSM token in the console's home, practice secrets only. You
 can walk through a whole key lifecycle alone, playing every custodian and the witness:
 
-1. **init** — enroll custodians and a witness, set the quorum (e.g. 2-of-3), initialise the token,
+1. init — enroll custodians and a witness, set the quorum (e.g. 2-of-3), initialise the token,
    reveal each custodian's share one at a time and have it typed back;
-2. **generate-key** — activate the quorum with 2 shares and generate a master key in the HSM;
-3. **backup** — write an encrypted backup bundle and check it reads back;
-4. **drill** — restore the backup into a scratch token and compare every key;
-5. **destroy** — destroy the key, typing its label to confirm.
+2. generate-key — activate the quorum with 2 shares and generate a master key in the HSM;
+3. backup — write an encrypted backup bundle and check it reads back;
+4. drill — restore the backup into a scratch token and compare every key;
+5. destroy — destroy the key, typing its label to confirm.
 """
 
 
@@ -35,8 +35,8 @@ class WelcomeScreen(VaultScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="welcome"):
-            yield Markdown(WELCOME)
-            yield Markdown(practice_sheet(), id="practice-sheet")
+            yield Static(WELCOME, id="welcome-text")
+            yield Static(practice_sheet(), id="practice-sheet")
             with Horizontal(classes="buttons"):
                 yield Button("Start the init ceremony (i)", id="init", variant="primary")
                 yield Button("Look around first (esc)", id="close")

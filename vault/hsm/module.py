@@ -370,6 +370,29 @@ class HsmModule:
         self._library.sessions[info.serial] = hsm_session
         return hsm_session
 
+    @hsm_call("open_session")
+    def open_public_session(
+        self,
+        selector: Selector,
+        *,
+        wrap_mechanism: WrapMechanism = WrapMechanism.AES_KEY_WRAP_PAD,
+    ) -> HsmSession:
+        """A read-only session WITHOUT login: it sees public objects only (the public halves
+        of key pairs). ``custodian doctor`` uses it to compare the token with the database
+        when no quorum is present; anything private needs :meth:`open_session`."""
+        from vault.hsm.session import HsmSession
+
+        token, info = self._select(selector)
+        if info.serial in self._library.sessions:
+            raise HsmError(
+                f"A session is already open on token {info.describe()}.",
+                next_step="Use the open session, or close it first.",
+            )
+        session = token.open(rw=False)
+        hsm_session = HsmSession(self, session, info, wrap_mechanism)
+        self._library.sessions[info.serial] = hsm_session
+        return hsm_session
+
     def _reap(self, slot_id: int) -> None:
         """Close every session of this process on ``slot_id`` (the leaked one included)."""
         check_rv(self._library.dll.C_CloseAllSessions(slot_id), "C_CloseAllSessions")

@@ -1,0 +1,231 @@
+"""``doctor``: every health check of a vault in one UI-free report.
+
+Checks, each a ``Finding`` with a severity and a next step:
+
+* the token: reachable through the configured module, and its info;
+* the capability probe: the last one a ceremony recorded (probing needs a logged-in session,
+  which needs a quorum; see ``record_capabilities``);
+* the database: ``PRAGMA integrity_check`` and ``foreign_key_check``;
+* the ledger: the whole hash chain;
+* the air gap (an error in production, a note in practice);
+* the token against the database, as far as a session without login can see: the public
+  halves of key pairs. Secret keys and private halves are invisible without a quorum; every
+  ceremony start reconciles those in its logged-in session;
+* unfinished ceremonies, and when the next restore drill is due.
+
+The CLI renders it as text or JSON; the TUI's dashboard shows the same findings.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from vault.environment import airgap_report
+from vault.errors import VaultError
+from vault.types import KeyAlgorithm, Mode
+
+CAPABILITIES_SETTING = "hsm.capabilities"
+OK, NOTE, WARNING, ERROR = "ok", "note", "warning", "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    severity: str  # ok | note | warning | error
+    area: str
+    message: str
+    next_step: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorReport:
+    home: str
+    mode: str
+    module: str
+    token_selector: str
+    token: dict[str, Any] | None
+    capabilities: dict[str, Any] | None
+    ledger: dict[str, Any]
+    airgap: dict[str, Any]
+    drill: dict[str, Any]
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == ERROR for f in self.findings)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity in (WARNING, ERROR))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+    def render_text(self) -> str:
+        marks = {OK: "ok  ", NOTE: "note", WARNING: "WARN", ERROR: "FAIL"}
+        lines = [
+            f"custodian doctor — {self.mode.upper()} home {self.home}",
+            f"module {self.module}; token {self.token_selector}",
+            "",
+        ]
+        for f in self.findings:
+            lines.append(f"[{marks[f.severity]}] {f.area}: {f.message}")
+            if f.next_step and f.severity in (WARNING, ERROR):
+                lines.append(f"       next: {f.next_step}")
+        lines += ["", "result: " + ("healthy" if self.ok else "PROBLEMS FOUND")]
+        return "\n".join(lines)
+
+
+def record_capabilities(vault, capabilities) -> None:
+    """Keep the latest probe result (non-secret) so doctor can show it without a quorum."""
+    data = {
+        "probed_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "wrap_mechanism": capabilities.wrap_mechanism.name,
+        "self_test_ok": capabilities.self_test_ok,
+        "self_test_error": capabilities.self_test_error,
+        "token_model": capabilities.token_model,
+        "algorithms": {
+            c.algorithm.value: {"generate": c.generate, "sign": c.sign, "wrap": c.wrap, "unwrap": c.unwrap, "note": c.note}
+            for c in capabilities.algorithms
+        },
+    }
+    vault.store.set_setting(CAPABILITIES_SETTING, json.dumps(data, sort_keys=True))
+
+
+def recorded_capabilities(vault) -> dict[str, Any] | None:
+    raw = vault.store.get_setting(CAPABILITIES_SETTING)
+    return json.loads(raw) if raw else None
+
+
+def run_doctor(vault, *, airgap_root=None) -> DoctorReport:
+    findings: list[Finding] = []
+    add = lambda *a: findings.append(Finding(*a))  # noqa: E731
+
+    if vault.mode is Mode.PRACTICE:
+        add(NOTE, "mode", "PRACTICE vault: SoftHSM token under the home; nothing here protects real keys.")
+
+    # -- token ------------------------------------------------------------------------------
+    token = None
+    module = None
+    try:
+        module = vault.hsm()
+        info = module.find_token(vault.token)
+        token = asdict(info)
+        add(OK, "token", f"{info.describe()}, firmware {info.firmware}")
+    except VaultError as exc:
+        next_step = exc.next_step
+        if exc.code == "HSM_NO_TOKEN" and vault.mode is Mode.PRACTICE:
+            next_step = "Run the init ceremony: it initialises the practice token."
+        add(ERROR if vault.store.active_share_set() else WARNING, "token", exc.message, next_step)
+
+    # -- capabilities -------------------------------------------------------------------------
+    capabilities = recorded_capabilities(vault)
+    if capabilities is None:
+        add(NOTE, "capabilities", "Not probed yet: the first ceremony that opens the token probes it.")
+    else:
+        algos = capabilities["algorithms"]
+        can_backup = [a for a, c in algos.items() if c["generate"] and c["wrap"] and c["unwrap"]]
+        no_backup = [a for a, c in algos.items() if c["generate"] and not (c["wrap"] and c["unwrap"])]
+        msg = f"probed {capabilities['probed_at']}: generate+backup {', '.join(can_backup) or 'none'}"
+        if no_backup:
+            msg += f"; generate only (no backup) {', '.join(no_backup)}"
+        add(OK, "capabilities", msg)
+        if not capabilities["self_test_ok"]:
+            add(ERROR, "capabilities", f"wrap mechanism self-test failed: {capabilities['self_test_error']}",
+                "Configure a wrap mechanism this token implements as RFC 5649.")
+
+    # -- database and ledger --------------------------------------------------------------------
+    problems = vault.store.integrity_check()
+    if problems:
+        add(ERROR, "database", "; ".join(problems[:5]), "Restore the database from the last good copy; keep this one for the auditors.")
+    else:
+        add(OK, "database", f"integrity and foreign keys ok (schema v{vault.store.schema_version})")
+    report = vault.ledger.verify()
+    from vault.ledger import pgp_words
+
+    ledger = {"ok": report.ok, "count": report.count, "first_bad_seq": report.first_bad_seq, "problem": report.problem,
+              "head": report.head.hash_hex if report.head else None,
+              "head_words": pgp_words(report.head.hash_hex) if report.head and report.head.hash_hex else None}
+    if report.ok:
+        add(OK, "ledger", f"{report.count} events, chain intact; head {ledger['head'][:16]}…")
+    else:
+        add(ERROR, "ledger", f"chain broken at event #{report.first_bad_seq}: {report.problem}",
+            "Stop; compare with the last printed head hash and report to the auditors.")
+
+    # -- air gap -------------------------------------------------------------------------------
+    air = airgap_report() if airgap_root is None else airgap_report(airgap_root)
+    if air.ok:
+        add(OK, "air gap", "no network interface up, no default route, no radio")
+    else:
+        severity = ERROR if vault.mode is Mode.PRODUCTION else NOTE
+        for problem in air.problems():
+            add(severity, "air gap", problem, "Disconnect it before a production ceremony.")
+
+    # -- token against database (public view) -------------------------------------------------
+    if module is not None and token is not None:
+        findings.extend(_public_reconcile(vault, module, token["serial"]))
+
+    # -- ceremonies and drills -------------------------------------------------------------------
+    for c in vault.store.unfinished_ceremonies():
+        add(WARNING, "ceremony", f"{c.name} ({c.id}) started {c.started_at} never finished",
+            "Open the console to resume it or abort it with a reason.")
+    from vault.operations.drill import next_drill_due
+
+    schedule = next_drill_due(vault)
+    drill = asdict(schedule)
+    if schedule.due_at is None:
+        add(NOTE, "drill", "no backup yet, so no restore drill is due")
+    elif schedule.overdue:
+        add(WARNING, "drill", f"restore drill due since {schedule.due_at}", "Run the drill ceremony.")
+    else:
+        add(OK, "drill", f"next restore drill due {schedule.due_at}")
+
+    return DoctorReport(
+        home=str(vault.home.path),
+        mode=vault.mode.value,
+        module=vault.home.config.module,
+        token_selector=vault.token,
+        token=token,
+        capabilities=capabilities,
+        ledger=ledger,
+        airgap=air.to_dict(),
+        drill=drill,
+        findings=tuple(findings),
+    )
+
+
+def _public_reconcile(vault, module, serial: str) -> list[Finding]:
+    """Compare what a session without login sees (public halves) with the database."""
+    try:
+        session = module.open_public_session(vault.token)
+    except VaultError as exc:
+        return [Finding(WARNING, "token objects", f"could not list public objects: {exc.message}", exc.next_step)]
+    try:
+        visible = {(k.label, k.key_id): k for k in session.list_keys()}
+    finally:
+        session.close()
+    records = [r for r in vault.store.list_keys() if r.token_serial == serial]
+    live_pairs = [r for r in records if KeyAlgorithm(r.algorithm).is_key_pair and r.state not in ("destroyed", "destroyed-compromised")]
+    known = {(r.label, r.cka_id) for r in records}
+    out = []
+    unknown = [k for ident, k in visible.items() if ident not in known]
+    missing = [r for r in live_pairs if (r.label, r.cka_id) not in visible]
+    mismatch = [r for r in live_pairs if (r.label, r.cka_id) in visible
+                and visible[(r.label, r.cka_id)].fingerprint not in ("", r.fingerprint)]
+    for k in unknown:
+        out.append(Finding(WARNING, "token objects", f"'{k.label}' (id {k.key_id}) is on the token but not in the database",
+                           "Investigate; the console never deletes it on its own."))
+    for r in missing:
+        out.append(Finding(ERROR, "token objects", f"key '{r.label}' v{r.version} is recorded but its public half is missing from the token",
+                           "Restore it from the latest backup, or record what happened."))
+    for r in mismatch:
+        out.append(Finding(ERROR, "token objects", f"key '{r.label}' on the token has another fingerprint than recorded",
+                           "Stop; treat the key as suspect and start the compromise ceremony if confirmed."))
+    if not (unknown or missing or mismatch):
+        out.append(Finding(OK, "token objects", f"{len(live_pairs)} key pairs match the database (public halves; "
+                           "secret keys are checked at every ceremony start with a quorum)"))
+    return out
