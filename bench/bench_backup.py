@@ -152,7 +152,9 @@ class Work:
         (work / "home" / "softhsm2.conf").unlink()  # re-written to point at the copy's tokens
         vault = Vault.open(work / "home")
         quorum = bench_quorum(vault)
-        return cls(work, vault, quorum, open_token_session(vault, quorum))
+        session = open_token_session(vault, quorum)
+        session.probe(session.wrap_mechanism)  # once per process and token model, as a ceremony's preflight does
+        return cls(work, vault, quorum, session)
 
     def fresh_token(self, label: str):
         info = initialise_token(self.vault, self.quorum, label, replacement=True)

@@ -6,9 +6,9 @@
   1,000), onto a fresh database file: canonical JSON of the details, hashing, SQLite inserts;
 * verify: ``Ledger.verify()`` of a chain of M events (default 1,000,000; the database is built
   once through the Ledger API and cached in bench/.cache/, git-ignored; ``--rebuild`` redoes it);
-* baseline: ``prev = sha256(prev + canonical_event_bytes).hexdigest()`` over the very bytes the
-  ledger hashes (taken from the database), as many events as measured;
-* floor: ``Store.ledger_rows()`` streamed without any hashing (what reading SQLite costs).
+* baseline: ``prev = sha256(prev + body).hexdigest()`` over the very bytes the ledger hashes
+  (the stored canonical bodies, taken from the database), as many events as measured;
+* floor: ``Store.ledger_bodies()`` streamed without any hashing (what reading SQLite costs).
 
 Best of R runs each, interleaved. Prints events/second with the ratio to the baseline (aim:
 within 2x) and writes bench/results/ledger.txt.
@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vault.ledger import Ledger, canonical_event  # noqa: E402
+from vault.ledger import Ledger  # noqa: E402
 from vault.store import Store  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "ledger.txt"
@@ -77,11 +77,10 @@ def verify_db(count: int, rebuild: bool) -> Path:
 
 
 def sample_bytes(store: Store, n: int = 10_000) -> list[bytes]:
-    """The canonical bytes the ledger hashes, for the baseline (prev_hash left to the loop)."""
+    """The canonical bytes the ledger hashes (the stored bodies), for the baseline."""
     out = []
-    for row in store.ledger_rows(batch_size=n):
-        out.append(canonical_event(row.seq, row.at, row.actor, row.ceremony_id, row.action, row.details,
-                                   row.prev_hash).encode("utf-8"))
+    for _seq, body, _hash in store.ledger_bodies(batch_size=n):
+        out.append(body)
         if len(out) == n:
             break
     return out
@@ -101,7 +100,7 @@ def time_baseline(payloads: list[bytes], total: int) -> float:
 
 def time_floor(store: Store) -> float:
     t0 = time.perf_counter()
-    for _ in store.ledger_rows():
+    for _ in store.ledger_bodies():
         pass
     return time.perf_counter() - t0
 
@@ -158,7 +157,7 @@ def main() -> int:
         f"  Ledger.verify:             {rate(args.verify_events, best['verify'])}",
         f"  hashlib chain, same bytes: {rate(args.verify_events, best['verify_base'])}",
         f"  ratio: {verify_ratio:.2f}x (aim <= 2x) {verdict(verify_ratio)}",
-        f"  floor, ledger_rows() only: {rate(args.verify_events, best['floor'])}"
+        f"  floor, ledger_bodies() only: {rate(args.verify_events, best['floor'])}"
         f"  = {best['floor'] / best['verify_base']:.2f}x the baseline before any hashing",
         f"  peak RSS of this process: {rss_mb:,.0f} MB (verify streams in batches; memory does not grow with the chain)",
         "",

@@ -49,10 +49,10 @@ __all__ = [
 def canonical_event(
     seq: int, at: str, actor: str, ceremony_id: str | None, action: str, details_json: str, prev_hash: str
 ) -> str:
-    """The canonical JSON text of an event (``details_json`` already canonical), built directly.
+    """The canonical JSON text (the stored body) of an event whose ``details_json`` is canonical.
 
     Equal to ``json.dumps({...}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
-    of the same event, but without re-encoding the details: this is verify's inner loop.
+    of the same event, built without re-encoding the details.
     """
     return (
         '{"action":' + encode_basestring(action)
@@ -133,6 +133,8 @@ def _text(value: Any, what: str, *, optional: bool = False) -> None:
         return
     if not isinstance(value, str) or not value:
         raise TypeError(f"{what} must be a non-empty str")
+    if not value.isprintable():  # names are read aloud and shown; no control characters
+        raise ValueError(f"{what} must be printable text (no control characters)")
 
 
 class Ledger:
@@ -212,7 +214,7 @@ class Ledger:
             last = self._store.ledger_last()
             seq, prev = (0, GENESIS_PREV_HASH) if last is None else (last.seq, last.hash)
             for action, details in events:
-                if type(action) is not str or not action:
+                if type(action) is not str or not action.isprintable() or not action:
                     _text(action, "action")
                 if type(details) is not dict:
                     if not isinstance(details, Mapping):

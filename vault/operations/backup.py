@@ -18,8 +18,7 @@ from vault.backup.format import FORMAT_VERSION, BundleHeader, BundleWriter, KeyE
 from vault.errors import HsmCheckFailed, KeyNotFound, VaultError
 from vault.hsm import HsmSession, KeyObject
 from vault.operations._common import ACTOR, refuse_existing
-from vault.operations._hsm_bulk import check_unwraps, public_keys_pem
-from vault.operations.bundles import entry_item, open_verified
+from vault.operations.bundles import entry_item, open_verified, test_unwrap
 from vault.operations.keys import BACKED_UP_STATES
 from vault.operations.quorum import ActiveQuorum
 from vault.store.records import BackupDecision, BackupRecord, KeyRecord, NewBackup
@@ -83,7 +82,7 @@ def write_backup(
     refuse_existing(path)
     records = keys_to_back_up(vault)
     objects = _token_objects(session, records)
-    pems = public_keys_pem(session, objects)
+    pems = session.public_keys_pem(objects)  # one pass over the token's public keys
     kek, mac_key = quorum.kek(), quorum.mac_key()
     try:
         kcv = kek_check_value(kek)
@@ -108,7 +107,7 @@ def write_backup(
                             version=record.version,
                             state=record.state,
                             fingerprint=record.fingerprint,
-                            public_key_pem=pems.get((key.label, key.key_id)),
+                            public_key_pem=pems.get(key.label),
                             wrapped=blob,
                         )
                     )
@@ -118,7 +117,7 @@ def write_backup(
             try:
                 # From the file on disk, not from memory: what was written is what must restore.
                 verified = open_verified(path, quorum, mac_key)
-                tested = check_unwraps(session, wkey, map(entry_item, verified))
+                tested = test_unwrap(session, wkey, map(entry_item, verified))
                 with vault.store.atomic():
                     backup = vault.store.record_backup(
                         NewBackup(

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from pathlib import Path
 
 from vault.backup.format import BundleHeader, KeyEntry, VerifiedEntries, inspect_bundle, iter_verified_entries
 from vault.errors import BundleCorrupt, BundleForeign
-from vault.hsm import KeyObject
+from vault.hsm import HsmSession, KeyObject, WrappingKey
 from vault.operations._common import pem_to_der
 from vault.operations.quorum import ActiveQuorum
 from vault.secret import Secret
+
+
+TEST_UNWRAP_BATCH = 256
 
 
 def open_verified(path: Path, quorum: ActiveQuorum, mac_key: Secret) -> VerifiedEntries:
@@ -63,3 +67,17 @@ def entry_key(entry: KeyEntry) -> KeyObject:
 
 def entry_item(entry: KeyEntry) -> tuple[KeyObject, bytes, bytes | None]:
     return entry_key(entry), entry.wrapped, pem_to_der(entry.public_key_pem)
+
+
+def test_unwrap(session: HsmSession, wkey: WrappingKey, items: Iterable[tuple[KeyObject, bytes, bytes | None]]) -> int:
+    """Every blob unwrapped into a session object and checked by the token module (AES: KCV;
+    pairs: SPKI fingerprint and a signature verified in software against the bundle's public
+    key), each copy destroyed by handle at once. In batches, so memory does not grow with the
+    number of keys. Returns how many keys were checked; raises on the first that fails."""
+    tested, batch = 0, []
+    for item in items:
+        batch.append(item)
+        if len(batch) == TEST_UNWRAP_BATCH:
+            tested += session.check_unwrap_many(wkey, batch)
+            batch = []
+    return tested + (session.check_unwrap_many(wkey, batch) if batch else 0)

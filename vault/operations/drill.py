@@ -1,11 +1,12 @@
 """Drill a restore: the latest (or a chosen) bundle into a scratch SoftHSM token, compared, wiped.
 
 The scratch token is a new token in the practice SoftHSM (practice homes) or in a SoftHSM
-under ``HOME/drill`` (production homes, whose HSM is not touched). Keys are unwrapped as
-session objects of the scratch token (the drill proves every blob unwraps and every key works;
-writing thousands of token files would only slow it down), compared with the bundle and the
-database (fingerprint; for pairs a sign/verify round trip against the bundle's public key),
-and the scratch token is wiped whatever happens. The result, passed or failed, is recorded
+under ``HOME/drill`` (production homes, whose HSM is not touched). Every entry is compared
+with the database, then unwrapped as a session object of the scratch token and checked:
+AES keys by KCV, pairs by SPKI fingerprint and a sign/verify round trip against the bundle's
+public key (``HsmSession.check_unwrap_many``; session objects because the drill proves every
+blob unwraps and every key works, and thousands of token files would only slow it down).
+The scratch token is wiped whatever happens. The result, passed or failed, is recorded
 with its duration.
 
 Wiping re-initialises the SoftHSM library, so no session may be open on the vault's module
@@ -21,16 +22,13 @@ from pathlib import Path
 
 from vault import hsm
 from vault.errors import DrillFailed, HsmCheckFailed, RecordNotFound, VaultError
-from vault.hsm import HsmModule, KeyObject, verify_signature
+from vault.hsm import HsmModule
 from vault.operations._common import ACTOR, Stopwatch, sha256_file
-from vault.operations.bundles import entry_item, open_verified
+from vault.operations.bundles import entry_item, open_verified, test_unwrap
 from vault.operations.quorum import ActiveQuorum
 from vault.secret import Secret
 from vault.store.records import BackupRecord, DrillRecord
 from vault.store.records import DrillResult as DrillStatus
-
-DRILL_MESSAGE = b"custodian console restore drill"
-
 
 @dataclass(frozen=True, slots=True)
 class DrillResult:
@@ -119,40 +117,31 @@ def _backup_of(vault, bundle_path: Path | None) -> BackupRecord:
 
 
 def _drill(vault, quorum: ActiveQuorum, path: Path) -> int:
+    known = {r.label: r for r in vault.store.list_keys()}
     with quorum.mac_key() as mac_key:
         verified = open_verified(path, quorum, mac_key)
-        entries = list(verified)
-    known = {r.label: r for r in vault.store.list_keys()}
-    for entry in entries:
-        record = known.get(entry.label)
-        if record is not None and record.fingerprint != entry.fingerprint:
-            raise HsmCheckFailed(f"The bundle's {entry.label!r} is {entry.fingerprint}; the vault recorded "
-                                 f"{record.fingerprint}.")  # fmt: skip
-    module = _scratch_module(vault)
-    label = f"drill-{os.urandom(4).hex()}"
-    so_pin, user_pin = Secret(os.urandom(16).hex(), "so-pin"), Secret(os.urandom(16).hex(), "user-pin")
-    info = module.init_token(label, so_pin, user_pin)
-    try:
-        with module.open_session(info, user_pin) as session, quorum.kek() as kek:
-            wkey = session.import_wrapping_key(kek)
-            restored = session.unwrap_many(wkey, [entry_item(e) for e in entries], store=False)
-            return _compare(session, entries, restored)
-    finally:
+        for entry in verified:  # the bundle must agree with the database before anything is unwrapped
+            record = known.get(entry.label)
+            if record is not None and record.fingerprint != entry.fingerprint:
+                raise HsmCheckFailed(f"The bundle's {entry.label!r} is {entry.fingerprint}; the vault recorded "
+                                     f"{record.fingerprint}.")  # fmt: skip
+        module = _scratch_module(vault)
+        label = f"drill-{os.urandom(4).hex()}"
+        so_pin, user_pin = Secret(os.urandom(16).hex(), "so-pin"), Secret(os.urandom(16).hex(), "user-pin")
+        info = module.init_token(label, so_pin, user_pin)
         try:
-            module.wipe_softhsm_token(info, user_pin=user_pin)
+            with module.open_session(info, user_pin) as session, quorum.kek() as kek:
+                wkey = session.import_wrapping_key(kek)
+                compared = test_unwrap(session, wkey, map(entry_item, verified))
+                if compared != verified.key_count:
+                    raise HsmCheckFailed(f"{compared} of the bundle's {verified.key_count} keys were compared.")
+                return compared
         finally:
-            so_pin.wipe()
-            user_pin.wipe()
-
-
-def _compare(session, entries, restored: list[KeyObject]) -> int:
-    for entry, key in zip(entries, restored, strict=True):
-        if key.fingerprint != entry.fingerprint:
-            raise HsmCheckFailed(f"Drilled {entry.label!r} came back as {key.fingerprint}, not {entry.fingerprint}.")
-        if entry.algorithm.is_key_pair:
-            signature = session.sign(key, DRILL_MESSAGE)
-            verify_signature(entry.public_key_pem, entry.algorithm, DRILL_MESSAGE, signature)
-    return len(restored)
+            try:
+                module.wipe_softhsm_token(info, user_pin=user_pin)
+            finally:
+                so_pin.wipe()
+                user_pin.wipe()
 
 
 def _scratch_module(vault) -> HsmModule:

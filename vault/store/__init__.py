@@ -92,9 +92,14 @@ Attestations, deviations, drills
 Settings (non-secret text)
     get_setting(key, default=None) -> str | None ; set_setting(key, value: str) ; settings() -> dict
 Ledger rows (the chain itself is ``vault.ledger.Ledger``; use that, not these, to append)
-    ledger_append_rows(rows) -> int       one transaction; UPDATE/DELETE are refused by triggers
+    A stored event is (seq, body, hash): body = the canonical JSON the hash covers; at, actor,
+    ceremony_id, action, details, prev_hash are columns SQLite generates from it.
+    UPDATE and DELETE on the table are refused by triggers.
+    ledger_append_rows(rows: [(seq, body, hash), ...]) -> int      one transaction
+    ledger_bodies(start_seq=1, *, batch_size=20000) -> Iterator[(seq, body bytes, hash)]   for verify
     ledger_rows(start_seq=1, *, batch_size=20000) -> Iterator[LedgerRow]   streaming, seq order
-    ledger_last() -> LedgerRow | None ; ledger_row(seq) ; ledger_rows_of_ceremony(id) ; ledger_count()
+    ledger_last() -> LedgerRow | None ; ledger_row(seq) ; ledger_body(seq) ; ledger_rows_of_ceremony(id) ;
+    ledger_count()
 """
 
 from vault.store.clock import iso, utc_now
