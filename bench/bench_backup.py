@@ -352,8 +352,8 @@ def main() -> None:
     ]  # fmt: skip
     for label, k, size, peak_b, peak_r in memory:
         lines.append(
-            f"memory ({label}, {k} keys): bundle {size / 1e6:.2f} MB; tracemalloc peak backup {peak_b / 1e6:.2f} MB "
-            f"({peak_b / size:.2f}x bundle), restore {peak_r / 1e6:.2f} MB ({peak_r / size:.2f}x bundle)"
+            f"memory ({label}, {k} keys): bundle {size / 1e6:.2f} MB ({size / k:.0f} B/key); tracemalloc peak "
+            f"backup {peak_b / 1e6:.2f} MB ({peak_b / k:.0f} B/key), restore {peak_r / 1e6:.2f} MB ({peak_r / k:.0f} B/key)"
         )
     lines.append("all rounds (s): " + json.dumps([{k: round(v, 3) for k, v in r.items()} for r in rounds]))
     text = "\n".join(lines) + "\n"

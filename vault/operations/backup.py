@@ -1,9 +1,10 @@
 """Write a backup bundle of every backed-up key, prove it restores, record it.
 
-Order (nothing half-applied): check the keys on the token against the database; import the
-KEK as a session object; wrap every key in one pass; stream the bundle (written once,
-atomically, never over an existing file, read back); test-unwrap every blob *from the file
-on disk* into scratch session objects and compare fingerprints; record the backup and its
+Order (nothing half-applied): read the public keys of the pairs from the token and check them
+against the database; import the KEK as a session object; wrap every key in one pass; stream
+the bundle (written once, atomically, never over an existing file, read back and verified
+byte for byte); test-unwrap every blob of the bundle into scratch session objects, each
+checked against the recorded fingerprint and destroyed by handle; record the backup and its
 keys with the ledger event in one transaction. If anything after publishing fails, the new
 bundle file is removed again. The session KEK is destroyed in every case.
 """
@@ -15,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vault.backup.format import FORMAT_VERSION, BundleHeader, BundleWriter, KeyEntry, kek_check_value
-from vault.errors import HsmCheckFailed, KeyNotFound, VaultError
+from vault.errors import HsmCheckFailed, VaultError
 from vault.hsm import HsmSession, KeyObject
-from vault.operations._common import ACTOR, refuse_existing
-from vault.operations.bundles import entry_item, open_verified, test_unwrap
+from vault.hsm.software import spki_fingerprint
+from vault.operations._common import ACTOR, pem_to_der, refuse_existing
+from vault.operations.bundles import open_verified, test_unwrap
 from vault.operations.keys import BACKED_UP_STATES
 from vault.operations.quorum import ActiveQuorum
 from vault.store.records import BackupDecision, BackupRecord, KeyRecord, NewBackup
@@ -45,26 +47,23 @@ def keys_to_back_up(vault) -> list[KeyRecord]:
     ]
 
 
-def _token_objects(session: HsmSession, records: list[KeyRecord]) -> list[KeyObject]:
-    """The token's object of each record (one pass over the token), checked against the database."""
-    on_token = {(k.label, k.key_id): k for k in session.list_keys()}
-    missing = [r.label for r in records if (r.label, r.cka_id) not in on_token]
-    if missing:
-        shown = ", ".join(repr(label) for label in missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise KeyNotFound(
-            f"{len(missing)} keys to back up are not on token {session.token.describe()}: {shown}.",
-            next_step="Run `custodian reconcile` to compare the token with the database.",
-        )
-    objects = []
-    for record in records:
-        key = on_token[(record.label, record.cka_id)]
-        if key.fingerprint != record.fingerprint:
+def record_key(record: KeyRecord) -> KeyObject:
+    """The KeyObject the token should hold for ``record`` (found by label and CKA_ID)."""
+    pair = record.algorithm.is_key_pair
+    return KeyObject(record.label, record.cka_id, record.algorithm, record.fingerprint, True, True, pair)
+
+
+def _public_keys(session: HsmSession, objects: list[KeyObject]) -> dict[str, str]:
+    """label -> PEM of every pair, from one pass over the token, checked against the database."""
+    pems = session.public_keys_pem(objects)
+    for key in objects:
+        if key.algorithm.is_key_pair and spki_fingerprint(pem_to_der(pems[key.label])) != key.fingerprint:
             raise HsmCheckFailed(
-                f"Key {record.label!r} on the token has fingerprint {key.fingerprint or 'none'}, "
-                f"the vault recorded {record.fingerprint}."
+                f"The public key of {key.label!r} on token {session.token.describe()} is not the one the vault "
+                f"recorded ({key.fingerprint}).",
+                next_step="Run `custodian reconcile` to compare the token with the database.",
             )
-        objects.append(key)
-    return objects
+    return pems
 
 
 def write_backup(
@@ -81,8 +80,8 @@ def write_backup(
     path = Path(path)
     refuse_existing(path)
     records = keys_to_back_up(vault)
-    objects = _token_objects(session, records)
-    pems = session.public_keys_pem(objects)  # one pass over the token's public keys
+    objects = [record_key(r) for r in records]
+    pems = _public_keys(session, objects)
     kek, mac_key = quorum.kek(), quorum.mac_key()
     try:
         kcv = kek_check_value(kek)
@@ -97,8 +96,10 @@ def write_backup(
         wkey = session.import_wrapping_key(kek)
         try:
             writer = BundleWriter(path, header, mac_key)
+            items = []  # (key, blob, public DER): the blobs are the bundle's own bytes
             with writer:
-                for record, (key, blob) in zip(records, session.wrap_many(wkey, objects)):
+                for record, (key, blob) in zip(records, session.wrap_many(wkey, objects), strict=True):
+                    items.append((key, blob, pem_to_der(pems.get(key.label))))
                     writer.add(
                         KeyEntry(
                             label=record.label,
@@ -115,9 +116,10 @@ def write_backup(
             assert written is not None
             inode = os.stat(path).st_ino
             try:
-                # From the file on disk, not from memory: what was written is what must restore.
-                verified = open_verified(path, quorum, mac_key)
-                tested = test_unwrap(session, wkey, map(entry_item, verified))
+                # The writer read the file back (MAC and SHA-256 of every byte written), so these
+                # blobs are exactly the bundle's: each must restore, checked against the database's
+                # fingerprint (KCV for AES; SPKI fingerprint and a signature for pairs).
+                tested = test_unwrap(session, wkey, items)
                 with vault.store.atomic():
                     backup = vault.store.record_backup(
                         NewBackup(
