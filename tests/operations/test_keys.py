@@ -17,6 +17,7 @@ from vault.operations import (
     compromise_key,
     destroy_key,
     generate_key,
+    preflight_generate,
     rotate_key,
     write_backup,
 )
@@ -69,6 +70,7 @@ def test_ed25519_with_backup_is_refused_and_accepted_with_a_recorded_reason(prac
         generate_key(practice_vault, session, "ed", KeyAlgorithm.ED25519)
     with pytest.raises(NoBackupReasonMissing):
         generate_key(practice_vault, session, "ed", KeyAlgorithm.ED25519, backup=False)
+    assert preflight_generate(practice_vault, session, "ed", KeyAlgorithm.ED25519, False) is None  # explicit decision
     assert snapshot(practice_vault, session) == before
     reason = "SoftHSM 2.6 cannot wrap Ed25519; the key is re-created if the token is lost"
     record = generate_key(practice_vault, session, "ed", KeyAlgorithm.ED25519, backup=False, no_backup_reason=reason)

@@ -54,3 +54,70 @@ def test_reshare_rebacks_up_under_the_new_kek_and_the_old_shares_open_nothing(
         activate(practice_vault, collector, None)
     with pytest.raises(BundleForeign):  # the new quorum does not open the old bundle
         restore_backup(practice_vault, session, new.quorum, old_bundle)
+
+
+def _activate_with_holders(vault, record, public):
+    """Record a verified holder for every share (placeholder custodians) and activate the set."""
+    from vault.types import Role
+
+    for i, ref in enumerate(public.refs()):
+        name = f"custodian-{record.id}-{i}"
+        custodian = vault.store.add_custodian(name, Role.CUSTODIAN, "pem", "verifier", {}, b"x")
+        holder = vault.store.add_share_holder(record.id, custodian.id, group_index=ref.group,
+                                              member_index=ref.member, commitment=public.commitment(ref))  # fmt: skip
+        vault.store.mark_share_distributed(holder.id)
+        vault.store.mark_share_verified(holder.id)
+    return vault.store.activate_share_set(record.id)
+
+
+def _new_split():
+    import os
+
+    from vault import shares
+
+    qs = shares.new_quorum_secret(os.urandom(32))
+    return qs, shares.split(qs, shares.QuorumPolicy.simple(2, 3, iteration_exponent=0), None).public
+
+
+def _commit(vault, public, name):
+    def commit():
+        record = vault.store.add_share_set(
+            name, identifier=public.identifier, group_threshold=1, groups=((2, 3),), iteration_exponent=0,
+            passphrase=False, commitment_salt=public.commitment_salt, check_value=public.check_value,
+        )  # fmt: skip
+        return _activate_with_holders(vault, record, public)
+
+    return commit
+
+
+def test_reshare_commits_the_new_set_and_rebacks_up_as_one_step(practice_vault, session, kit, tmp_path):
+    from vault.operations import ActiveQuorum, reshare, verify_backup
+
+    _activate_with_holders(practice_vault, kit.quorum.share_set, kit.public)
+    generate_key(practice_vault, session, "root", KeyAlgorithm.EC_P256)
+    session.close()
+    qs, public = _new_split()
+    result = reshare(practice_vault, kit.quorum, qs, tmp_path / "new.bundle",
+                     commit=_commit(practice_vault, public, "set-2"), ceremony_id=CEREMONY)  # fmt: skip
+    assert result.share_set.status.value == "active" and result.retired.status.value == "retired"
+    new_quorum = ActiveQuorum(qs, result.share_set)
+    assert verify_backup(tmp_path / "new.bundle", new_quorum).labels == ("root",)
+    assert last_event(practice_vault, "quorum.reshared").details["backup_sha256"] == result.sha256
+
+
+def test_a_failed_reshare_commits_nothing(practice_vault, session, kit, tmp_path):
+    from vault.errors import OutputExists
+    from vault.operations import reshare
+
+    active = _activate_with_holders(practice_vault, kit.quorum.share_set, kit.public)
+    generate_key(practice_vault, session, "root", KeyAlgorithm.EC_P256)
+    session.close()
+    taken = tmp_path / "taken.bundle"
+    taken.write_bytes(b"old")
+    head = practice_vault.ledger.head()
+    qs, public = _new_split()
+    with pytest.raises(OutputExists):
+        reshare(practice_vault, kit.quorum, qs, taken, commit=_commit(practice_vault, public, "set-2"))
+    assert practice_vault.store.active_share_set() == active
+    assert [s.name for s in practice_vault.store.list_share_sets()] == ["set-1"]
+    assert practice_vault.ledger.head() == head and taken.read_bytes() == b"old"

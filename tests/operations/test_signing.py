@@ -25,10 +25,10 @@ def test_sign_writes_a_verified_signature(practice_vault, session, payload, tmp_
                  no_backup_reason=None if backup else "not wrappable")  # fmt: skip
     out = tmp_path / "tx.sig"
     result = sign_payload(practice_vault, session, "signer", payload, out, ceremony_id=CEREMONY)
-    verify_payload(result.public_key_pem, algorithm, payload, out)
-    verify_payload(result.public_key_pem, None, payload.read_bytes(), out.read_bytes())
+    verify_payload(result.public_key_pem, payload, out, algorithm=algorithm)
+    verify_payload(result.public_key_pem, payload.read_bytes(), out.read_bytes())  # algorithm from the key
     with pytest.raises(SignatureInvalid):
-        verify_payload(result.public_key_pem, algorithm, b"pay 10 BTC to someone else", out)
+        verify_payload(result.public_key_pem, b"pay 10 BTC to someone else", out)
     assert last_event(practice_vault, "payload.signed").details["signature_sha256"] == result.signature_sha256
 
 

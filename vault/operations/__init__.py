@@ -17,9 +17,9 @@ from vault.operations.keys import (
     preflight_generate,
     rotate_key,
 )
-from vault.operations.quorum import ActiveQuorum, activate, open_token_session
+from vault.operations.quorum import ActiveQuorum, activate, new_quorum_secret, open_token_session
 from vault.operations.reconcile import ReconcileReport, reconcile
-from vault.operations.reshare import rebackup_all, retire_share_set
+from vault.operations.reshare import ReshareResult, rebackup_all, reshare, retire_share_set
 from vault.operations.restore import RestoreResult, restore_backup
 from vault.operations.signing import SignResult, sign_payload, verify_payload
 from vault.operations.token import initialise_token
@@ -32,6 +32,7 @@ __all__ = [
     "DrillResult",
     "DrillSchedule",
     "ReconcileReport",
+    "ReshareResult",
     "RestoreResult",
     "SignResult",
     "activate",
@@ -42,10 +43,12 @@ __all__ = [
     "initialise_token",
     "keys_to_back_up",
     "next_drill_due",
+    "new_quorum_secret",
     "open_token_session",
     "preflight_generate",
     "rebackup_all",
     "reconcile",
+    "reshare",
     "restore_backup",
     "retire_share_set",
     "rotate_key",

@@ -21,14 +21,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from vault import hsm
-from vault.errors import DrillFailed, HsmCheckFailed, RecordNotFound, VaultError
+from vault.errors import BundleUnreadable, DrillFailed, HsmCheckFailed, RecordNotFound, VaultError
 from vault.hsm import HsmModule
 from vault.operations._common import ACTOR, Stopwatch, sha256_file
 from vault.operations.bundles import entry_item, open_verified, test_unwrap
-from vault.operations.quorum import ActiveQuorum
+from vault.operations.quorum import ActiveQuorum, wrap_mechanism
 from vault.secret import Secret
 from vault.store.records import BackupRecord, DrillRecord
 from vault.store.records import DrillResult as DrillStatus
+
 
 @dataclass(frozen=True, slots=True)
 class DrillResult:
@@ -101,8 +102,6 @@ def _backup_of(vault, bundle_path: Path | None) -> BackupRecord:
     try:
         return vault.store.get_backup_by_sha256(sha256_file(path))
     except OSError as exc:
-        from vault.errors import BundleUnreadable
-
         raise BundleUnreadable(f"Cannot read the bundle {path}: {exc.strerror or exc}.") from None
     except RecordNotFound:
         # A recorded bundle whose bytes changed is a failed drill, not an unknown file.
@@ -130,7 +129,7 @@ def _drill(vault, quorum: ActiveQuorum, path: Path) -> int:
         so_pin, user_pin = Secret(os.urandom(16).hex(), "so-pin"), Secret(os.urandom(16).hex(), "user-pin")
         info = module.init_token(label, so_pin, user_pin)
         try:
-            with module.open_session(info, user_pin) as session, quorum.kek() as kek:
+            with module.open_session(info, user_pin, wrap_mechanism=wrap_mechanism(vault)) as session, quorum.kek() as kek:
                 wkey = session.import_wrapping_key(kek)
                 compared = test_unwrap(session, wkey, map(entry_item, verified))
                 if compared != verified.key_count:

@@ -75,8 +75,9 @@ def preflight_generate(
     """Everything that can be checked before a key is generated; raises, changes nothing.
 
     The label is free in the database and on the token; the capability probe says the token
-    generates ``algorithm``; with ``backup`` the token can also wrap and unwrap it, and without
-    it a reason is given.
+    generates ``algorithm``; with ``backup`` the token can also wrap and unwrap it. Without
+    backup the decision is explicit; its reason is required by ``generate_key`` (and checked
+    here too when it is passed).
     """
     check_label(label)
     algorithm = _algorithm(algorithm)
@@ -100,8 +101,14 @@ def preflight_generate(
         )
     if backup:
         capabilities.require_backup(algorithm)
-    elif not (isinstance(no_backup_reason, str) and no_backup_reason.strip()):
+    elif no_backup_reason is not None:
+        _require_no_backup_reason(label, no_backup_reason)
+
+
+def _require_no_backup_reason(label: str, reason: str | None) -> str:
+    if not (isinstance(reason, str) and reason.strip()):
         raise NoBackupReasonMissing(f"Key {label!r} would be generated without backup, and no reason was given.")
+    return reason.strip()
 
 
 def generate_key(
@@ -117,8 +124,8 @@ def generate_key(
 ) -> KeyRecord:
     """Generate a master key on the token, record it (pre-activation -> active, version 1)."""
     algorithm = _algorithm(algorithm)
-    preflight_generate(vault, session, label, algorithm, backup, no_backup_reason=no_backup_reason)
-    reason = no_backup_reason.strip() if not backup and no_backup_reason else None
+    reason = None if backup else _require_no_backup_reason(label, no_backup_reason)
+    preflight_generate(vault, session, label, algorithm, backup, no_backup_reason=reason)
     key = session.generate(label, algorithm, backup=backup)
     try:
         with vault.store.atomic():
@@ -291,7 +298,13 @@ def _check_transition(record: KeyRecord, new_state: KeyState) -> None:
 
 # --- destruction -------------------------------------------------------------------------------
 def destroy_key(
-    vault, session: HsmSession, label: str, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR
+    vault,
+    session: HsmSession,
+    label: str,
+    *,
+    reason: str = "destroyed by a destroy ceremony",
+    ceremony_id: str | None = None,
+    actor: str = ACTOR,
 ) -> DestructionRecord:
     """Destroy a key on the HSM, confirm it is gone, keep the tombstone, list the backups holding it.
 

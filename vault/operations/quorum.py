@@ -131,18 +131,66 @@ def _share_set_of(vault, identifier: int, check_value: str) -> ShareSetRecord:
     )
 
 
-def open_token_session(vault, quorum: ActiveQuorum):
-    """A logged-in session on the vault's token; the user PIN is derived from the QS and wiped at once."""
+def new_quorum_secret(vault) -> Secret:
+    """A fresh QS: 32 bytes of the HSM's RNG mixed with the host CSPRNG (vault.shares).
+
+    The RNG is the vault's token's; before init (the token PINs derive from the QS, so the QS
+    comes first) any initialised token's, and in a practice home with none, a scratch SoftHSM
+    token's, wiped at once.
+    """
+    from vault.errors import TokenNotFound
+
+    module = vault.hsm()
+    try:
+        return shares.new_quorum_secret(module.random(module.find_token(vault.token), 32))
+    except TokenNotFound:
+        pass
+    tokens = module.tokens()
+    if tokens:
+        return shares.new_quorum_secret(module.random(tokens[0], 32))
+    if not vault.home.is_practice:
+        raise TokenNotFound(
+            "No initialised token can give random bytes for the quorum secret.",
+            next_step="Connect the HSM; a token the vendor tools initialised is enough for its RNG.",
+        )
+    return shares.new_quorum_secret(_scratch_random(vault, module, 32))
+
+
+def _scratch_random(vault, module, n: int) -> bytes:
+    import os
+
+    from vault import hsm
+
+    hsm.write_softhsm_conf(vault.home.path)  # see drill._scratch_module: only owned confs are wiped
+    so_pin, user_pin = Secret(os.urandom(16).hex(), "so-pin"), Secret(os.urandom(16).hex(), "user-pin")
+    info = module.init_token(f"rng-{os.urandom(4).hex()}", so_pin, user_pin)
+    try:
+        return module.random(info, n)
+    finally:
+        try:
+            module.wipe_softhsm_token(info, user_pin=user_pin)
+        finally:
+            so_pin.wipe()
+            user_pin.wipe()
+
+
+def wrap_mechanism(vault):
+    """The backup wrap mechanism custodian.toml configures (vault.hsm self-tests it at the probe)."""
     from vault.hsm import WrapMechanism
 
     name = vault.home.config.wrap_mechanism
     try:
-        mechanism = WrapMechanism[name]
+        return WrapMechanism[name]
     except KeyError:
         raise ConfigError(
             f"custodian.toml names the wrap mechanism {name!r}, which the console does not know.",
             next_step="Use AES_KEY_WRAP_PAD (SoftHSM 2.6) or AES_KEY_WRAP_KWP.",
         ) from None
+
+
+def open_token_session(vault, quorum: ActiveQuorum):
+    """A logged-in session on the vault's token; the user PIN is derived from the QS and wiped at once."""
+    mechanism = wrap_mechanism(vault)
     module = vault.hsm()
     with quorum.user_pin() as pin:
         return module.open_session(vault.token, pin, wrap_mechanism=mechanism)

@@ -123,7 +123,7 @@ def _write_once(path: Path, data: bytes) -> None:
 
 
 def verify_payload(
-    public_pem: str, algorithm: KeyAlgorithm | None, payload: Path | bytes, signature: Path | bytes
+    public_pem: str, payload: Path | bytes, signature: Path | bytes, *, algorithm: KeyAlgorithm | None = None
 ) -> None:
     """Check a signature made by ``sign_payload``; raises SignatureInvalid. ``algorithm`` None: from the key."""
     data = payload if isinstance(payload, bytes) else _read_payload(Path(payload))
