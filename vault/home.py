@@ -249,7 +249,4 @@ def open_home(path: Path, *, create_practice: bool = True) -> Home:
             raise HomeError(f"{path} exists and is not empty, but has no {CONFIG_NAME}.",
                             next_step="Choose an empty or new directory for the console home.")
         return create_practice_home(path)
-    home = Home(path, load_config(path / CONFIG_NAME))
-    if home.softhsm_conf:
-        write_softhsm_conf(path)  # the token directory must exist before SoftHSM starts
-    return home
+    return Home(path, load_config(path / CONFIG_NAME))
