@@ -8,6 +8,7 @@ a screen holds secrets; the idle lock; production ceremonies refused under devto
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
@@ -32,12 +33,12 @@ AREAS = {
 }
 
 
-def _mode_of(home_path: Path) -> Mode:
-    """The home's mode from its config file (a home that does not exist yet will be practice)."""
+def _config_of(home_path: Path):
+    """The home's config (None for a home that does not exist yet: it will be a practice home)."""
     from vault.home import CONFIG_NAME, load_config
 
     cfg = home_path / CONFIG_NAME
-    return load_config(cfg).mode if cfg.exists() else Mode.PRACTICE
+    return load_config(cfg) if cfg.exists() else None
 
 
 class CustodianApp(App[int]):
@@ -55,16 +56,21 @@ class CustodianApp(App[int]):
     ]
 
     def __init__(self, home: str | Path, *, clock: Callable[[], datetime] | None = None,
-                 idle_timeout: float | None = None, bridge: Bridge | None = None,
-                 ceremony_options=None) -> None:
-        """``ceremony_options``: a ``vault.ceremony.context.RunOptions`` for every ceremony (tests)."""
+                 idle_timeout: float | None = None, idle_clock: IdleClock | None = None,
+                 bridge: Bridge | None = None, ceremony_options=None) -> None:
+        """``ceremony_options``: a ``vault.ceremony.context.RunOptions`` for every ceremony (tests);
+        ``idle_clock``: the idle lock's clock (tests pass one with a fake ``monotonic``)."""
         super().__init__()
         self.home_path = Path(home)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        self.vault_mode = _mode_of(self.home_path)
+        config = _config_of(self.home_path)
+        self.vault_mode = config.mode if config is not None else Mode.PRACTICE
         self.bridge = bridge or Bridge(self.home_path)
-        self.idle = IdleClock(idle_timeout if idle_timeout is not None else 300.0)
+        if idle_timeout is None:  # the home's [ceremony] idle_timeout_seconds
+            idle_timeout = float(config.idle_timeout_seconds if config is not None else 300)
+        self.idle = idle_clock or IdleClock(idle_timeout)
         self.ceremony_running = False
+        self.active_wizard = None  # the WizardScreen while a ceremony runs
         self.ceremony_options = ceremony_options
         self.register_theme(CUSTODIAN_THEME)
         self.theme = CUSTODIAN_THEME.name
@@ -89,6 +95,24 @@ class CustodianApp(App[int]):
         first_run = await self.bridge.run(_first_run)
         if first_run:
             await self.push_screen(WelcomeScreen())
+        await self.offer_unfinished(quiet=True)
+
+    async def offer_unfinished(self, *, quiet: bool = False) -> None:
+        """The dialog of unfinished ceremonies (resume / abort with a reason), if there are any."""
+        from console.modals.unfinished import UnfinishedDialog, list_unfinished
+
+        items = await self.bridge.run(list_unfinished)
+        if items:
+            await self.push_screen(UnfinishedDialog(items), callback=self._resume_chosen)
+        elif not quiet:
+            self.notify("No unfinished ceremony.")
+
+    def _resume_chosen(self, choice: tuple[str, str, str] | None) -> None:
+        if choice:
+            from console.launch import start_ceremony
+
+            _, ceremony_id, name = choice
+            start_ceremony(self, name, resume_id=ceremony_id)
 
     async def action_quit(self) -> None:
         if self.ceremony_running:
@@ -97,7 +121,13 @@ class CustodianApp(App[int]):
             return
         self.exit(0)
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
+        # A ceremony still running is aborted (its secrets wiped, the abort in the ledger) before
+        # the vault closes; a killed console instead leaves it unfinished, offered at next start.
+        wizard = self.active_wizard
+        if wizard is not None:
+            wizard.stop_for_exit()
+            await asyncio.to_thread(self.bridge.wait_for_drives, 30)
         self.bridge.close()
 
     # -- areas -------------------------------------------------------------------------------------
@@ -130,6 +160,10 @@ class CustodianApp(App[int]):
                                 lambda n=name: self.action_area(n))
         yield SystemCommand("Ledger: Verify", "Verify the whole hash chain", self._palette_verify)
         yield SystemCommand("Ceremony: Start…", "Choose a ceremony to run", lambda: self.action_area("ceremonies"))
+        yield SystemCommand("Ceremony: Record…", "Run a ceremony and record it as a replayable script (no secrets)",
+                            self._palette_record)
+        yield SystemCommand("Ceremony: Unfinished…", "Resume or abort an interrupted ceremony",
+                            lambda: self.run_worker(self.offer_unfinished(), group="unfinished"))
         yield SystemCommand("Console: Theme", "Change the colour theme", self.action_change_theme)
         yield SystemCommand("Console: Help", "Help for this screen", self.action_help)
         yield SystemCommand("Console: Quit", "Quit the console", self.action_quit)
@@ -137,6 +171,10 @@ class CustodianApp(App[int]):
     def _palette_verify(self) -> None:
         self.action_area("ledger")
         self.call_later(lambda: getattr(self.screen, "action_verify", lambda: None)())
+
+    def _palette_record(self) -> None:
+        self.action_area("ceremonies")
+        self.call_later(lambda: getattr(self.screen, "action_record", lambda: None)())
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         self._refuse_screenshot()

@@ -9,8 +9,10 @@ are handed over with ``await bridge.run(fn, *args)`` (called as ``fn(vault, *arg
 from __future__ import annotations
 
 import asyncio
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 from vault.runtime import OwnerThread
 
@@ -23,6 +25,8 @@ class Bridge:
         self._owner = owner or OwnerThread("vault-owner")
         self._vault = None
         self._opened: asyncio.Event | None = None
+        self._drives = 0
+        self._drives_done = threading.Condition()
 
     @property
     def is_open(self) -> bool:
@@ -46,6 +50,10 @@ class Bridge:
         await self._opened_event().wait()
         return await self.call(self._with_vault, fn, args, kwargs)
 
+    def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """From a thread worker (never the event loop): ``fn(vault, *args)`` on the owner, waited for."""
+        return self._owner.call(self._with_vault, fn, args, kwargs)
+
     def _with_vault(self, fn, args, kwargs):
         if self._vault is None:
             raise RuntimeError("the vault is not open")
@@ -60,6 +68,23 @@ class Bridge:
 
         self.info = await self.call(_open)
         self._opened_event().set()
+
+    @contextmanager
+    def driving(self) -> Iterator[None]:
+        """Held by a ceremony's drive thread for as long as it runs (see ``wait_for_drives``)."""
+        with self._drives_done:
+            self._drives += 1
+        try:
+            yield
+        finally:
+            with self._drives_done:
+                self._drives -= 1
+                self._drives_done.notify_all()
+
+    def wait_for_drives(self, timeout: float) -> bool:
+        """Block until no ceremony is being driven (its abort is recorded); False on timeout."""
+        with self._drives_done:
+            return self._drives_done.wait_for(lambda: self._drives == 0, timeout)
 
     def close(self) -> None:
         """Close the vault on its owner and stop the thread (blocking; called at app exit)."""

@@ -194,13 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_registrations() -> list[Callable]:
     """Command groups that live in their own modules (ceremonies, transcripts, verify)."""
-    regs = []
-    try:
-        from console import cli_ceremony
-    except ImportError:  # pragma: no cover - during development only
-        return regs
-    regs.append(cli_ceremony.register)
-    return regs
+    from console import cli_ceremony
+
+    return [cli_ceremony.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

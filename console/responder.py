@@ -9,6 +9,7 @@ owning thread and are posted (thread-safe, non-blocking) to the wizard.
 
 from __future__ import annotations
 
+from asyncio import CancelledError
 from dataclasses import dataclass
 
 from textual.message import Message
@@ -32,7 +33,10 @@ class TuiResponder:
     def answer(self, prompt: Prompt) -> Answer:
         try:
             return self.app.call_from_thread(self.screen.ask, prompt)
-        except RuntimeError:  # the app is closing: abort rather than leave a quorum in memory
+        except (Exception, CancelledError):
+            if self.app.is_running and self.screen.is_attached:
+                raise
+            # the console is closing: abort rather than leave a quorum in memory
             return AbortAnswer("the console was closed during the ceremony")
 
     def on_event(self, event: Event) -> None:

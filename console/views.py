@@ -73,26 +73,17 @@ def token_view(vault) -> TokenView:
 
 
 def _doctor(vault) -> tuple[list[str], str]:
-    """Warnings of ``vault.doctor.run_doctor`` (when present) and its capability summary."""
-    try:
-        from vault.doctor import run_doctor
-    except ImportError:
-        return [], ""
+    """``vault.doctor.run_doctor``: its warnings and errors (with the next step), and the
+    recorded capability summary for the token panel."""
+    from vault.doctor import run_doctor
+
     try:
         report = run_doctor(vault)
     except VaultError as exc:
-        return [f"doctor could not run: {exc.message}"], ""
-    warnings: list[str] = []
-    for check in getattr(report, "checks", ()):
-        status = str(getattr(check, "status", getattr(check, "level", ""))).lower()
-        if any(w in status for w in ("warn", "fail", "error", "bad")):
-            msg = getattr(check, "message", "") or getattr(check, "summary", "")
-            nxt = getattr(check, "next_step", "")
-            warnings.append(f"{getattr(check, 'name', '')}: {msg}" + (f" Next: {nxt}" if nxt else ""))
-    caps = ""
-    for check in getattr(report, "checks", ()):
-        if "capab" in str(getattr(check, "name", "")).lower():
-            caps = getattr(check, "message", "") or ""
+        return [f"doctor could not run: {exc.message} Next: {exc.next_step}"], ""
+    warnings = [f"{f.area}: {f.message}" + (f" Next: {f.next_step}" if f.next_step else "")
+                for f in report.warnings]
+    caps = next((f.message for f in report.findings if f.area == "capabilities"), "")
     return warnings, caps
 
 

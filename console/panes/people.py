@@ -178,7 +178,9 @@ class AttestationPane(PromptPane):
     def practice_fill(self) -> bool:
         if not self.prompt.practice:
             return False
-        self.query_one("#attest-pp", SecretInput).value = practice_passphrase(self.prompt.participant)
+        box = self.query_one("#attest-pp", SecretInput)
+        box.value = practice_passphrase(self.prompt.participant)
+        box.focus()
         return True
 
     def idle_wipe(self):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -9,6 +11,8 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from console import views
+from console.launch import start_ceremony, suggested_script_path
+from console.modals.path import NewFileDialog
 from console.screens.base import VaultScreen
 from vault.errors import VaultError
 
@@ -16,7 +20,9 @@ from vault.errors import VaultError
 class CeremoniesScreen(VaultScreen):
     WHERE = "Ceremonies"
     HELP = """\
-Choose a ceremony and press `enter` to start it. The right pane shows its purpose, whether it
+Choose a ceremony and press `enter` to start it, or `R` to start it and record the run into a
+replayable script (every answer, no secret: passphrases and shares become `env:` references).
+`u` lists unfinished ceremonies to resume or abort. The right pane shows its purpose, whether it
 needs a quorum, its preconditions and its steps. Unfinished ceremonies (after a crash or power
 loss) are offered for resume or abort when you start.
 
@@ -25,6 +31,9 @@ generate-key, backup, drill and destroy in that order.
 """
     BINDINGS = [
         Binding("enter", "start", "Start", id="ceremonies.start"),
+        Binding("R", "record", "Start & record", id="ceremonies.record",
+                tooltip="Run the ceremony and record it as a replayable script (no secrets)"),
+        Binding("u", "unfinished", "Unfinished", id="ceremonies.unfinished"),
         Binding("r", "refresh", "Refresh", id="ceremonies.refresh"),
     ]
 
@@ -71,20 +80,35 @@ generate-key, backup, drill and destroy in that order.
         self.start(event.option_id)
 
     def action_start(self) -> None:
+        name = self.highlighted_name()
+        if name:
+            self.start(name)
+
+    def highlighted_name(self) -> str | None:
         ol = self.query_one(OptionList)
         if ol.highlighted is not None and self.entries:
-            self.start(self.entries[ol.highlighted].name)
+            return self.entries[ol.highlighted].name
+        return None
 
-    def start(self, name: str | None) -> None:
+    def start(self, name: str | None, record_to: Path | None = None) -> None:
+        if name:
+            start_ceremony(self.app, name, record_to=record_to)
+
+    def action_record(self) -> None:
+        """Run the highlighted ceremony and record it into a replayable script (secrets as references)."""
+        name = self.highlighted_name()
         if not name:
             return
-        from console.screens.wizard import WizardScreen
 
-        refusal = self.app.ceremony_refusal()
-        if refusal:
-            from console.modals.error import ErrorDialog
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.start(name, record_to=path)
 
-            self.app.push_screen(ErrorDialog("Ceremony refused", refusal,
-                                             "Quit, unset TEXTUAL and start the console again.", "DEVTOOLS"))
-            return
-        self.app.push_screen(WizardScreen(name))
+        self.app.push_screen(NewFileDialog(
+            f"Record the {name} ceremony to a script", suggested_script_path(self.app.home_path, name, self.app.clock()),
+            hint="The script holds every answer but no secret: passphrases and shares become env:NAME references "
+                 "that whoever replays it sets. Replay: custodian ceremony run NAME --script FILE.",
+            action="Start and record"), callback=chosen)
+
+    def action_unfinished(self) -> None:
+        self.run_worker(self.app.offer_unfinished(), group="unfinished")

@@ -1,19 +1,24 @@
-"""Key inventory: sort and filter by state, algorithm and label; a detail pane for the key."""
+"""Key inventory: sort and filter by state, algorithm and label; a detail pane for the key.
+
+Fast with 10,000 keys: the rows are read on the owner thread (the screen paints at once and
+says "loading"), held as plain tuples, and shown by a virtual ``RowTable`` that renders only the
+lines on screen; filtering and sorting rebuild a list, never widgets.
+"""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from console import views
 from console.screens.base import VaultScreen
+from console.widgets.row_table import Column, RowTable
 from vault.errors import VaultError
 
-# Fixed widths: DataTable then does not measure every cell (10,000 keys open in a blink).
-COLUMNS = (("label", "Label", 22), ("algorithm", "Algorithm", 9), ("state", "State", 14), ("version", "Ver", 3),
-           ("fingerprint", "Fingerprint", 22), ("backup", "Backup", 9))
+COLUMNS = (Column("Label", 22), Column("State", 14), Column("Algorithm", 9), Column("Ver", 3),
+           Column("Fingerprint", 22), Column("Backup", 9))
 FILTER_DELAY = 0.25  # seconds after the last key press in the filter box
 
 
@@ -60,16 +65,13 @@ Every master key the database knows, in any state.
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder="filter: state:active alg:ec label…  (/)", id="key-filter")
         with Horizontal(id="keys-body"):
-            yield DataTable(id="key-table", cursor_type="row", zebra_stripes=True)
+            yield RowTable(COLUMNS, id="key-table")
             with VerticalScroll(id="key-detail-pane"):
                 yield Static("Select a key to see its detail.", id="key-detail")
-        yield Static("", id="key-status", classes="status-line")
+        yield Static("loading keys…", id="key-status", classes="status-line")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for key, title, width in COLUMNS:
-            table.add_column(title, key=key, width=width)
-        table.focus()
+        self.query_one(RowTable).focus()
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
@@ -93,12 +95,15 @@ Every master key the database knows, in any state.
         return rows
 
     def fill(self) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
         rows = self.visible_rows()
-        table.add_rows([(r.label, r.algorithm, r.state, str(r.version), r.fingerprint[:22], r.backup)
-                        for r in rows])
         self._shown = rows
+        keep = next((i for i, r in enumerate(rows) if r.id == self._detail_for), 0)
+        self._detail_for = None  # the highlighted key's detail is read again (its state may have changed)
+        self.query_one(RowTable).set_rows([(r.label, r.state, r.algorithm, str(r.version), r.fingerprint, r.backup)
+                                           for r in rows], cursor=keep)
+        if not rows:
+            self._detail_for = None
+            self.query_one("#key-detail", Static).update("No key matches." if self.rows else "No keys yet.")
         attr = ("label", "algorithm", "state", "version")[self.sort_index]
         self.query_one("#key-status", Static).update(
             f"{len(rows)} of {len(self.rows)} keys · sorted by {attr}{' (reversed)' if self.sort_reverse else ''}")
@@ -117,7 +122,7 @@ Every master key the database knows, in any state.
         self.query_one("#key-filter", Input).focus()
 
     def action_focus_table(self) -> None:
-        self.query_one(DataTable).focus()
+        self.query_one(RowTable).focus()
 
     def action_sort(self) -> None:
         self.sort_index = (self.sort_index + 1) % 4
@@ -127,10 +132,10 @@ Every master key the database knows, in any state.
         self.sort_reverse = not self.sort_reverse
         self.fill()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
         shown = getattr(self, "_shown", [])
-        if 0 <= event.cursor_row < len(shown):
-            key_id = shown[event.cursor_row].id
+        if 0 <= event.index < len(shown):
+            key_id = shown[event.index].id
             if key_id != self._detail_for:
                 self._detail_for = key_id
                 self.run_worker(self._detail(key_id), exclusive=True, group="key-detail")

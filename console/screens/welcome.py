@@ -52,10 +52,10 @@ class WelcomeScreen(VaultScreen):
             self.action_close()
 
     def action_init(self) -> None:
-        from console.screens.wizard import WizardScreen
+        from console.launch import start_ceremony
 
         self.app.pop_screen()
-        self.app.push_screen(WizardScreen("init"))
+        start_ceremony(self.app, "init")
 
     def action_close(self) -> None:
         self.app.pop_screen()

@@ -28,6 +28,18 @@ from vault.ceremony.prompts import AbortAnswer, Answer, ConfirmAnswer, Prompt
 from vault.errors import VaultError
 
 
+class ConsoleFault(VaultError):
+    """An unexpected exception while a ceremony ran (a bug): shown like any vault error."""
+
+    code = "CONSOLE_FAULT"
+    title = "The ceremony stopped on an internal fault"
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"The ceremony stopped on an unexpected {kind}. It was aborted and its secrets were wiped; "
+                         "the ledger records the abort.",
+                         next_step="Start the ceremony again; if it happens again, report it with the ledger extract.")
+
+
 class WizardScreen(VaultScreen):
     WHERE = "Ceremony"
     HOLDS_SECRETS = True
@@ -53,6 +65,7 @@ class WizardScreen(VaultScreen):
         self.event_log: list[ev.Event] = []
         self._future: asyncio.Future | None = None
         self._pending_abort: str | None = None
+        self.recorded: Path | None = None  # where the recorded script was written
 
     # -- layout ------------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -78,6 +91,7 @@ class WizardScreen(VaultScreen):
 
     def on_mount(self) -> None:
         self.app.ceremony_running = True
+        self.app.active_wizard = self
         self.query_one("#work").display = False
         self.query_one("#prompt-error").display = False
         self.on_resize()
@@ -89,35 +103,81 @@ class WizardScreen(VaultScreen):
     # -- the drive loop (thread worker) ------------------------------------------------------------
     @work(thread=True, exit_on_error=False, name="ceremony-drive")
     def _drive(self) -> None:
+        with self.app.bridge.driving():  # the app waits for this before it closes the vault
+            self._run()
+
+    def _run(self) -> None:
         from vault.ceremony.runner import drive
 
         bridge = self.app.bridge
         if self.options is None:
             self.options = getattr(self.app, "ceremony_options", None)
         try:
-            engine = bridge.owner.call(bridge._with_vault, self._make_engine, (), {})
+            engine, earlier = bridge.run_blocking(self._make_engine)
         except VaultError as exc:
-            self.app.call_from_thread(self._stopped_with_error, exc)
+            self._tell(self._stopped_with_error, exc)
+            return
+        except Exception as exc:
+            self._tell(self._stopped_with_error, ConsoleFault(type(exc).__name__))
             return
         self.engine = engine
-        self.app.call_from_thread(self._set_titles, [s.title for s in engine.definition.steps])
+        self._tell(self._set_titles, [s.title for s in engine.definition.steps])
         responder = self._responder()
+        for event in earlier:  # a resumed ceremony's first events came before the responder
+            responder.on_event(event)
         try:
             outcome = drive(engine, responder, offload=bridge.owner.call)
         except VaultError as exc:
-            self.app.call_from_thread(self._stopped_with_error, exc)
+            self._wipe_after_fault(engine, f"{exc.code}: {exc.message}")
+            self._tell(self._stopped_with_error, exc)
+            return
+        except Exception as exc:  # a fault in the console or the engine: never leave a quorum in memory
+            fault = ConsoleFault(type(exc).__name__)
+            self._wipe_after_fault(engine, f"{fault.code}: {type(exc).__name__}")
+            self._tell(self._stopped_with_error, fault)
             return
         finally:
             if self.record_to is not None:
                 self.recorded = self._save_recording(responder)
-        self.app.call_from_thread(self._finished, outcome)
+        self._tell(self._finished, outcome)
+
+    def _tell(self, fn, *args) -> None:
+        """Run ``fn`` on the event loop from the drive thread, unless the console is closing."""
+        if not (self.app.is_running and self.is_attached):
+            return
+        try:
+            self.app.call_from_thread(fn, *args)
+        except Exception:
+            if self.app.is_running and self.is_attached:
+                raise
+
+    def stop_for_exit(self) -> None:
+        """The console is closing: answer the open question with an abort (secrets are wiped)."""
+        if self.outcome is None:
+            reason = "the console was closed during the ceremony"
+            self._pending_abort = reason  # if the engine is busy: the next question is answered with it
+            if self.pane is not None:
+                self.pane.idle_wipe()
+            self._resolve(AbortAnswer(reason))
+
+    def _wipe_after_fault(self, engine, reason: str) -> None:
+        """After an unexpected failure: abort the ceremony (its secrets are wiped, the ledger says why).
+
+        Only the exception's type name is recorded: a message might quote an answer.
+        """
+        try:
+            self.app.bridge.owner.call(engine.abort, f"the console stopped on an internal fault ({reason})")
+        except Exception:
+            try:
+                self.app.bridge.owner.call(engine.secrets.wipe)
+            except Exception:
+                pass
 
     def _save_recording(self, responder) -> Path | None:
         try:
             return responder.save(self.record_to)
         except OSError as exc:
-            self.app.call_from_thread(self.notify, f"The script could not be written: {exc.strerror}.",
-                                      severity="error")
+            self._tell(self.notify, f"The script could not be written: {exc.strerror}.", severity="error")
             return None
 
     def _make_engine(self, vault, *_):
@@ -128,10 +188,9 @@ class WizardScreen(VaultScreen):
         if self.resume_id:
             from vault.ceremony.recovery import resume
 
-            engine, _events = resume(vault, self.resume_id, options=self.options)
-            return engine
+            return resume(vault, self.resume_id, options=self.options)
         definition = find_definition(self.ceremony, vault.home.path)
-        return Engine(vault, definition, options=self.options)
+        return Engine(vault, definition, options=self.options), []
 
     def _responder(self):
         responder = TuiResponder(self)
@@ -161,8 +220,9 @@ class WizardScreen(VaultScreen):
             return await self._future
         finally:
             self._future = None
-            await self._clear_slot()  # nothing of a share stays on screen for the next person
-            self._busy(True)
+            if self.is_attached:
+                await self._clear_slot()  # nothing of a share stays on screen for the next person
+                self._busy(True)
 
     def _show_prompt(self, p: Prompt) -> None:
         self.query_one("#wizard-header", Static).update(p.header)
@@ -282,6 +342,7 @@ class WizardScreen(VaultScreen):
     async def _finished(self, outcome) -> None:
         self.outcome = outcome
         self.app.ceremony_running = False
+        self.app.active_wizard = None
         self._busy(False)
         await self._clear_slot()
         if outcome.ok:
@@ -289,6 +350,9 @@ class WizardScreen(VaultScreen):
                     f"{self.ledger_words}")
         else:
             text = f"✗ Ceremony {outcome.ceremony_id} {outcome.status.value}.\n{outcome.code}: {outcome.message}"
+        if self.recorded is not None:
+            text += (f"\n\nRecorded to {self.recorded} (no secrets). Replay: custodian ceremony run "
+                     f"{self.ceremony} --script {self.recorded}, with the env: variables it names set.")
         self.query_one("#wizard-header", Static).update(text.splitlines()[0])
         slot = self.query_one("#prompt-slot")
         await slot.mount(Static(text, id="wizard-result", classes="result " + ("good" if outcome.ok else "bad")))
@@ -300,6 +364,7 @@ class WizardScreen(VaultScreen):
         from console.modals.error import ErrorDialog
 
         self.app.ceremony_running = False
+        self.app.active_wizard = None
         self.outcome = False
         self._busy(False)
         self.error = exc

@@ -13,7 +13,7 @@ from console.panes.people import AttestationPane, PassphrasePane, WitnessPane
 from console.panes.shares import ShareEntryPane, ShareReadyPane, ShareVerifyPane
 from console.panes.simple import ChecklistPane, ChoicePane, ConfirmPane, PathPane, TextPane, TypedConfirmPane
 from console.screens.wizard import WizardScreen
-from tui_helpers import share_keys, type_fast, wait_until
+from tui_helpers import share_keys, type_fast, until_screen, wait_until
 
 Hook = Callable[["CeremonyPlayer", object], Awaitable[bool]]
 
@@ -21,6 +21,7 @@ Hook = Callable[["CeremonyPlayer", object], Awaitable[bool]]
 class CeremonyPlayer:
     def __init__(self, pilot, shares: dict[str, str] | None = None, *, paths: dict[str, str] | None = None,
                  texts: dict[str, str] | None = None, confirms: dict[str, bool] | None = None,
+                 choices: dict[str, str] | None = None,
                  quorum: list[str] | None = None, hooks: dict[str, Hook] | None = None) -> None:
         self.pilot = pilot
         self.app = pilot.app
@@ -28,6 +29,7 @@ class CeremonyPlayer:
         self.paths = paths or {}
         self.texts = texts or {}
         self.confirms = confirms or {}
+        self.choices = choices or {}  # "step.ask" or "ask" -> the value to choose (else the default / first)
         self.quorum = quorum or []  # custodians whose shares are typed at quorum entry, in order
         self.hooks = hooks or {}  # "step_id.ask" or "ask" -> coroutine(player, pane) -> handled?
         self.seen: list[str] = []
@@ -41,8 +43,14 @@ class CeremonyPlayer:
         if isinstance(self.app.screen, ShareRevealScreen):
             return True
         w = self.wizard
-        return self.app.screen is w and (w.outcome is not None or (w.pane is not None and w.pane.is_mounted
-                                                                      and w._future is not None))
+        if self.app.screen is not w:
+            return False
+        if w.outcome is not None:
+            return True
+        pane = w.pane
+        focused = self.app.focused
+        return (pane is not None and pane.is_mounted and w._future is not None
+                and focused is not None and pane in focused.ancestors_with_self)
 
     async def step(self) -> bool:
         """Answer one prompt; False when the ceremony has ended."""
@@ -91,7 +99,17 @@ class CeremonyPlayer:
             for _ in p.items:
                 await press("space", "tab")
             await press("enter")
-        elif isinstance(pane, (ChoicePane,)):
+        elif isinstance(pane, ChoicePane):
+            from textual.widgets import OptionList
+
+            box = pane.query_one(OptionList)
+            values = [c.value for c in p.choices]
+            want = self.choices.get(key, self.choices.get(p.ask))
+            if want is not None:
+                box.highlighted = values.index(want)
+            elif box.highlighted is None:
+                box.highlighted = 0
+            await self.pilot.pause()
             await press("enter")
         elif isinstance(pane, (ShareReadyPane, WitnessPane)):
             await press("enter")
@@ -124,3 +142,23 @@ class CeremonyPlayer:
             if not await self.step():
                 return self.wizard.outcome
         raise AssertionError("the ceremony did not end")
+
+
+async def start_from_launcher(pilot, name: str, *, record: bool = False) -> None:
+    """From any area: open the ceremony launcher, highlight ``name``, start it (``R``: and record)."""
+    from textual.widgets import OptionList
+
+    app = pilot.app
+    await pilot.press("c")
+    await until_screen(pilot, "CeremoniesScreen")
+    screen = app.screen
+    await wait_until(pilot, lambda: any(e.name == name for e in screen.entries), what="the ceremony list")
+    screen.query_one(OptionList).highlighted = [e.name for e in screen.entries].index(name)
+    await pilot.pause()
+    await pilot.press("R" if record else "enter")
+
+
+async def back_to_dashboard(pilot) -> None:
+    """After a ceremony's result: the focused 'Back to the dashboard' button."""
+    await pilot.press("enter")
+    await until_screen(pilot, "DashboardScreen")

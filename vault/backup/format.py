@@ -434,7 +434,7 @@ class _ScanState:
     mac: str = ""
     sha256: str = ""
     size: int = 0
-    line_digests: list[bytes] | None = None
+    line_digests: bytearray | None = None  # SHA-256 of every line, 32 bytes each, back to back
 
 
 def _scan(
@@ -442,7 +442,7 @@ def _scan(
     mac_key: Secret | None,
     state: _ScanState,
     *,
-    expected_digests: list[bytes] | None = None,
+    expected_digests: bytes | bytearray | None = None,
 ) -> Iterator[tuple[int, KeyEntry]]:
     """Stream the bundle's key entries, checking everything; the MAC is checked at the trailer.
 
@@ -471,10 +471,10 @@ def _scan(
             whole.update(raw)
             state.size += len(raw)
             if expected_digests is not None:
-                if n > len(expected_digests) or sha256(raw).digest() != expected_digests[n - 1]:
+                if 32 * n > len(expected_digests) or sha256(raw).digest() != expected_digests[32 * (n - 1) : 32 * n]:
                     raise _Corrupt(n, "changed since the bundle was verified; the file is being modified")
             elif state.line_digests is not None:
-                state.line_digests.append(sha256(raw).digest())
+                state.line_digests += sha256(raw).digest()
             if trailer_seen:
                 raise _Corrupt(n, "follows the trailer: data was appended to the bundle")
             if not raw.endswith(b"\n"):
@@ -618,7 +618,7 @@ def iter_verified_entries(path: Path, mac_key: Secret) -> VerifiedEntries:
     """
     path = Path(path)
     _check_mac_key(mac_key)
-    state = _ScanState(line_digests=[])
+    state = _ScanState(line_digests=bytearray())
     try:
         for _ in _scan(path, mac_key, state):
             pass
@@ -667,6 +667,11 @@ class BundleWriter:
             self._out.discard()
             raise
         return self
+
+    @property
+    def count(self) -> int:
+        """Entries added so far."""
+        return self._count
 
     def add(self, entry: KeyEntry) -> None:
         if self._out is None or self.result is not None:

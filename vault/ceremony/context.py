@@ -49,10 +49,11 @@ class Secrets:
     new_quorum: Any = None  # the new QS (init, reshare) until committed
     new_passphrase: Any = None  # the new set's SLIP-39 passphrase (Secret) until committed
     new_holders: Any = None  # [(ShareRef, custodian)] once every share was verified back
+    transient_pins: Any = None  # init: vault.operations.token.TransientPins until the derived PINs are set
 
     def wipe(self) -> None:
         self.new_holders = None
-        for name in ("collector", "quorum", "new_quorum", "new_passphrase"):
+        for name in ("collector", "quorum", "new_quorum", "new_passphrase", "transient_pins"):
             obj = getattr(self, name)
             if obj is not None:
                 try:

@@ -386,6 +386,7 @@ class Engine:
             except Exception:
                 pass
             self._gen = None
+        self._release_transient_token(reason)
         self._wipe("abort")
         if self._journal_id is not None and step is not None:
             journal.step_failed(self.vault, self.ceremony_id, step.index, code)
@@ -397,6 +398,21 @@ class Engine:
         self.outcome = Outcome(Status.ABORTED, self.ceremony_id, step.id if step else None,
                                step.index if step else None, code, reason)
         self.emit(CeremonyAborted(ceremony_id=self.ceremony_id, step_id=step.id if step else None, reason=reason))
+
+    def _release_transient_token(self, reason: str) -> None:
+        """An init stopping before its commit leaves a token with transient PINs: while they are
+        still in memory a practice token is discarded; a production one is reported (ledger)."""
+        pins = self.secrets.transient_pins
+        if pins is None:
+            return
+        self.secrets.transient_pins = None
+        from vault.ceremony.events import Notice
+        from vault.operations.token import abandon_transient_token
+
+        what = abandon_transient_token(self.vault, pins, reason=f"init stopped: {reason}",
+                                       ceremony_id=self.ceremony_id, actor=self.values.get("administrator") or "console")
+        self.record_fact(self.current_step.id if self.current_step else "-", "Token", what)
+        self.emit(Notice(ceremony_id=self.ceremony_id, message=what, level="warning"))
 
     def _wipe(self, reason: str) -> None:
         held = any(getattr(self.secrets, n) is not None for n in ("quorum", "collector", "new_split", "new_quorum"))

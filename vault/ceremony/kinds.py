@@ -7,6 +7,7 @@ safe to repeat after a crash (``repeatable``), whether it needs an activated quo
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generator, Mapping
 
@@ -61,7 +62,15 @@ def step_kind(name: str, *, params: Mapping[str, ParamSpec] | None = None, repea
     def register(fn: StepBody) -> StepBody:
         if name in REGISTRY:
             raise ValueError(f"step kind {name!r} registered twice")
-        REGISTRY[name] = StepKind(name, fn, dict(params or {}), repeatable, needs_quorum, doc or (fn.__doc__ or "").strip())
+        body = fn
+        if not inspect.isgeneratorfunction(fn):  # a step that asks nothing: run it as a generator anyway
+
+            def body(ctx, params, _fn=fn):
+                return _fn(ctx, params)
+                yield  # noqa: unreachable - makes this a generator function
+
+        REGISTRY[name] = StepKind(name, body, dict(params or {}), repeatable, needs_quorum,
+                                  doc or (fn.__doc__ or "").strip())
         return fn
 
     return register

@@ -24,8 +24,11 @@ from vault.errors import CeremonyError, PreconditionFailed
 
 # Kinds whose work lives in memory until a later step commits it: a crash anywhere from them up
 # to that commit cannot be resumed (the new secret is gone; its shares must not be used).
-_VOLATILE_FROM = {"new-quorum"}
+_VOLATILE_FROM = {"new-quorum", "prepare-token"}
 _VOLATILE_UNTIL = {"commit-share-set", "reshare-commit"}
+_TOKEN_LOST = ("the token was initialised with transient PINs held only in memory; it is empty and its PINs are "
+               "lost (practice: the next init discards and re-initialises it; production: reset it with the HSM "
+               "vendor's tools before the next init)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,19 +63,41 @@ def _analyse(vault, record) -> tuple[Unfinished, int, dict]:
     pos = next((i for i, s in enumerate(definition.steps) if s.index not in done), len(definition.steps))
     step = definition.steps[pos] if pos < len(definition.steps) else None
     why = None
+    kinds = [s.kind for s in definition.steps[: pos + 1]]
+    opened = [i for i, k in enumerate(kinds) if k in _VOLATILE_FROM]
+    closed = [i for i, k in enumerate(kinds[:pos]) if k in _VOLATILE_UNTIL]
+    volatile = bool(opened) and (not closed or max(closed) < max(opened))
+    token_lost = volatile and "prepare-token" in kinds and _token_transient(vault)
     if definition_sha256(definition) != record.definition_sha256:
         why = "the ceremony's definition file changed since it started"
     elif step is not None and not registry()[step.kind].repeatable:
         why = f"step '{step.id}' ({step.kind}) is not safe to repeat"
-    else:
-        kinds = [s.kind for s in definition.steps[:pos]]
-        opened = [i for i, k in enumerate(kinds) if k in _VOLATILE_FROM]
-        closed = [i for i, k in enumerate(kinds) if k in _VOLATILE_UNTIL]
-        if opened and (not closed or max(closed) < max(opened)):
-            why = "a new quorum secret was being handed out; it was only in memory"
+    elif volatile:
+        why = "a new quorum secret was being handed out; it was only in memory"
+    if why is not None and token_lost:
+        why = f"{why}; {_TOKEN_LOST}"
+    if why is not None and _reshare_cut(vault, record.id):
+        why = f"{why}; {_RESHARE_CUT}"
     u = Unfinished(record.id, record.definition_name, record.started_at, step.index if step else None,
                    step.id if step else None, why is None, why)
     return u, pos, values
+
+
+_RESHARE_CUT = ("the reshare was switching the token: it may already have the new set's PINs (the next quorum "
+                "activation accepts either set's shares and settles it by logging in)")
+
+
+def _reshare_cut(vault, ceremony_id: str) -> bool:
+    from vault.operations.reshare import interrupted
+
+    pending = interrupted(vault)
+    return pending is not None and pending.ceremony_id == ceremony_id
+
+
+def _token_transient(vault) -> bool:
+    from vault.operations.token import PINS_TRANSIENT, SETTING_PINS
+
+    return vault.store.get_setting(SETTING_PINS) == PINS_TRANSIENT
 
 
 def unfinished(vault) -> list[Unfinished]:
@@ -118,9 +143,18 @@ def abort_unfinished(vault, ceremony_id: str, reason: str) -> None:
         steps = vault.store.steps_of(ceremony_id)
         if any(s.step_index == u.step_index and s.status.value == "started" for s in steps):
             vault.store.journal_step_failed(ceremony_id, u.step_index, "INTERRUPTED")
-    vault.ledger.append("ceremony.aborted", {"name": record.definition_name, "step": u.step_id,
-                                            "code": "INTERRUPTED", "reason": reason, "after_crash": True},
-                        actor="console", ceremony_id=ceremony_id)
+    details = {"name": record.definition_name, "step": u.step_id, "code": "INTERRUPTED", "reason": reason,
+               "after_crash": True}
+    if u.why_not and _TOKEN_LOST in u.why_not:
+        from vault.operations.token import orphaned_token
+
+        info = orphaned_token(vault)
+        if info is not None:
+            details["token_left"] = {"label": info.label, "serial": info.serial, "state": _TOKEN_LOST}
+            vault.ledger.append("token.orphaned", {"label": info.label, "serial": info.serial,
+                                                   "reason": f"the init stopped by a crash: {reason}"},
+                                actor="console", ceremony_id=ceremony_id)  # fmt: skip
+    vault.ledger.append("ceremony.aborted", details, actor="console", ceremony_id=ceremony_id)
     from vault.ceremony.journal import finish_ceremony
 
     finish_ceremony(vault, ceremony_id, completed=False, reason=f"INTERRUPTED: {reason}")

@@ -36,12 +36,9 @@ def holder_names(store, share_set_id: int) -> dict[ShareRef, str]:
     return {ShareRef(h.group_index, h.member_index): h.custodian_name for h in store.share_holders(share_set_id)}
 
 
-def commit(vault, *, split: SplitResult, policy: QuorumPolicy, drill_interval_days: int,
+def record(vault, *, split: SplitResult, policy: QuorumPolicy, drill_interval_days: int,
            holders: list[tuple[ShareRef, str]], ceremony_id: str, name: str):
-    """Record policy, set and holders (verified), and activate the set, in one transaction.
-
-    Activating retires the previously active set (reshare): its shares then open nothing new.
-    """
+    """Record policy, set and holders (each verified back) as a *pending* set, in one transaction."""
     store = vault.store
     public = split.public
     with store.atomic():
@@ -59,4 +56,13 @@ def commit(vault, *, split: SplitResult, policy: QuorumPolicy, drill_interval_da
                                        commitment=public.commitment(ref))
             store.mark_share_distributed(h.id)
             store.mark_share_verified(h.id)
-        return store.activate_share_set(record.id)
+        return record
+
+
+def commit(vault, **kwargs):
+    """``record`` and activate the set, in one transaction.
+
+    Activating retires the previously active set: its shares then open nothing new.
+    """
+    with vault.store.atomic():
+        return vault.store.activate_share_set(record(vault, **kwargs).id)

@@ -159,23 +159,38 @@ def translated(operation: str | None = None) -> Iterator[None]:
         raise map_exception(exc, operation) from None
 
 
-# Return values of the few calls made through ctypes (C_InitToken, C_CloseAllSessions),
-# as the python-pkcs11 classes that the table above maps. Others become PKCS11Error.
+# Return values of the calls made through ctypes (C_InitToken, C_CloseAllSessions, and the
+# bulk paths of vault.hsm.bulk: C_FindObjects*, C_GetAttributeValue, C_WrapKey, C_DestroyObject),
+# as the python-pkcs11 classes that the table above maps. Others become HsmError.
 CKR_CLASSES: dict[int, type[p11.PKCS11Error]] = {
+    0x02: p11.HostMemory,
     0x03: p11.SlotIDInvalid,
     0x05: p11.GeneralError,
     0x06: p11.FunctionFailed,
     0x30: p11.DeviceError,
+    0x31: p11.DeviceMemory,
     0x32: p11.DeviceRemoved,
+    0x60: p11.KeyHandleInvalid,
+    0x63: p11.KeyTypeInconsistent,
+    0x69: p11.KeyNotWrappable,
+    0x6A: p11.KeyUnextractable,
+    0x70: p11.MechanismInvalid,
+    0x71: p11.MechanismParamInvalid,
+    0x82: p11.ObjectHandleInvalid,
+    0x90: p11.OperationActive,
+    0x91: p11.OperationNotInitialized,
     0xA0: p11.PinIncorrect,
     0xA1: p11.PinInvalid,
     0xA2: p11.PinLenRange,
     0xA4: p11.PinLocked,
+    0xB0: p11.SessionClosed,
+    0xB3: p11.SessionHandleInvalid,
     0xB6: p11.SessionExists,
     0xB7: p11.SessionReadOnlyExists,
     0xE0: p11.TokenNotPresent,
     0xE1: p11.TokenNotRecognised,
     0xE2: p11.TokenWriteProtected,
+    0x101: p11.UserNotLoggedIn,
 }
 
 

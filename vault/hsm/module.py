@@ -334,6 +334,42 @@ class HsmModule:
         finally:
             session.close()
 
+    @hsm_call("set_pins")
+    def set_pins(self, selector: Selector, *, so_pin_old: Secret, so_pin_new: Secret, user_pin_new: Secret) -> TokenInfo:
+        """Re-key a token's PINs: SO login with ``so_pin_old`` → C_SetPIN (SO) → C_InitPIN (user).
+
+        Init uses it to replace the transient PINs it initialised the token with by the ones
+        derived from the new quorum secret; reshare uses it so that the old shares open nothing
+        new. No session of this process may be open on the token (an SO login needs the user
+        logged out). A wrong ``so_pin_old`` raises PinIncorrect and changes nothing (the session
+        python-pkcs11 leaks on a failed login is reaped). If C_InitPIN fails after the SO PIN
+        changed, the SO PIN is set back to ``so_pin_old`` before the error is raised, so a
+        failure leaves the token's PINs as they were.
+        """
+        if len(so_pin_new) < _MIN_PIN_LEN or len(user_pin_new) < _MIN_PIN_LEN:
+            raise ValueError(f"token PINs are at least {_MIN_PIN_LEN} characters")
+        token, info = self._select(selector)
+        if info.serial in self._library.sessions:
+            raise HsmError(
+                f"A session is open on token {info.describe()}; its PINs change only with every session closed.",
+                next_step="Close the session first.",
+            )
+        try:
+            so_session = token.open(rw=True, so_pin=so_pin_old.reveal_text())
+        except pkcs11.PKCS11Error:
+            self._reap(token.slot.slot_id)
+            raise
+        try:
+            so_session.set_pin(so_pin_old.reveal_text(), so_pin_new.reveal_text())
+            try:
+                so_session.init_pin(user_pin_new.reveal_text())
+            except pkcs11.PKCS11Error:
+                so_session.set_pin(so_pin_new.reveal_text(), so_pin_old.reveal_text())  # back to the old SO PIN
+                raise
+        finally:
+            so_session.close()
+        return self._select(TokenSelector(serial=info.serial))[1]
+
     # --- sessions -----------------------------------------------------------------------------
     @hsm_call("login")
     def open_session(

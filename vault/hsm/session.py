@@ -8,10 +8,12 @@ returns both halves of a pair at once.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +37,7 @@ from vault.errors import (
     VaultError,
     WrappedKeyInvalid,
 )
-from vault.hsm import software, templates
+from vault.hsm import bulk, software, templates
 from vault.hsm.errors import map_exception, translated
 from vault.hsm.model import AlgorithmCapability, Capabilities, KeyObject, TokenInfo, WrapMechanism, WrappingKey
 from vault.hsm.module import HSM_LOCK, hsm_call
@@ -63,6 +65,9 @@ LIST_ATTRIBUTES: tuple[A, ...] = (
 )
 #: Objects per C_FindObjects call when walking a whole token.
 SEARCH_BATCH = 256
+#: Bulk unwraps run a young-generation collection this often: python-pkcs11 builds a class for
+#: every object it returns, and classes are only freed by the cycle collector.
+_GC_EVERY = 64
 
 _PROBE_ORDER = (
     KeyAlgorithm.AES_256,
@@ -114,6 +119,17 @@ def _group(objects: Iterable[tuple[Any, dict]]) -> dict[tuple[str, bytes], _Grou
             group = groups[ident] = _Group(*ident)
         setattr(group, slot, (obj, attrs))
     return groups
+
+
+def _indexed(table: bulk.HandleTable, kind: int, key: KeyObject, key_id: bytes, token: TokenInfo) -> int | None:
+    """The handle of ``key``'s secret/private (or public) object in a walk's index; None if absent."""
+    handle = table.get(bulk.ident_hash(kind, key.label, key_id))
+    if handle == bulk.HandleTable.DUPLICATE:
+        part = "public key" if kind == bulk.PUBLIC_PART else "secret or private key"
+        raise HsmCheckFailed(
+            f"More than one {part} object is labelled '{key.label}' with id {key.key_id} on token {token.describe()}."
+        )
+    return handle
 
 
 def _algorithm(attrs: dict) -> KeyAlgorithm | None:
@@ -506,21 +522,74 @@ class HsmSession:
 
     @hsm_call("wrap")
     def wrap_many(self, wkey: WrappingKey, keys: Iterable[KeyObject]) -> Iterator[tuple[KeyObject, bytes]]:
-        """Wrap several keys with one pass over the token's objects. All-or-nothing: every
-        blob is made before the iterator is returned."""
-        kek = self._wkey_object(wkey)
-        keys = list(keys)
+        """Wrap ``keys`` with one pass over the token's objects; see :meth:`wrap_with_public`."""
+        return ((key, blob) for key, blob, _ in self._wrap_stream(wkey, keys, public=False))
+
+    @hsm_call("wrap")
+    def wrap_with_public(
+        self, wkey: WrappingKey, keys: Iterable[KeyObject]
+    ) -> Iterator[tuple[KeyObject, bytes, bytes | None]]:
+        """(key, blob, SPKI DER of a pair's public half or None) for every key, in the order of ``keys``.
+
+        One pass over the token's objects (reading class, label and CKA_ID only) builds a
+        compact index (:class:`vault.hsm.bulk.HandleTable`, at most 32 bytes per object); then
+        ``keys``, which may be a generator, is consumed lazily: each key is wrapped (and a
+        pair's public value read) when the caller asks for it, so nothing here grows with the
+        number of keys but the index. Wrapping changes nothing on the token: a caller that
+        stops half-way leaves nothing to undo. KeyNotFound for a key that is not on the token;
+        HsmCheckFailed when two objects claim the same key.
+        """
+        return self._wrap_stream(wkey, keys, public=True)
+
+    def _raw(self) -> bulk.RawSession:
+        return bulk.RawSession(self._library.dll, self._session.handle)
+
+    def _wrap_stream(
+        self, wkey: WrappingKey, keys: Iterable[KeyObject], *, public: bool
+    ) -> Iterator[tuple[KeyObject, bytes, bytes | None]]:
+        self._wkey_object(wkey)
         capabilities = self._capabilities()
+        raw = self._raw()
+        table = bulk.index_keys(raw, {A.TOKEN: True})
+        return self._wrap_generator(wkey, keys, raw, table, capabilities, public)
+
+    def _wrap_generator(
+        self, wkey: WrappingKey, keys: Iterable[KeyObject], raw: bulk.RawSession, table: bulk.HandleTable,
+        capabilities: Capabilities, public: bool,
+    ) -> Iterator[tuple[KeyObject, bytes, bytes | None]]:  # fmt: skip
+        mechanism = self.wrap_mechanism.value
+        reader = raw.reader(bulk.PUBLIC_ATTRIBUTES)
         for key in keys:
-            capabilities.require_backup(key.algorithm)
-        groups = _group(self._walk(LIST_ATTRIBUTES, {A.TOKEN: True}))
-        results = []
-        for key in keys:
-            group = groups.get((key.label, bytes.fromhex(key.key_id)))
-            if group is None:
-                raise KeyNotFound(f"No key '{key.label}' (id {key.key_id}) on token {self.token.describe()}.")
-            results.append((key, self._wrap_group(kek, key, group)))
-        return iter(results)
+            with HSM_LOCK:  # per key, never across a yield
+                self._check_current()
+                kek = self._wkey_object(wkey)
+                with translated("wrap"):
+                    capabilities.require_backup(key.algorithm)
+                    if not key.extractable:
+                        raise KeyNotWrappable(f"'{key.label}' was generated without backup; it can never be wrapped.")
+                    key_id = bytes.fromhex(key.key_id)
+                    target = _indexed(table, bulk.SECRET_PART, key, key_id, self.token)
+                    if target is None:
+                        raise KeyNotFound(f"No key '{key.label}' (id {key.key_id}) on token {self.token.describe()}.")
+                    blob = raw.wrap(kek.handle, target, mechanism)
+                    spki = None
+                    if public and key.algorithm.is_key_pair:
+                        spki = self._indexed_spki(reader, table, key, key_id, target)
+            yield key, blob, spki
+
+    def _indexed_spki(
+        self, reader: bulk.AttributeReader, table: bulk.HandleTable, key: KeyObject, key_id: bytes, private: int
+    ) -> bytes:
+        """SPKI DER of a pair from its public object (or, for RSA, its private one)."""
+        candidates = [_indexed(table, bulk.PUBLIC_PART, key, key_id, self.token), private]
+        for handle in candidates:
+            if handle is None:
+                continue
+            values = reader.read(handle)
+            attrs = {a: v for (a, _), v in zip(bulk.PUBLIC_ATTRIBUTES, values) if v is not None}
+            if (spki := _spki(key.algorithm, attrs)) is not None:
+                return spki
+        raise KeyNotFound(f"The public half of '{key.label}' is not on the token.")
 
     @hsm_call("unwrap")
     def unwrap(
@@ -544,31 +613,56 @@ class HsmSession:
     def unwrap_many(
         self, wkey: WrappingKey, items: Iterable[tuple[KeyObject, bytes, bytes | None]], *, store: bool = True
     ) -> list[KeyObject]:
-        """Restore several keys: ``items`` are (key, blob, public_der). Labels are checked in
-        one pass over the token before anything is created; if any key fails, the ones
-        already restored by this call are destroyed again (nothing half-applied)."""
-        kek = self._wkey_object(wkey)
-        items = list(items)
-        capabilities = self._capabilities()
-        labels = [key.label for key, _, _ in items]
-        if len(set(labels)) != len(labels):
-            raise LabelExists("The keys to restore repeat a label.")
-        for key, _, _ in items:
-            capabilities.require_backup(key.algorithm)
-        if store:
-            taken = {attrs.get(A.LABEL) for _, attrs in self._walk((A.LABEL,))}
-            clash = sorted(taken.intersection(labels))
-            if clash:
-                raise LabelExists(f"Labels already used on token {self.token.describe()}: {', '.join(clash)}.")
+        """Restore several keys: ``items`` are (key, blob, public_der); see :meth:`unwrap_all`.
+        Returns the restored keys (one small record per key: for restores of any size use
+        :meth:`unwrap_all`)."""
         restored: list[KeyObject] = []
-        made: list[Any] = []
+        self._unwrap_stream(wkey, items, store, restored.append)
+        return restored
+
+    @hsm_call("unwrap")
+    def unwrap_all(
+        self, wkey: WrappingKey, items: Iterable[tuple[KeyObject, bytes, bytes | None]], *, store: bool = True
+    ) -> "RestoredObjects":
+        """Restore every (key, blob, public_der) of ``items`` (any iterable, read once), all or nothing.
+
+        Each key is unwrapped and checked as :meth:`unwrap` does. Labels: one pass over the
+        token before anything is created indexes the labels present (a compact hash table);
+        a key whose label is already on the token (store=True), or repeats an earlier item's,
+        raises LabelExists. If anything fails, every object this call created is destroyed
+        again by handle (no search) and the error is raised. The result remembers the handles
+        of the objects made (8 bytes each) so that the caller can undo the whole restore with
+        :meth:`RestoredObjects.undo` if its own bookkeeping fails afterwards.
+        """
+        return self._unwrap_stream(wkey, items, store, None)
+
+    def _unwrap_stream(
+        self, wkey: WrappingKey, items: Iterable[tuple[KeyObject, bytes, bytes | None]], store: bool,
+        on_restored: Callable[[KeyObject], None] | None,
+    ) -> "RestoredObjects":  # fmt: skip
+        kek = self._wkey_object(wkey)
+        capabilities = self._capabilities()
+        taken = bulk.index_labels(self._raw()) if store else None
+        made = bulk.HandleTable()
+        restored = RestoredObjects(self)
         try:
             for key, blob, public_der in items:
+                h = bulk.ident_hash(bulk.LABEL_ONLY, key.label)
+                # A hash hit is confirmed by a search for the label (rare: only on a real clash).
+                if h in made and self._label_taken(key.label):
+                    raise LabelExists(f"The keys to restore repeat the label '{key.label}'.")
+                if taken is not None and h in taken and self._label_taken(key.label):
+                    raise LabelExists(f"The label '{key.label}' is already used on token {self.token.describe()}.")
+                capabilities.require_backup(key.algorithm)
                 restored_key, objects = self._unwrap_one(kek, blob, key, public_der, store)
-                restored.append(restored_key)
-                made.extend(objects)
+                restored._add(objects)
+                made.put(h, 1)
+                if on_restored is not None:
+                    on_restored(restored_key)
+                if restored.count % _GC_EVERY == 0:
+                    gc.collect(1)  # python-pkcs11 makes a class per object: reclaim them as we go
         except BaseException:
-            self._destroy_quietly(made)  # by handle: no search
+            restored.undo()
             raise
         return restored
 
@@ -577,29 +671,38 @@ class HsmSession:
         """Test-restore every (key, blob, public_der) as session objects with the checks of
         :meth:`unwrap` (KCV / fingerprint and a signature), destroying each copy by handle
         at once. Raises on the first blob that fails; nothing is left behind. Returns the
-        number of keys checked. For drills and backup verification."""
+        number of keys checked. ``items`` is read once, one item at a time. For drills and
+        backup verification."""
         kek = self._wkey_object(wkey)
-        items = list(items)
         capabilities = self._capabilities()
-        for key, _, _ in items:
-            capabilities.require_backup(key.algorithm)
+        checked = 0
         for key, blob, public_der in items:
+            capabilities.require_backup(key.algorithm)
             _, objects = self._unwrap_one(kek, blob, key, public_der, store=False)
             self._destroy_quietly(objects)
-        return len(items)
+            checked += 1
+            if checked % _GC_EVERY == 0:
+                gc.collect(1)
+        return checked
 
     @hsm_call("export_public_key")
     def public_keys_pem(self, keys: Iterable[KeyObject]) -> dict[str, str]:
         """label -> PEM SubjectPublicKeyInfo for the key pairs among ``keys``, from one pass
         over the token's public keys. KeyNotFound if a pair's public half is missing."""
-        pairs = [k for k in keys if k.algorithm.is_key_pair]
-        groups = _group(self._walk(LIST_ATTRIBUTES, {A.CLASS: ObjectClass.PUBLIC_KEY}))
+        table = bulk.index_keys(raw := self._raw(), {A.CLASS: ObjectClass.PUBLIC_KEY})
+        reader = raw.reader(bulk.PUBLIC_ATTRIBUTES)
         result = {}
-        for key in pairs:
-            group = groups.get((key.label, bytes.fromhex(key.key_id)))
-            if group is None:
+        for key in keys:
+            if not key.algorithm.is_key_pair:
+                continue
+            handle = _indexed(table, bulk.PUBLIC_PART, key, bytes.fromhex(key.key_id), self.token)
+            spki = None
+            if handle is not None:
+                attrs = {a: v for (a, _), v in zip(bulk.PUBLIC_ATTRIBUTES, reader.read(handle)) if v is not None}
+                spki = _spki(key.algorithm, attrs)
+            if spki is None:
                 raise KeyNotFound(f"The public half of '{key.label}' is not on the token.")
-            result[key.label] = software.spki_to_pem(self._public_spki(key, group))
+            result[key.label] = software.spki_to_pem(spki)
         return result
 
     def _unwrap_one(
@@ -851,6 +954,40 @@ class HsmSession:
             unwrap=generate and rsa_3072.unwrap,
             note="decided from mechanism key-size ranges and the RSA-3072 probe (not generated: too slow)",
         )
+
+
+class RestoredObjects:
+    """The objects one bulk unwrap created, as handles (8 bytes each), to undo it by handle."""
+
+    def __init__(self, session: HsmSession) -> None:
+        self._session = session
+        self._handles = array("Q")
+        self.count = 0  # keys restored
+
+    @property
+    def nbytes(self) -> int:
+        return self._handles.buffer_info()[1] * self._handles.itemsize
+
+    def _add(self, objects: list[Any]) -> None:
+        self._handles.extend(int(o.handle) for o in objects)
+        self.count += 1
+
+    def undo(self) -> int:
+        """Destroy every object made (newest first, no search); returns how many the token
+        refused (``custodian reconcile`` lists those)."""
+        refused = 0
+        with HSM_LOCK:
+            if self._session.closed:
+                return len(self._handles)
+            raw = self._session._raw()
+            for handle in reversed(self._handles):
+                try:
+                    raw.destroy(handle)
+                except (pkcs11.PKCS11Error, VaultError):
+                    refused += 1
+        self._handles = array("Q")
+        self.count = 0
+        return refused
 
 
 def _offline_blob(algorithm: KeyAlgorithm) -> tuple[bytes, str | None, bytes | None]:

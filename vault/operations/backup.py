@@ -1,31 +1,41 @@
 """Write a backup bundle of every backed-up key, prove it restores, record it.
 
-Order (nothing half-applied): read the public keys of the pairs from the token and check them
-against the database; import the KEK as a session object; wrap every key in one pass; stream
-the bundle (written once, atomically, never over an existing file, read back and verified
-byte for byte); test-unwrap every blob of the bundle into scratch session objects, each
-checked against the recorded fingerprint and destroyed by handle; record the backup and its
-keys with the ledger event in one transaction. If anything after publishing fails, the new
-bundle file is removed again. The session KEK is destroyed in every case.
+Order (nothing half-applied): import the KEK as a session object; one pass over the token's
+objects indexes them (vault.hsm ``wrap_with_public``); the database's keys are then read a page
+at a time and, key by key, wrapped, the pair's public key read from the token and checked
+against the database's fingerprint, and the entry streamed into the bundle (a temp file until
+the end); every batch of blobs is test-unwrapped into scratch session objects, each checked
+against the recorded fingerprint and destroyed by handle. Then the bundle is published
+(written once, atomically, never over an existing file), read back and verified byte for byte,
+so the blobs tested are exactly the bundle's. Finally the backup and its keys are recorded with
+the ledger event in one transaction, after checking that the keys did not change meanwhile. If
+anything after publishing fails, the new bundle file is removed again. The session KEK is
+destroyed in every case. Memory does not grow with the number of keys beyond the token index
+of vault.hsm (at most 32 bytes per token object).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import tee
 from pathlib import Path
 
 from vault.backup.format import FORMAT_VERSION, BundleHeader, BundleWriter, KeyEntry, kek_check_value
-from vault.errors import HsmCheckFailed, VaultError
-from vault.hsm import HsmSession, KeyObject
-from vault.hsm.software import spki_fingerprint
-from vault.operations._common import ACTOR, pem_to_der, refuse_existing
-from vault.operations.bundles import open_verified, test_unwrap
+from vault.errors import HsmCheckFailed, StoreError, VaultError
+from vault.hsm import HsmSession, KeyObject, WrappingKey
+from vault.hsm.software import spki_fingerprint, spki_to_pem
+from vault.operations._common import ACTOR, refuse_existing
+from vault.operations.bundles import TEST_UNWRAP_BATCH, open_verified
 from vault.operations.keys import BACKED_UP_STATES
 from vault.operations.quorum import ActiveQuorum
 from vault.store.records import BackupDecision, BackupRecord, KeyRecord, NewBackup
 
 NO_CEREMONY = "outside-a-ceremony"
+#: Key records read from the database per query.
+KEY_PAGE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +50,14 @@ class BackupResult:
     keys_test_unwrapped: int
 
 
+def iter_keys_to_back_up(vault) -> Iterator[KeyRecord]:
+    """Every key a backup holds (backed-up decision, not destroyed or compromised), a page at a time."""
+    return vault.store.iter_keys(BACKED_UP_STATES, backup=BackupDecision.BACKED_UP, page=KEY_PAGE)
+
+
 def keys_to_back_up(vault) -> list[KeyRecord]:
     """Every key a backup holds: backed-up decision, not destroyed or compromised."""
-    return [
-        r for r in vault.store.list_keys() if r.state in BACKED_UP_STATES and r.backup is BackupDecision.BACKED_UP
-    ]
+    return list(iter_keys_to_back_up(vault))
 
 
 def record_key(record: KeyRecord) -> KeyObject:
@@ -53,17 +66,64 @@ def record_key(record: KeyRecord) -> KeyObject:
     return KeyObject(record.label, record.cka_id, record.algorithm, record.fingerprint, True, True, pair)
 
 
-def _public_keys(session: HsmSession, objects: list[KeyObject]) -> dict[str, str]:
-    """label -> PEM of every pair, from one pass over the token, checked against the database."""
-    pems = session.public_keys_pem(objects)
-    for key in objects:
-        if key.algorithm.is_key_pair and spki_fingerprint(pem_to_der(pems[key.label])) != key.fingerprint:
-            raise HsmCheckFailed(
-                f"The public key of {key.label!r} on token {session.token.describe()} is not the one the vault "
-                f"recorded ({key.fingerprint}).",
-                next_step="Run `custodian reconcile` to compare the token with the database.",
-            )
-    return pems
+class _KeysDigest:
+    """SHA-256 over what a backup took from each key record: the same keys read twice must agree."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self.count = 0
+
+    def feed(self, records: Iterator[KeyRecord]) -> Iterator[KeyRecord]:
+        for r in records:
+            self._sha.update(f"{r.id}\0{r.label}\0{r.cka_id}\0{r.fingerprint}\0{r.state.value}\0{r.version}\n".encode())
+            self.count += 1
+            yield r
+
+    @property
+    def value(self) -> str:
+        return self._sha.hexdigest()
+
+
+def _keys_changed() -> StoreError:
+    return StoreError("The vault's keys changed while the backup was being written; nothing was recorded.",
+                      next_step="Write the backup again.")  # fmt: skip
+
+
+def _write_entries(
+    session: HsmSession, wkey: WrappingKey, writer: BundleWriter, records: Iterator[KeyRecord], key_count: int
+) -> int:
+    """Wrap every record's key (one pass over the token), stream each entry into ``writer`` as
+    it comes, and test-unwrap the blobs a batch at a time. Returns how many were tested."""
+    tested, batch = 0, []
+    to_wrap, to_write = tee(records)  # zip() below keeps them one record apart
+    wrapped = session.wrap_with_public(wkey, map(record_key, to_wrap))
+    for record, (key, blob, public_der) in zip(to_write, wrapped, strict=True):
+        if writer.count >= key_count:
+            raise _keys_changed()
+        pem = None
+        if key.algorithm.is_key_pair:
+            assert public_der is not None
+            if spki_fingerprint(public_der) != record.fingerprint:
+                raise HsmCheckFailed(
+                    f"The public key of {key.label!r} on token {session.token.describe()} is not the one the vault "
+                    f"recorded ({record.fingerprint}).",
+                    next_step="Run `custodian reconcile` to compare the token with the database.",
+                )
+            pem = spki_to_pem(public_der)
+        writer.add(KeyEntry(label=record.label, cka_id=record.cka_id, algorithm=record.algorithm,
+                            version=record.version, state=record.state, fingerprint=record.fingerprint,
+                            public_key_pem=pem, wrapped=blob))  # fmt: skip
+        # Checked against the database's fingerprint (KCV for AES; SPKI fingerprint and a
+        # signature for pairs); the read-back after publishing proves the file holds these bytes.
+        batch.append((key, blob, public_der))
+        if len(batch) == TEST_UNWRAP_BATCH:
+            tested += session.check_unwrap_many(wkey, batch)
+            batch = []
+    if batch:
+        tested += session.check_unwrap_many(wkey, batch)
+    if writer.count != key_count:
+        raise _keys_changed()
+    return tested
 
 
 def write_backup(
@@ -79,9 +139,8 @@ def write_backup(
     """Back up every backed-up key (active, suspended, deactivated, pre-activation) to ``path``."""
     path = Path(path)
     refuse_existing(path)
-    records = keys_to_back_up(vault)
-    objects = [record_key(r) for r in records]
-    pems = _public_keys(session, objects)
+    store = vault.store
+    key_count = store.count_keys(BACKED_UP_STATES, backup=BackupDecision.BACKED_UP)
     kek, mac_key = quorum.kek(), quorum.mac_key()
     try:
         kcv = kek_check_value(kek)
@@ -90,38 +149,22 @@ def write_backup(
             share_set_id=quorum.share_set_id,
             slip39_identifier=quorum.identifier,
             kek_check_value=kcv,
-            key_count=len(records),
+            key_count=key_count,
             mode=vault.mode,
         )
         wkey = session.import_wrapping_key(kek)
         try:
             writer = BundleWriter(path, header, mac_key)
-            items = []  # (key, blob, public DER): the blobs are the bundle's own bytes
+            written_keys = _KeysDigest()
             with writer:
-                for record, (key, blob) in zip(records, session.wrap_many(wkey, objects), strict=True):
-                    items.append((key, blob, pem_to_der(pems.get(key.label))))
-                    writer.add(
-                        KeyEntry(
-                            label=record.label,
-                            cka_id=record.cka_id,
-                            algorithm=record.algorithm,
-                            version=record.version,
-                            state=record.state,
-                            fingerprint=record.fingerprint,
-                            public_key_pem=pems.get(key.label),
-                            wrapped=blob,
-                        )
-                    )
+                tested = _write_entries(session, wkey, writer, written_keys.feed(iter_keys_to_back_up(vault)), key_count)
             written = writer.result
             assert written is not None
             inode = os.stat(path).st_ino
             try:
-                # The writer read the file back (MAC and SHA-256 of every byte written), so these
-                # blobs are exactly the bundle's: each must restore, checked against the database's
-                # fingerprint (KCV for AES; SPKI fingerprint and a signature for pairs).
-                tested = test_unwrap(session, wkey, items)
-                with vault.store.atomic():
-                    backup = vault.store.record_backup(
+                with store.atomic():
+                    recorded_keys = _KeysDigest()
+                    backup = store.record_backup(
                         NewBackup(
                             path=str(path.resolve()),
                             sha256=written.sha256,
@@ -130,8 +173,10 @@ def write_backup(
                             kek_check_value=kcv,
                             ceremony_id=ceremony_id,
                         ),
-                        [(r.id, r.fingerprint) for r in records],
+                        ((r.id, r.fingerprint) for r in recorded_keys.feed(iter_keys_to_back_up(vault))),
                     )
+                    if recorded_keys.value != written_keys.value:
+                        raise _keys_changed()
                     vault.ledger.append(
                         event,
                         {

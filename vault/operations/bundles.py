@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 
 from vault.backup.format import BundleHeader, KeyEntry, VerifiedEntries, inspect_bundle, iter_verified_entries
@@ -12,9 +13,12 @@ from vault.hsm import HsmSession, KeyObject, WrappingKey
 from vault.operations._common import pem_to_der
 from vault.operations.quorum import ActiveQuorum
 from vault.secret import Secret
+from vault.store.records import KeyRecord
 
 
 TEST_UNWRAP_BATCH = 256
+#: Bundle entries looked up in the database per query (restore, drill).
+LOOKUP_BATCH = 500
 
 
 def open_verified(path: Path, quorum: ActiveQuorum, mac_key: Secret) -> VerifiedEntries:
@@ -74,10 +78,20 @@ def test_unwrap(session: HsmSession, wkey: WrappingKey, items: Iterable[tuple[Ke
     pairs: SPKI fingerprint and a signature verified in software against the bundle's public
     key), each copy destroyed by handle at once. In batches, so memory does not grow with the
     number of keys. Returns how many keys were checked; raises on the first that fails."""
-    tested, batch = 0, []
-    for item in items:
-        batch.append(item)
-        if len(batch) == TEST_UNWRAP_BATCH:
-            tested += session.check_unwrap_many(wkey, batch)
-            batch = []
-    return tested + (session.check_unwrap_many(wkey, batch) if batch else 0)
+    return sum(session.check_unwrap_many(wkey, batch) for batch in batches(items, TEST_UNWRAP_BATCH))
+
+
+def batches(items: Iterable, size: int) -> Iterator[list]:
+    """``items`` in lists of at most ``size``."""
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def with_records(vault, entries: Iterable[KeyEntry]) -> Iterator[tuple[KeyEntry, KeyRecord | None]]:
+    """Each entry with the database's record of its label (None: unknown), looked up
+    ``LOOKUP_BATCH`` entries per query, so that memory does not grow with the bundle."""
+    for batch in batches(entries, LOOKUP_BATCH):
+        known = vault.store.keys_by_labels(entry.label for entry in batch)
+        for entry in batch:
+            yield entry, known.get(entry.label)

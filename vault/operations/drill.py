@@ -24,7 +24,7 @@ from vault import hsm
 from vault.errors import BundleUnreadable, DrillFailed, HsmCheckFailed, RecordNotFound, VaultError
 from vault.hsm import HsmModule
 from vault.operations._common import ACTOR, Stopwatch, sha256_file
-from vault.operations.bundles import entry_item, open_verified, test_unwrap
+from vault.operations.bundles import entry_item, open_verified, test_unwrap, with_records
 from vault.operations.quorum import ActiveQuorum, wrap_mechanism
 from vault.secret import Secret
 from vault.store.records import BackupRecord, DrillRecord
@@ -116,11 +116,10 @@ def _backup_of(vault, bundle_path: Path | None) -> BackupRecord:
 
 
 def _drill(vault, quorum: ActiveQuorum, path: Path) -> int:
-    known = {r.label: r for r in vault.store.list_keys()}
     with quorum.mac_key() as mac_key:
         verified = open_verified(path, quorum, mac_key)
-        for entry in verified:  # the bundle must agree with the database before anything is unwrapped
-            record = known.get(entry.label)
+        # The bundle must agree with the database before anything is unwrapped (looked up a batch at a time).
+        for entry, record in with_records(vault, verified):
             if record is not None and record.fingerprint != entry.fingerprint:
                 raise HsmCheckFailed(f"The bundle's {entry.label!r} is {entry.fingerprint}; the vault recorded "
                                      f"{record.fingerprint}.")  # fmt: skip

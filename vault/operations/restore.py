@@ -4,19 +4,26 @@ Nothing touches the token before the whole bundle (MAC included) is verified and
 the quorum's KEK, and every entry is matched to the database's record of the key. Destroyed
 keys are never brought back. Every key is unwrapped in one pass and checked (KCV, or SPKI
 fingerprint plus a signature); if any fails, or the database update fails, every object this
-restore created is destroyed again.
+restore created is destroyed again (by handle: vault.hsm remembers 8 bytes per object made).
+
+Memory: the bundle is streamed (verified once, then re-read for each pass, every line checked
+against the digest the verification recorded: 32 bytes per line); the database is asked about
+``LOOKUP_BATCH`` entries at a time. What grows with the key count is only that digest list,
+the handles of the objects made, a compact index of the labels made (about 32 bytes per key)
+and the result's tuple of restored labels.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from vault.backup.format import KeyEntry
 from vault.errors import HsmCheckFailed, TokenNotEmpty, VaultError
 from vault.hsm import HsmSession
-from vault.operations._common import ACTOR, destroy_quietly
-from vault.operations.bundles import entry_item, open_verified
+from vault.operations._common import ACTOR
+from vault.operations.bundles import LOOKUP_BATCH, batches, entry_item, open_verified, with_records
 from vault.operations.keys import DESTROYED_STATES
 from vault.operations.quorum import ActiveQuorum
 from vault.operations.token import SETTING_LABEL, SETTING_MODEL, SETTING_SERIAL
@@ -37,23 +44,32 @@ class RestoreResult:
         return len(self.restored)
 
 
-def plan_restore(vault, entries) -> tuple[list[KeyEntry], list[tuple[str, str]]]:
-    """Which entries to restore: refuse a bundle that disagrees with the database; skip destroyed keys."""
-    known = {r.label: r for r in vault.store.list_keys()}
-    restore, skipped = [], []
-    for entry in entries:
-        record = known.get(entry.label)
-        if record is not None:
-            if record.cka_id != entry.cka_id or record.fingerprint != entry.fingerprint:
-                raise HsmCheckFailed(
-                    f"The bundle's key {entry.label!r} ({entry.fingerprint}) is not the key the vault recorded "
-                    f"under that label ({record.fingerprint}); nothing was restored."
-                )
-            if record.state in DESTROYED_STATES:
-                skipped.append((entry.label, f"{record.state.value} in this vault; never restored"))
-                continue
-        restore.append(entry)
-    return restore, skipped
+def _checked(vault, entries) -> Iterator[tuple[KeyEntry, KeyRecord | None]]:
+    """Entries with their database records; refuses a bundle that disagrees with the database."""
+    for entry, record in with_records(vault, entries):
+        if record is not None and (record.cka_id != entry.cka_id or record.fingerprint != entry.fingerprint):
+            raise HsmCheckFailed(
+                f"The bundle's key {entry.label!r} ({entry.fingerprint}) is not the key the vault recorded "
+                f"under that label ({record.fingerprint}); nothing was restored."
+            )
+        yield entry, record
+
+
+def _restorable(vault, entries) -> Iterator[tuple[KeyEntry, KeyRecord | None]]:
+    """The entries a restore brings back: all but the keys destroyed in this vault."""
+    return ((e, r) for e, r in _checked(vault, entries) if r is None or r.state not in DESTROYED_STATES)
+
+
+def plan_restore(vault, entries) -> tuple[int, list[tuple[str, str]]]:
+    """Check every entry against the database without touching the token: (how many keys a
+    restore brings back, the skipped ones as (label, why))."""
+    count, skipped = 0, []
+    for entry, record in _checked(vault, entries):
+        if record is not None and record.state in DESTROYED_STATES:
+            skipped.append((entry.label, f"{record.state.value} in this vault; never restored"))
+        else:
+            count += 1
+    return count, skipped
 
 
 def restore_backup(
@@ -67,74 +83,74 @@ def restore_backup(
 ) -> RestoreResult:
     """Restore every key of the bundle at ``path`` onto the (fresh) token of ``session``."""
     path = Path(path)
-    with quorum.mac_key() as mac_key:
+    with quorum.mac_key() as mac_key:  # kept until the last pass over the bundle
         verified = open_verified(path, quorum, mac_key)  # before the token is touched
-        entries, skipped = plan_restore(vault, verified)
-    items = [entry_item(e) for e in entries]
-    present = session.list_keys()
-    if present:
-        raise TokenNotEmpty(
-            f"Token {session.token.describe()} already holds {len(present)} keys "
-            f"(e.g. {present[0].label!r}); a restore goes onto a fresh token."
-        )
-    with quorum.kek() as kek:
-        wkey = session.import_wrapping_key(kek)
-    try:
-        restored = session.unwrap_many(wkey, items, store=True)  # all or nothing
-    finally:
-        try:
-            session.destroy_wrapping_key(wkey)
-        except VaultError:
-            pass
-    try:
-        for (expected, _, _), key in zip(items, restored, strict=True):
-            if key.fingerprint != expected.fingerprint:
-                raise HsmCheckFailed(f"Restored {key.label!r} has {key.fingerprint}, expected {expected.fingerprint}.")
-        with vault.store.atomic():
-            _record(vault, session, entries, verified.sha256, ceremony_id, actor)
-            vault.ledger.append(
-                "backup.restored",
-                {
-                    "path": str(path.resolve()),
-                    "sha256": verified.sha256,
-                    "token_serial": session.token.serial,
-                    "token_label": session.token.label,
-                    "keys_restored": len(restored),
-                    "skipped": [[label, why] for label, why in skipped],
-                    "share_set_id": verified.header.share_set_id,
-                    "kek_check_value": verified.header.kek_check_value,
-                },
-                actor=actor,
-                ceremony_id=ceremony_id,
+        count, skipped = plan_restore(vault, verified)
+        present = session.list_keys()
+        if present:
+            raise TokenNotEmpty(
+                f"Token {session.token.describe()} already holds {len(present)} keys "
+                f"(e.g. {present[0].label!r}); a restore goes onto a fresh token."
             )
-    except BaseException:
-        for key in restored:
-            destroy_quietly(session, key)
-        raise
-    return RestoreResult(str(path), verified.sha256, session.token.serial, tuple(k.label for k in restored),
-                         tuple(skipped))  # fmt: skip
+        with quorum.kek() as kek:
+            wkey = session.import_wrapping_key(kek)
+        try:
+            made = session.unwrap_all(wkey, (entry_item(e) for e, _ in _restorable(vault, verified)), store=True)
+        finally:
+            try:
+                session.destroy_wrapping_key(wkey)
+            except VaultError:
+                pass
+        try:
+            if made.count != count:
+                raise HsmCheckFailed(f"{made.count} keys were restored where the bundle check found {count}.")
+            with vault.store.atomic():
+                labels = _record(vault, session, verified, ceremony_id, actor)
+                vault.ledger.append(
+                    "backup.restored",
+                    {
+                        "path": str(path.resolve()),
+                        "sha256": verified.sha256,
+                        "token_serial": session.token.serial,
+                        "token_label": session.token.label,
+                        "keys_restored": made.count,
+                        "skipped": [[label, why] for label, why in skipped],
+                        "share_set_id": verified.header.share_set_id,
+                        "kek_check_value": verified.header.kek_check_value,
+                    },
+                    actor=actor,
+                    ceremony_id=ceremony_id,
+                )
+        except BaseException:
+            made.undo()
+            raise
+    return RestoreResult(str(path), verified.sha256, session.token.serial, labels, tuple(skipped))
 
 
-def _record(vault, session: HsmSession, entries: list[KeyEntry], sha256: str, ceremony_id, actor) -> None:
+def _record(vault, session: HsmSession, verified, ceremony_id, actor) -> tuple[str, ...]:
+    """Record every restored key (a batch of entries at a time); returns their labels."""
     store = vault.store
-    known: dict[str, KeyRecord] = {r.label: r for r in store.list_keys()}
     serial = session.token.serial
-    for entry in entries:
-        record = known.get(entry.label)
-        if record is not None:
-            if record.token_serial != serial:
-                store.set_key_token(record.id, serial)
-            continue
-        # The database does not know the key (a vault rebuilt from its bundle): record it as the bundle says.
-        initial = KeyState.PRE_ACTIVATION if entry.state is KeyState.PRE_ACTIVATION else KeyState.ACTIVE
-        record = store.add_key(
-            entry.label, cka_id=entry.cka_id, algorithm=entry.algorithm, fingerprint=entry.fingerprint,
-            token_serial=serial, actor=actor, ceremony_id=ceremony_id, state=initial, version=entry.version,
-            reason=f"restored from bundle sha256:{sha256[:16]}",
-        )  # fmt: skip
-        if entry.state is not initial:
-            store.transition_key(record.id, entry.state, actor=actor, ceremony_id=ceremony_id,
-                                 reason="restored in the state the bundle recorded")  # fmt: skip
+    labels: list[str] = []
+    for batch in batches(_restorable(vault, verified), LOOKUP_BATCH):
+        moved = [record.id for _, record in batch if record is not None and record.token_serial != serial]
+        if moved:
+            store.set_keys_token(moved, serial)
+        for entry, record in batch:
+            labels.append(entry.label)
+            if record is not None:
+                continue
+            # The database does not know the key (a vault rebuilt from its bundle): record it as the bundle says.
+            initial = KeyState.PRE_ACTIVATION if entry.state is KeyState.PRE_ACTIVATION else KeyState.ACTIVE
+            record = store.add_key(
+                entry.label, cka_id=entry.cka_id, algorithm=entry.algorithm, fingerprint=entry.fingerprint,
+                token_serial=serial, actor=actor, ceremony_id=ceremony_id, state=initial, version=entry.version,
+                reason=f"restored from bundle sha256:{verified.sha256[:16]}",
+            )  # fmt: skip
+            if entry.state is not initial:
+                store.transition_key(record.id, entry.state, actor=actor, ceremony_id=ceremony_id,
+                                     reason="restored in the state the bundle recorded")  # fmt: skip
     store.set_setting(SETTING_LABEL, session.token.label)
     store.set_setting(SETTING_SERIAL, serial)
     store.set_setting(SETTING_MODEL, f"{session.token.manufacturer} {session.token.model}".strip())
+    return tuple(labels)

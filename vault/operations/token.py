@@ -1,20 +1,55 @@
-"""Initialise the vault's token: SO PIN and user PIN derived from the quorum secret.
+"""Initialise the vault's token, and re-key its PINs to the quorum secret's derivations.
 
 A vault has one token. Initialising another one (a replacement after loss, or the fresh
 token a restore goes onto) must be asked for explicitly; a token that is already
 initialised is never re-initialised (that would wipe it).
+
+Init has a chicken-and-egg problem: the quorum secret mixes the token's RNG, and the token's
+PINs derive from the quorum secret. So init first initialises the token with *transient*
+random PINs held only in memory (``initialise_token_transient``), draws the random bytes,
+makes, splits and verifies the shares, and only then sets the derived PINs
+(``rekey_token_pins``) in the transaction that commits the share set. The setting
+``token.pins`` says which PINs the token has: ``transient`` until the commit, ``quorum`` after.
+
+A token left ``transient`` (the init died between the two) is empty and its PINs are lost:
+``orphaned_token`` finds it. In a practice home the next init (or the abort, while the PINs
+are still in memory) discards it; a production token must be reset with the vendor's tools.
 """
 
 from __future__ import annotations
 
-from vault.errors import HsmCheckFailed, TokenInUse
+import os
+from dataclasses import dataclass
+
+from vault.errors import HsmCheckFailed, TokenInUse, TokenNotFound, VaultError
 from vault.hsm import TokenInfo, parse_token_uri
 from vault.operations._common import ACTOR
-from vault.operations.quorum import ActiveQuorum
+from vault.operations.quorum import ActiveQuorum, wrap_mechanism
+from vault.secret import Secret
 
 SETTING_LABEL = "token.label"
 SETTING_SERIAL = "token.serial"
 SETTING_MODEL = "token.model"
+SETTING_PINS = "token.pins"  # "transient" (init under way) | "quorum" (derived from the active set's QS)
+PINS_TRANSIENT, PINS_QUORUM = "transient", "quorum"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class TransientPins:
+    """Init's first PINs: random, in memory only, replaced by the derived ones at the commit."""
+
+    so: Secret
+    user: Secret
+
+    def wipe(self) -> None:
+        self.so.wipe()
+        self.user.wipe()
+
+    def __repr__(self) -> str:
+        return "<TransientPins redacted>"
+
+    def __reduce__(self):
+        raise TypeError("TransientPins cannot be pickled")
 
 
 def configured_token_label(vault) -> str | None:
@@ -66,9 +101,7 @@ def initialise_token(
     if found:
         raise HsmCheckFailed(f"The newly initialised token {info.describe()} already holds {len(found)} keys.")
     with vault.store.atomic():
-        vault.store.set_setting(SETTING_LABEL, info.label)
-        vault.store.set_setting(SETTING_SERIAL, info.serial)
-        vault.store.set_setting(SETTING_MODEL, f"{info.manufacturer} {info.model}".strip())
+        _record_token(vault, info, PINS_QUORUM)
         vault.ledger.append(
             "token.initialised",
             {
@@ -85,3 +118,162 @@ def initialise_token(
             ceremony_id=ceremony_id,
         )
     return info
+
+
+def _record_token(vault, info: TokenInfo, pins: str) -> None:
+    vault.store.set_setting(SETTING_LABEL, info.label)
+    vault.store.set_setting(SETTING_SERIAL, info.serial)
+    vault.store.set_setting(SETTING_MODEL, f"{info.manufacturer} {info.model}".strip())
+    vault.store.set_setting(SETTING_PINS, pins)
+
+
+def _forget_token(vault) -> None:
+    for key in (SETTING_LABEL, SETTING_SERIAL, SETTING_MODEL, SETTING_PINS):
+        vault.store.set_setting(key, "")
+
+
+def orphaned_token(vault) -> TokenInfo | None:
+    """The vault's token if an init left it with transient PINs (empty, PINs lost), else None."""
+    serial = vault.store.get_setting(SETTING_SERIAL)
+    if not serial or vault.store.get_setting(SETTING_PINS) != PINS_TRANSIENT:
+        return None
+    try:
+        return vault.hsm().find_token(_serial_selector(serial))
+    except TokenNotFound:
+        return None
+
+
+def _serial_selector(serial: str):
+    from vault.types import TokenSelector
+
+    return TokenSelector(serial=serial)
+
+
+def discard_orphaned_token(vault, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR,
+                           user_pin: Secret | None = None) -> str:
+    """Practice only: remove a token init left with transient PINs (it holds nothing).
+
+    Without ``user_pin`` only public objects are visible, which is enough: the token was
+    initialised moments before the init stopped and nothing was generated on it. Returns the
+    serial; the settings forget the token and the ledger records ``token.discarded``.
+    """
+    from vault import hsm
+
+    info = orphaned_token(vault)
+    if info is None:
+        raise TokenNotFound("The vault has no token left with transient PINs.")
+    if not vault.home.is_practice:
+        raise TokenInUse(
+            f"Token {info.describe()} was initialised by an init that did not finish; it is empty and its PINs "
+            "were held only in memory.",
+            next_step="Reset it with the HSM vendor's tools (factory reset / SO PIN reset), then run init again.",
+        )
+    hsm.write_softhsm_conf(vault.home.path)  # only confs vault.hsm wrote may be wiped (see drill)
+    vault.hsm().wipe_softhsm_token(info, user_pin=user_pin)
+    with vault.store.atomic():
+        _forget_token(vault)
+        vault.ledger.append("token.discarded", {"label": info.label, "serial": info.serial, "reason": reason},
+                            actor=actor, ceremony_id=ceremony_id)
+    return info.serial
+
+
+def initialise_token_transient(
+    vault, label: str | None = None, *, ceremony_id: str | None = None, actor: str = ACTOR
+) -> tuple[TokenInfo, TransientPins]:
+    """Init's first step: the configured token initialised with random PINs held only in memory.
+
+    A token an earlier init left transient is discarded first in a practice home (it is empty;
+    its PINs are lost); in production it is refused with the way out. Any other token with
+    the label is refused (TokenInUse), as is a vault that already has its token.
+    """
+    label = label or configured_token_label(vault)
+    if not label:
+        raise TokenInUse(
+            "The home's configuration selects the token by serial only, so there is no label to initialise.",
+            next_step="Configure the token by label (or a PKCS#11 URI with token=...).",
+        )
+    if orphaned_token(vault) is not None:
+        discard_orphaned_token(vault, reason="left with transient PINs by an init that did not finish; "
+                                             "discarded by the next init", ceremony_id=ceremony_id, actor=actor)
+    module = vault.hsm()
+    clash = [t for t in module.tokens() if t.label == label]
+    if clash:
+        raise TokenInUse(
+            f"A token labelled {label!r} is already initialised (serial {clash[0].serial}); it was left unchanged.",
+            next_step="Init needs a fresh token: reset this one with the vendor's tools, or configure another label.",
+        )
+    previous = vault.store.get_setting(SETTING_SERIAL)
+    if previous:
+        raise TokenInUse(f"This vault already has its token (serial {previous}).",
+                         next_step="Use the restore ceremony to move the keys onto a replacement token.")
+    pins = TransientPins(Secret(os.urandom(16).hex(), "so-pin"), Secret(os.urandom(16).hex(), "user-pin"))
+    try:
+        info = module.init_token(label, pins.so, pins.user)
+        with vault.store.atomic():
+            _record_token(vault, info, PINS_TRANSIENT)
+            vault.ledger.append(
+                "token.initialised",
+                {"label": info.label, "serial": info.serial, "manufacturer": info.manufacturer,
+                 "model": info.model, "firmware": info.firmware, "replacement": False, "previous_serial": None,
+                 "pins": PINS_TRANSIENT},
+                actor=actor,
+                ceremony_id=ceremony_id,
+            )  # fmt: skip
+    except BaseException:
+        pins.wipe()
+        raise
+    return info, pins
+
+
+def rekey_token_pins(vault, serial: str, *, so_pin_old: Secret, quorum: ActiveQuorum,
+                     ceremony_id: str | None = None, actor: str = ACTOR) -> int:
+    """Set the token's SO and user PINs to ``quorum``'s derivations and prove the new user PIN.
+
+    Returns how many keys the token shows when logged in with the new PIN (the caller checks
+    it). Callers run it inside the transaction that commits the share set, so the PIN change
+    and the database's record of it land together or not at all.
+    """
+    with quorum.so_pin() as so_new, quorum.user_pin() as user_new:
+        vault.hsm().set_pins(_serial_selector(serial), so_pin_old=so_pin_old, so_pin_new=so_new,
+                             user_pin_new=user_new)  # fmt: skip
+    return prove_token_pins(vault, serial, quorum, ceremony_id=ceremony_id, actor=actor)
+
+
+def prove_token_pins(vault, serial: str, quorum: ActiveQuorum, *, ceremony_id: str | None = None,
+                     actor: str = ACTOR) -> int:
+    """Log in with ``quorum``'s user PIN (PinIncorrect if the token has other PINs); record
+    ``token.pins`` = quorum and ``token.pins_set``; return how many keys the token shows."""
+    module = vault.hsm()
+    with quorum.user_pin() as user_pin:
+        with module.open_session(_serial_selector(serial), user_pin, wrap_mechanism=wrap_mechanism(vault)) as session:
+            count = len(session.list_keys())
+    vault.store.set_setting(SETTING_PINS, PINS_QUORUM)
+    vault.ledger.append("token.pins_set", {"serial": serial, "share_set_id": quorum.share_set_id,
+                                           "share_set": quorum.share_set.name, "keys_visible": count},
+                        actor=actor, ceremony_id=ceremony_id)
+    return count
+
+
+def abandon_transient_token(vault, pins: TransientPins, *, reason: str, ceremony_id: str | None = None,
+                            actor: str = ACTOR) -> str:
+    """An init stopped while its transient PINs are still in memory (an abort, a failed step).
+
+    Practice: the empty token is wiped now and forgotten. Production: the token stays, empty,
+    and its PINs go with this process; the ledger says so (``token.orphaned``) and the next
+    step is a vendor reset. Returns what happened, for the ceremony's notice.
+    """
+    try:
+        info = orphaned_token(vault)
+        if info is None:
+            return "no token was left half-initialised"
+        if vault.home.is_practice:
+            discard_orphaned_token(vault, reason=reason, ceremony_id=ceremony_id, actor=actor, user_pin=pins.user)
+            return f"the practice token {info.label} ({info.serial}) initialised by this init was discarded"
+        vault.ledger.append("token.orphaned", {"label": info.label, "serial": info.serial, "reason": reason},
+                            actor=actor, ceremony_id=ceremony_id)
+        return (f"token {info.label} ({info.serial}) is initialised but empty and its PINs are lost: reset it "
+                "with the HSM vendor's tools before the next init")
+    except VaultError as exc:
+        return f"the half-initialised token could not be cleaned up ({exc.code})"
+    finally:
+        pins.wipe()

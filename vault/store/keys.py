@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from vault.errors import RecordNotFound, StoreError, TransitionRefused
 from vault.store.base import StoreBase
@@ -111,11 +111,68 @@ class KeyRepository(StoreBase):
             params.append(lineage)
         return [_key(r) for r in self._rows(sql + " ORDER BY id", params)]
 
+    def iter_keys(
+        self,
+        states: Iterable[KeyState] | None = None,
+        *,
+        backup: BackupDecision | None = None,
+        page: int = 1000,
+    ) -> Iterator[KeyRecord]:
+        """Keys (in ``states``, with ``backup`` decision) in creation order, read ``page`` rows at
+        a time: memory does not grow with the number of keys. Each page is its own query (keyset
+        paging on id), so the caller may write to the store between pages."""
+        where, params = self._key_filter(states, backup)
+        last = 0
+        while True:
+            rows = self._rows(
+                f"SELECT {_KEY_COLS} FROM keys WHERE id > ?{where} ORDER BY id LIMIT ?", [last, *params, page]
+            )
+            for row in rows:
+                yield _key(row)
+            if len(rows) < page:
+                return
+            last = rows[-1][0]
+
+    def count_keys(self, states: Iterable[KeyState] | None = None, *, backup: BackupDecision | None = None) -> int:
+        where, params = self._key_filter(states, backup)
+        return self._rows(f"SELECT count(*) FROM keys WHERE 1{where}", params)[0][0]
+
+    def keys_by_labels(self, labels: Iterable[str]) -> dict[str, KeyRecord]:
+        """label -> KeyRecord for those of ``labels`` the database knows (one query per 500 labels)."""
+        wanted = list(dict.fromkeys(labels))
+        found: dict[str, KeyRecord] = {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self._rows(f"SELECT {_KEY_COLS} FROM keys WHERE label IN ({marks})", chunk):
+                found[row[1]] = _key(row)
+        return found
+
+    @staticmethod
+    def _key_filter(states: Iterable[KeyState] | None, backup: BackupDecision | None) -> tuple[str, list]:
+        where, params = "", []
+        if states is not None:
+            values = sorted({KeyState(s).value for s in states})
+            where += f" AND state IN ({', '.join('?' * len(values))})" if values else " AND 0"
+            params += values
+        if backup is not None:
+            where += " AND backup_decision = ?"
+            params.append(BackupDecision(backup).value)
+        return where, params
+
     def latest_version(self, lineage: str) -> KeyRecord:
         return _key(self._row(
             f"SELECT {_KEY_COLS} FROM keys WHERE lineage = ? ORDER BY version DESC LIMIT 1", (lineage,),
             f"No key lineage named {lineage!r}.",
         ))
+
+    def set_keys_token(self, key_ids: Iterable[int], token_serial: str) -> int:
+        """``set_key_token`` for many keys in one statement batch; returns how many were updated."""
+        with self.atomic():
+            cur = self.conn.executemany(
+                "UPDATE keys SET token_serial = ? WHERE id = ?", ((token_serial, key_id) for key_id in key_ids)
+            )
+            return cur.rowcount
 
     def set_key_token(self, key_id: int, token_serial: str) -> KeyRecord:
         """After a restore onto a replacement token: the key now lives on ``token_serial``."""
@@ -201,10 +258,12 @@ class KeyRepository(StoreBase):
 
     # --- backups ---------------------------------------------------------------------------------
     def record_backup(self, backup: NewBackup, key_entries: Iterable[tuple[int, str]]) -> BackupRecord:
-        """A written and read-back bundle and the (key id, fingerprint) of every key in it, atomically."""
-        entries = list(key_entries)
-        if len({key_id for key_id, _ in entries}) != len(entries):
-            raise ValueError("a key appears twice in key_entries")
+        """A written and read-back bundle and the (key id, fingerprint) of every key in it, atomically.
+
+        ``key_entries`` is read once and streamed into the table (it may be a generator, e.g.
+        over ``iter_keys``); an exception it raises rolls everything back. A key id twice ->
+        ValueError.
+        """
         with self._refusals(
             missing="The share set, ceremony or one of the keys of this backup does not exist.",
         ), self.atomic():
@@ -212,13 +271,25 @@ class KeyRepository(StoreBase):
                 "INSERT INTO backups (path, sha256, format_version, share_set_id, kek_check_value, key_count, "
                 "created_at, ceremony_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (backup.path, backup.sha256, backup.format_version, backup.share_set_id, backup.kek_check_value,
-                 len(entries), self.now(), backup.ceremony_id),
+                 0, self.now(), backup.ceremony_id),
             )
             backup_id = cur.lastrowid
-            self.conn.executemany(
-                "INSERT INTO backup_keys (backup_id, key_id, fingerprint) VALUES (?, ?, ?)",
-                [(backup_id, key_id, fingerprint) for key_id, fingerprint in entries],
-            )
+            count = 0
+
+            def rows() -> Iterator[tuple[int, int, str]]:
+                nonlocal count
+                for key_id, fingerprint in key_entries:
+                    count += 1
+                    yield backup_id, key_id, fingerprint
+
+            try:
+                self.conn.executemany("INSERT INTO backup_keys (backup_id, key_id, fingerprint) VALUES (?, ?, ?)",
+                                      rows())  # fmt: skip
+            except sqlite3.IntegrityError as exc:
+                if str(exc).startswith("UNIQUE constraint failed"):
+                    raise ValueError("a key appears twice in key_entries") from None
+                raise
+            self._write("UPDATE backups SET key_count = ? WHERE id = ?", (count, backup_id))
             return self.get_backup(backup_id)
 
     def get_backup(self, backup_id: int) -> BackupRecord:

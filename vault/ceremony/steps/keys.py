@@ -75,10 +75,33 @@ def _key_choice(ctx, ask: str, question: str, states: tuple[KeyState, ...], *, s
     return key
 
 
-@step_kind("init-token", params={"if_missing": ParamSpec("bool", default=False, doc="skip when the token exists")},
-           needs_quorum=True, repeatable=False)
+@step_kind("prepare-token", repeatable=False)
+def prepare_token(ctx, params):
+    """Init: initialise the configured token with transient random PINs held only in memory.
+
+    The quorum secret mixes the token's RNG and the token's PINs derive from the quorum
+    secret, so the token comes first with PINs nobody knows; commit-share-set replaces them
+    by the derived ones. Until then a crash leaves an empty token whose PINs are lost (see
+    ceremonies/README.md: practice re-initialises it, production resets it with vendor tools).
+    """
+    from vault.operations.token import initialise_token_transient
+
+    ctx.progress("Initialising the token with transient PINs (held only in memory until the share set is committed)")
+    info, pins = initialise_token_transient(ctx.vault, _token_label(ctx), ceremony_id=ctx.ceremony_id,
+                                            actor=ctx.actor)
+    ctx.secrets.transient_pins = pins
+    ctx.read_aloud("Token serial", info.serial)
+    return {"token_serial": info.serial, "token_label": info.label,
+            "summary": f"token {info.label} ({info.serial}) initialised with transient PINs"}
+
+
+@step_kind("init-token", params={
+    "if_missing": ParamSpec("bool", default=False, doc="skip when the token exists"),
+    "replacement": ParamSpec("bool", default=False, doc="the vault had a token: this one replaces it (restore)"),
+}, needs_quorum=True, repeatable=False)
 def init_token(ctx, params):
-    """Initialise the configured token with the PINs derived from the quorum secret."""
+    """Initialise the configured token with the PINs derived from the active quorum (a replacement
+    token for a restore; init itself uses prepare-token, because its quorum does not exist yet)."""
     from vault.errors import TokenNotFound
     from vault.operations.token import initialise_token
 
@@ -91,7 +114,8 @@ def init_token(ctx, params):
             ctx.notice(f"Token {info.label} ({info.serial}) is already initialised; it is used as it is.")
             return {"token_serial": info.serial, "summary": f"token {info.label} already initialised"}
     ctx.progress("Initialising the token")
-    info = initialise_token(ctx.vault, ctx.secrets.quorum, _token_label(ctx))
+    info = initialise_token(ctx.vault, ctx.secrets.quorum, _token_label(ctx), replacement=params["replacement"],
+                            ceremony_id=ctx.ceremony_id, actor=ctx.actor)
     ctx.read_aloud("Token serial", info.serial)
     return {"token_serial": info.serial, "token_label": info.label, "summary": f"token {info.label} ({info.serial}) initialised"}
 
@@ -149,6 +173,10 @@ def generate_key(ctx, params):
                 ctx.emit_rejected(exc)
                 ctx.notice(str(exc), "warning")
                 algorithm = None
+        # The preflight ran the capability probe (cached per token model): keep it for `custodian doctor`.
+        from vault.doctor import record_capabilities
+
+        record_capabilities(ctx.vault, session.probe(session.wrap_mechanism))
         ctx.progress(f"Generating {algorithm.value} key {label!r} in the HSM")
         record = op_generate(ctx.vault, session, label, algorithm, backup=backup, no_backup_reason=reason,
                              ceremony_id=ctx.ceremony_id, actor=ctx.actor)
@@ -294,11 +322,13 @@ def compromise_key(ctx, params):
 
 @step_kind("reshare-commit", needs_quorum=True, repeatable=False)
 def reshare_commit(ctx, params):
-    """Switch to the new quorum: token PINs re-keyed, every key backed up under the new KEK (a new
-    bundle), the new share set committed and the old one retired, as one operation."""
+    """Switch to the new quorum: every key backed up under the new KEK (a new bundle), the token's
+    PINs re-keyed to the new derivations, the new share set activated and the old one retired.
+    Any failure leaves the old quorum working (vault.operations.reshare)."""
     from vault.ceremony import shareset
     from vault.ceremony.steps.people import policy_from_dict
-    from vault.operations import reshare as op
+    from vault.operations.reshare import reshare as do_reshare
+    from vault.operations.quorum import ActiveQuorum
 
     split = ctx.secrets.new_split
     holders = ctx.secrets.new_holders
@@ -307,19 +337,17 @@ def reshare_commit(ctx, params):
                                  next_step="Distribute and verify the new shares first.")
     path = yield from ctx.ask(PathPrompt, "path", _output_path, question="Write the new backup bundle to (a new file)",
                               purpose=PathPurpose.OUTPUT_FILE)
-    ctx.progress("Re-keying the token and re-wrapping every key under the new backup KEK")
+    ctx.progress("Re-wrapping every key under the new backup KEK and re-keying the token's PINs")
 
-    def commit():
-        return shareset.commit(ctx.vault, split=split, policy=policy_from_dict(ctx.values["policy"]),
+    def record_pending():
+        return shareset.record(ctx.vault, split=split, policy=policy_from_dict(ctx.values["policy"]),
                                drill_interval_days=ctx.values.get("drill_interval_days", 90), holders=holders,
                                ceremony_id=ctx.ceremony_id, name=f"set-{ctx.ceremony_id}")
 
     old_set = ctx.vault.store.active_share_set()
-    result = op.reshare(ctx.vault, ctx.secrets.quorum, ctx.secrets.new_quorum, path, commit=commit,
-                        ceremony_id=ctx.ceremony_id)
-    from vault.operations.quorum import ActiveQuorum
-
-    new_set = ctx.vault.store.active_share_set()
+    result = do_reshare(ctx.vault, ctx.secrets.quorum, ctx.secrets.new_quorum, path, record_pending=record_pending,
+                        ceremony_id=ctx.ceremony_id, actor=ctx.actor, checkpoint=ctx.run_hook)
+    new_set = result.share_set
     ctx.secrets.quorum.wipe()
     ctx.secrets.quorum = ActiveQuorum(ctx.secrets.new_quorum, new_set)
     ctx.secrets.new_quorum = None
@@ -327,11 +355,14 @@ def reshare_commit(ctx, params):
     ctx.secrets.new_split = None
     ctx.ledger("share-set.committed", {"share_set": new_set.name, "policy": new_set.describe(),
                                        "identifying_words": split.public.identifying_words,
-                                       "custodians": [c for _, c in holders], "retired": old_set.name})
-    sha = _attr(result, "sha256", "backup_sha256", default="")
-    return {"share_set": new_set.name, "retired_share_set": old_set.name, "backup_path": str(path),
-            "backup_sha256": sha,
-            "summary": f"token re-keyed; keys re-backed-up to {path}; {new_set.name} active, {old_set.name} retired"}
+                                       "custodians": [c for _, c in holders], "retired": old_set.name,
+                                       "token_pins": "derived"})
+    sha = result.sha256
+    ctx.read_aloud("New backup bundle SHA-256", f"{sha} ({' '.join(words_for(bytes.fromhex(sha)[:8]))})")
+    return {"share_set": new_set.name, "retired_share_set": old_set.name, "retired_at": result.retired.retired_at,
+            "backup_path": str(path), "backup_sha256": sha, "token_pins_rekeyed": result.token_pins_rekeyed,
+            "summary": f"keys re-backed-up to {path}; token PINs re-keyed; {new_set.name} active, "
+                       f"{old_set.name} retired"}
 
 
 @step_kind("sign", params={}, needs_quorum=True, repeatable=True)

@@ -41,10 +41,12 @@ from vault.ceremony.steps.basic import add_participant
 from vault.ceremony.steps.people import policy_from_dict
 from vault.errors import (
     AnswerInvalid,
+    PinIncorrect,
     PreconditionFailed,
     QuorumCancelled,
     QuorumCheckFailed,
     ShareError,
+    ShareForeign,
 )
 from vault.secret import Secret
 from vault.shares import ShareCollector, ShareRef, check_quiz, quiz_positions, verify_share_back
@@ -70,13 +72,22 @@ def _slip39_passphrase(a: SecretAnswer) -> Secret:
 def quorum(ctx, params):
     """Activate the quorum of the active share set: one custodian at a time, k of T per group."""
     from vault.operations.quorum import activate
+    from vault.operations.reshare import interrupted, resolve_interrupted_reshare
 
     store = ctx.vault.store
     record = shareset.active(store)
     public = shareset.public_of(store, record)
     holders = shareset.holder_names(store, record.id)
-    collector = ShareCollector(public, ceremony_id=ctx.ceremony_id, known=shareset.known_sets(store))
+    known = shareset.known_sets(store)
+    collector = ShareCollector(public, ceremony_id=ctx.ceremony_id, known=known)
     ctx.secrets.collector = collector
+    # After a power loss in a reshare's switch the token may have either set's PINs: the first
+    # share entered decides which set is collected, and the login after activation settles it.
+    pending = interrupted(ctx.vault)
+    if pending is not None:
+        ctx.notice(f"A reshare was interrupted at {pending.started_at} while switching the token: shares of "
+                   f"{pending.old_share_set.name!r} or of {pending.new_share_set.name!r} are accepted; the token "
+                   "decides which set it now belongs to.", "warning")
     presented: dict[ShareRef, str] = {}
     error: ShareError | None = None
     last_custodian: str | None = None
@@ -102,7 +113,17 @@ def quorum(ctx, params):
                 raise QuorumCancelled("The quorum activation was cancelled; the shares entered were wiped.")
             assert isinstance(answer, ShareAnswer)
             try:
-                progress = collector.add(answer.share)
+                try:
+                    progress = collector.add(answer.share)
+                except ShareForeign:
+                    if pending is None or collector.entered or record.id == pending.new_share_set.id:
+                        raise
+                    record = pending.new_share_set
+                    public = shareset.public_of(store, record)
+                    holders = shareset.holder_names(store, record.id)
+                    alt = ShareCollector(public, ceremony_id=ctx.ceremony_id, known=known)
+                    progress = alt.add(answer.share)  # a ShareError here names the share's real problem
+                    collector = ctx.secrets.collector = alt
             except ShareError as exc:
                 error = exc
                 ctx.emit_rejected(exc)
@@ -123,9 +144,25 @@ def quorum(ctx, params):
             try:
                 ctx.progress("Verifying the check value")
                 active = activate(ctx.vault, collector, passphrase)
-            except QuorumCheckFailed as exc:
+                if pending is not None:
+                    try:
+                        outcome = resolve_interrupted_reshare(ctx.vault, active, ceremony_id=ctx.ceremony_id,
+                                                              actor=ctx.actor)
+                    except BaseException:
+                        active.wipe()
+                        raise
+                    ctx.notice(outcome, "warning")
+                    ctx.read_aloud("Interrupted reshare resolved", outcome)
+                    pending = None
+            except (QuorumCheckFailed, PinIncorrect) as exc:
                 collector.reset()
                 presented.clear()
+                if record.id != shareset.active(store).id:  # back to the active set for the next try
+                    record = shareset.active(store)
+                    public = shareset.public_of(store, record)
+                    holders = shareset.holder_names(store, record.id)
+                    collector = ctx.secrets.collector = ShareCollector(public, ceremony_id=ctx.ceremony_id,
+                                                                       known=known)
                 error = exc
                 ctx.emit_rejected(exc)
                 ctx.emit(QuorumWiped(ceremony_id=ctx.ceremony_id, reason="error"))
@@ -214,7 +251,8 @@ def _write_share_file(directory: Path, custodian: str, share: Secret) -> Path:
 
 
 @step_kind("distribute-shares", params={
-    "verify": ParamSpec("str", default="full", choices=("full", "quiz")),
+    "verify": ParamSpec("str", default=None, choices=("full", "quiz"),
+                        doc="full | quiz; unset: the run's choice (a script's verify, else full)"),
 }, repeatable=False)
 def distribute_shares(ctx, params):
     """Hand each custodian their share alone; each proves the record before the next sits down."""
@@ -338,8 +376,14 @@ def _check_random_subset(ctx, split) -> None:
 # --- commit ---------------------------------------------------------------------------------------------
 @step_kind("commit-share-set", params={"retire_previous": ParamSpec("bool", default=False)}, repeatable=False)
 def commit_share_set(ctx, params):
-    """Record the verified share set and make it the active one (retiring the previous set)."""
-    from vault.operations.quorum import ActiveQuorum
+    """Record the verified share set and make it the active one (retiring the previous set).
+
+    In init the token still has the transient PINs it was initialised with: in the same
+    transaction as the share set, its SO and user PINs are set to the new secret's
+    derivations and the new user PIN is proven by a login. Either both land or neither.
+    """
+    from vault.operations.quorum import ActiveQuorum, open_token_session
+    from vault.operations.token import rekey_token_pins
 
     split = ctx.secrets.new_split
     holders = ctx.secrets.new_holders
@@ -348,19 +392,36 @@ def commit_share_set(ctx, params):
                                  next_step="Distribute and verify the shares first.")
     previous = ctx.vault.store.active_share_set()
     name = f"set-{ctx.ceremony_id}"
-    record = shareset.commit(ctx.vault, split=split, policy=policy_from_dict(ctx.values["policy"]),
-                             drill_interval_days=ctx.values.get("drill_interval_days", 90), holders=holders,
-                             ceremony_id=ctx.ceremony_id, name=name)
-    details = {"share_set": record.name, "policy": record.describe(), "identifying_words": split.public.identifying_words,
-               "custodians": [c for _, c in holders]}
-    if previous is not None:
-        details["retired"] = previous.name
-    ctx.ledger("share-set.committed", details)
+    transient = ctx.secrets.transient_pins
+    serial = ctx.values.get("token_serial")
+    if transient is not None:
+        ctx.progress("Setting the token's PINs to the ones derived from the new quorum secret")
+    with ctx.vault.store.atomic():
+        record = shareset.commit(ctx.vault, split=split, policy=policy_from_dict(ctx.values["policy"]),
+                                 drill_interval_days=ctx.values.get("drill_interval_days", 90), holders=holders,
+                                 ceremony_id=ctx.ceremony_id, name=name)
+        quorum = ActiveQuorum(Secret(ctx.secrets.new_quorum.reveal(), "quorum-secret"), record)
+        try:
+            if transient is not None:
+                rekey_token_pins(ctx.vault, serial, so_pin_old=transient.so, quorum=quorum,
+                                 ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+                ctx.run_hook("pins-rekeyed")
+        finally:
+            quorum.wipe()
+        details = {"share_set": record.name, "policy": record.describe(),
+                   "identifying_words": split.public.identifying_words, "custodians": [c for _, c in holders],
+                   "token_pins": "derived" if transient is not None else "unchanged"}
+        if previous is not None:
+            details["retired"] = previous.name
+        ctx.ledger("share-set.committed", details)
+    if transient is not None:
+        transient.wipe()
+        ctx.secrets.transient_pins = None
     from vault.ceremony.events import ShareSetCommitted
 
     ctx.emit(ShareSetCommitted(ceremony_id=ctx.ceremony_id, share_set_name=record.name, policy=record.describe(),
                                identifying_words=split.public.identifying_words))
-    # The new quorum becomes the ceremony's quorum (init: the token is opened with it next).
+    # The new quorum becomes the ceremony's quorum.
     qs = ctx.secrets.new_quorum
     ctx.secrets.new_quorum = None
     split.wipe()
@@ -371,5 +432,14 @@ def commit_share_set(ctx, params):
     if ctx.secrets.quorum is not None:
         ctx.secrets.quorum.wipe()
     ctx.secrets.quorum = ActiveQuorum(qs, record)
-    return {"share_set": record.name, "summary": f"share set {record.name} ({record.describe()}) active"
-            + (f"; {previous.name} retired" if previous else "")}
+    if transient is not None:
+        # The capability probe (needs a login) for `custodian doctor`; it also proves the new PIN once more.
+        from vault.doctor import record_capabilities
+
+        ctx.progress("Probing what the token can do")
+        with open_token_session(ctx.vault, ctx.secrets.quorum) as session:
+            record_capabilities(ctx.vault, session.probe(session.wrap_mechanism))
+    return {"share_set": record.name, "token_pins": "derived" if transient is not None else "unchanged",
+            "summary": f"share set {record.name} ({record.describe()}) active"
+            + (f"; {previous.name} retired" if previous else "")
+            + ("; token PINs set from the new quorum secret" if transient is not None else "")}

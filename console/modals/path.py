@@ -1,0 +1,66 @@
+"""Ask for a new file's path (a recorded script): must not exist; its directory is created."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Static
+
+from console.screens.base import VaultModal
+
+
+class NewFileDialog(VaultModal["Path | None"]):
+    WHERE = "File"
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, suggestion: Path, *, hint: str = "", action: str = "OK") -> None:
+        super().__init__()
+        self.question, self.suggestion, self.hint, self.action_label = question, suggestion, hint, action
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.question, classes="dialog-title")
+            if self.hint:
+                yield Static(self.hint, classes="hint")
+            yield Input(value=str(self.suggestion), id="new-file")
+            yield Static("", classes="pane-problem", id="new-file-problem")
+            with Horizontal(classes="buttons"):
+                yield Button(self.action_label, id="go", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._go()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "go":
+            self._go()
+        else:
+            self.dismiss(None)
+
+    def _go(self) -> None:
+        text = self.query_one(Input).value.strip()
+        problem = self.query_one("#new-file-problem", Static)
+        if not text:
+            problem.update("✗ Give a file path.")
+            return
+        path = Path(text).expanduser()
+        if path.exists():
+            problem.update(f"✗ {path} already exists: the console never overwrites a file. Choose another name.")
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem.update(f"✗ {path.parent} cannot be created ({exc.strerror}). Choose another directory.")
+            return
+        self.dismiss(path.resolve())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
