@@ -101,7 +101,12 @@ class CustodianApp(App[int]):
         """The dialog of unfinished ceremonies (resume / abort with a reason), if there are any."""
         from console.modals.unfinished import UnfinishedDialog, list_unfinished
 
-        items = await self.bridge.run(list_unfinished)
+        try:
+            items = await self.bridge.run(list_unfinished)
+        except VaultError as exc:
+            self.notify(f"Unfinished ceremonies could not be read: {exc.message} Next: {exc.next_step}",
+                        title=exc.title, severity="error")
+            return
         if items:
             await self.push_screen(UnfinishedDialog(items), callback=self._resume_chosen)
         elif not quiet:

@@ -159,30 +159,30 @@ def register(subparsers) -> None:
     cer = subparsers.add_parser("ceremony", help="ceremony definitions and headless runs")
     csub = cer.add_subparsers(dest="ceremony_command", required=True)
     p = csub.add_parser("list", help="list the ceremonies (built-in and your own)")
-    p.set_defaults(func=cmd_ceremony_list)
+    p.set_defaults(handler=cmd_ceremony_list)
     p = csub.add_parser("show", help="print a ceremony's paper script for the binder")
     p.add_argument("name")
-    p.set_defaults(func=cmd_ceremony_show)
+    p.set_defaults(handler=cmd_ceremony_show)
     p = csub.add_parser("run", help="run a ceremony headless from a script")
     p.add_argument("name")
     p.add_argument("--script", required=True, help="the ceremony script (TOML; see ceremonies/README.md)")
     p.add_argument("--json", action="store_true", help="print the outcome and events as JSON")
     p.add_argument("--allow-production-share-export", action="store_true",
                    help="allow a scripted run to write new shares of a PRODUCTION vault to the script's share_dir")
-    p.set_defaults(func=cmd_ceremony_run)
+    p.set_defaults(handler=cmd_ceremony_run)
 
     t = subparsers.add_parser("transcript", help="print a ceremony transcript, or verify one offline")
     t.add_argument("id", help="ceremony id, or 'verify'")
     t.add_argument("file", nargs="?", help="with 'verify': the JSON transcript file")
     t.add_argument("--format", choices=("md", "json"), default="md")
     t.add_argument("--pinned-keys", help="with 'verify': JSON file of name -> public key PEM to pin")
-    t.set_defaults(func=cmd_transcript)
+    t.set_defaults(handler=cmd_transcript)
 
     v = subparsers.add_parser("verify", help="verify a payload signature offline")
     v.add_argument("--public-key", required=True)
     v.add_argument("--payload", required=True)
     v.add_argument("--signature", required=True)
-    v.set_defaults(func=cmd_verify)
+    v.set_defaults(handler=cmd_verify)
 
 
 __all__ = ["register", "cmd_ceremony_list", "cmd_ceremony_show", "cmd_ceremony_run", "cmd_transcript", "cmd_verify"]

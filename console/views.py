@@ -81,6 +81,8 @@ def _doctor(vault) -> tuple[list[str], str]:
         report = run_doctor(vault)
     except VaultError as exc:
         return [f"doctor could not run: {exc.message} Next: {exc.next_step}"], ""
+    except Exception as exc:  # noqa: BLE001 - a fault in one check must not hide the dashboard
+        return [f"doctor stopped on an internal fault ({type(exc).__name__}); run `custodian doctor` to see it."], ""
     warnings = [f"{f.area}: {f.message}" + (f" Next: {f.next_step}" if f.next_step else "")
                 for f in report.warnings]
     caps = next((f.message for f in report.findings if f.area == "capabilities"), "")

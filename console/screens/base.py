@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, Coroutine, TypeVar
 
 from textual.app import ComposeResult
 from textual.screen import ModalScreen, Screen
@@ -16,6 +16,23 @@ T = TypeVar("T")
 
 def app_mode(screen) -> Mode:
     return getattr(screen.app, "vault_mode", Mode.PRACTICE)
+
+
+def run_guarded(node, work: Coroutine[Any, Any, None], group: str) -> None:
+    """Run a screen's read of the vault as an exclusive worker that cannot take the console down.
+
+    Expected problems (``VaultError``) are shown by the screen itself; anything else (a bug)
+    becomes a notification naming only the exception type, and the console stays up.
+    """
+
+    async def guarded() -> None:
+        try:
+            await work
+        except Exception as exc:  # noqa: BLE001 - a bug in one view must not close the console
+            node.notify(f"{node.__class__.__name__}: an internal fault ({type(exc).__name__}) stopped this view "
+                        "from loading. The rest of the console works; report it.", severity="error")
+
+    node.run_worker(guarded(), exclusive=True, group=group, exit_on_error=False)
 
 
 class VaultScreen(Screen):

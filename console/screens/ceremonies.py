@@ -13,7 +13,7 @@ from textual.widgets.option_list import Option
 from console import views
 from console.launch import start_ceremony, suggested_script_path
 from console.modals.path import NewFileDialog
-from console.screens.base import VaultScreen
+from console.screens.base import VaultScreen, run_guarded
 from vault.errors import VaultError
 
 
@@ -51,7 +51,7 @@ generate-key, backup, drill and destroy in that order.
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        self.run_worker(self._load(), exclusive=True, group="ceremonies")
+        run_guarded(self, self._load(), "ceremonies")
 
     async def _load(self) -> None:
         try:

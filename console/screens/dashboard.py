@@ -8,7 +8,7 @@ from textual.containers import Grid, VerticalScroll
 from textual.widgets import Static
 
 from console import views
-from console.screens.base import VaultScreen
+from console.screens.base import VaultScreen, run_guarded
 from vault.errors import VaultError
 
 
@@ -49,7 +49,7 @@ Keys: `d` dashboard, `k` keys, `p` custodians, `l` ledger, `c` ceremonies, `r` r
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        self.run_worker(self._load(), exclusive=True, group="dashboard")
+        run_guarded(self, self._load(), "dashboard")
 
     async def _load(self) -> None:
         app = self.app

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Static
 
 from console import views
-from console.screens.base import VaultScreen
+from console.screens.base import VaultScreen, run_guarded
 from console.widgets.row_table import Column, RowTable
 from vault.errors import VaultError
 
@@ -77,7 +77,7 @@ Every master key the database knows, in any state.
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        self.run_worker(self._load(), exclusive=True, group="keys")
+        run_guarded(self, self._load(), "keys")
 
     async def _load(self) -> None:
         try:
@@ -138,7 +138,7 @@ Every master key the database knows, in any state.
             key_id = shown[event.index].id
             if key_id != self._detail_for:
                 self._detail_for = key_id
-                self.run_worker(self._detail(key_id), exclusive=True, group="key-detail")
+                run_guarded(self, self._detail(key_id), "key-detail")
 
     async def _detail(self, key_id: int) -> None:
         try:

@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
 from console import views
-from console.screens.base import VaultScreen
+from console.screens.base import VaultScreen, run_guarded
 from vault.errors import VaultError
 
 
@@ -40,7 +40,7 @@ only its events (`/` focuses the filter).
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        self.run_worker(self._load(), exclusive=True, group="ledger")
+        run_guarded(self, self._load(), "ledger")
 
     async def _load(self) -> None:
         cer = self.query_one("#ledger-filter", Input).value.strip() or None
@@ -66,7 +66,7 @@ only its events (`/` focuses the filter).
 
     def action_verify(self) -> None:
         self.query_one("#ledger-verify", Static).update("verifying…")
-        self.run_worker(self._verify(), exclusive=True, group="ledger-verify")
+        run_guarded(self, self._verify(), "ledger-verify")
 
     async def _verify(self) -> None:
         out = self.query_one("#ledger-verify", Static)

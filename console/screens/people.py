@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from console import views
-from console.screens.base import VaultScreen
+from console.screens.base import VaultScreen, run_guarded
 from vault.errors import VaultError
 
 
@@ -32,7 +32,7 @@ administrators and witnesses. Enrollment and retirement happen in ceremonies (in
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        self.run_worker(self._load(), exclusive=True, group="people")
+        run_guarded(self, self._load(), "people")
 
     async def _load(self) -> None:
         try:

@@ -15,6 +15,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.widgets import Button, Log, ProgressBar, Static
 
 from console.modals.confirm import ReasonDialog
@@ -156,8 +157,11 @@ class WizardScreen(VaultScreen):
         if self.outcome is None:
             reason = "the console was closed during the ceremony"
             self._pending_abort = reason  # if the engine is busy: the next question is answered with it
-            if self.pane is not None:
-                self.pane.idle_wipe()
+            if self.pane is not None and self.pane.is_attached:
+                try:
+                    self.pane.idle_wipe()
+                except NoMatches:  # already taken apart (its widgets wipe themselves on unmount)
+                    pass
             self._resolve(AbortAnswer(reason))
 
     def _wipe_after_fault(self, engine, reason: str) -> None:

@@ -68,6 +68,8 @@ class CeremonyPlayer:
         pane, p = w.pane, w.pane.prompt
         key = f"{p.step_id}.{p.ask}"
         self.seen.append(key)
+        if p.error_code and self.seen[-4:] == [key] * 4:
+            raise AssertionError(f"{key} refused again and again: {p.error_code}: {p.error_message}")
         for k in (key, p.ask):
             if k in self.hooks and await self.hooks[k](self, pane):
                 return True
@@ -137,11 +139,11 @@ class CeremonyPlayer:
         box.focus()
         await self.pilot.pause()
 
-    async def play(self, max_prompts: int = 400):
+    async def play(self, max_prompts: int = 150):
         for _ in range(max_prompts):
             if not await self.step():
                 return self.wizard.outcome
-        raise AssertionError("the ceremony did not end")
+        raise AssertionError(f"the ceremony did not end: {self.seen[-12:]}")
 
 
 async def start_from_launcher(pilot, name: str, *, record: bool = False) -> None:

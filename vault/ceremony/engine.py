@@ -359,8 +359,11 @@ class Engine:
         self._step_pos += 1
 
     def _complete(self) -> None:
+        from vault.ceremony.transcript import final_digest
+
         self._wipe("complete")
-        self.ledger_append("ceremony.completed", {"name": self.definition.name, "steps": len(self.definition.steps)})
+        self.ledger_append("ceremony.completed", {"name": self.definition.name, "steps": len(self.definition.steps),
+                                                  "transcript_sha256": final_digest(self.vault, self.ceremony_id)})
         head = self.vault.ledger.head()
         journal.finish_ceremony(self.vault, self.ceremony_id, completed=True, reason=None)
         self.status = Status.COMPLETED
@@ -390,8 +393,11 @@ class Engine:
         self._wipe("abort")
         if self._journal_id is not None and step is not None:
             journal.step_failed(self.vault, self.ceremony_id, step.index, code)
+        from vault.ceremony.transcript import final_digest
+
         self.ledger_append("ceremony.aborted", {"name": self.definition.name, "step": step.id if step else None,
-                                                "code": code, "reason": reason})
+                                                "code": code, "reason": reason,
+                                                "transcript_sha256": final_digest(self.vault, self.ceremony_id)})
         journal.finish_ceremony(self.vault, self.ceremony_id, completed=False, reason=f"{code}: {reason}")
         self.status = Status.ABORTED
         self._pending = None

@@ -154,6 +154,9 @@ def abort_unfinished(vault, ceremony_id: str, reason: str) -> None:
             vault.ledger.append("token.orphaned", {"label": info.label, "serial": info.serial,
                                                    "reason": f"the init stopped by a crash: {reason}"},
                                 actor="console", ceremony_id=ceremony_id)  # fmt: skip
+    from vault.ceremony.transcript import final_digest
+
+    details["transcript_sha256"] = final_digest(vault, ceremony_id)
     vault.ledger.append("ceremony.aborted", details, actor="console", ceremony_id=ceremony_id)
     from vault.ceremony.journal import finish_ceremony
 

@@ -179,6 +179,10 @@ class ScriptResponder:
         if is_list:
             i = self._used.get(key, 0)
             if i >= len(entry):
+                if isinstance(prompt, ShareEntryPrompt):  # the quorum is short: say so, as the TUI would
+                    return self._fail(prompt, "QUORUM_INCOMPLETE",
+                                      f"Not enough shares: {prompt.progress.describe()} entered, and the script "
+                                      f"has no more for '{key}'. Next: Add the missing custodians' shares.")
                 return self._fail(prompt, "SCRIPT", f"the script has no more answers for '{key}'.")
             self._used[key] = i + 1
             value = entry[i]

@@ -233,7 +233,8 @@ class RawSession:
 
 
 class AttributeReader:
-    """C_GetAttributeValue of a fixed attribute list, one call per object when the buffers fit.
+    """C_GetAttributeValue of a fixed attribute list: one call per object when the object has
+    every attribute and the buffers fit, else three (lengths, then values).
 
     ``read(handle)`` returns one value per attribute: ``bytes`` (the raw value), or ``None``
     when the object has no such attribute or it is sensitive. ``CKA_CLASS`` and other CK_ULONG
@@ -255,9 +256,13 @@ class AttributeReader:
             entry = tpl[i]
             entry.type, entry.pValue, entry.ulValueLen = self._types[i], self._addresses[i], self._sizes[i]
         rv = self._fn(self._session, handle, tpl, n)
-        if rv == CKR_BUFFER_TOO_SMALL:
-            return self._read_sized(handle)
-        if rv not in (CKR_OK, CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID):
+        if rv != CKR_OK:
+            # A value may be missing because the object lacks it, because it is sensitive, or
+            # because its buffer was too small, and a module may report any one of those
+            # codes when several apply (SoftHSM reports TYPE_INVALID over BUFFER_TOO_SMALL):
+            # ask for the lengths, then read what is there.
+            if rv in (CKR_BUFFER_TOO_SMALL, CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID):
+                return self._read_sized(handle)
             check_rv(rv, "C_GetAttributeValue")
         out: list[bytes | None] = []
         for i in range(n):
@@ -299,8 +304,10 @@ def ulong(raw: bytes | None) -> int | None:
 
 #: (attribute, buffer size) read for every object of a walk.
 IDENT_ATTRIBUTES: tuple[tuple[A, int], ...] = ((A.CLASS, ctypes.sizeof(CK_ULONG)), (A.LABEL, 256), (A.ID, 256))
-#: What a public key (or an RSA private key) exposes of its public value.
-PUBLIC_ATTRIBUTES: tuple[tuple[A, int], ...] = ((A.EC_POINT, 256), (A.MODULUS, 1024), (A.PUBLIC_EXPONENT, 16))
+#: What a public key (or an RSA private key) exposes of its public value, per key family: one
+#: call per object when every attribute is there (a missing one costs two more calls).
+EC_PUBLIC_ATTRIBUTES: tuple[tuple[A, int], ...] = ((A.EC_POINT, 256),)
+RSA_PUBLIC_ATTRIBUTES: tuple[tuple[A, int], ...] = ((A.MODULUS, 1024), (A.PUBLIC_EXPONENT, 16))
 
 _KINDS = {int(ObjectClass.SECRET_KEY): SECRET_PART, int(ObjectClass.PRIVATE_KEY): SECRET_PART,
           int(ObjectClass.PUBLIC_KEY): PUBLIC_PART}  # fmt: skip

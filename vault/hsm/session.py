@@ -558,7 +558,7 @@ class HsmSession:
         capabilities: Capabilities, public: bool,
     ) -> Iterator[tuple[KeyObject, bytes, bytes | None]]:  # fmt: skip
         mechanism = self.wrap_mechanism.value
-        reader = raw.reader(bulk.PUBLIC_ATTRIBUTES)
+        readers: dict[bool, bulk.AttributeReader] = {}  # RSA or not -> reader of the public value
         for key in keys:
             with HSM_LOCK:  # per key, never across a yield
                 self._check_current()
@@ -574,19 +574,21 @@ class HsmSession:
                     blob = raw.wrap(kek.handle, target, mechanism)
                     spki = None
                     if public and key.algorithm.is_key_pair:
-                        spki = self._indexed_spki(reader, table, key, key_id, target)
+                        spki = self._indexed_spki(raw, readers, table, key, key_id, target)
             yield key, blob, spki
 
     def _indexed_spki(
-        self, reader: bulk.AttributeReader, table: bulk.HandleTable, key: KeyObject, key_id: bytes, private: int
-    ) -> bytes:
+        self, raw: bulk.RawSession, readers: dict[bool, bulk.AttributeReader], table: bulk.HandleTable,
+        key: KeyObject, key_id: bytes, private: int | None,
+    ) -> bytes:  # fmt: skip
         """SPKI DER of a pair from its public object (or, for RSA, its private one)."""
-        candidates = [_indexed(table, bulk.PUBLIC_PART, key, key_id, self.token), private]
-        for handle in candidates:
+        is_rsa = key.algorithm in (KeyAlgorithm.RSA_3072, KeyAlgorithm.RSA_4096)
+        spec = bulk.RSA_PUBLIC_ATTRIBUTES if is_rsa else bulk.EC_PUBLIC_ATTRIBUTES
+        reader = readers.get(is_rsa) or readers.setdefault(is_rsa, raw.reader(spec))
+        for handle in (_indexed(table, bulk.PUBLIC_PART, key, key_id, self.token), private):
             if handle is None:
                 continue
-            values = reader.read(handle)
-            attrs = {a: v for (a, _), v in zip(bulk.PUBLIC_ATTRIBUTES, values) if v is not None}
+            attrs = {a: v for (a, _), v in zip(spec, reader.read(handle)) if v is not None}
             if (spki := _spki(key.algorithm, attrs)) is not None:
                 return spki
         raise KeyNotFound(f"The public half of '{key.label}' is not on the token.")
@@ -656,6 +658,7 @@ class HsmSession:
                 capabilities.require_backup(key.algorithm)
                 restored_key, objects = self._unwrap_one(kek, blob, key, public_der, store)
                 restored._add(objects)
+                del objects  # see check_unwrap_many
                 made.put(h, 1)
                 if on_restored is not None:
                     on_restored(restored_key)
@@ -680,6 +683,7 @@ class HsmSession:
             capabilities.require_backup(key.algorithm)
             _, objects = self._unwrap_one(kek, blob, key, public_der, store=False)
             self._destroy_quietly(objects)
+            del objects  # unreferenced before the collection below, so not promoted to the old generation
             checked += 1
             if checked % _GC_EVERY == 0:
                 gc.collect(1)
@@ -690,19 +694,12 @@ class HsmSession:
         """label -> PEM SubjectPublicKeyInfo for the key pairs among ``keys``, from one pass
         over the token's public keys. KeyNotFound if a pair's public half is missing."""
         table = bulk.index_keys(raw := self._raw(), {A.CLASS: ObjectClass.PUBLIC_KEY})
-        reader = raw.reader(bulk.PUBLIC_ATTRIBUTES)
+        readers: dict[bool, bulk.AttributeReader] = {}
         result = {}
         for key in keys:
-            if not key.algorithm.is_key_pair:
-                continue
-            handle = _indexed(table, bulk.PUBLIC_PART, key, bytes.fromhex(key.key_id), self.token)
-            spki = None
-            if handle is not None:
-                attrs = {a: v for (a, _), v in zip(bulk.PUBLIC_ATTRIBUTES, reader.read(handle)) if v is not None}
-                spki = _spki(key.algorithm, attrs)
-            if spki is None:
-                raise KeyNotFound(f"The public half of '{key.label}' is not on the token.")
-            result[key.label] = software.spki_to_pem(spki)
+            if key.algorithm.is_key_pair:
+                spki = self._indexed_spki(raw, readers, table, key, bytes.fromhex(key.key_id), None)
+                result[key.label] = software.spki_to_pem(spki)
         return result
 
     def _unwrap_one(

@@ -18,7 +18,7 @@ from vault.store.records import KeyRecord
 
 TEST_UNWRAP_BATCH = 256
 #: Bundle entries looked up in the database per query (restore, drill).
-LOOKUP_BATCH = 500
+LOOKUP_BATCH = 128
 
 
 def open_verified(path: Path, quorum: ActiveQuorum, mac_key: Secret) -> VerifiedEntries:

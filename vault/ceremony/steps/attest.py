@@ -24,9 +24,16 @@ def attest(ctx, params):
     if not people:
         raise PreconditionFailed("Nobody took part in this ceremony to attest it.",
                                  next_step="Add a participants or enroll step to the definition.")
+    from vault.ceremony.transcript import closing_digest
+
     step_names = [s.id for s in ctx.definition.steps if s.index < ctx.step.index]
-    closing = ctx.ledger("ceremony.closing", {"name": ctx.definition.name, "steps": step_names,
-                                              "participants": [p["name"] for p in people]})
+    names = [p["name"] for p in people]
+    # The journal so far (steps, deviations, participants and their keys) goes into the event
+    # everyone signs: the transcript's verification then binds it to the signatures.
+    closing = ctx.ledger("ceremony.closing", {"name": ctx.definition.name, "steps": step_names, "participants": names,
+                                              "attest_step": ctx.step.index,
+                                              "journal_sha256": closing_digest(ctx.vault, ctx.ceremony_id,
+                                                                               ctx.step.index, names)})
     head = closing.hash
     words = " ".join(words_for(bytes.fromhex(head)))
     ctx.read_aloud("Closing ledger head", f"{head} ({words})")

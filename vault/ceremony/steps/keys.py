@@ -173,13 +173,14 @@ def generate_key(ctx, params):
                 ctx.emit_rejected(exc)
                 ctx.notice(str(exc), "warning")
                 algorithm = None
-        # The preflight ran the capability probe (cached per token model): keep it for `custodian doctor`.
-        from vault.doctor import record_capabilities
-
-        record_capabilities(ctx.vault, session.probe(session.wrap_mechanism))
         ctx.progress(f"Generating {algorithm.value} key {label!r} in the HSM")
         record = op_generate(ctx.vault, session, label, algorithm, backup=backup, no_backup_reason=reason,
                              ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+        # The preflight ran the capability probe (cached per token model): keep it for `custodian doctor`
+        # (recorded once the key exists, so that a ceremony that generates nothing changes nothing).
+        from vault.doctor import record_capabilities
+
+        record_capabilities(ctx.vault, session.probe(session.wrap_mechanism))
     ctx.read_aloud(f"Fingerprint of {record.label}", f"{record.fingerprint} ({fingerprint_words(record.fingerprint)})")
     return {"key_label": record.label, "algorithm": record.algorithm.value, "fingerprint": record.fingerprint,
             "backup": backup, "summary": f"generated {record.algorithm.value} key {record.label} {record.fingerprint}"}
@@ -224,7 +225,8 @@ def backup(ctx, params):
                               purpose=PathPurpose.OUTPUT_FILE)
     with _session(ctx) as session:
         ctx.progress("Wrapping keys and writing the bundle")
-        result = write_backup(ctx.vault, session, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id)
+        result = write_backup(ctx.vault, session, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id,
+                              actor=ctx.actor)
     sha = _attr(result, "sha256")
     ctx.read_aloud("Backup bundle SHA-256", f"{sha} ({' '.join(words_for(bytes.fromhex(sha)[:8]))})")
     return {"backup_path": str(path), "backup_sha256": sha, "summary": f"backup written to {path}"}
@@ -237,15 +239,35 @@ def _attr(obj, *names, default=None):
     return default
 
 
+@step_kind("verify-bundle", needs_quorum=True, repeatable=True)
+def verify_bundle(ctx, params):
+    """Check a bundle before anything touches a token: every line, the MAC, and that the quorum's
+    KEK wrote it. A later restore step uses this bundle."""
+    from vault.operations.backup import verify_backup
+
+    path = yield from ctx.ask(PathPrompt, "bundle", _input_path, question="Bundle to restore",
+                              purpose=PathPurpose.INPUT_FILE)
+    ctx.progress("Verifying the bundle (integrity, MAC, backup key)")
+    check = verify_backup(path, ctx.secrets.quorum)
+    ctx.read_aloud("Bundle SHA-256", f"{check.sha256} ({' '.join(words_for(bytes.fromhex(check.sha256)[:8]))})")
+    return {"bundle_path": str(path), "bundle_sha256": check.sha256, "bundle_keys": check.key_count,
+            "summary": f"{path} verified: {check.key_count} keys, written under this quorum's backup key"}
+
+
 @step_kind("restore", needs_quorum=True, repeatable=True)
 def restore(ctx, params):
     """Restore every key of a bundle onto the token (all or nothing); fingerprints compared."""
     from vault.operations.restore import restore_backup
 
-    path = yield from ctx.ask(PathPrompt, "bundle", _input_path, question="Bundle to restore", purpose=PathPurpose.INPUT_FILE)
+    if ctx.values.get("bundle_path"):  # verified by an earlier verify-bundle step
+        path = Path(ctx.values["bundle_path"])
+    else:
+        path = yield from ctx.ask(PathPrompt, "bundle", _input_path, question="Bundle to restore",
+                                  purpose=PathPurpose.INPUT_FILE)
     with _session(ctx) as session:
         ctx.progress("Unwrapping keys onto the token")
-        result = restore_backup(ctx.vault, session, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id)
+        result = restore_backup(ctx.vault, session, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id,
+                                actor=ctx.actor)
     labels = list(_attr(result, "labels", "restored", default=[]) or [])
     labels = [getattr(x, "label", x) for x in labels]
     return {"restored": labels, "summary": f"restored {len(labels)} keys from {path}"}
@@ -262,7 +284,7 @@ def drill(ctx, params):
     path = yield from ctx.ask(PathPrompt, "bundle", parse, question="Bundle to drill (empty: the latest backup)",
                               purpose=PathPurpose.INPUT_FILE)
     ctx.progress("Restoring into a scratch token and comparing")
-    result = run_drill(ctx.vault, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id)
+    result = run_drill(ctx.vault, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
     ok = _attr(result, "ok", default=True)
     compared = _attr(result, "keys_compared", default=None)
     return {"drill_ok": bool(ok), "keys_compared": compared,
@@ -376,7 +398,8 @@ def sign(ctx, params):
     out = yield from ctx.ask(PathPrompt, "signature", _output_path, question="Write the signature to (a new file)",
                              purpose=PathPurpose.OUTPUT_FILE)
     with _session(ctx) as session:
-        result = sign_payload(ctx.vault, session, key.label, payload, out)
+        result = sign_payload(ctx.vault, session, key.label, payload, out, ceremony_id=ctx.ceremony_id,
+                              actor=ctx.actor)
     digest = _attr(result, "payload_sha256", default="")
     return {"signed_with": key.label, "payload": str(payload), "signature": str(out), "payload_sha256": digest,
             "summary": f"{payload.name} signed with {key.label}; signature verified and written to {out}"}
