@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from vault.ceremony.events import Event
+from vault.ceremony.events import CeremonyCompleted, Event
 from vault.ceremony.prompts import AbortAnswer, Answer, Prompt
 
 
@@ -29,6 +29,7 @@ class TuiResponder:
     def __init__(self, screen) -> None:
         self.screen = screen
         self.app = screen.app
+        self.completed: CeremonyCompleted | None = None  # kept here too: messages may come after the end
 
     def answer(self, prompt: Prompt) -> Answer:
         try:
@@ -40,4 +41,6 @@ class TuiResponder:
             return AbortAnswer("the console was closed during the ceremony")
 
     def on_event(self, event: Event) -> None:
+        if isinstance(event, CeremonyCompleted):
+            self.completed = event
         self.screen.post_message(EngineEvent(event))

@@ -34,7 +34,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from vault.errors import LedgerTampered
 from vault.pgpwords import words_for
 from vault.store import Store
-from vault.store.canonical import canonical_json
+from vault.store.canonical import canonical_json, canonical_json_unchecked, surrogate_error
 from vault.store.clock import Clock, iso, utc_now
 from vault.store.records import LedgerHead, LedgerRow
 
@@ -206,7 +206,7 @@ class Ledger:
         _text(actor, "actor")
         _text(ceremony_id, "ceremony_id", optional=True)
         at = iso(self._clock())  # one timestamp per transaction: the events commit together
-        encode = encode_basestring
+        encode, dumps = encode_basestring, canonical_json_unchecked
         middle = ',"actor":' + encode(actor) + ',"at":' + encode(at) + ',"ceremony_id":' + (
             "null" if ceremony_id is None else encode(ceremony_id)) + ',"details":'
         rows: list[tuple[int, str, str]] = []
@@ -221,9 +221,11 @@ class Ledger:
                         raise TypeError("details must be a mapping (a dict of JSON-safe, non-secret values)")
                     details = dict(details)
                 seq += 1
-                body = ('{"action":' + encode(action) + middle + canonical_json(details)
-                        + ',"prev_hash":' + encode(prev) + ',"seq":' + str(seq) + "}")
-                prev = sha256(body.encode("utf-8")).hexdigest()
+                body = f'{{"action":{encode(action)}{middle}{dumps(details)},"prev_hash":{encode(prev)},"seq":{seq}}}'
+                try:
+                    prev = sha256(body.encode("utf-8")).hexdigest()
+                except UnicodeEncodeError:  # a lone surrogate in the details (names are checked above)
+                    raise surrogate_error() from None
                 rows.append((seq, body, prev))
             if rows:
                 self._store.ledger_append_rows(rows)

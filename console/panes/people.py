@@ -62,7 +62,7 @@ class PassphrasePane(PromptPane):
             if self._first is not None:
                 self._first.wipe()
             self._first = secret
-            self._problem("")
+            self._problem("✓ Taken. Now type the same passphrase again in the second box.")
             self.query_one("#pp2", SecretInput).focus()
             return
         first, self._first = self._first, None

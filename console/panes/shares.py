@@ -107,7 +107,8 @@ class ShareVerifyPane(PromptPane):
             yield ShareEntry(positions=tuple(p.positions), id="share-entry")
         else:
             yield Static(f"{p.custodian}: type your share back from the card you just wrote.", classes="question")
-            yield ShareEntry(word_count=p.word_count or SHARE_WORDS, id="share-entry")
+            yield ShareEntry(word_count=p.word_count or SHARE_WORDS, id="share-entry",
+                             title="Word by word from your card: four letters are enough, space moves on.")
 
     def on_share_entry_completed(self, event: ShareEntry.Completed) -> None:
         event.stop()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
+from pathlib import Path
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -18,6 +21,7 @@ from vault.ceremony.prompts import (
     ConfirmAnswer,
     ConfirmPrompt,
     PathPrompt,
+    PathPurpose,
     TextAnswer,
     TextPrompt,
     TypedConfirmPrompt,
@@ -44,17 +48,28 @@ class ChecklistPane(PromptPane):
 
 
 class ConfirmPane(PromptPane):
+    """Yes / no: enter on the focused button, ``y`` / ``n``, or left / right to move between them."""
+
     prompt: ConfirmPrompt
+    BINDINGS = [
+        Binding("y", "choose(True)", "Yes", id="confirm.yes"),
+        Binding("n", "choose(False)", "No", id="confirm.no"),
+        Binding("left", "app.focus_previous", show=False),
+        Binding("right", "app.focus_next", show=False),
+    ]
 
     def compose_pane(self) -> ComposeResult:
         yield Static(self.prompt.question, classes="question")
         with Horizontal(classes="buttons"):
-            yield Button(self.prompt.yes_label, id="yes", variant="primary")
-            yield Button(self.prompt.no_label, id="no")
+            yield Button(f"{self.prompt.yes_label} (y)", id="yes", variant="primary")
+            yield Button(f"{self.prompt.no_label} (n)", id="no")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.answer(ConfirmAnswer(event.button.id == "yes"))
+
+    def action_choose(self, yes: bool) -> None:
+        self.answer(ConfirmAnswer(yes))
 
 
 class ChoicePane(PromptPane):
@@ -110,17 +125,42 @@ class TextPane(PromptPane):
 
 
 class PathPane(PromptPane):
+    """A file path; the engine checks it (new file, readable bundle, …) and re-asks if it is wrong.
+
+    PRACTICE: ``ctrl+f`` suggests a new file under the home's ``media/`` for an output file.
+    """
+
     prompt: PathPrompt
 
     def compose_pane(self) -> ComposeResult:
         yield Static(self.prompt.question, classes="question")
         yield Static(f"({self.prompt.purpose.value.replace('-', ' ')})", classes="hint")
         yield Input(value=self.prompt.suggestion or "", id="path")
+        if self._practice_path() is not None:
+            yield Static(f"PRACTICE: ctrl+f fills {self._practice_path()}", classes="practice-hint")
+
+    def _practice_path(self) -> Path | None:
+        if not self.prompt.practice or self.prompt.purpose is not PathPurpose.OUTPUT_FILE:
+            return None
+        if not hasattr(self, "_suggested"):
+            now = self.app.clock() if hasattr(self.app, "clock") else datetime.now(timezone.utc)
+            home = Path(getattr(self.app, "home_path", "."))
+            self._suggested = home / "media" / f"{self.prompt.ceremony_name}-{now:%Y%m%d-%H%M%S}.ccb"
+        return self._suggested
+
+    def practice_fill(self) -> bool:
+        path = self._practice_path()
+        if path is None:
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        box = self.query_one(Input)
+        box.value = str(path)
+        box.focus()
+        return True
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.value.strip():
-            self.answer(TextAnswer(event.value.strip()))
+        self.answer(TextAnswer(event.value.strip()))  # empty may mean something (drill: the latest)
 
 
 class TypedConfirmPane(PromptPane):

@@ -73,7 +73,8 @@ generate-key, backup, drill and destroy in that order.
         steps = "\n".join(f"  {i}. {t}" for i, t in enumerate(entry.steps, start=1))
         pre = ", ".join(entry.preconditions) or "none"
         self.query_one("#ceremony-detail", Static).update(
-            f"{entry.title}\n\n{entry.purpose}\n\nquorum: {entry.quorum}\npreconditions: {pre}\n\nsteps:\n{steps}")
+            f"{entry.title}\n\n{entry.purpose}\n\nquorum: {entry.quorum}\npreconditions: {pre}\n\nsteps:\n{steps}"
+            "\n\nenter: start it · R: start it and record the run as a script · u: unfinished ceremonies")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -21,7 +21,11 @@ can walk through a whole key lifecycle alone, playing every custodian and the wi
 2. generate-key — activate the quorum with 2 shares and generate a master key in the HSM;
 3. backup — write an encrypted backup bundle and check it reads back;
 4. drill — restore the backup into a scratch token and compare every key;
-5. destroy — destroy the key, typing its label to confirm.
+5. rotate — the key's next version becomes active and the old one is deactivated;
+6. destroy — destroy the deactivated version, typing its label to confirm (an active key
+   cannot be destroyed: rotate or mark it compromised first).
+
+Where a field asks for a name, a passphrase or a new file, ctrl+f fills a practice value.
 """
 
 

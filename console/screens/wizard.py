@@ -67,6 +67,8 @@ class WizardScreen(VaultScreen):
         self._future: asyncio.Future | None = None
         self._pending_abort: str | None = None
         self.recorded: Path | None = None  # where the recorded script was written
+        self._read_aloud = ""
+        self._facts: list[tuple[str, str]] = []  # (title, text) read aloud in the current step
 
     # -- layout ------------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -77,7 +79,7 @@ class WizardScreen(VaultScreen):
                 with VerticalScroll(id="read-aloud-box"):
                     yield Static("", id="read-aloud")
                 yield Static("", id="prompt-error")
-                yield Vertical(id="prompt-slot")
+                yield VerticalScroll(id="prompt-slot")
                 with Horizontal(id="work"):
                     yield ProgressBar(total=None, show_eta=False, id="work-bar")
                     yield Static("", id="work-label")
@@ -140,6 +142,8 @@ class WizardScreen(VaultScreen):
         finally:
             if self.record_to is not None:
                 self.recorded = self._save_recording(responder)
+        if self._tui.completed is not None:
+            self.ledger_words = self._tui.completed.ledger_head_words
         self._tell(self._finished, outcome)
 
     def _tell(self, fn, *args) -> None:
@@ -197,7 +201,7 @@ class WizardScreen(VaultScreen):
         return Engine(vault, definition, options=self.options), []
 
     def _responder(self):
-        responder = TuiResponder(self)
+        responder = self._tui = TuiResponder(self)
         if self.record_to is not None:
             from vault.ceremony.recorder import RecordingResponder
 
@@ -231,11 +235,19 @@ class WizardScreen(VaultScreen):
     def _show_prompt(self, p: Prompt) -> None:
         self.query_one("#wizard-header", Static).update(p.header)
         self.query_one(StepList).current = p.step_index
-        self.query_one("#read-aloud", Static).update(f"READ ALOUD: {p.read_aloud}" if p.read_aloud else "")
-        self.query_one("#read-aloud-box").display = bool(p.read_aloud)
+        self._read_aloud = p.read_aloud
+        self._render_read_aloud()
         err = self.query_one("#prompt-error", Static)
         err.update(f"✗ {p.error_code}: {p.error_message}" if p.error_message else "")
         err.display = bool(p.error_message)
+
+    def _render_read_aloud(self) -> None:
+        """The prompt's text to read aloud, then this step's facts (serials, fingerprints as PGP
+        words, the set's identifying words, ledger heads) as the engine announced them."""
+        lines = [f"READ ALOUD: {self._read_aloud}"] if self._read_aloud else []
+        lines += [f"READ ALOUD — {title}: {text}" for title, text in self._facts]
+        self.query_one("#read-aloud", Static).update("\n".join(lines))
+        self.query_one("#read-aloud-box").display = bool(lines)
 
     async def _clear_slot(self) -> None:
         self.pane = None
@@ -303,6 +315,7 @@ class WizardScreen(VaultScreen):
         log = self.query_one("#wizard-log", Log)
         if isinstance(e, ev.StepStarted):
             self.query_one(StepList).current = e.step_index
+            self._facts = []
             log.write_line(f"▶ step {e.step_index}: {e.title}")
         elif isinstance(e, ev.StepFinished):
             log.write_line(f"✓ step {e.step_index} {e.outcome}")
@@ -315,6 +328,8 @@ class WizardScreen(VaultScreen):
             self.notify(e.message, severity="warning" if e.level == "warning" else "information")
         elif isinstance(e, ev.ReadAloud):
             log.write_line(f"READ ALOUD {e.title}: {e.text}")
+            self._facts.append((e.title, e.text))
+            self._render_read_aloud()
         elif isinstance(e, ev.AnswerRejected):
             log.write_line(f"✗ {e.code}: {e.message}")
         elif isinstance(e, ev.ShareAccepted):
@@ -349,7 +364,10 @@ class WizardScreen(VaultScreen):
         self.app.active_wizard = None
         self._busy(False)
         await self._clear_slot()
+        self._read_aloud, self._facts = "", []
+        self._render_read_aloud()
         if outcome.ok:
+            self.query_one(StepList).all_done()
             text = (f"✓ Ceremony {outcome.ceremony_id} completed.\n\nRead the ledger head aloud:\n"
                     f"{self.ledger_words}")
         else:

@@ -85,9 +85,11 @@ class ShareEntry(Vertical):
         share: Secret
 
     def __init__(self, *, word_count: int = 33, expected_ident: str | None = None,
-                 positions: tuple[int, ...] = (), id: str | None = None) -> None:
-        """``positions``: quiz mode — only the words at these 1-based positions are asked."""
+                 positions: tuple[int, ...] = (), title: str | None = None, id: str | None = None) -> None:
+        """``positions``: quiz mode — only the words at these 1-based positions are asked;
+        ``title``: the line above the grid (default: which share set is expected)."""
         super().__init__(id=id, classes="share-entry")
+        self.title = title
         self.word_count = len(positions) if positions else word_count
         self.positions = positions
         self.expected_ident = expected_ident
@@ -139,7 +141,7 @@ class ShareEntry(Vertical):
     def _placeholder(self) -> str:
         n = len(self._words)
         if n >= self.word_count:
-            return "complete: enter to submit, backspace to edit"
+            return "complete: enter submits"
         return f"word {self._position(n)} ({n + 1} of {self.word_count})"
 
     # -- events ----------------------------------------------------------------------------------
@@ -228,6 +230,8 @@ class ShareEntry(Vertical):
 
     # -- rendering -------------------------------------------------------------------------------
     def _ident_line(self) -> str:
+        if self.title:
+            return self.title
         if self.positions:
             return "Quiz: type the words at positions " + ", ".join(map(str, self.positions))
         if self.expected_ident:

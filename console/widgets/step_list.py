@@ -27,12 +27,18 @@ class StepList(Static):
         self._refresh_text()
 
     def _refresh_text(self) -> None:
-        text = Text()
+        width = max(8, (self.content_region.width or 28))
+        text = Text(no_wrap=True, overflow="ellipsis")
         for i, title in enumerate(self.titles, start=1):
-            if i < self.current:
-                text.append(f"✓ {i:>2} {title}\n", style="dim")
-            elif i == self.current:
-                text.append(f"▶ {i:>2} {title}\n", style="bold reverse")
-            else:
-                text.append(f"· {i:>2} {title}\n")
+            line = f"{'✓' if i < self.current else '▶' if i == self.current else '·'} {i:>2} {title}"
+            if len(line) > width:
+                line = line[:width - 1] + "…"
+            style = "dim" if i < self.current else "bold reverse" if i == self.current else ""
+            text.append(line + "\n", style=style)
         self.update(text)
+
+    def on_resize(self) -> None:
+        self._refresh_text()
+
+    def all_done(self) -> None:
+        self.current = len(self.titles) + 1

@@ -170,7 +170,6 @@ def check_reshare(ws: Workspace, v) -> None:
     assert ws.token_keys("new-shares", vault=v) == (("signer-2026-v2", new.cka_id, new.fingerprint),)
     with pytest.raises(ve.PinIncorrect):  # the old shares' PIN opens nothing any more
         ws.token_keys("shares", vault=v)
-    from support.ceremony_workspace import Workspace as _W  # noqa: F401
     from vault.ceremony import shareset
 
     collector = ShareCollector(shareset.public_of(v.store, active), ceremony_id="check",
@@ -190,7 +189,8 @@ def check_restore(ws: Workspace, v) -> None:
     new = v.store.get_key_by_label("signer-2026-v2")
     serial = v.hsm().find_token(v.token).serial
     assert new.token_serial == serial == v.store.get_setting("token.serial")
-    assert serial != (ws.root / "lost-tokens").iterdir().__next__().name  # a different token
+    [lost] = (ws.root / "lost-tokens").iterdir()
+    assert serial != lost.name  # a different token
     assert ws.token_keys("new-shares", vault=v) == (("signer-2026-v2", new.cka_id, new.fingerprint),)
     assert v.store.get_key_by_label("signer-2026").state is KeyState.DESTROYED_COMPROMISED
 

@@ -11,7 +11,6 @@ aborted) — the record an auditor needs of a ceremony that did not happen.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -180,8 +179,7 @@ def test_corrupted_bundle_is_refused_before_the_fresh_token_is_touched(vault_wit
     bundle = _corrupt(ws, how)
     ws.lose_token()
     rows, files = ws.db_rows(), ws.files()
-    script = ws.variant("restore", answers={"quorum.share": shares_answer(*GOOD), "verify.bundle": bundle.name and
-                                            f"media/{bundle.name}"})
+    script = ws.variant("restore", answers={"quorum.share": shares_answer(*GOOD), "verify.bundle": f"media/{bundle.name}"})
     result = ws.run("restore", script)
     assert not result.ok and result.failure is None
     assert result.outcome.step_id == "verify" and result.outcome.code == "BUNDLE_CORRUPT"

@@ -68,8 +68,8 @@ class CeremonyPlayer:
         pane, p = w.pane, w.pane.prompt
         key = f"{p.step_id}.{p.ask}"
         self.seen.append(key)
-        if p.error_code and self.seen[-4:] == [key] * 4:
-            raise AssertionError(f"{key} refused again and again: {p.error_code}: {p.error_message}")
+        if self.seen.count(key) > 8:
+            raise AssertionError(f"{key} asked again and again: {p.error_code}: {p.error_message}")
         for k in (key, p.ask):
             if k in self.hooks and await self.hooks[k](self, pane):
                 return True
@@ -94,9 +94,10 @@ class CeremonyPlayer:
                 await press("enter")
         elif isinstance(pane, ConfirmPane):
             yes = self.confirms.get(key, self.confirms.get(p.ask, True))
-            await press("enter" if yes else "right")
-            if not yes:
-                await press("enter")
+            if yes:
+                await press("enter")  # the focused Yes button
+            else:
+                await press("right", "enter")  # over to No
         elif isinstance(pane, ChecklistPane):
             for _ in p.items:
                 await press("space", "tab")

@@ -40,7 +40,7 @@ async def test_record_generate_key_then_replay_headless(_initialised_template, i
         await until_screen(pilot, "WizardScreen")
         player = CeremonyPlayer(pilot, dict(initialised.shares), quorum=["alice", "bob"],
                                 texts={"generate.label": "recorded-key"},
-                                choices={"generate.algorithm": "ed25519"}, paths={"backup.path": "recorded.ccb"})
+                                choices={"generate.algorithm": "ec-p384"}, paths={"backup.path": "recorded.ccb"})
         outcome = await player.play()
         assert outcome.ok, outcome.one_line()
         wizard = player.wizard
@@ -73,6 +73,6 @@ async def test_record_generate_key_then_replay_headless(_initialised_template, i
     finally:
         vault.close()
     assert replayed == recorded
-    assert recorded[:3] == ("ed25519", "active", "backed-up") and recorded[3][-1] == "ceremony.completed"
-    assert replayed_token == recorded_token == ["recorded-key:ed25519"]
+    assert recorded[:3] == ("ec-p384", "active", "backed-up") and recorded[3][-1] == "ceremony.completed"
+    assert replayed_token == recorded_token == ["recorded-key:ec-p384"]
     assert (run_dir / "recorded.ccb").is_file() and (script_path.parent / "recorded.ccb").is_file()

@@ -41,7 +41,7 @@ DASH = views.DashboardView(
 
 
 class StaticDashboard(DashboardScreen):
-    def on_screen_resume(self) -> None:  # fixed data instead of the vault
+    def action_refresh(self) -> None:  # fixed data instead of the vault
         self.show(DASH)
 
 

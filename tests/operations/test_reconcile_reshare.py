@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from vault.errors import BundleForeign, ShareRetired, StoreError
+from vault.errors import BundleForeign, PinIncorrect, ShareRetired, StoreError
 from vault.operations import (
     activate,
     generate_key,
+    open_token_session,
     rebackup_all,
     reconcile,
     restore_backup,
@@ -70,6 +71,19 @@ def _activate_with_holders(vault, record, public):
     return vault.store.activate_share_set(record.id)
 
 
+def _with_holders(vault, record, public):
+    """Record a verified holder for every share (placeholder custodians); the set stays pending."""
+    from vault.types import Role
+
+    for i, ref in enumerate(public.refs()):
+        custodian = vault.store.add_custodian(f"custodian-{record.id}-{i}", Role.CUSTODIAN, "pem", "verifier", {}, b"x")
+        holder = vault.store.add_share_holder(record.id, custodian.id, group_index=ref.group,
+                                              member_index=ref.member, commitment=public.commitment(ref))  # fmt: skip
+        vault.store.mark_share_distributed(holder.id)
+        vault.store.mark_share_verified(holder.id)
+    return vault.store.get_share_set(record.id)
+
+
 def _new_split():
     import os
 
@@ -79,15 +93,15 @@ def _new_split():
     return qs, shares.split(qs, shares.QuorumPolicy.simple(2, 3, iteration_exponent=0), None).public
 
 
-def _commit(vault, public, name):
-    def commit():
+def _record_pending(vault, public, name):
+    def record_pending():
         record = vault.store.add_share_set(
             name, identifier=public.identifier, group_threshold=1, groups=((2, 3),), iteration_exponent=0,
             passphrase=False, commitment_salt=public.commitment_salt, check_value=public.check_value,
         )  # fmt: skip
-        return _activate_with_holders(vault, record, public)
+        return _with_holders(vault, record, public)
 
-    return commit
+    return record_pending
 
 
 def test_reshare_commits_the_new_set_and_rebacks_up_as_one_step(practice_vault, session, kit, tmp_path):
@@ -98,11 +112,16 @@ def test_reshare_commits_the_new_set_and_rebacks_up_as_one_step(practice_vault, 
     session.close()
     qs, public = _new_split()
     result = reshare(practice_vault, kit.quorum, qs, tmp_path / "new.bundle",
-                     commit=_commit(practice_vault, public, "set-2"), ceremony_id=CEREMONY)  # fmt: skip
+                     record_pending=_record_pending(practice_vault, public, "set-2"), ceremony_id=CEREMONY)  # fmt: skip
     assert result.share_set.status.value == "active" and result.retired.status.value == "retired"
     new_quorum = ActiveQuorum(qs, result.share_set)
     assert verify_backup(tmp_path / "new.bundle", new_quorum).labels == ("root",)
-    assert last_event(practice_vault, "quorum.reshared").details["backup_sha256"] == result.sha256
+    event = last_event(practice_vault, "quorum.reshared").details
+    assert event["backup_sha256"] == result.sha256 and event["token_pins_rekeyed"] is True
+    with open_token_session(practice_vault, new_quorum) as session:  # the token takes the new PIN ...
+        assert [k.label for k in session.list_keys()] == ["root"]
+    with pytest.raises(PinIncorrect):  # ... and no longer the old one
+        open_token_session(practice_vault, kit.quorum)
 
 
 def test_a_failed_reshare_commits_nothing(practice_vault, session, kit, tmp_path):
@@ -117,7 +136,7 @@ def test_a_failed_reshare_commits_nothing(practice_vault, session, kit, tmp_path
     head = practice_vault.ledger.head()
     qs, public = _new_split()
     with pytest.raises(OutputExists):
-        reshare(practice_vault, kit.quorum, qs, taken, commit=_commit(practice_vault, public, "set-2"))
+        reshare(practice_vault, kit.quorum, qs, taken, record_pending=_record_pending(practice_vault, public, "set-2"))
     assert practice_vault.store.active_share_set() == active
     assert [s.name for s in practice_vault.store.list_share_sets()] == ["set-1"]
     assert practice_vault.ledger.head() == head and taken.read_bytes() == b"old"

@@ -273,11 +273,27 @@ def _shape(t: dict, problems: list[str]) -> bool:
 
 
 def verify(t: dict, pinned: dict[str, str] | None = None) -> VerifyReport:
+    """Check a transcript offline (module doc). Never raises on a malformed file: it is a problem."""
+    try:
+        return _verify(t, pinned)
+    except (TypeError, KeyError, AttributeError, ValueError, IndexError) as exc:
+        return VerifyReport(ok=False, problems=[f"the transcript is malformed ({type(exc).__name__})"])
+
+
+def _verify(t: dict, pinned: dict[str, str] | None) -> VerifyReport:
     from vault.identity import verify_attestation
     from vault.ledger import event_hash
 
     rep = VerifyReport(ok=False)
     problems = rep.problems
+
+    def details(e: dict) -> dict:
+        try:
+            value = json.loads(e["details"])
+        except (TypeError, ValueError):
+            problems.append(f"ledger event {e.get('seq')}: its details are not JSON")
+            return {}
+        return value if isinstance(value, dict) else {}
     if not isinstance(t, dict) or t.get("format") != FORMAT:
         problems.append(f"not a {FORMAT} transcript")
         return rep
@@ -313,7 +329,7 @@ def verify(t: dict, pinned: dict[str, str] | None = None) -> VerifyReport:
     if started is None:
         problems.append("the ceremony.started event is missing")
     else:
-        d = json.loads(started["details"])
+        d = details(started)
         if (d.get("name"), d.get("mode"), d.get("definition_sha256"), d.get("script_driven"), started["at"]) != (
                 c["name"], c["mode"], c["definition_sha256"], c["script_driven"], c["started_at"]):
             problems.append("the ceremony's name, mode, definition, scripting or start differ from its ledger events")
@@ -321,7 +337,7 @@ def verify(t: dict, pinned: dict[str, str] | None = None) -> VerifyReport:
         if c["status"] != "running":
             problems.append(f"status {c['status']!r} but the ledger has no end event")
     else:
-        d = json.loads(final["details"])
+        d = details(final)
         status = "completed" if final["action"] == "ceremony.completed" else "aborted"
         reason = None if status == "completed" else f"{d.get('code')}: {d.get('reason')}"
         if (c["status"], c["ended_at"], c["abort_reason"]) != (status, final["at"], reason):
@@ -337,7 +353,7 @@ def verify(t: dict, pinned: dict[str, str] | None = None) -> VerifyReport:
     if (led["closing"] or {}).get("hash") != closing_hash or (closing and led["closing"]["seq"] != closing["seq"]):
         problems.append("the closing head is not the ceremony.closing event")
     if closing is not None:
-        d = json.loads(closing["details"])
+        d = details(closing)
         signed_for = t["participants"][: len(d.get("participants", []))]
         part = _closing_part(_identity_of(c), t["steps"], t["deviations"], signed_for, d.get("attest_step", 0))
         names = [p["name"] for p in signed_for]
@@ -348,7 +364,7 @@ def verify(t: dict, pinned: dict[str, str] | None = None) -> VerifyReport:
 
     # 4. the attestations
     keys = {p["name"]: p["public_key_pem"] for p in t["participants"]}
-    attested = [json.loads(e["details"]) for e in mine if e["action"] == "ceremony.attested"]
+    attested = [details(e) for e in mine if e["action"] == "ceremony.attested"]
     if [(a["participant"], a["agree"]) for a in t["attestations"]] != [(x.get("participant"), x.get("agree"))
                                                                         for x in attested]:
         problems.append("the attestations differ from the ceremony.attested ledger events")

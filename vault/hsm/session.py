@@ -1,9 +1,11 @@
 """A logged-in session on one token: keys, signatures, wrap/unwrap, the capability probe.
 
 Lookups: SoftHSM searches linearly (about 13 µs per object per search), so nothing here
-looks keys up one by one in a loop. ``list_keys``, ``wrap_many`` and ``unwrap_many`` make
-one pass over the token's objects; single-key calls make one search by (label, id), which
-returns both halves of a pair at once.
+looks keys up one by one in a loop. ``list_keys``, ``wrap_many``/``wrap_with_public`` and
+``unwrap_many``/``unwrap_all`` make one pass over the token's objects; single-key calls make
+one search by (label, id), which returns both halves of a pair at once. The bulk wrap and
+restore paths stream (see :mod:`vault.hsm.bulk`): their memory does not grow with the number
+of keys beyond a compact index of handles.
 """
 
 from __future__ import annotations

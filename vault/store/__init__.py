@@ -62,12 +62,17 @@ Keys (NIST SP 800-57 states; never deleted)
                backup=..., no_backup_reason=None) -> KeyRecord
         next version of the lineage -> active, previous -> deactivated, atomically.
     get_key(id) ; get_key_by_label(label) ; list_keys(state=None, *, lineage=None) ;
+    iter_keys(states=None, *, backup=None, page=1000) -> Iterator[KeyRecord]   (creation order,
+        one query per page: memory does not grow with the key count) ;
+    count_keys(states=None, *, backup=None) ; keys_by_labels(labels) -> {label: KeyRecord} ;
     latest_version(lineage) ; key_history(key_id) -> list[KeyTransitionRecord] ;
-    set_key_token(key_id, token_serial)   (after a restore onto a replacement token)
+    set_key_token(key_id, token_serial)   (after a restore onto a replacement token) ;
+    set_keys_token(key_ids, token_serial) -> int   (many at once)
     keys.allowed_next_states(state) -> list[KeyState]
 Backups
     record_backup(NewBackup(path, sha256, format_version, share_set_id, kek_check_value,
                   ceremony_id), key_entries: [(key_id, fingerprint), ...]) -> BackupRecord
+        (key_entries is streamed: a generator is read once)
     backups_holding(key_id) -> list[BackupRecord] ; latest_backup() -> BackupRecord | None ;
     get_backup(id) ; get_backup_by_sha256(hex) ; list_backups() ; backup_keys(backup_id)
 Ceremonies and the step journal

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
+import threading
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -38,10 +39,22 @@ def _dumps_reference(value: Any) -> str:
     return json.dumps(value, default=_refuse, **_OPTIONS)
 
 
-def _dumps_fast(value: Any) -> str:
+_local = threading.local()  # one C encoder per thread (its circular-reference markers are per call)
+
+
+def _new_encoder() -> Any:
     # Same arguments, in the same order, as json.JSONEncoder.iterencode passes for these options.
-    encoder = _c_make_encoder({}, _refuse, encode_basestring, None, ":", ",", True, False, False)
-    return "".join(encoder(value, 0))
+    return _c_make_encoder({}, _refuse, encode_basestring, None, ":", ",", True, False, False)
+
+
+def _dumps_fast(value: Any) -> str:
+    # The encoder is reused: making one costs about as much as encoding a small dict. After a
+    # successful call its markers dict is empty again; after a failure it may not be: drop it.
+    encoder = getattr(_local, "encoder", None) or _new_encoder()
+    _local.encoder = None
+    result = "".join(encoder(value, 0))
+    _local.encoder = encoder
+    return result
 
 
 def _fast_path_agrees() -> bool:
@@ -57,12 +70,22 @@ _dumps = _dumps_fast if _fast_path_agrees() else _dumps_reference
 
 def canonical_json(value: Any) -> str:
     """The canonical text of ``value``; TypeError for a Secret or a non-JSON value, ValueError for NaN."""
-    try:
-        text = _dumps(value)
-    except ValueError as exc:  # NaN/Infinity, circular reference
-        raise ValueError(f"value is not canonical JSON: {exc}") from None
+    text = canonical_json_unchecked(value)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("value contains a lone surrogate and cannot be stored as UTF-8") from None
+        raise surrogate_error() from None
     return text
+
+
+def canonical_json_unchecked(value: Any) -> str:
+    """``canonical_json`` without the UTF-8 check, for callers that encode the text to UTF-8
+    anyway (the ledger hashes it) and raise :func:`surrogate_error` when that fails."""
+    try:
+        return _dumps(value)
+    except ValueError as exc:  # NaN/Infinity, circular reference
+        raise ValueError(f"value is not canonical JSON: {exc}") from None
+
+
+def surrogate_error() -> ValueError:
+    return ValueError("value contains a lone surrogate and cannot be stored as UTF-8")
