@@ -9,6 +9,10 @@
 * baseline: ``prev = sha256(prev + body).hexdigest()`` over the very bytes the ledger hashes
   (the stored canonical bodies, taken from the database), as many events as measured;
 * floor: ``Store.ledger_bodies()`` streamed without any hashing (what reading SQLite costs).
+* append floors: the very rows an append writes, ``(seq, body, hash)`` already made, inserted
+  with a bare ``executemany`` in the same batches and transactions: into the vault's schema
+  (through ``Store``: WAL, synchronous=NORMAL, its index and triggers), and into a bare table
+  ``(seq INTEGER PRIMARY KEY, body, hash)`` with the same pragmas (what SQLite alone costs).
 
 Best of R runs each, interleaved. Prints events/second with the ratio to the baseline (aim:
 within 2x) and writes bench/results/ledger.txt.
@@ -98,6 +102,36 @@ def time_baseline(payloads: list[bytes], total: int) -> float:
     return time.perf_counter() - t0
 
 
+def append_rows(total: int, batch: int) -> list[tuple[int, str, str]]:
+    """The (seq, body, hash) rows an append of ``total`` events writes."""
+    with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "rows.db") as store:
+        append(Ledger(store), total, batch)
+        return store.conn.execute("SELECT seq, body, hash FROM ledger ORDER BY seq").fetchall()
+
+
+def time_insert_floor(rows: list[tuple[int, str, str]], batch: int, *, vault_schema: bool) -> float:
+    """A bare executemany of ready rows, in the append's batches and transactions."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if vault_schema:
+            store = Store.open(Path(tmp) / "floor.db")
+            conn = store.conn
+        else:
+            store = None
+            conn = sqlite3.connect(str(Path(tmp) / "floor.db"), isolation_level=None)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("CREATE TABLE ledger (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, hash TEXT NOT NULL)")
+        try:
+            t0 = time.perf_counter()
+            for i in range(0, len(rows), batch):
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany("INSERT INTO ledger (seq, body, hash) VALUES (?, ?, ?)", rows[i : i + batch])
+                conn.execute("COMMIT")
+            return time.perf_counter() - t0
+        finally:
+            (store or conn).close()
+
+
 def time_floor(store: Store) -> float:
     t0 = time.perf_counter()
     for _ in store.ledger_bodies():
@@ -119,7 +153,9 @@ def main() -> int:
     args = ap.parse_args()
 
     path = verify_db(args.verify_events, args.rebuild)
-    runs: dict[str, list[float]] = {"append": [], "append_base": [], "verify": [], "verify_base": [], "floor": []}
+    runs: dict[str, list[float]] = {"append": [], "append_base": [], "insert_vault": [], "insert_bare": [],
+                                    "verify": [], "verify_base": [], "floor": []}
+    rows = append_rows(args.events, args.batch)
     with Store.open(path) as store:
         ledger = Ledger(store)
         payloads = sample_bytes(store)
@@ -128,6 +164,8 @@ def main() -> int:
             print(f"run {r + 1}/{args.repeat} ...", flush=True)
             runs["append"].append(time_append(args.events, args.batch))
             runs["append_base"].append(time_baseline(payloads, args.events))
+            runs["insert_vault"].append(time_insert_floor(rows, args.batch, vault_schema=True))
+            runs["insert_bare"].append(time_insert_floor(rows, args.batch, vault_schema=False))
             t0 = time.perf_counter()
             report = ledger.verify()
             runs["verify"].append(time.perf_counter() - t0)
@@ -152,6 +190,12 @@ def main() -> int:
         f"  Ledger.append_many:        {rate(args.events, best['append'])}",
         f"  hashlib chain, same bytes: {rate(args.events, best['append_base'])}",
         f"  ratio: {append_ratio:.2f}x (aim <= 2x) {verdict(append_ratio)}",
+        f"  floor, executemany of the ready rows, vault schema: {rate(args.events, best['insert_vault'])}"
+        f"  = {best['insert_vault'] / best['append_base']:.2f}x the baseline",
+        f"  floor, executemany of the ready rows, bare table:   {rate(args.events, best['insert_bare'])}"
+        f"  = {best['insert_bare'] / best['append_base']:.2f}x the baseline",
+        f"  so the Python side (details to canonical JSON, body, SHA-256, validation) costs "
+        f"{(best['append'] - best['insert_vault']) / args.events * 1e6:.2f} us/event over the vault-schema floor",
         "",
         f"verify a chain of {args.verify_events:,} events ({db_mb:,.0f} MB file):",
         f"  Ledger.verify:             {rate(args.verify_events, best['verify'])}",

@@ -224,14 +224,23 @@ class CeremonyEntry:
     preconditions: tuple[str, ...]
     steps: tuple[str, ...]
     builtin: bool
+    blocked: str = ""  # why it cannot start now (its unmet precondition and the next step); "" = ready
 
 
 def catalogue(vault) -> list[CeremonyEntry]:
     from vault.ceremony.definitions import load_catalogue
+    from vault.ceremony.preconditions import check_preconditions
 
-    return [CeremonyEntry(d.name, d.title, d.purpose, d.quorum.value, tuple(d.preconditions),
-                          tuple(s.title for s in d.steps), d.builtin)
-            for d in sorted(load_catalogue(vault.home.path).values(), key=lambda d: d.name)]
+    entries = []
+    for d in sorted(load_catalogue(vault.home.path).values(), key=lambda d: d.name):
+        try:
+            check_preconditions(vault, d)
+            blocked = ""
+        except VaultError as exc:
+            blocked = f"{exc.message} Next: {exc.next_step}"
+        entries.append(CeremonyEntry(d.name, d.title, d.purpose, d.quorum.value, tuple(d.preconditions),
+                                     tuple(s.title for s in d.steps), d.builtin, blocked))
+    return entries
 
 
 @dataclass(frozen=True, slots=True)

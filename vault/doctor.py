@@ -173,6 +173,13 @@ def run_doctor(vault, *, airgap_root=None) -> DoctorReport:
     for c in vault.store.unfinished_ceremonies():
         add(WARNING, "ceremony", f"{c.name} ({c.id}) started {c.started_at} never finished",
             "Open the console to resume it or abort it with a reason.")
+    if vault.store.get_setting("token.pins") == "transient":  # see vault.operations.token
+        add(WARNING, "token", "an init did not finish: the token has transient PINs that only that init knew",
+            "Abort the unfinished init; in practice the next init re-initialises the token, in production reset "
+            "it with the HSM vendor's tools first.")
+    if vault.store.get_setting("reshare.pending"):  # see vault.operations.reshare
+        add(WARNING, "quorum", "a reshare was interrupted while switching the token's PINs",
+            "Activate the quorum once (any ceremony): the shares of either set are accepted and the token decides.")
     from vault.operations.drill import next_drill_due
 
     schedule = next_drill_due(vault)

@@ -211,8 +211,7 @@ class Ledger:
             "null" if ceremony_id is None else encode(ceremony_id)) + ',"details":'
         rows: list[tuple[int, str, str]] = []
         with self._store.atomic():
-            last = self._store.ledger_last()
-            seq, prev = (0, GENESIS_PREV_HASH) if last is None else (last.seq, last.hash)
+            seq, prev = self._store.ledger_tail() or (0, GENESIS_PREV_HASH)
             for action, details in events:
                 if type(action) is not str or not action.isprintable() or not action:
                     _text(action, "action")

@@ -61,7 +61,8 @@ generate-key, backup, drill and destroy in that order.
             return
         ol = self.query_one(OptionList)
         ol.clear_options()
-        ol.add_options([Option(f"{e.name:<14} {e.title}", id=e.name) for e in self.entries])
+        ol.add_options([Option(f"{'·' if e.blocked else '▶'} {e.name:<13} {e.title}", id=e.name)
+                        for e in self.entries])
         if self.entries:
             ol.highlighted = 0
         ol.focus()
@@ -72,8 +73,10 @@ generate-key, backup, drill and destroy in that order.
             return
         steps = "\n".join(f"  {i}. {t}" for i, t in enumerate(entry.steps, start=1))
         pre = ", ".join(entry.preconditions) or "none"
+        ready = f"✗ not now: {entry.blocked}" if entry.blocked else "▶ ready to start"
         self.query_one("#ceremony-detail", Static).update(
-            f"{entry.title}\n\n{entry.purpose}\n\nquorum: {entry.quorum}\npreconditions: {pre}\n\nsteps:\n{steps}"
+            f"{entry.title}\n{ready}\n\n{entry.purpose}\n\nquorum: {entry.quorum}\npreconditions: {pre}\n\n"
+            f"steps:\n{steps}"
             "\n\nenter: start it · R: start it and record the run as a script · u: unfinished ceremonies")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -19,6 +19,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Button, Log, ProgressBar, Static
 
 from console.modals.confirm import ReasonDialog
+from console.event_lines import log_line
 from console.modals.share_reveal import ShareRevealScreen
 from console.panes import PromptPane, pane_for
 from console.responder import EngineEvent, TuiResponder
@@ -312,47 +313,23 @@ class WizardScreen(VaultScreen):
     def on_engine_event(self, message: EngineEvent) -> None:
         e = message.event
         self.event_log.append(e)
-        log = self.query_one("#wizard-log", Log)
+        line = log_line(e)
+        if line is not None:
+            self.query_one("#wizard-log", Log).write_line(line)
         if isinstance(e, ev.StepStarted):
             self.query_one(StepList).current = e.step_index
             self._facts = []
-            log.write_line(f"▶ step {e.step_index}: {e.title}")
-        elif isinstance(e, ev.StepFinished):
-            log.write_line(f"✓ step {e.step_index} {e.outcome}")
         elif isinstance(e, ev.ProgressEvent):
             self.query_one("#work").display = True
             self.query_one("#work-label", Static).update(e.message)
             self.query_one("#work-bar", ProgressBar).update(total=e.total, progress=e.done)
         elif isinstance(e, ev.Notice):
-            log.write_line(f"{'⚠' if e.level == 'warning' else 'ℹ'} {e.message}")
             self.notify(e.message, severity="warning" if e.level == "warning" else "information")
         elif isinstance(e, ev.ReadAloud):
-            log.write_line(f"READ ALOUD {e.title}: {e.text}")
             self._facts.append((e.title, e.text))
             self._render_read_aloud()
-        elif isinstance(e, ev.AnswerRejected):
-            log.write_line(f"✗ {e.code}: {e.message}")
-        elif isinstance(e, ev.ShareAccepted):
-            log.write_line(f"share accepted{' from ' + e.custodian if e.custodian else ''}: {e.progress.describe()}")
-        elif isinstance(e, ev.QuorumActivated):
-            log.write_line(f"quorum activated ({e.share_set_name})")
-        elif isinstance(e, ev.QuorumWiped):
-            log.write_line(f"quorum wiped ({e.reason})")
-        elif isinstance(e, ev.ShareVerified):
-            log.write_line(f"share of {e.custodian} verified")
-        elif isinstance(e, ev.ShareSetCommitted):
-            log.write_line(f"share set {e.share_set_name} committed ({e.policy}), shares start “{e.identifying_words}”")
-        elif isinstance(e, ev.DeviationRecorded):
-            log.write_line(f"deviation recorded at {e.step_id}")
-        elif isinstance(e, ev.Attested):
-            log.write_line(f"{e.participant} {'attested' if e.agree else 'did NOT agree'}")
         elif isinstance(e, ev.CeremonyCompleted):
             self.ledger_words = e.ledger_head_words
-            log.write_line(f"completed; ledger head {e.ledger_head_hex[:16]}… {e.ledger_head_words}")
-        elif isinstance(e, ev.CeremonyAborted):
-            log.write_line(f"ABORTED: {e.reason}")
-        elif isinstance(e, ev.CeremonyFailed):
-            log.write_line(f"FAILED {e.code}: {e.message}")
 
     # -- the end -----------------------------------------------------------------------------------
     def _set_titles(self, titles: list[str]) -> None:

@@ -1,45 +1,56 @@
-"""What a TUI run must never show: the secrets of a PRACTICE vault, as needles to search for.
+"""What a TUI run must never show or write: the secrets of a PRACTICE vault.
 
-(The console's own scanner: tests/support/secret_scan.py did not exist when these tests were
-written.) Needles: every practice passphrase; any three consecutive words of a share after its
-first two (the first two only name the set and are shown on purpose); the quorum secret, the
-backup KEK and the bundle MAC key in hex; the token's user and SO PINs derived from the secret.
+The needles come from the shared scanner (tests/support/secret_scan.py): every 4 consecutive
+words of each share (case-insensitive), the quorum secret, the backup KEK and the bundle MAC key
+(raw, hex, base64), the token's user and SO PINs derived from it, and every practice passphrase.
+``leaks(text, …)`` searches captured text (messages, log lines, notifications, the wizard's log);
+``scan_dirs`` searches files (the home's database, WAL, logs, token directory; scripts; bundles).
+Results name what leaked, never the value.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Iterable
 
 from shamir_mnemonic import combine_mnemonics
 
-from console.practice import PRACTICE_PEOPLE, PRACTICE_SLIP39_PASSPHRASE
-from vault.secret import Secret
-from vault.shares.derive import derive_backup_kek, derive_bundle_mac_key, derive_so_pin, derive_user_pin
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `from support import ...`
+
+from console.practice import PRACTICE_PEOPLE, PRACTICE_SLIP39_PASSPHRASE  # noqa: E402
+from support.secret_scan import Needle, scan, secret_needles, share_needles, text_needles  # noqa: E402
+from vault.secret import Secret  # noqa: E402
+from vault.shares.derive import derive_backup_kek, derive_bundle_mac_key, derive_so_pin, derive_user_pin  # noqa: E402
 
 
-def needles(shares: dict[str, str], *, threshold: int = 2, extra: Iterable[str] = ()) -> dict[str, str]:
-    """label -> secret text to look for."""
-    found: dict[str, str] = {f"passphrase of {n}": pp for n, pp in PRACTICE_PEOPLE.items()}
-    found["SLIP-39 passphrase"] = PRACTICE_SLIP39_PASSPHRASE
+def needles(shares: dict[str, str], *, threshold: int = 2, extra: Iterable[str] = ()) -> list[Needle]:
+    found: list[Needle] = []
+    for name, pp in PRACTICE_PEOPLE.items():
+        found += text_needles(f"passphrase of {name}", pp)
+    found += text_needles("SLIP-39 passphrase", PRACTICE_SLIP39_PASSPHRASE)
     for i, value in enumerate(extra):
-        found[f"extra secret {i + 1}"] = value
+        found += text_needles(f"extra secret {i + 1}", value)
+    for who, share in shares.items():
+        found += share_needles(who, share)
     if len(shares) >= threshold:
         qs = Secret(combine_mnemonics(list(shares.values())[:threshold]), "quorum-secret")
-        found["quorum secret (hex)"] = qs.reveal().hex()
-        found["backup KEK (hex)"] = derive_backup_kek(qs).reveal().hex()
-        found["bundle MAC key (hex)"] = derive_bundle_mac_key(qs).reveal().hex()
-        found["user PIN"] = derive_user_pin(qs).reveal_text()
-        found["SO PIN"] = derive_so_pin(qs).reveal_text()
+        found += secret_needles("quorum secret", qs.reveal())
+        found += secret_needles("backup KEK", derive_backup_kek(qs).reveal())
+        found += secret_needles("bundle MAC key", derive_bundle_mac_key(qs).reveal())
+        found += text_needles("user PIN", derive_user_pin(qs).reveal_text())
+        found += text_needles("SO PIN", derive_so_pin(qs).reveal_text())
     return found
 
 
 def leaks(text: str, shares: dict[str, str], *, threshold: int = 2, extra: Iterable[str] = ()) -> list[str]:
-    """Which secrets appear in ``text`` (labels only: the report itself must not leak)."""
-    low = text.lower()
-    out = [label for label, value in needles(shares, threshold=threshold, extra=extra).items()
-           if value and value.lower() in low]
-    for who, share in shares.items():
-        words = share.split()
-        if any(" ".join(words[i:i + 3]) in low for i in range(2, len(words) - 2)):
-            out.append(f"share words of {who}")
-    return out
+    """What of the vault's secrets appears in ``text`` (the needles' names only)."""
+    data = text.encode("utf-8")
+    folded = data.lower()
+    return [n.what for n in needles(shares, threshold=threshold, extra=extra)
+            if n.data in (folded if n.fold_case else data)]
+
+
+def scan_dirs(roots: Iterable[Path], shares: dict[str, str], **kwargs) -> list[str]:
+    """Files under ``roots`` holding a secret: ``"path: what"`` for each."""
+    return [f"{f.path}: {f.what}" for f in scan(roots, needles(shares, **kwargs))]

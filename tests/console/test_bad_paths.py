@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 
+from shamir_mnemonic.wordlist import WORDLIST
+
 from console.modals.lock import LockScreen
 from console.safety import IdleClock
 from console.widgets.secret_input import SecretInput
@@ -21,8 +23,8 @@ from player import CeremonyPlayer, start_from_launcher
 from tui_helpers import SIZE, MessageTap, share_keys, type_fast, until_screen, wait_until
 from vault.ceremony import events as ev
 from vault.secret import Secret
+from vault.vault import Vault
 from vault.shares import QuorumPolicy, split
-from shamir_mnemonic.wordlist import WORDLIST
 
 WRONG_PASSPHRASE = "practice-not-the-passphrase"
 
@@ -196,3 +198,14 @@ async def test_idle_lock_wipes_a_partial_quorum(initialised, make_app_on):
 
         await pilot.press("enter")  # unlock
         await until_screen(pilot, "WizardScreen")
+        ceremony_id = w.engine.ceremony_id
+
+    # closing the console in the middle of a ceremony aborts it (secrets wiped, reason recorded)
+    vault = Vault.open(initialised.home)
+    try:
+        last = list(vault.store.ledger_rows_of_ceremony(ceremony_id))[-1]
+        unfinished = vault.store.unfinished_ceremonies()
+    finally:
+        vault.close()
+    assert last.action == "ceremony.aborted" and "the console was closed during the ceremony" in last.details
+    assert unfinished == []

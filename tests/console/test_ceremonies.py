@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from homes import ledger_actions, token_labels
-from leaks import leaks
+from leaks import leaks, scan_dirs
 from player import CeremonyPlayer
 from tui_helpers import SIZE, MessageTap, until_screen, wait_until
 from vault.ceremony.context import RunOptions
@@ -72,6 +72,7 @@ async def test_init_2_of_3_through_the_screens(make_app, caplog):
         await wait_until(pilot, lambda: "2-of-3" in app.screen.view.share_set, what="the dashboard's quorum")
     everything = "\n".join([tap.joined(), caplog.text, log_text])
     assert not leaks(everything, player.shares)
+    assert not scan_dirs([app.home_path], player.shares)  # database, WAL, logs, config, token files
 
 
 async def test_abort_mid_ceremony_records_reason(make_app):

@@ -9,6 +9,7 @@ The home was initialised headless once (homes.py); init through the screens is t
 from __future__ import annotations
 
 from homes import ledger_actions, token_labels
+from leaks import scan_dirs
 from player import CeremonyPlayer, back_to_dashboard, start_from_launcher
 from tui_helpers import SIZE, until_screen
 
@@ -95,3 +96,5 @@ async def test_generate_backup_drill_rotate_destroy_through_the_screens(initiali
         state, actions, chain_ok = await app.bridge.run(after_destroy)
         assert state == "destroyed" and "key.destroyed" in actions and chain_ok
         assert await app.bridge.run(token_labels, shares) == ["master-1-v2:ec-p256"]
+    # nothing secret on disk: the home (database, WAL, logs, token files) and the three bundles
+    assert not scan_dirs([initialised.home, media], initialised.shares)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import tomllib
 
 from homes import copy_home, ledger_actions, token_labels
-from leaks import leaks
+from leaks import leaks, scan_dirs
 from player import CeremonyPlayer, back_to_dashboard, start_from_launcher
 from tui_helpers import SIZE, until_screen
 from vault.ceremony.script import run_script
@@ -52,6 +52,7 @@ async def test_record_generate_key_then_replay_headless(_initialised_template, i
 
     text = script_path.read_text(encoding="utf-8")
     assert not leaks(text, initialised.shares)  # references only
+    assert not scan_dirs([script_path.parent, initialised.home], initialised.shares)
     script = tomllib.loads(text)
     assert script["ceremony"] == "generate-key"
     assert script["answers"]["quorum.share"] == [{"share": "env:SHARE_1"}, {"share": "env:SHARE_2"}]

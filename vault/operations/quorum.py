@@ -134,9 +134,10 @@ def _share_set_of(vault, identifier: int, check_value: str) -> ShareSetRecord:
 def new_quorum_secret(vault) -> Secret:
     """A fresh QS: 32 bytes of the HSM's RNG mixed with the host CSPRNG (vault.shares).
 
-    The RNG is the vault's token's; before init (the token PINs derive from the QS, so the QS
-    comes first) any initialised token's, and in a practice home with none, a scratch SoftHSM
-    token's, wiped at once.
+    The RNG is the vault's token's. Init initialises that token first (with transient PINs,
+    vault.operations.token) precisely so that its RNG is the one used; the fallbacks (any
+    initialised token, and in a practice home with none a scratch SoftHSM token wiped at once)
+    only serve callers outside the init ceremony.
     """
     from vault.errors import TokenNotFound
 

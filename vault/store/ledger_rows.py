@@ -2,7 +2,8 @@
 
 A stored event is ``(seq, body, hash)``: ``body`` is the canonical JSON text that ``hash``
 covers; ``at``, ``actor``, ``ceremony_id``, ``action``, ``details`` and ``prev_hash`` are
-columns SQLite generates from it (read them through ``LedgerRow``).
+derived from it by SQLite when read (the view ``ledger_events``; read them through
+``LedgerRow``), and events are found by ceremony through an index on the same expression.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Iterable, Iterator
 from vault.errors import StoreError
 from vault.store.base import StoreBase
 from vault.store.records import LedgerRow
+from vault.store.schema import LEDGER_CEREMONY_EXPR
 
-_COLS = "seq, at, actor, ceremony_id, action, details, prev_hash, hash"
+_COLS = "seq, at, actor, ceremony_id, action, details, prev_hash, hash"  # of the view ledger_events
 _make = LedgerRow._make
 _new = tuple.__new__  # builds a LedgerRow from a row tuple without _make's length check
 
@@ -45,7 +47,7 @@ class LedgerRowRepository(StoreBase):
 
     def ledger_rows(self, start_seq: int = 1, *, batch_size: int = 20_000) -> Iterator[LedgerRow]:
         """Events with seq >= start_seq in seq order, fetched in batches (constant memory)."""
-        return self._batches(f"SELECT {_COLS} FROM ledger WHERE seq >= ? ORDER BY seq LIMIT ?",
+        return self._batches(f"SELECT {_COLS} FROM ledger_events WHERE seq >= ? ORDER BY seq LIMIT ?",
                              start_seq, batch_size, LedgerRow)
 
     def _batches(self, sql: str, start_seq: int, batch_size: int, row_type) -> Iterator:
@@ -65,11 +67,16 @@ class LedgerRowRepository(StoreBase):
             next_seq = batch[-1][0] + 1
 
     def ledger_last(self) -> LedgerRow | None:
-        row = self.conn.execute(f"SELECT {_COLS} FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
+        row = self.conn.execute(f"SELECT {_COLS} FROM ledger_events ORDER BY seq DESC LIMIT 1").fetchone()
         return None if row is None else _make(row)
 
+    def ledger_tail(self) -> tuple[int, str] | None:
+        """(seq, hash) of the last event: what an append chains to (nothing decoded)."""
+        row = self.conn.execute("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else (row[0], row[1])
+
     def ledger_row(self, seq: int) -> LedgerRow | None:
-        row = self.conn.execute(f"SELECT {_COLS} FROM ledger WHERE seq = ?", (seq,)).fetchone()
+        row = self.conn.execute(f"SELECT {_COLS} FROM ledger_events WHERE seq = ?", (seq,)).fetchone()
         return None if row is None else _make(row)
 
     def ledger_body(self, seq: int) -> bytes | None:
@@ -78,8 +85,10 @@ class LedgerRowRepository(StoreBase):
 
     def ledger_rows_of_ceremony(self, ceremony_id: str) -> list[LedgerRow]:
         """The events of one ceremony, for its transcript."""
+        # The WHERE clause is the indexed expression itself, so the index is used.
         return [_make(r) for r in self.conn.execute(
-            f"SELECT {_COLS} FROM ledger WHERE ceremony_id = ? ORDER BY seq", (ceremony_id,)
+            f"SELECT {_COLS} FROM ledger_events WHERE seq IN "
+            f"(SELECT seq FROM ledger WHERE {LEDGER_CEREMONY_EXPR} = ?) ORDER BY seq", (ceremony_id,)
         )]
 
     def ledger_count(self) -> int:

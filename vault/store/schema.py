@@ -266,7 +266,40 @@ _V1 = (
         BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: events cannot be deleted'); END""",
 )
 
+# Version 2: the ledger table keeps only what is hashed and chained: (seq, body, hash). Its
+# named columns move to the view ``ledger_events``, where SQLite derives them from ``body`` when
+# they are read; as generated columns SQLite computed all six (json_extract) on every INSERT,
+# which was half the cost of an append. Events are still found by ceremony through an index,
+# now on the expression ``json_extract(body, '$.ceremony_id')``: derived from the hashed body
+# like before, so it can never disagree with it. The table is rebuilt (a copy of its rows):
+# ALTER TABLE DROP COLUMN rewrites rows with an UPDATE, which the append-only trigger refuses.
+_LEDGER_V2_VIEW_COLUMNS = ", ".join(
+    f"json_extract(body, '$.{name}') AS {name}" for name in ("at", "actor", "ceremony_id", "action", "details",
+                                                             "prev_hash")
+)
+LEDGER_CEREMONY_EXPR = "json_extract(body, '$.ceremony_id')"
+_V2 = (
+    "DROP INDEX ledger_ceremony",
+    """CREATE TABLE ledger_v2 (
+        seq INTEGER PRIMARY KEY CHECK (seq >= 1),
+        body TEXT NOT NULL,
+        hash TEXT NOT NULL
+    )""",
+    "INSERT INTO ledger_v2 (seq, body, hash) SELECT seq, body, hash FROM ledger ORDER BY seq",
+    "DROP TABLE ledger",
+    "ALTER TABLE ledger_v2 RENAME TO ledger",
+    f"CREATE INDEX ledger_ceremony ON ledger({LEDGER_CEREMONY_EXPR})",
+    """CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: events cannot be changed'); END""",
+    """CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: events cannot be deleted'); END""",
+    f"CREATE VIEW ledger_events AS SELECT seq, {_LEDGER_V2_VIEW_COLUMNS}, hash FROM ledger",
+)
+
 #: Every migration, in order. ``MIGRATIONS[i].version == i + 1``.
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _V1),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _V1),
+    Migration(2, "ledger: named columns in a view, not generated on every append", _V2),
+)
 
 LATEST_VERSION = len(MIGRATIONS)
