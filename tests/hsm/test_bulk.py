@@ -159,3 +159,16 @@ def test_unwrap_all_is_all_or_nothing_on_a_clash_or_a_repeat(hsm_session, second
         with pytest.raises(ve.LabelExists, match="repeat"):
             target.unwrap_all(wkey, iter(items[:1] * 2), store=False)
         assert list(target._session.get_objects({A.LABEL: "c0"})) == []
+
+
+def test_raw_wrap_asks_the_size_when_the_blob_does_not_fit(hsm_session):
+    key = hsm_session.generate("rsa-like", KeyAlgorithm.EC_P384)  # an 80+ byte blob
+    wkey = hsm_session.import_wrapping_key(Secret(KEK))
+    expected = hsm_session.wrap(wkey, key)
+    with HSM_LOCK:
+        raw = hsm_session._raw()
+        table = bulk.index_keys(raw, {A.TOKEN: True})
+        handle = table.get(bulk.ident_hash(bulk.SECRET_PART, key.label, bytes.fromhex(key.key_id)))
+        assert raw.wrap(wkey._object.handle, handle, hsm_session.wrap_mechanism.value, size_hint=16) == expected
+        assert raw.wrap(wkey._object.handle, handle, hsm_session.wrap_mechanism.value) == expected
+    assert len(expected) > 16

@@ -98,12 +98,14 @@ Settings (non-secret text)
     get_setting(key, default=None) -> str | None ; set_setting(key, value: str) ; settings() -> dict
 Ledger rows (the chain itself is ``vault.ledger.Ledger``; use that, not these, to append)
     A stored event is (seq, body, hash): body = the canonical JSON the hash covers; at, actor,
-    ceremony_id, action, details, prev_hash are columns SQLite generates from it.
+    ceremony_id, action, details, prev_hash are derived from it by SQLite when read (view
+    ``ledger_events``, schema v2; nothing is computed on an append but the index of events by
+    ceremony, on ``json_extract(body, '$.ceremony_id')``).
     UPDATE and DELETE on the table are refused by triggers.
     ledger_append_rows(rows: [(seq, body, hash), ...]) -> int      one transaction
     ledger_bodies(start_seq=1, *, batch_size=20000) -> Iterator[(seq, body bytes, hash)]   for verify
     ledger_rows(start_seq=1, *, batch_size=20000) -> Iterator[LedgerRow]   streaming, seq order
-    ledger_last() -> LedgerRow | None ; ledger_row(seq) ; ledger_body(seq) ; ledger_rows_of_ceremony(id) ;
+    ledger_last() -> LedgerRow | None ; ledger_tail() -> (seq, hash) | None ; ledger_row(seq) ; ledger_body(seq) ; ledger_rows_of_ceremony(id) ;
     ledger_count()
 """
 
