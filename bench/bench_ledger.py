@@ -194,7 +194,7 @@ def main() -> int:
         f"  = {best['insert_vault'] / best['append_base']:.2f}x the baseline",
         f"  floor, executemany of the ready rows, bare table:   {rate(args.events, best['insert_bare'])}"
         f"  = {best['insert_bare'] / best['append_base']:.2f}x the baseline",
-        f"  so the Python side (details to canonical JSON, body, SHA-256, validation) costs "
+        f"  so the Python side (the events generated, details to canonical JSON, body, SHA-256, checks) costs "
         f"{(best['append'] - best['insert_vault']) / args.events * 1e6:.2f} us/event over the vault-schema floor",
         "",
         f"verify a chain of {args.verify_events:,} events ({db_mb:,.0f} MB file):",
@@ -203,7 +203,8 @@ def main() -> int:
         f"  ratio: {verify_ratio:.2f}x (aim <= 2x) {verdict(verify_ratio)}",
         f"  floor, ledger_bodies() only: {rate(args.verify_events, best['floor'])}"
         f"  = {best['floor'] / best['verify_base']:.2f}x the baseline before any hashing",
-        f"  peak RSS of this process: {rss_mb:,.0f} MB (verify streams in batches; memory does not grow with the chain)",
+        f"  peak RSS of this process: {rss_mb:,.0f} MB (includes the {args.events:,} ready rows kept for the append "
+        "floors; verify streams in batches, its memory does not grow with the chain)",
         "",
         "all runs (s): " + ", ".join(f"{k} [{', '.join(f'{x:.3f}' for x in v)}]" for k, v in runs.items()),
     ]

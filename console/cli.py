@@ -69,11 +69,12 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
         rows = [
             {
                 "label": k.label,
-                "algorithm": k.algorithm,
-                "state": k.state,
+                "algorithm": k.algorithm.value,
+                "state": k.state.value,
                 "version": k.version,
                 "fingerprint": k.fingerprint,
-                "backup": getattr(k, "backup_decision", ""),
+                "backup": k.backup.value if k.no_backup_reason is None else f"{k.backup.value} ({k.no_backup_reason})",
+                "token_serial": k.token_serial,
             }
             for k in keys
         ]
@@ -90,7 +91,7 @@ def cmd_custodians_list(args: argparse.Namespace) -> int:
     vault = _open_vault(args)
     try:
         people = vault.store.list_custodians()
-        rows = [{"name": c.name, "role": c.role, "status": c.status, "enrolled_at": c.enrolled_at} for c in people]
+        rows = [{"name": c.name, "role": c.role.value, "status": c.status.value, "enrolled_at": c.enrolled_at} for c in people]
     finally:
         vault.close()
     if args.json:

@@ -171,7 +171,7 @@ def run_doctor(vault, *, airgap_root=None) -> DoctorReport:
 
     # -- ceremonies and drills -------------------------------------------------------------------
     for c in vault.store.unfinished_ceremonies():
-        add(WARNING, "ceremony", f"{c.name} ({c.id}) started {c.started_at} never finished",
+        add(WARNING, "ceremony", f"{c.definition_name} ({c.id}) started {c.started_at} never finished",
             "Open the console to resume it or abort it with a reason.")
     if vault.store.get_setting("token.pins") == "transient":  # see vault.operations.token
         add(WARNING, "token", "an init did not finish: the token has transient PINs that only that init knew",
