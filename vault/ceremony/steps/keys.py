@@ -144,13 +144,16 @@ def generate_key(ctx, params):
         label = algorithm = None
         backup = True
         reason = None
+        refused = None  # the error that sent us back to the algorithm question, shown with it
         while True:
             if label is None:
                 label = yield from ctx.ask(TextPrompt, "label", lambda a: _label(a.text),
                                            question="Label of the new key (unique on the token and in the database)")
             if algorithm is None:
+                shown = {"error_code": refused.code, "error_message": str(refused)} if refused else {}
                 algorithm = yield from ctx.ask(ChoicePrompt, "algorithm", lambda a: _algorithm(a.value, allowed),
-                                               question="Algorithm", choices=tuple(Choice(a.value, a.value) for a in allowed))
+                                               question="Algorithm", choices=tuple(Choice(a.value, a.value) for a in allowed),
+                                               **shown)
                 choice = yield from ctx.ask(ChoicePrompt, "backup", lambda a: _backup_choice(a.value),
                                             question="Back this key up under the quorum?",
                                             choices=(Choice("backup", "Back up (wrappable for backup only)"),
@@ -172,7 +175,7 @@ def generate_key(ctx, params):
             except (KeyNotWrappable, MechanismUnsupported) as exc:
                 ctx.emit_rejected(exc)
                 ctx.notice(str(exc), "warning")
-                algorithm = None
+                algorithm, refused = None, exc
         ctx.progress(f"Generating {algorithm.value} key {label!r} in the HSM")
         record = op_generate(ctx.vault, session, label, algorithm, backup=backup, no_backup_reason=reason,
                              ceremony_id=ctx.ceremony_id, actor=ctx.actor)
