@@ -162,7 +162,7 @@ def test_unwrap_all_is_all_or_nothing_on_a_clash_or_a_repeat(hsm_session, second
 
 
 def test_raw_wrap_asks_the_size_when_the_blob_does_not_fit(hsm_session):
-    key = hsm_session.generate("rsa-like", KeyAlgorithm.EC_P384)  # an 80+ byte blob
+    key = hsm_session.generate("p384", KeyAlgorithm.EC_P384)  # a blob of more than 16 bytes
     wkey = hsm_session.import_wrapping_key(Secret(KEK))
     expected = hsm_session.wrap(wkey, key)
     with HSM_LOCK:
