@@ -187,9 +187,9 @@ def run_doctor(vault, *, airgap_root=None) -> DoctorReport:
     if schedule.due_at is None:
         add(NOTE, "drill", "no backup yet, so no restore drill is due")
     elif schedule.overdue:
-        add(WARNING, "drill", f"restore drill due since {schedule.due_at}", "Run the drill ceremony.")
+        add(WARNING, "drill", f"restore drill due since {_minutes(schedule.due_at)}", "Run the drill ceremony.")
     else:
-        add(OK, "drill", f"next restore drill due {schedule.due_at}")
+        add(OK, "drill", f"next restore drill due {_minutes(schedule.due_at)}")
 
     return DoctorReport(
         home=str(vault.home.path),
@@ -203,6 +203,11 @@ def run_doctor(vault, *, airgap_root=None) -> DoctorReport:
         drill=drill,
         findings=tuple(findings),
     )
+
+
+def _minutes(stamp: str) -> str:
+    """A UTC ISO stamp as people read it aloud: to the minute."""
+    return datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%MZ")
 
 
 def _public_reconcile(vault, module, serial: str) -> list[Finding]:

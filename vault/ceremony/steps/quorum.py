@@ -172,8 +172,13 @@ def quorum(ctx, params):
                     passphrase.wipe()
             break
     finally:
+        # Leaving without an activated quorum (abort, cancel, a crash): the partial quorum dies here,
+        # and the engine, which then finds nothing left to wipe, would not say so: say it here.
+        interrupted_with_shares = bool(collector.entered) and not collector.is_complete
         collector.reset()
         ctx.secrets.collector = None
+        if interrupted_with_shares:
+            ctx.emit(QuorumWiped(ceremony_id=ctx.ceremony_id, reason="abort"))
     if ctx.secrets.quorum is not None:
         ctx.secrets.quorum.wipe()
     ctx.secrets.quorum = active
