@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from vault.secret import Secret
+from vault.shares.model import GroupProgress  # per-group k-of-T, the collector's own value
 
 
 # --- small values ---------------------------------------------------------------------------------
@@ -50,20 +51,6 @@ class MemberRef:
         if single_group:
             return f"share {self.member + 1}"
         return f"group {self.group + 1}, share {self.member + 1}"
-
-
-@dataclass(frozen=True, slots=True)
-class GroupProgress:
-    """Shares entered for one group: ``entered`` of ``threshold`` needed (``count`` exist)."""
-
-    group: int  # 0-based
-    entered: int
-    threshold: int
-    count: int
-
-    @property
-    def complete(self) -> bool:
-        return self.entered >= self.threshold
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,6 @@ from vault.ceremony.kinds import ParamSpec, step_kind
 from vault.ceremony.prompts import (
     CancelAnswer,
     ConfirmAnswer,
-    GroupProgress as GroupView,
     MemberRef,
     PassphrasePrompt,
     QuorumProgress,
@@ -53,7 +52,7 @@ from vault.shares import ShareCollector, ShareRef, check_quiz, quiz_positions, v
 
 
 def progress_view(p) -> QuorumProgress:
-    groups = tuple(GroupView(g.group, g.entered, g.threshold, g.count) for g in p.groups)
+    groups = tuple(p.groups)
     return QuorumProgress(groups, p.groups_complete, p.group_threshold, sum(g.entered for g in p.groups))
 
 
