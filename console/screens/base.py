@@ -35,44 +35,33 @@ def run_guarded(node, work: Coroutine[Any, Any, None], group: str) -> None:
     node.run_worker(guarded(), exclusive=True, group=group, exit_on_error=False)
 
 
-class VaultScreen(Screen):
+class _Framed:
+    """What every screen and modal shares: the mode banner on top (never out of sight),
+    ``compose_body()``, the footer; no selection where secrets are shown."""
+
+    WHERE: ClassVar[str] = ""
+    HOLDS_SECRETS: ClassVar[bool] = False
+    HELP: ClassVar[str] = ""
+
+    def compose(self) -> ComposeResult:
+        yield ModeBanner(app_mode(self), self.WHERE)
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    @property
+    def allow_select(self) -> bool:
+        return not self.HOLDS_SECRETS and super().allow_select
+
+
+class VaultScreen(_Framed, Screen):
     """A full screen: banner, ``compose_body()``, footer.
 
     ``HOLDS_SECRETS`` screens refuse selection and clipboard copies (see CustodianApp).
     """
 
-    WHERE: ClassVar[str] = ""
-    HOLDS_SECRETS: ClassVar[bool] = False
-    HELP: ClassVar[str] = ""
 
-    def compose(self) -> ComposeResult:
-        yield ModeBanner(app_mode(self), self.WHERE)
-        yield from self.compose_body()
-        yield Footer()
-
-    def compose_body(self) -> ComposeResult:
-        yield from ()
-
-    @property
-    def allow_select(self) -> bool:
-        return not self.HOLDS_SECRETS and super().allow_select
-
-
-class VaultModal(ModalScreen[T]):
+class VaultModal(_Framed, ModalScreen[T]):
     """A modal: banner on top (never out of sight), the dialog, footer."""
-
-    WHERE: ClassVar[str] = ""
-    HOLDS_SECRETS: ClassVar[bool] = False
-    HELP: ClassVar[str] = ""
-
-    def compose(self) -> ComposeResult:
-        yield ModeBanner(app_mode(self), self.WHERE)
-        yield from self.compose_body()
-        yield Footer()
-
-    def compose_body(self) -> ComposeResult:
-        yield from ()
-
-    @property
-    def allow_select(self) -> bool:
-        return not self.HOLDS_SECRETS and super().allow_select
