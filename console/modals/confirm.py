@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Static
 
+from console.modals.input_dialog import InputDialog
 from console.screens.base import VaultModal
 
 
@@ -36,11 +37,10 @@ class ConfirmDialog(VaultModal[bool]):
         self.dismiss(False)
 
 
-class ReasonDialog(VaultModal["str | None"]):
+class ReasonDialog(InputDialog):
     """Ask for a reason (abort, override); None when cancelled. The reason goes to the ledger."""
 
     WHERE = "Reason"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, question: str, *, action: str = "Abort ceremony") -> None:
         super().__init__()
@@ -55,26 +55,9 @@ class ReasonDialog(VaultModal["str | None"]):
                 yield Button(self.action_label, id="go", variant="error")
                 yield Button("Back", id="back")
 
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._go()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "go":
-            self._go()
-        else:
-            self.dismiss(None)
-
     def _go(self) -> None:
         reason = self.query_one(Input).value.strip()
         if not reason:
             self.notify("Give a reason: it is recorded in the ledger.", severity="warning")
             return
         self.dismiss(reason)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -5,16 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Static
 
-from console.screens.base import VaultModal
+from console.modals.input_dialog import InputDialog
 
 
-class NewFileDialog(VaultModal["Path | None"]):
+class NewFileDialog(InputDialog):
     WHERE = "File"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, question: str, suggestion: Path, *, hint: str = "", action: str = "OK") -> None:
         super().__init__()
@@ -30,20 +28,6 @@ class NewFileDialog(VaultModal["Path | None"]):
             with Horizontal(classes="buttons"):
                 yield Button(self.action_label, id="go", variant="primary")
                 yield Button("Cancel", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._go()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "go":
-            self._go()
-        else:
-            self.dismiss(None)
 
     def _go(self) -> None:
         text = self.query_one(Input).value.strip()
@@ -62,5 +46,3 @@ class NewFileDialog(VaultModal["Path | None"]):
             return
         self.dismiss(path.resolve())
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
