@@ -233,6 +233,10 @@ def create_production_home(path: Path, module: str, token: str) -> Home:
         raise HomeError(f"{path} already is a console home.", next_step="Open it instead of creating it.")
     if not Path(module).exists():
         raise HomeError(f"PKCS#11 module {module} does not exist.", next_step="Give the path of the HSM vendor's module.")
+    if token.startswith("pkcs11:"):  # refused before anything is written: a pin-value would land on disk
+        from vault.hsm.uri import parse_token_uri
+
+        parse_token_uri(token)
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     (path / "logs").mkdir(mode=0o700, exist_ok=True)
     config = HomeConfig(mode=Mode.PRODUCTION, module=module, token=token, created_at=now_utc())

@@ -246,6 +246,9 @@ def _draw_quorum_secret(vault) -> Secret:
 def _write_share_file(directory: Path, custodian: str, share: Secret) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{custodian}.share"
+    if "/" in custodian or "\\" in custodian or path.resolve().parent != directory.resolve():
+        raise PreconditionFailed(f"The custodian name {custodian!r} cannot name a file in the share directory.",
+                                 next_step="Enroll custodians under names without '/' or '\\'.")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(share.reveal_text() + "\n")
