@@ -2,9 +2,12 @@
 
 * production ceremonies are refused while Textual's devtools or debug features are on (devtools
   streams key presses and widget values to another process);
-* the idle lock: after ``idle_timeout`` seconds without a key press or a click, a running
-  ceremony that holds a partial or activated quorum cancels it (the engine wipes it) and the
-  console shows the lock screen.
+* the idle lock: after ``idle_timeout`` seconds without a key press or a click the console shows
+  the (opaque) lock screen and wipes what the current question holds: typed words and
+  passphrases; a partial quorum at share entry is reset (the ceremony goes on from its first
+  share); with every share entered and only the SLIP-39 passphrase to come, the ceremony is
+  aborted (reason in the ledger) so that no quorum waits in memory. An activated quorum stays
+  until its ceremony ends, as DESIGN.md allows; the lock screen covers it.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from console.panes.base import PromptPane
 from console.practice import practice_passphrase
 from console.widgets.secret_input import SecretInput
 from vault.ceremony.prompts import (
+    AbortAnswer,
     AttestationAnswer,
     AttestationPrompt,
     Deviation,
@@ -20,6 +21,9 @@ from vault.ceremony.prompts import (
     WitnessPrompt,
 )
 from vault.secret import Secret
+
+
+IDLE_ABORTS_AT = "slip39-passphrase"  # the quorum step's last question, asked with every share held
 
 
 class PassphrasePane(PromptPane):
@@ -94,6 +98,10 @@ class PassphrasePane(PromptPane):
         if self._first is not None:
             self._first.wipe()
             self._first = None
+        if self.prompt.ask == IDLE_ABORTS_AT:
+            # Every share is entered and waits for this passphrase: an unattended console must not
+            # keep them. The ceremony stops (recorded in the ledger) and the engine wipes them.
+            return AbortAnswer("idle lock: the console was left unattended with the shares entered")
         return None
 
     def on_unmount(self) -> None:

@@ -304,7 +304,10 @@ class WizardScreen(VaultScreen):
         what = "Nothing was lost."
         if self.pane is not None:
             answer = self.pane.idle_wipe()
-            if answer is not None:
+            if isinstance(answer, AbortAnswer):
+                self._resolve(answer)
+                what = "The ceremony was stopped and the shares entered were wiped: start it again when ready."
+            elif answer is not None:
                 self._resolve(answer)
                 what = "The shares entered so far were wiped: start the quorum again with the first custodian."
         self.app.push_screen(LockScreen(what))
