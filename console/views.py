@@ -67,7 +67,9 @@ def token_view(vault) -> TokenView:
     try:
         info = vault.hsm().find_token(vault.token)
     except VaultError as exc:
-        return TokenView(problem=f"{exc.title}: {exc.message} Next: {exc.next_step}")
+        from vault.doctor import token_next_step
+
+        return TokenView(problem=f"{exc.title}: {exc.message} Next: {token_next_step(vault, exc)}")
     return TokenView(label=info.label, serial=info.serial, model=f"{info.manufacturer} {info.model}".strip(),
                      capabilities=", ".join(f for f in info.flags[:4]))
 

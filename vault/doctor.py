@@ -80,6 +80,13 @@ class DoctorReport:
         return "\n".join(lines)
 
 
+def token_next_step(vault, exc: VaultError) -> str:
+    """What to do when the token cannot be found: a new practice vault simply has none yet."""
+    if exc.code == "HSM_NO_TOKEN" and vault.mode is Mode.PRACTICE and vault.store.active_share_set() is None:
+        return "Run the init ceremony: it initialises the practice token."
+    return exc.next_step
+
+
 def record_capabilities(vault, capabilities) -> None:
     """Keep the latest probe result (non-secret) so doctor can show it without a quorum."""
     data = {
@@ -117,10 +124,7 @@ def run_doctor(vault, *, airgap_root=None) -> DoctorReport:
         token = asdict(info)
         add(OK, "token", f"{info.describe()}, firmware {info.firmware}")
     except VaultError as exc:
-        next_step = exc.next_step
-        if exc.code == "HSM_NO_TOKEN" and vault.mode is Mode.PRACTICE:
-            next_step = "Run the init ceremony: it initialises the practice token."
-        add(ERROR if vault.store.active_share_set() else WARNING, "token", exc.message, next_step)
+        add(ERROR if vault.store.active_share_set() else WARNING, "token", exc.message, token_next_step(vault, exc))
 
     # -- capabilities -------------------------------------------------------------------------
     capabilities = recorded_capabilities(vault)
