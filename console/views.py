@@ -8,7 +8,7 @@ thread never touches the store, the ledger or the HSM.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from vault.errors import VaultError
 from vault.types import KeyState
@@ -132,18 +132,17 @@ def dashboard(vault, now: datetime) -> DashboardView:
 
 
 def _next_drill(vault, now: datetime) -> str:
-    store = vault.store
-    policy = store.current_policy()
-    if policy is None:
+    """The dashboard's wording of the domain's drill schedule (vault.operations.drill)."""
+    from vault.operations.drill import next_drill_due
+
+    if vault.store.current_policy() is None:
         return "no policy yet"
-    rec = store.last_drill(ok_only=True)
-    last = rec.ended_at if rec else None
-    if last is None:
-        b = store.latest_backup()
-        if b is None:
-            return "after the first backup"
+    schedule = next_drill_due(vault, now=now)
+    if schedule.due_at is None:
+        return "after the first backup"
+    if schedule.last_ok_at is None:
         return "now: no drill since the first backup"
-    due = datetime.fromisoformat(last.replace("Z", "+00:00")) + timedelta(days=policy.drill_interval_days)
+    due = datetime.fromisoformat(schedule.due_at.replace("Z", "+00:00"))
     days = (due - now).days
     return f"{due.date().isoformat()} ({'in ' + str(days) + ' days' if days >= 0 else str(-days) + ' days OVERDUE'})"
 
