@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from vault.backup.outfile import WriteOnceFile, output_failed
 from vault.errors import HsmCheckFailed, KeyNotActive, MechanismUnsupported, OutputWriteFailed, PayloadUnreadable
 from vault.hsm import HsmSession, verify_signature
-from vault.hsm.software import public_key_algorithm
-from vault.operations._common import ACTOR, refuse_existing
+from vault.hsm.software import public_key_algorithm, spki_fingerprint
+from vault.operations._common import ACTOR, pem_to_der, refuse_existing
 from vault.operations.keys import _key_row, token_key
 from vault.types import KeyAlgorithm, KeyState
 
@@ -69,7 +69,7 @@ def sign_payload(
     data = _read_payload(payload)
     key = token_key(session, record)
     pem = session.public_key_pem(key)
-    if _fingerprint(pem) != record.fingerprint:
+    if spki_fingerprint(pem_to_der(pem)) != record.fingerprint:
         raise HsmCheckFailed(f"The token's public key of {label!r} is not the one the vault recorded.")
     signature = session.sign(key, data)
     verify_signature(pem, record.algorithm, data, signature)  # here too: the vault checks what it writes
@@ -98,12 +98,6 @@ def sign_payload(
         out.unlink(missing_ok=True)
         raise
     return result
-
-
-def _fingerprint(pem: str) -> str:
-    key = serialization.load_pem_public_key(pem.encode("ascii"))
-    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
 def _write_once(path: Path, data: bytes) -> None:
