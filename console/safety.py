@@ -39,6 +39,9 @@ class IdleClock:
         self._now = monotonic
         self._last = monotonic()
 
+    def now(self) -> float:
+        return self._now()
+
     def touch(self) -> None:
         self._last = self._now()
 

@@ -27,61 +27,76 @@ IDLE_ABORTS_AT = "slip39-passphrase"  # the quorum step's last question, asked w
 
 
 class PassphrasePane(PromptPane):
-    """A passphrase, typed twice when new. Never echoed, never copied; a ``Secret`` at once."""
+    """A passphrase, typed twice when new. Never echoed, never copied; a ``Secret`` at once.
+
+    A form that works the way people type: Tab / Shift+Tab move between the two boxes, Enter in
+    the first moves on to the second, Enter in the second (or in the first once the second is
+    filled) checks both. Each rejection is said under its box and cleared as soon as that box is
+    edited; nothing typed is thrown away except the box that is wrong.
+    """
 
     HOLDS_SECRETS = True
     prompt: PassphrasePrompt
-
-    def __init__(self, prompt) -> None:
-        super().__init__(prompt)
-        self._first: Secret | None = None
 
     def compose_pane(self) -> ComposeResult:
         p = self.prompt
         yield Static(f"{p.custodian}: type your passphrase ({p.purpose}). Others look away.", classes="question")
         if p.new:
-            yield Static(f"New passphrase: at least {p.min_length} characters; you will type it twice.", classes="hint")
-        yield SecretInput(placeholder="passphrase", kind="passphrase", id="pp1")
+            yield Static(f"New passphrase: at least {p.min_length} characters, typed twice "
+                         "(tab or enter moves to the second box).", classes="hint")
+        yield SecretInput(placeholder="passphrase", kind="passphrase", take_on_enter=False, id="pp1")
+        yield Static("", classes="pane-problem field-problem", id="pp1-problem")
         if p.new:
-            yield SecretInput(placeholder="the same again", kind="passphrase", id="pp2")
-        yield Static("", classes="pane-problem")
+            yield SecretInput(placeholder="the same again", kind="passphrase", take_on_enter=False, id="pp2")
+            yield Static("", classes="pane-problem field-problem", id="pp2-problem")
         if p.practice:
             yield Static("PRACTICE: ctrl+f fills this person's practice passphrase.", classes="practice-hint")
 
-    def _problem(self, text: str) -> None:
-        self.query_one(".pane-problem", Static).update(text)
+    def _say(self, box: str, text: str) -> None:
+        self.query_one(f"#{box}-problem", Static).update(text)
 
-    def on_secret_input_submitted(self, event: SecretInput.Submitted) -> None:
+    def on_quiet_input_edited(self, event) -> None:
+        box = event.input.id
+        if box in ("pp1", "pp2") and event.length:
+            self._say(box, "")  # the message goes once the person types in that box again
+
+    def on_secret_input_enter_pressed(self, event: SecretInput.EnterPressed) -> None:
         event.stop()
+        self._enter(event.input.id)
+
+    def _enter(self, box: str) -> None:
         p = self.prompt
-        secret = event.secret
+        first = self.query_one("#pp1", SecretInput)
         if not p.new:
-            self.answer(SecretAnswer(secret))
-            return
-        if event.input.id == "pp1":
-            if len(secret) < p.min_length:
-                secret.wipe()
-                self._problem(f"✗ Too short: at least {p.min_length} characters. Type a longer one.")
+            if not first.value:
+                self._say("pp1", "✗ Type the passphrase first.")
                 return
-            if self._first is not None:
-                self._first.wipe()
-            self._first = secret
-            self._problem("✓ Taken. Now type the same passphrase again in the second box.")
-            self.query_one("#pp2", SecretInput).focus()
+            self.answer(SecretAnswer(first.take()))
             return
-        first, self._first = self._first, None
-        if first is None:
-            secret.wipe()
-            self.query_one("#pp1", SecretInput).focus()
+        second = self.query_one("#pp2", SecretInput)
+        if len(first.value) < p.min_length:
+            self._say("pp1", f"✗ Too short: {len(first.value)} of at least {p.min_length} characters. "
+                      "Type a longer one." if first.value else "✗ Type the passphrase first.")
+            first.focus()
             return
-        if first != secret:
-            first.wipe()
-            secret.wipe()
-            self._problem("✗ The two passphrases differ. Type it again, twice.")
-            self.query_one("#pp1", SecretInput).focus()
+        if box == "pp1" and not second.value:
+            self._say("pp1", "✓ Long enough. Now the same again in the second box.")
+            second.focus()
             return
-        first.wipe()
-        self.answer(SecretAnswer(secret))
+        if not second.value:
+            self._say("pp2", "✗ Type the same passphrase again here.")
+            second.focus()
+            return
+        a, b = first.take(), second.take()
+        if a != b:
+            b.wipe()
+            first.value = a.reveal_text()  # keep the first box: only the second one is retyped
+            a.wipe()
+            self._say("pp2", "✗ Not the same as the first box. Type it again here (or fix the first box).")
+            second.focus()
+            return
+        b.wipe()
+        self.answer(SecretAnswer(a))
 
     def practice_fill(self) -> bool:
         if not self.prompt.practice:
@@ -95,9 +110,6 @@ class PassphrasePane(PromptPane):
     def idle_wipe(self):
         for box in self.query(SecretInput):
             box.value = ""
-        if self._first is not None:
-            self._first.wipe()
-            self._first = None
         if self.prompt.ask == IDLE_ABORTS_AT:
             # Every share is entered and waits for this passphrase: an unattended console must not
             # keep them. The ceremony stops (recorded in the ledger) and the engine wipes them.

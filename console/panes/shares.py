@@ -54,7 +54,7 @@ class ShareEntryPane(PromptPane):
         name = f" of share set '{p.share_set_name}'" if p.share_set_name else ""
         yield Static(f"{who}{name}. Others look away.", classes="question")
         yield Static(progress_text(p.progress), id="quorum-progress")
-        yield ShareEntry(word_count=SHARE_WORDS, expected_ident=p.identifying_words, id="share-entry")
+        yield ShareEntry(word_count=SHARE_WORDS, expected_ident=p.identifying_words, guide=p.guide, id="share-entry")
 
     def on_share_entry_completed(self, event: ShareEntry.Completed) -> None:
         event.stop()
@@ -93,11 +93,16 @@ class ShareReadyPane(PromptPane):
 
 
 class ShareVerifyPane(PromptPane):
-    """Verify-back: the whole share again (FULL) or the quizzed words (QUIZ)."""
+    """Verify-back: the whole share again (FULL) or the quizzed words (QUIZ), from the card.
+
+    The share cannot be shown again before a first attempt: the first type-back is always from
+    the card, never from the screen. Only after an attempt was refused (the card may be wrong)
+    does ``ctrl+r`` go back to the reveal so the card can be corrected.
+    """
 
     HOLDS_SECRETS = True
     prompt: ShareVerifyPrompt
-    BINDINGS = [Binding("ctrl+r", "show_again", "Show share again", id="verify.again", priority=True)]
+    BINDINGS = [Binding("ctrl+r", "show_again", "Card wrong: show again", id="verify.again", priority=True)]
 
     def compose_pane(self) -> ComposeResult:
         p = self.prompt
@@ -107,8 +112,13 @@ class ShareVerifyPane(PromptPane):
             yield ShareEntry(positions=tuple(p.positions), id="share-entry")
         else:
             yield Static(f"{p.custodian}: type your share back from the card you just wrote.", classes="question")
-            yield ShareEntry(word_count=p.word_count or SHARE_WORDS, id="share-entry",
+            yield ShareEntry(word_count=p.word_count or SHARE_WORDS, id="share-entry", guide=p.guide,
                              title="Word by word from your card: four letters are enough, space moves on.")
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "show_again":
+            return bool(self.prompt.error_code)  # hidden until an attempt was refused
+        return True
 
     def on_share_entry_completed(self, event: ShareEntry.Completed) -> None:
         event.stop()
@@ -118,6 +128,8 @@ class ShareVerifyPane(PromptPane):
             self.answer(ShareAnswer(event.share, custodian=self.prompt.custodian))
 
     def action_show_again(self) -> None:
+        if not self.prompt.error_code:
+            return
         self.query_one(ShareEntry).clear()
         self.answer(ResetAnswer())
 

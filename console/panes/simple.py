@@ -14,6 +14,7 @@ from textual.widgets.option_list import Option
 
 from console.panes.base import PromptPane
 from console.practice import practice_text
+from console.widgets.tick import Tick
 from vault.ceremony.prompts import (
     ChecklistPrompt,
     ChoiceAnswer,
@@ -29,20 +30,31 @@ from vault.ceremony.prompts import (
 
 
 class ChecklistPane(PromptPane):
+    """Every item ticked, then continue. Enter ticks the item and moves on; space toggles; what is
+    still missing is said under the items and cleared as soon as an item is ticked."""
+
     prompt: ChecklistPrompt
 
     def compose_pane(self) -> ComposeResult:
-        yield Static("Confirm every item (space ticks, tab moves):", classes="question")
+        yield Static("Confirm every item (enter ticks and moves on, space toggles):", classes="question")
         for i, item in enumerate(self.prompt.items):
-            yield Checkbox(item, id=f"item-{i}")
+            yield Tick(item, id=f"item-{i}")
+        yield Static("", classes="pane-problem")
         with Horizontal(classes="buttons"):
             yield Button("All done: continue", id="continue", variant="primary")
 
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self.query_one(".pane-problem", Static).update("")
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        missing = [i + 1 for i, cb in enumerate(self.query(Checkbox)) if not cb.value]
+        missing = [i + 1 for i, cb in enumerate(self.query(Tick)) if not cb.value]
         if missing:
-            self.notify(f"Item(s) {', '.join(map(str, missing))} not ticked yet.", severity="warning")
+            many = len(missing) > 1
+            self.query_one(".pane-problem", Static).update(
+                f"✗ Item{'s' if many else ''} {', '.join(map(str, missing))} {'are' if many else 'is'} not ticked yet: "
+                "tick each one once it is done, or abort (ctrl+a).")
+            self.query(Tick)[missing[0] - 1].focus()
             return
         self.answer(ConfirmAnswer(True))
 
@@ -114,6 +126,9 @@ class TextPane(PromptPane):
         box.focus()
         return True
 
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one(".pane-problem", Static).update("")  # the message goes once the field is edited
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         text = event.value.strip()
@@ -173,6 +188,10 @@ class TypedConfirmPane(PromptPane):
         yield Static(f"Type  {self.prompt.expected}  exactly, then press enter.", classes="typed-expected")
         yield Input(placeholder=self.prompt.expected, id="typed")
         yield Static("", classes="pane-problem")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.value:
+            self.query_one(".pane-problem", Static).update("")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

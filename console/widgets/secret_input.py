@@ -81,10 +81,21 @@ class SecretInput(QuietInput):
         def control(self) -> "SecretInput":
             return self.input
 
-    def __init__(self, *args, kind: str = "secret", **kwargs) -> None:
+    @dataclass
+    class EnterPressed(Message):
+        """Enter in a box of a form (``take_on_enter=False``): the form decides; no value is posted."""
+
+        input: "SecretInput"
+
+        @property
+        def control(self) -> "SecretInput":
+            return self.input
+
+    def __init__(self, *args, kind: str = "secret", take_on_enter: bool = True, **kwargs) -> None:
         kwargs.setdefault("password", True)
         super().__init__(*args, **kwargs)
         self.kind = kind
+        self.take_on_enter = take_on_enter
 
     def take(self) -> Secret:
         secret = Secret(self.value, self.kind)
@@ -92,6 +103,9 @@ class SecretInput(QuietInput):
         return secret
 
     async def action_submit(self) -> None:
+        if not self.take_on_enter:
+            self.post_message(self.EnterPressed(self))
+            return
         self.post_message(self.Submitted(self, self.take()))
 
     def on_unmount(self) -> None:

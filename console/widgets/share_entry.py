@@ -1,18 +1,32 @@
-"""Word-by-word share entry with SLIP-39 completion, per-word marks and checksum feedback.
+"""Word-by-word share entry: SLIP-39 completion, per-word marks, early verdicts, the wrong word.
 
-The words live only in this widget (and are cleared on submit, reset, cancel and unmount). No
-message this widget posts carries a word: ``Completed`` carries a ``Secret``; the per-word marks,
-completion and checksum feedback are rendered, never posted. Words are masked by default;
-``ctrl+t`` reveals them to the typist.
+What the typist sees, word by word:
+* each word marked ✓ / ✗ (a SLIP-39 word or not) as it is accepted;
+* from word 4 on, whose share it is, or that it belongs to a retired or unknown set or was
+  already entered (``vault.shares.entry.EntryGuide``: public records from the prompt);
+* on a complete share that fails its checksum, the one wrong word's position (checksum and the
+  stored commitment agree); the cursor jumps there to retype it. The word itself is never shown.
+
+Editing: any word can be jumped to: type its number and space/enter, or move with ← → (↑ ↓ a
+row) while the word box is empty; typing a word there replaces it and returns to the end.
+Backspace on an empty box takes back the last word.
+
+Clearing: the words live only in this widget and are cleared on submit, on escape, on
+``ctrl+u``, on unmount, by the idle lock (the pane calls ``clear``) and after ``timeout``
+seconds without a key press. No message posted here carries a word: ``Completed`` carries a
+``Secret``; marks, completion and verdicts are rendered, never posted. Words are masked by
+default (the two set words excepted); ``ctrl+t`` reveals them to the typist.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from rich.text import Text
 from shamir_mnemonic.wordlist import WORDLIST
 from textual import events
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -21,13 +35,16 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from console.widgets.secret_input import QuietInput
-from vault.errors import VaultError
+from vault.errors import ShareChecksumInvalid, VaultError
 from vault.secret import Secret
+from vault.shares.entry import PREFIX_WORDS, EntryGuide, located_message
 from vault.shares.parse import parse_share
 from vault.shares.words import expand
 
 IDENT_WORDS = 2
 _MASK = "••••••"
+TIMEOUT = 120.0  # seconds without a key press before a half-typed share is cleared
+_COLS_WIDE, _COLS_NARROW = 4, 3
 
 
 def candidates(prefix: str, limit: int = 6) -> list[str]:
@@ -38,7 +55,8 @@ def candidates(prefix: str, limit: int = 6) -> list[str]:
 
 
 class WordInput(QuietInput):
-    """The one-word input: space / enter / tab accept the word; backspace on empty goes back.
+    """The one-word input: space / enter / tab accept the word; on an empty box backspace goes
+    back, ← → ↑ ↓ move between words.
 
     The owning ``ShareEntry`` is called directly (not through a message) so that a word is taken
     before the next key press is handled, however fast the keys come.
@@ -51,10 +69,16 @@ class WordInput(QuietInput):
     async def _on_key(self, event: events.Key) -> None:
         # Handled here, in key order, rather than as (priority) bindings, which the app would run
         # before this widget has processed the letters typed just before.
+        self._entry.touch()
         if event.key in ("space", "tab"):
             event.stop()
             event.prevent_default()
             self._entry.accept_word()
+            return
+        if not self.value and event.key in ("left", "right", "up", "down"):
+            event.stop()
+            event.prevent_default()
+            self._entry.move(event.key)
             return
         await super()._on_key(event)
 
@@ -73,8 +97,9 @@ class ShareEntry(Vertical):
 
     ALLOW_SELECT = False
     BINDINGS = [
-        Binding("ctrl+t", "toggle_reveal", "Reveal/mask", tooltip="Show the words to the typist", priority=True),
-        Binding("ctrl+u", "clear_share", "Clear share", priority=True),
+        Binding("escape", "clear_or_leave", "Clear", id="share.clear", tooltip="Clear the words typed so far"),
+        Binding("ctrl+t", "toggle_reveal", "Reveal", tooltip="Show the words to the typist", priority=True),
+        Binding("ctrl+u", "clear_share", "Clear share", show=False, priority=True),
     ]
 
     revealed: reactive[bool] = reactive(False)
@@ -85,16 +110,25 @@ class ShareEntry(Vertical):
         share: Secret
 
     def __init__(self, *, word_count: int = 33, expected_ident: str | None = None,
-                 positions: tuple[int, ...] = (), title: str | None = None, id: str | None = None) -> None:
+                 positions: tuple[int, ...] = (), title: str | None = None, guide: EntryGuide | None = None,
+                 timeout: float = TIMEOUT, id: str | None = None) -> None:
         """``positions``: quiz mode — only the words at these 1-based positions are asked;
-        ``title``: the line above the grid (default: which share set is expected)."""
+        ``title``: the line above the grid (default: which share set is expected);
+        ``guide``: public records for early verdicts and locating a wrong word."""
         super().__init__(id=id, classes="share-entry")
         self.title = title
         self.word_count = len(positions) if positions else word_count
         self.positions = positions
-        self.expected_ident = expected_ident
+        self.guide = guide if not positions else None
+        self.expected_ident = expected_ident or (guide.expected.identifying_words if guide else None)
+        self.timeout = timeout
         self._words: list[str] = []
+        self._at = 0  # the word being typed: len(self._words) at the end, less when editing
         self._feedback = ""
+        self._verdict_line = ""
+        self._verdict_ok = True
+        self._flagged: int | None = None  # 0-based index of the word the checksum search points to
+        self._last_key = self._now()
 
     # -- composition -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -102,11 +136,18 @@ class ShareEntry(Vertical):
         yield Static("", id="share-grid")
         yield WordInput(self, placeholder=self._placeholder(), password=True, id="share-word")
         yield Static("", id="share-hint")
+        yield Static("", id="share-verdict")
         yield Static("", id="share-feedback")
 
     def on_mount(self) -> None:
+        self.touch()  # the app's idle clock (tests give it a fake one)
         self._render_all()
         self.query_one(WordInput).focus()
+        self.set_interval(1.0, self.check_timeout, name="share-entry-timeout")
+        if self.guide is not None:
+            from vault.shares.locate import warm_up
+
+            self.run_worker(warm_up, thread=True, exit_on_error=False, name="share-locate-tables")
 
     def on_unmount(self) -> None:
         self.clear()
@@ -117,6 +158,16 @@ class ShareEntry(Vertical):
         return len(self._words)
 
     @property
+    def cursor(self) -> int:
+        """1-based position of the word being typed (``words_entered + 1`` at the end)."""
+        return self._at + 1
+
+    @property
+    def flagged(self) -> int | None:
+        """1-based position of the word the checksum search points to, or None."""
+        return None if self._flagged is None else self._flagged + 1
+
+    @property
     def marks(self) -> list[bool]:
         """Per word: is it a SLIP-39 word."""
         return [w in _WORDSET for w in self._words]
@@ -125,11 +176,20 @@ class ShareEntry(Vertical):
     def feedback(self) -> str:
         return self._feedback
 
+    @property
+    def verdict(self) -> str:
+        """The early verdict shown (whose share, or why it will be refused)."""
+        return self._verdict_line
+
     def clear(self) -> None:
         for i in range(len(self._words)):
             self._words[i] = ""
         self._words.clear()
+        self._at = 0
         self._feedback = ""
+        self._verdict_line = ""
+        self._verdict_ok = True
+        self._flagged = None
         try:
             self.query_one(WordInput).value = ""
         except Exception:  # not composed yet / already gone
@@ -140,9 +200,37 @@ class ShareEntry(Vertical):
 
     def _placeholder(self) -> str:
         n = len(self._words)
+        if self._at < n:
+            return f"retype word {self._position(self._at)} (empty + → goes back to the end)"
         if n >= self.word_count:
             return "complete: enter submits"
         return f"word {self._position(n)} ({n + 1} of {self.word_count})"
+
+    # -- time --------------------------------------------------------------------------------------
+    def _now(self) -> float:
+        idle = getattr(self.app, "idle", None) if self.is_attached else None
+        return idle.now() if idle is not None else time.monotonic()
+
+    def touch(self) -> None:
+        self._last_key = self._now()
+
+    def check_timeout(self) -> bool:
+        """Clear a half-typed share left alone longer than ``timeout``; True if it did."""
+        if not self.timeout or not (self._words or self._typed()):
+            return False
+        if self._now() - self._last_key < self.timeout:
+            return False
+        self.clear()
+        self._feedback = (f"The words typed were cleared after {int(self.timeout)} s without a key press: "
+                          "nothing of the share is kept. Type it again from the card.")
+        self._render_all()
+        return True
+
+    def _typed(self) -> str:
+        try:
+            return self.query_one(WordInput).value
+        except Exception:
+            return ""
 
     # -- events ----------------------------------------------------------------------------------
     def on_quiet_input_edited(self, event: QuietInput.Edited) -> None:
@@ -153,32 +241,71 @@ class ShareEntry(Vertical):
         box = self.query_one(WordInput)
         typed = box.value.strip().lower()
         if not typed:
-            if len(self._words) >= self.word_count:
+            if len(self._words) >= self.word_count and self._at >= len(self._words):
                 self._submit()
             return
-        if len(self._words) >= self.word_count:
+        if typed.isdigit():  # "15" + space: go to word 15
             box.value = ""
-            self._feedback = "All words are in: enter submits, backspace edits the last word."
+            self.go_to(int(typed))
+            return
+        editing = self._at < len(self._words)
+        if not editing and len(self._words) >= self.word_count:
+            box.value = ""
+            self._feedback = "All words are in: enter submits; type a word's number to go back to it."
             self._render_all()
             return
         word = expand(typed)
         if word is None:
             unique = candidates(typed, 2)
             word = unique[0] if len(unique) == 1 else typed
-        self._words.append(word)
         box.value = ""
+        if editing:
+            self._words[self._at] = word
+            if self._flagged == self._at:
+                self._flagged = None
+        else:
+            self._words.append(word)
+        pos = self._position(self._at)
+        self._at = len(self._words)  # back to the end
         self._feedback = "" if word in _WORDSET else (
-            f"Word {self._position(len(self._words) - 1)} is not a SLIP-39 word: "
-            "backspace to correct it, then type it again from the card.")
+            f"Word {pos} is not a SLIP-39 word: type its number ({pos}) and space to retype it, "
+            "or backspace if it is the last one.")
         if len(self._words) == self.word_count:
             self._check_complete()
+        self._check_prefix()
         self._render_all()
 
     def back_up(self) -> None:
+        if self._at < len(self._words):  # editing: backspace on empty moves back a word
+            self.move("left")
+            return
         if self._words:
             self._words.pop()
+            self._at = len(self._words)
             self._feedback = ""
+            if self._flagged is not None and self._flagged >= len(self._words):
+                self._flagged = None
+            self._check_prefix()
             self._render_all()
+
+    def move(self, key: str) -> None:
+        """← → one word, ↑ ↓ one row of the grid, within the words typed (and the end)."""
+        step = {"left": -1, "right": 1, "up": -self._cols(), "down": self._cols()}[key]
+        self._at = max(0, min(len(self._words), self._at + step))
+        self._render_all()
+
+    def go_to(self, position: int) -> None:
+        """Jump to the word at 1-based ``position`` (a quiz's positions count as 1, 2, 3)."""
+        index = position - 1
+        if self.positions:
+            index = self.positions.index(position) if position in self.positions else -1
+        if not 0 <= index <= len(self._words) or index >= self.word_count:
+            self._feedback = (f"There is no word {position} to go to yet: {len(self._words)} "
+                              f"word{'s' if len(self._words) != 1 else ''} typed.")
+        else:
+            self._at = index
+            self._feedback = ""
+        self._render_all()
 
     def action_toggle_reveal(self) -> None:
         self.revealed = not self.revealed
@@ -193,30 +320,56 @@ class ShareEntry(Vertical):
         self.clear()
         self._render_all()
 
+    def action_clear_or_leave(self) -> None:
+        """Escape: clear what is typed; with nothing typed, let escape go to the screen (back)."""
+        if not (self._words or self._typed()):
+            raise SkipAction()
+        self.clear()
+        self._feedback = "Cleared: nothing of the share is kept."
+        self._render_all()
+
     # -- checks ----------------------------------------------------------------------------------
+    def _check_prefix(self) -> None:
+        self._verdict_line, self._verdict_ok = "", True
+        if self.guide is None or len(self._words) < IDENT_WORDS:
+            return
+        verdict = self.guide.check_prefix(self._words[:PREFIX_WORDS])
+        if verdict is not None:
+            self._verdict_line, self._verdict_ok = verdict.line(), verdict.ok
+
     def _bad_positions(self) -> list[int]:
         return [self._position(i) for i, ok in enumerate(self.marks) if not ok]
 
     def _check_complete(self) -> bool:
         bad = self._bad_positions()
+        self._flagged = None
         if bad:
-            self._feedback = "Not SLIP-39 words: " + ", ".join(f"word {p}" for p in bad) + ". Backspace to fix."
+            self._feedback = ("Not SLIP-39 words: " + ", ".join(f"word {p}" for p in bad)
+                              + ". Type a word's number and space to retype it.")
             return False
         if self.positions:  # a quiz has no checksum
             self._feedback = "All quiz words in: press enter to submit."
             return True
         try:
             parsed = parse_share(" ".join(self._words), self.word_count)
+        except ShareChecksumInvalid:
+            position = self.guide.locate(self._words) if self.guide is not None else None
+            message, next_step = located_message(position)
+            if position is not None:
+                self._flagged = self._at = position - 1
+                next_step = f"The cursor is on word {position}: retype it from the card."
+            self._feedback = f"✗ {message} {next_step}"
+            return False
         except VaultError as exc:
             self._feedback = f"✗ {exc.message} {exc.next_step}"
             return False
         parsed.wipe()
         ident = " ".join(self._words[:IDENT_WORDS])
-        if self.expected_ident and ident != self.expected_ident:
+        if self.guide is None and self.expected_ident and ident != self.expected_ident:
             self._feedback = (f"✗ Checksum OK, but this share starts {ident!r}: the shares this step needs start "
                               f"{self.expected_ident!r}. Ask for a share of the right set.")
             return True  # let the engine name the set (foreign / retired) on submit
-        self._feedback = f"✓ Checksum OK ({parsed.ref.describe()}). Press enter to submit."
+        self._feedback = "✓ Checksum OK. Press enter to submit."
         return True
 
     def _submit(self) -> None:
@@ -238,41 +391,48 @@ class ShareEntry(Vertical):
             return f"Share set: shares start “{self.expected_ident}”"
         return "Share set: any share of the active set"
 
+    def _cols(self) -> int:
+        return _COLS_WIDE if (self.size.width or 80) >= 76 else _COLS_NARROW
+
     def _render_all(self) -> None:
         self.query_one("#share-grid", Static).update(self._grid())
         self.query_one(WordInput).placeholder = self._placeholder()
         self._render_hint()
+        verdict = self.query_one("#share-verdict", Static)
+        verdict.update(self._verdict_line)
+        verdict.set_class(not self._verdict_ok, "bad")
         self.query_one("#share-feedback", Static).update(self._feedback)
 
     def _grid(self) -> Text:
-        cols = 4 if (self.size.width or 80) >= 76 else 3
+        cols = self._cols()
         text = Text()
-        cells = []
+        n = len(self._words)
         for i in range(self.word_count):
             pos = self._position(i)
-            if i < len(self._words):
+            here = i == self._at
+            if i < n:
                 word = self._words[i]
-                ok = word in _WORDSET
+                ok = word in _WORDSET and i != self._flagged
                 shown = word if (self.revealed or (i < IDENT_WORDS and not self.positions)) else _MASK
-                mark = "✓" if ok else "✗"
-                style = "green" if ok else "bold red"
-                cells.append((f"{pos:>2} ", f"{shown:<9}", f"{mark} ", style))
-            elif i == len(self._words):
-                cells.append((f"{pos:>2} ", f"{'▁' * 6:<9}", "  ", "bold"))
+                mark, style = ("✓ ", "green") if ok else ("✗ ", "bold red")
+                word_style = "reverse" if here else ("" if ok else style)
+            elif here:
+                shown, mark, style, word_style = "▁" * 6, "  ", "bold", "bold"
             else:
-                cells.append((f"{pos:>2} ", f"{'·':<9}", "  ", "dim"))
-        for n, (num, word, mark, style) in enumerate(cells):
-            text.append(num, style="dim")
-            text.append(word, style="" if style in ("green",) else style)
+                shown, mark, style, word_style = "·", "  ", "dim", "dim"
+            text.append(f"{'▶' if here else ' '}{pos:>2} ", style="bold" if here else "dim")
+            text.append(f"{shown:<9}", style=word_style)
             text.append(mark, style=style)
-            text.append("\n" if (n + 1) % cols == 0 else " ")
+            if i + 1 < self.word_count:
+                text.append("\n" if (i + 1) % cols == 0 else " ")
         return text
 
     def _render_hint(self) -> None:
-        box = self.query_one(WordInput)
-        typed = box.value.strip().lower()
+        typed = self._typed().strip().lower()
         hint = ""
-        if typed:
+        if typed.isdigit():
+            hint = f"space or enter: go to word {typed}"
+        elif typed:
             found = candidates(typed)
             if not found:
                 hint = "✗ no SLIP-39 word starts like this"

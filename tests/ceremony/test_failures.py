@@ -78,8 +78,8 @@ def test_bad_checksum(vault_with_key: Workspace):
     result = run_backup_with(ws, shares_answer(*GOOD[1:], bad))
     ident = " ".join(words[:2])
     expect_failure(result, "quorum", "SHARE_CHECKSUM",
-                   f"The share starting '{ident}' fails its checksum: at least one word is wrong. "
-                   "Next: Compare every word with the share card and type the share again.")
+                   f"The share starting '{ident}' fails its checksum: word 33 is wrong (the checksum and the stored "
+                   "record of this share agree on it). Next: Compare word 33 with the card and type it again.")
     ws.assert_unchanged(before, result.outcome.ceremony_id)
 
 

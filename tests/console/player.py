@@ -89,9 +89,7 @@ class CeremonyPlayer:
             await type_fast(self.pilot, list(p.expected))
             await press("enter")
         elif isinstance(pane, PassphrasePane):
-            await press("ctrl+f", "enter")
-            if p.new:
-                await press("enter")
+            await press("ctrl+f", "enter")  # both boxes filled: one enter checks and submits
         elif isinstance(pane, ConfirmPane):
             yes = self.confirms.get(key, self.confirms.get(p.ask, True))
             if yes:

@@ -245,8 +245,10 @@ class Engine:
             if isinstance(self._pending, ShareEntryPrompt):
                 from vault.ceremony.steps.quorum import progress_view
 
+                guide = self._pending.guide
                 self._pending = dataclasses.replace(
                     self._pending, progress=progress_view(self.secrets.collector.progress()),
+                    guide=dataclasses.replace(guide, entered=()) if guide is not None else None,
                     error_code="QUORUM_IDLE",
                     error_message=(f"No share was entered for {int(self.idle_timeout)} seconds, so the shares "
                                    "entered so far were wiped. Next: start again with the first custodian."))

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from vault.secret import Secret
+from vault.shares.entry import EntryGuide  # public facts for early checks as the share is typed
 from vault.shares.model import GroupProgress  # per-group k-of-T, the collector's own value
 
 
@@ -210,6 +211,7 @@ class ShareEntryPrompt(Prompt):
     identifying_words: str | None = None  # of the set being collected, once known
     share_set_name: str = ""
     passphrase_required: bool = False
+    guide: EntryGuide | None = field(default=None, repr=False)  # early checks (public records only)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -239,7 +241,8 @@ class ShareRevealPrompt(Prompt):
 class ShareVerifyPrompt(Prompt):
     """The custodian proves the record: ``FULL`` → ``ShareAnswer`` of the whole share;
     ``QUIZ`` → ``SecretAnswer`` of the words at ``positions`` (1-based), space-separated, in order.
-    ``ResetAnswer`` goes back to the reveal (show the share again)."""
+    ``ResetAnswer`` goes back to the reveal (show the share again); front ends offer it only
+    after a failed attempt (``error_code`` set), so the first type-back is always from the card."""
 
     KIND: ClassVar[str] = "share-verify"
     custodian: str
@@ -247,6 +250,7 @@ class ShareVerifyPrompt(Prompt):
     mode: VerifyMode
     positions: tuple[int, ...] = ()
     word_count: int = 0
+    guide: EntryGuide | None = field(default=None, repr=False)  # FULL: early checks of the typed-back share
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,7 +4,9 @@ Order of checks for each share (the first failure is raised; nothing is kept on 
 
 1. every token is a SLIP-39 word or a unique prefix          ShareWordInvalid (position, as typed)
 2. the number of words                                        ShareLengthInvalid
-3. the RS1024 checksum                                        ShareChecksumInvalid
+3. the RS1024 checksum                                        ShareChecksumInvalid (naming the
+                                                              wrong word when one substitution
+                                                              and a commitment agree)
 4. the set: identifier and shape equal the expected set's     ShareForeign / ShareRetired (named
                                                               from ``known``, confirmed by commitment)
 5. already entered: the same words                            ShareDuplicate
@@ -19,9 +21,17 @@ from typing import Sequence
 
 from shamir_mnemonic import MnemonicError, combine_mnemonics
 
-from vault.errors import QuorumCheckFailed, QuorumIncomplete, ShareConflict, ShareDuplicate, ShareMismatch
+from vault.errors import (
+    QuorumCheckFailed,
+    QuorumIncomplete,
+    ShareChecksumInvalid,
+    ShareConflict,
+    ShareDuplicate,
+    ShareMismatch,
+)
 from vault.secret import Secret
 from vault.shares.derive import check_value
+from vault.shares.entry import located_checksum_error
 from vault.shares.model import GroupProgress, KnownShareSet, Progress, ShareRef, ShareSetPublic
 from vault.shares.parse import (
     ParsedShare,
@@ -60,7 +70,11 @@ class ShareCollector:
         return self.progress().is_complete
 
     def add(self, text: str | Secret) -> Progress:
-        share = parse_share(text, self._expected.word_count)
+        try:
+            share = parse_share(text, self._expected.word_count)
+        except ShareChecksumInvalid as exc:  # point to the wrong word when checksum and commitment agree
+            sets = (self._expected, *(k.public for k in self._known))
+            raise located_checksum_error(exc, text, sets) from None
         try:
             self._check(share)
         except BaseException:

@@ -12,8 +12,9 @@ import hmac
 import secrets
 from typing import Mapping, Protocol
 
-from vault.errors import ShareMismatch, ShareWordInvalid
+from vault.errors import ShareChecksumInvalid, ShareMismatch, ShareWordInvalid
 from vault.secret import Secret
+from vault.shares.entry import located_checksum_error
 from vault.shares.model import ShareRef, ShareSetPublic
 from vault.shares.parse import belongs, matches_commitment, parse_share, raise_foreign
 from vault.shares.words import IDENTIFYING_WORDS, expand, normalise_words
@@ -27,7 +28,10 @@ def verify_share_back(expected: ShareSetPublic, ref: ShareRef, text: str | Secre
     """Raise the precise ``ShareError`` unless ``text`` is exactly the share distributed as ``ref``."""
     if expected.commitment(ref) is None:
         raise ValueError(f"the share set stores no commitment for {ref.describe()}")
-    share = parse_share(text, expected.word_count)
+    try:
+        share = parse_share(text, expected.word_count)
+    except ShareChecksumInvalid as exc:
+        raise located_checksum_error(exc, text, (expected,)) from None
     try:
         if not belongs(share, expected):
             raise_foreign(share, expected, ())

@@ -79,7 +79,7 @@ def kdf_for(ctx):
             "fast-for-tests": KdfParams.fast_for_tests}.get(profile, KdfParams.default)()
 
 
-def _name(existing_ok: bool, taken: set[str], store):
+def _name(existing_ok: bool, taken: set[str], store, role: Role):
     def parse(a: TextAnswer) -> tuple[str, bool]:
         from vault.identity import normalise_name
 
@@ -92,13 +92,15 @@ def _name(existing_ok: bool, taken: set[str], store):
         if name.lower() in taken:
             raise AnswerInvalid(f"{name} was already named in this step.", next_step="Type another person's name.")
         try:
-            store.get_custodian(name)
-            exists = True
+            record = store.get_custodian(name)
         except RecordNotFound:
-            exists = False
-        if exists and not existing_ok:
+            record = None
+        if record is not None and not existing_ok:
             raise AnswerInvalid(f"{name} is already enrolled.", next_step="Type a name not yet enrolled.")
-        return name, exists
+        if record is not None and record.role is not role:  # checked here, so the question is asked again
+            raise AnswerInvalid(f"{record.name} is enrolled as {record.role.value}, not {role.value}.",
+                                next_step=f"Type the name of the {role.value}.")
+        return name, record is not None
     return parse
 
 
@@ -116,14 +118,11 @@ def enroll_one(ctx, role: Role, ask_suffix: str, *, existing_ok: bool, taken: se
     """Ask a name (and, for someone new, a passphrase twice); store the enrollment. Returns the name."""
     from vault.identity import enroll
 
-    name, exists = yield from ctx.ask(TextPrompt, "name" + ask_suffix, _name(existing_ok, taken, ctx.vault.store),
+    name, exists = yield from ctx.ask(TextPrompt, "name" + ask_suffix, _name(existing_ok, taken, ctx.vault.store, role),
                                       question=f"Name of the {role.value}" + (f" #{ask_suffix[1:]}" if ask_suffix else ""))
     taken.add(name.lower())
     if exists:
-        record = ctx.vault.store.get_custodian(name)
-        if record.role is not role:
-            raise AnswerInvalid(f"{name} is enrolled as {record.role.value}, not {role.value}.")
-        return record.name
+        return ctx.vault.store.get_custodian(name).name
     passphrase = yield from ctx.ask(PassphrasePrompt, "passphrase" + ask_suffix, _passphrase, custodian=name,
                                     purpose="protect your signing key (attestations)", new=True)
     try:

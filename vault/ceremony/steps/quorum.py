@@ -49,6 +49,7 @@ from vault.errors import (
 )
 from vault.secret import Secret
 from vault.shares import ShareCollector, ShareRef, check_quiz, quiz_positions, verify_share_back
+from vault.shares.entry import EntryGuide
 
 
 def progress_view(p) -> QuorumProgress:
@@ -64,6 +65,13 @@ def _dataclass_replace(prompt, **kw):
 
 def _slip39_passphrase(a: SecretAnswer) -> Secret:
     return a.secret
+
+
+def entry_guide(store, public, set_name: str, holders, known, entered=(), **kw) -> EntryGuide:
+    """The public facts a front end needs to name a share from its first words (vault.shares.entry)."""
+    known_holders = tuple((k.share_set_id, ref, name) for k in known
+                          for ref, name in shareset.holder_names(store, k.share_set_id).items())
+    return EntryGuide(public, set_name, tuple(holders.items()), tuple(known), known_holders, tuple(entered), **kw)
 
 
 # --- activation -------------------------------------------------------------------------------------
@@ -96,6 +104,9 @@ def quorum(ctx, params):
                 ShareEntryPrompt, "share", custodian=None, progress=progress_view(collector.progress()),
                 identifying_words=public.identifying_words, share_set_name=record.name,
                 passphrase_required=public.passphrase,
+                # (after an interrupted reshare either set is accepted: no early verdict on the set)
+                guide=None if pending is not None else entry_guide(store, public, record.name, holders, known,
+                                                                   collector.entered),
                 read_aloud=(ctx.step.read_aloud or f"Custodians: enter your share for ceremony {ctx.ceremony_id}. "
                             f"Only shares of the set '{public.identifying_words}' are accepted."),
                 error_code=error.code if error else None, error_message=str(error) if error else None)
@@ -334,8 +345,13 @@ def distribute_shares(ctx, params):
                 check_quiz(share, {p - 1: w for p, w in zip(positions, words)})
                 return True
 
+            guide = None
+            if verify_mode is VerifyMode.FULL:
+                guide = entry_guide(ctx.vault.store, split.public, "", dict(zip(refs, custodians)),
+                                    shareset.known_sets(ctx.vault.store), own=ref, custodian=custodian)
             ok = yield from ctx.ask(ShareVerifyPrompt, f"verify:{custodian}", check, custodian=custodian, ref=mref,
                                     mode=verify_mode, positions=positions, word_count=split.public.word_count,
+                                    guide=guide,
                                     read_aloud=f"{custodian}: now type back your share from what you wrote.")
             if ok:
                 break

@@ -1,0 +1,112 @@
+"""Forms that work the way people type (issue 11, item 2): Tab, Enter and Shift+Tab move between
+fields, every rejection is said next to its field, and the message goes once the field is fixed."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from console.panes.people import PassphrasePane
+from console.panes.simple import ChecklistPane, TextPane
+from console.widgets.secret_input import SecretInput
+from tui_helpers import SIZE, wait_until
+from vault.ceremony.prompts import ChecklistPrompt, PassphrasePrompt, SecretAnswer, TextPrompt
+
+COMMON = dict(ceremony_id="init-1", ceremony_name="init", practice=True, step_index=2, step_count=12)
+
+
+def new_passphrase() -> PassphrasePrompt:
+    return PassphrasePrompt(**COMMON, step_id="custodians", step_title="Enroll the custodians", ask="passphrase:1",
+                            custodian="alice", purpose="protect your signing key (attestations)", new=True,
+                            min_length=8)
+
+
+class PaneApp(App):
+    def __init__(self, pane) -> None:
+        super().__init__()
+        self.pane = pane
+        self.answers = []
+
+    def compose(self) -> ComposeResult:
+        yield self.pane
+
+    def on_prompt_pane_answered(self, message) -> None:
+        self.answers.append(message.answer)
+
+
+def problem(app, box: str) -> str:
+    return str(app.query_one(f"#{box}-problem").render())
+
+
+async def test_type_tab_type_enter_submits_the_passphrase():
+    app = PaneApp(PassphrasePane(new_passphrase()))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "pp1")
+        await pilot.press(*"correct-horse", "tab", *"correct-horse", "enter")
+        await wait_until(pilot, lambda: app.answers, what="the answer")
+        [answer] = app.answers
+        assert isinstance(answer, SecretAnswer) and answer.secret.reveal_text() == "correct-horse"
+        assert all(box.value == "" for box in app.query(SecretInput))
+
+
+async def test_enter_moves_on_and_shift_tab_goes_back():
+    app = PaneApp(PassphrasePane(new_passphrase()))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "pp1")
+        await pilot.press(*"correct-horse", "enter")
+        assert app.focused.id == "pp2" and "Long enough" in problem(app, "pp1") and not app.answers
+        await pilot.press("shift+tab")
+        assert app.focused.id == "pp1"
+        await pilot.press("tab", *"correct-horse", "enter")
+        await wait_until(pilot, lambda: app.answers)
+
+
+async def test_too_short_is_said_next_to_the_box_and_cleared_when_fixed():
+    app = PaneApp(PassphrasePane(new_passphrase()))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "pp1")
+        await pilot.press(*"short", "tab", *"short", "enter")
+        assert "Too short: 5 of at least 8" in problem(app, "pp1") and app.focused.id == "pp1"
+        assert app.query_one("#pp2").value == "short"  # nothing typed is thrown away
+        await pilot.press(*"-but-longer")
+        assert problem(app, "pp1") == ""  # the stale message is gone as soon as the box is edited
+        await pilot.press("tab", *"-but-longer", "enter")
+        await wait_until(pilot, lambda: app.answers)
+        assert app.answers[0].secret.reveal_text() == "short-but-longer"
+
+
+async def test_a_mismatch_keeps_the_first_box_and_asks_the_second_again():
+    app = PaneApp(PassphrasePane(new_passphrase()))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "pp1")
+        await pilot.press(*"correct-horse", "tab", *"correct-hrose", "enter")
+        assert "Not the same" in problem(app, "pp2") and app.focused.id == "pp2" and not app.answers
+        assert app.query_one("#pp1").value == "correct-horse" and app.query_one("#pp2").value == ""
+        await pilot.press(*"correct-horse", "enter")
+        await wait_until(pilot, lambda: app.answers)
+
+
+async def test_text_pattern_problem_clears_when_edited():
+    prompt = TextPrompt(**COMMON, step_id="policy", step_title="Policy", ask="label", question="Label?",
+                        pattern=r"[a-z-]+")
+    app = PaneApp(TextPane(prompt))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.focused is not None)
+        await pilot.press(*"my key!", "enter")
+        shown = str(app.query_one(".pane-problem").render())
+        assert "not in the expected form" in shown and not app.answers
+        await pilot.press("backspace")
+        assert str(app.query_one(".pane-problem").render()) == ""
+
+
+async def test_checklist_says_what_is_missing_next_to_the_items():
+    prompt = ChecklistPrompt(**COMMON, step_id="room", step_title="Room", ask="checklist", items=("a", "b", "c"))
+    app = PaneApp(ChecklistPane(prompt))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.focused is not None)
+        await pilot.press("space", "tab", "tab", "enter")  # a ticked; enter on c ticks it and moves on
+        assert app.focused.id == "continue"
+        await pilot.press("enter")
+        assert not app.answers
+        assert "Item 2 is not ticked yet" in str(app.query_one(".pane-problem").render())
+        await pilot.press("shift+tab", "space")  # back to b
+        assert str(app.query_one(".pane-problem").render()) == ""
