@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import MGF, Mechanism
 
 from vault.errors import HsmCheckFailed, KeyNotFound, MechanismUnsupported
+from vault.hsm import objects
 from vault.hsm.errors import translated
 from vault.hsm.model import KeyObject
 from vault.hsm.module import HSM_LOCK
@@ -75,10 +76,10 @@ class X509Signer:
         with HSM_LOCK:
             session._check_current()
             with translated("x509_signer"):
-                group = session._find(key)
+                group = objects.find(session.p11, key, session.token)
                 if group.private is None:
                     raise KeyNotFound(f"The private half of '{key.label}' is not on the token.")
-                spki = session._public_spki(key, group)
+                spki = objects.public_spki(key, group)
         self._session = session
         self._private = group.private[0]
         self.key = key
