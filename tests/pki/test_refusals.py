@@ -131,12 +131,16 @@ def test_a_certificate_whose_signature_is_not_the_issuers_is_never_written(roote
 
     from vault.pki import assemble
 
-    v, session, root, _, csr_path = rooted
+    v, session, root, signer, csr_path = rooted
     prepared = _intermediate(v, session, root, csr_path)
     other = ec.generate_private_key(ec.SECP384R1())
     forged = assemble.certificate_der(prepared.tbs, other.sign(prepared.tbs, ec.ECDSA(issue.build._HASHES["sha384"]())))
     with pytest.raises(ve.CertificateCheckFailed, match="does not verify"):
         assemble.check_certificate(forged, prepared.tbs, prepared.issuer.public_key, prepared.scheme)
+    other_tbs = _intermediate(v, session, root, csr_path)  # another serial: another TBS, really signed
+    genuine = assemble.certificate_der(other_tbs.tbs, signer.sign(other_tbs.tbs, other_tbs.scheme))
+    with pytest.raises(ve.CertificateCheckFailed, match="TBS differs"):
+        assemble.check_certificate(genuine, prepared.tbs, prepared.issuer.public_key, prepared.scheme)
     good = assemble.certificate_der(prepared.tbs, b"\x30\x06\x02\x01\x01\x02\x01\x01")
     with pytest.raises(ve.CertificateCheckFailed):
         assemble.check_certificate(good, prepared.tbs, prepared.issuer.public_key, prepared.scheme)
