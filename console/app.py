@@ -46,13 +46,16 @@ class CustodianApp(App[int]):
     CSS_PATH = ["styles/app.tcss", "styles/wizard.tcss"]
     ENABLE_COMMAND_PALETTE = True
 
+    # Footer labels are short so that every binding fits at 80 columns; the screen's own keys come
+    # first (Textual lists the focused widget's, then the screen's, then these).
     BINDINGS = [
-        Binding("d", "area('dashboard')", "Dashboard", id="area.dashboard"),
+        Binding("f1", "help", "Help", id="help", tooltip="Help for this screen or step"),
+        Binding("ctrl+q", "quit", "Quit", id="quit", tooltip="Quit the console", priority=True),
+        Binding("d", "area('dashboard')", "Dash", id="area.dashboard", tooltip="Dashboard"),
         Binding("k", "area('keys')", "Keys", id="area.keys"),
-        Binding("p", "area('people')", "Custodians", id="area.people"),
+        Binding("p", "area('people')", "People", id="area.people", tooltip="Custodians, administrators, witnesses"),
         Binding("l", "area('ledger')", "Ledger", id="area.ledger"),
         Binding("c", "area('ceremonies')", "Ceremonies", id="area.ceremonies"),
-        Binding("f1", "help", "Help", id="help", tooltip="Help for this screen"),
     ]
 
     def __init__(self, home: str | Path, *, clock: Callable[[], datetime] | None = None,
@@ -92,6 +95,7 @@ class CustodianApp(App[int]):
             return
         if self.idle.timeout:
             self.set_interval(min(5.0, max(self.idle.timeout / 4, 0.05)), self._check_idle, name="idle-lock")
+        self.ceremony_titles = await self.bridge.run(_ceremony_titles)
         first_run = await self.bridge.run(_first_run)
         if first_run:
             await self.push_screen(WelcomeScreen())
@@ -120,7 +124,7 @@ class CustodianApp(App[int]):
             start_ceremony(self, name, resume_id=ceremony_id)
 
     async def action_quit(self) -> None:
-        if self.ceremony_running:
+        if self.ceremony_running:  # (the binding is hidden then; the palette's Quit still lands here)
             self.notify("A ceremony is running: abort it first (ctrl+a on the ceremony screen).",
                         title="Quit refused", severity="warning")
             return
@@ -148,9 +152,17 @@ class CustodianApp(App[int]):
         self.switch_screen(name)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "area" and self.ceremony_running:
-            return None  # shown dimmed while a ceremony runs
+        if action in ("area", "quit") and self.ceremony_running:
+            return False  # not offered while a ceremony runs (the footer keeps room for its keys)
+        if action == "area" and parameters and self._is_current_area(parameters[0]):
+            return False  # the area you are in is not offered (80 columns hold every other key)
         return True
+
+    def _is_current_area(self, name: str) -> bool:
+        try:
+            return self.get_screen(name) is self.screen
+        except KeyError:
+            return False
 
     def action_help(self) -> None:
         from console.modals.help import HelpDialog
@@ -165,6 +177,14 @@ class CustodianApp(App[int]):
                                 lambda n=name: self.action_area(n))
         yield SystemCommand("Ledger: Verify", "Verify the whole hash chain", self._palette_verify)
         yield SystemCommand("Ceremony: Start…", "Choose a ceremony to run", lambda: self.action_area("ceremonies"))
+        for name, title in getattr(self, "ceremony_titles", ()):
+            yield SystemCommand(f"Ceremony: {name}", f"Start: {title}", lambda n=name: self._palette_start(n))
+        yield SystemCommand("Transcript: Open…", "Read or export (md, json, pdf) a past ceremony's transcript",
+                            self._palette_transcript)
+        yield SystemCommand("Paper: Share card (print)…", "Write a blank SLIP-39 share card as PDF, to print",
+                            self._palette_share_card)
+        yield SystemCommand("Paper: Ceremony script (print)…", "Write the highlighted ceremony's script as PDF",
+                            self._palette_script)
         yield SystemCommand("Ceremony: Record…", "Run a ceremony and record it as a replayable script (no secrets)",
                             self._palette_record)
         yield SystemCommand("Ceremony: Unfinished…", "Resume or abort an interrupted ceremony",
@@ -172,6 +192,49 @@ class CustodianApp(App[int]):
         yield SystemCommand("Console: Theme", "Change the colour theme", self.action_change_theme)
         yield SystemCommand("Console: Help", "Help for this screen", self.action_help)
         yield SystemCommand("Console: Quit", "Quit the console", self.action_quit)
+
+    def _palette_start(self, name: str) -> None:
+        if self.ceremony_running:
+            self.notify("A ceremony is already running.", severity="warning")
+            return
+        from console.launch import start_ceremony
+
+        start_ceremony(self, name)
+
+    def _palette_transcript(self) -> None:
+        from console.screens.transcript import PastCeremoniesDialog, TranscriptScreen
+
+        def chosen(ceremony_id: str | None) -> None:
+            if ceremony_id:
+                self.push_screen(TranscriptScreen(ceremony_id))
+
+        self.push_screen(PastCeremoniesDialog(), callback=chosen)
+
+    def _palette_share_card(self) -> None:
+        self._paper_to_file("Write a blank share card (PDF)", "share-card", _write_share_card)
+
+    def _palette_script(self) -> None:
+        name = getattr(self.screen, "highlighted_name", lambda: None)() or "init"
+        self._paper_to_file(f"Write the {name} ceremony script (PDF)", f"script-{name}", _write_script, name)
+
+    def _paper_to_file(self, question: str, stem: str, write, *args) -> None:
+        from console.modals.path import NewFileDialog
+
+        suggestion = self.home_path / "paper" / f"{stem}-{self.clock():%Y%m%d-%H%M%S}.pdf"
+
+        async def run(path) -> None:
+            try:
+                written = await self.bridge.run(write, path, *args)
+            except VaultError as exc:
+                self.notify(f"{exc.message} Next: {exc.next_step}", title=exc.title, severity="error")
+                return
+            self.notify(f"Written: {written}", title="Paper")
+
+        def chosen(path) -> None:
+            if path is not None:
+                self.run_worker(run(path), group="paper", exit_on_error=False)
+
+        self.push_screen(NewFileDialog(question, suggestion, action="Write", suffixes=(".pdf",)), callback=chosen)
 
     def _palette_verify(self) -> None:
         self.action_area("ledger")
@@ -222,6 +285,30 @@ class CustodianApp(App[int]):
 
 
 AREA_SCREENS_TITLES = {name: (title, key) for name, (title, key) in AREAS.items()}
+
+
+def _ceremony_titles(vault) -> list[tuple[str, str]]:
+    """(name, title) of every ceremony in life order, for the command palette."""
+    from console.views import lifecycle_key
+    from vault.ceremony.definitions import load_catalogue
+
+    try:
+        return [(d.name, d.title) for d in sorted(load_catalogue(vault.home.path).values(), key=lifecycle_key)]
+    except VaultError:
+        return []
+
+
+def _write_share_card(vault, path):
+    from console.paper import share_card_pdf
+
+    return share_card_pdf(path, practice=vault.home.is_practice)
+
+
+def _write_script(vault, path, name: str):
+    from console.paper import script_pdf
+    from vault.ceremony.definitions import find_definition
+
+    return script_pdf(find_definition(name, vault.home.path), path, practice=vault.home.is_practice)
 
 
 def _first_run(vault) -> bool:

@@ -56,10 +56,40 @@ def cmd_ceremony_show(args) -> int:
 
     try:
         d = find_definition(args.name, _home_path(args))
+        if getattr(args, "pdf", None):
+            from console.paper import script_pdf
+
+            path = script_pdf(d, Path(args.pdf), practice=_practice(args))
+            print(f"wrote {path}")
+            return EXIT_OK
     except VaultError as exc:
         _err(exc.one_line())
         return EXIT_ERROR
     print(paper_script(d))
+    return EXIT_OK
+
+
+def _practice(args) -> bool:
+    """Paper says PRACTICE unless the home is a production home."""
+    from vault.home import CONFIG_NAME, load_config
+    from vault.types import Mode
+
+    home = _home_path(args)
+    cfg = home / CONFIG_NAME if home is not None else None
+    return not (cfg is not None and cfg.exists() and load_config(cfg).mode is Mode.PRODUCTION)
+
+
+def cmd_share_card(args) -> int:
+    from console.paper import share_card_pdf
+
+    try:
+        path = share_card_pdf(Path(args.pdf), practice=_practice(args), set_words=args.set_words or "",
+                              custodian=args.custodian or "", member=args.member or "", group=args.group or "",
+                              envelope_serial=args.serial or "", date=args.date or "")
+    except VaultError as exc:
+        _err(exc.one_line())
+        return EXIT_ERROR
+    print(f"wrote {path}")
     return EXIT_OK
 
 
@@ -131,8 +161,32 @@ def cmd_transcript(args) -> int:
     except VaultError as exc:
         _err(exc.one_line())
         return EXIT_ERROR
+    if args.format == "pdf" or args.out:
+        try:
+            path = export_transcript(t, args.format, Path(args.out) if args.out else None)
+        except VaultError as exc:
+            _err(exc.one_line())
+            return EXIT_ERROR
+        print(f"wrote {path}")
+        return EXIT_OK
     print(T.to_json(t) if args.format == "json" else T.render_markdown(t), end="")
     return EXIT_OK
+
+
+def export_transcript(t: dict, fmt: str, path: Path | None) -> Path:
+    """Write a built transcript as md, json or pdf to a new file (never overwriting); the TUI uses this too."""
+    from vault.ceremony import transcript as T
+    from vault.errors import AnswerInvalid
+
+    if path is None:
+        raise AnswerInvalid("A PDF transcript is written to a file.", next_step="Add --out FILE.pdf.")
+    if fmt == "pdf":
+        from console.paper import transcript_pdf
+
+        return transcript_pdf(t, path)
+    from console.paper.document import write_bytes
+
+    return write_bytes((T.to_json(t) if fmt == "json" else T.render_markdown(t)).encode("utf-8"), path)
 
 
 # --- verify a payload signature -------------------------------------------------------------------------
@@ -162,6 +216,7 @@ def register(subparsers) -> None:
     p.set_defaults(handler=cmd_ceremony_list)
     p = csub.add_parser("show", help="print a ceremony's paper script for the binder")
     p.add_argument("name")
+    p.add_argument("--pdf", metavar="FILE", help="write it as a PDF to FILE (a new file) instead")
     p.set_defaults(handler=cmd_ceremony_show)
     p = csub.add_parser("run", help="run a ceremony headless from a script")
     p.add_argument("name")
@@ -174,9 +229,18 @@ def register(subparsers) -> None:
     t = subparsers.add_parser("transcript", help="print a ceremony transcript, or verify one offline")
     t.add_argument("id", help="ceremony id, or 'verify'")
     t.add_argument("file", nargs="?", help="with 'verify': the JSON transcript file")
-    t.add_argument("--format", choices=("md", "json"), default="md")
+    t.add_argument("--format", choices=("md", "json", "pdf"), default="md")
+    t.add_argument("--out", metavar="FILE", help="write to FILE (a new file; needed for pdf)")
     t.add_argument("--pinned-keys", help="with 'verify': JSON file of name -> public key PEM to pin")
     t.set_defaults(handler=cmd_transcript)
+
+    c = subparsers.add_parser("share-card", help="print a blank SLIP-39 share card (PDF) to fill in by hand")
+    c.add_argument("--pdf", metavar="FILE", required=True, help="the PDF to write (a new file)")
+    for name, what in (("set-words", "the set's two identifying words"), ("custodian", "who will hold it"),
+                       ("member", "the share's number"), ("group", "its group"), ("serial", "the envelope serial"),
+                       ("date", "the date")):
+        c.add_argument(f"--{name}", help=f"pre-print {what}")
+    c.set_defaults(handler=cmd_share_card)
 
     v = subparsers.add_parser("verify", help="verify a payload signature offline")
     v.add_argument("--public-key", required=True)
@@ -185,5 +249,6 @@ def register(subparsers) -> None:
     v.set_defaults(handler=cmd_verify)
 
 
-__all__ = ["register", "cmd_ceremony_list", "cmd_ceremony_show", "cmd_ceremony_run", "cmd_transcript", "cmd_verify"]
+__all__ = ["register", "cmd_ceremony_list", "cmd_ceremony_show", "cmd_ceremony_run", "cmd_share_card", "cmd_transcript",
+           "cmd_verify", "export_transcript"]
 _ = argparse

@@ -140,6 +140,10 @@ def _next_drill(vault, now: datetime) -> str:
     schedule = next_drill_due(vault, now=now)
     if schedule.due_at is None:
         return "after the first backup"
+    if schedule.missing and schedule.overdue:
+        n = len(schedule.missing)
+        return (f"now: the last drill's bundle lacks {n} current key{'s' if n != 1 else ''} "
+                f"({', '.join(schedule.missing[:3])}{'…' if n > 3 else ''}); back up, then drill")
     if schedule.last_ok_at is None:
         return "now: no drill since the first backup"
     due = datetime.fromisoformat(schedule.due_at.replace("Z", "+00:00"))
@@ -199,10 +203,11 @@ class PersonRow:
     status: str
     enrolled_at: str
     shares: str
+    fingerprint: str = ""  # of their attestation key: sha256:<hex>
 
 
 def people(vault) -> list[PersonRow]:
-    from vault.store.records import CustodianStatus  # noqa: F401  (records are public values)
+    from vault.identity import public_key_fingerprint
 
     store = vault.store
     active = store.active_share_set()
@@ -211,7 +216,12 @@ def people(vault) -> list[PersonRow]:
         held = [h for h in store.holdings_of(c.id) if active is not None and h.share_set_id == active.id]
         shares = ", ".join(f"share {h.member_index + 1} (verified {_short_time(h.last_verified_at or h.verified_at)})"
                            for h in held)
-        rows.append(PersonRow(c.name, c.role.value, c.status.value, _short_time(c.enrolled_at), shares or "—"))
+        try:
+            fingerprint = public_key_fingerprint(c.public_key_pem)
+        except VaultError:
+            fingerprint = "(unreadable key)"
+        rows.append(PersonRow(c.name, c.role.value, c.status.value, _short_time(c.enrolled_at), shares or "—",
+                              fingerprint))
     return rows
 
 
@@ -228,12 +238,21 @@ class CeremonyEntry:
     blocked: str = ""  # why it cannot start now (its unmet precondition and the next step); "" = ready
 
 
+#: The order a key's life goes through; ceremonies not named here follow, by name.
+LIFECYCLE = ("init", "generate-key", "backup", "drill", "sign", "rotate", "compromise", "destroy", "reshare",
+             "restore", "root-ca", "root-ca-existing", "intermediate", "issue-batch", "cross-sign", "ocsp-signer", "crl")
+
+
+def lifecycle_key(d) -> tuple[int, str]:
+    return (LIFECYCLE.index(d.name) if d.name in LIFECYCLE else len(LIFECYCLE), d.name)
+
+
 def catalogue(vault) -> list[CeremonyEntry]:
     from vault.ceremony.definitions import load_catalogue
     from vault.ceremony.preconditions import check_preconditions
 
     entries = []
-    for d in sorted(load_catalogue(vault.home.path).values(), key=lambda d: d.name):
+    for d in sorted(load_catalogue(vault.home.path).values(), key=lifecycle_key):
         try:
             check_preconditions(vault, d)
             blocked = ""

@@ -14,6 +14,7 @@ as_root() {
 
 need_apt=()
 [ -e "$SOFTHSM_MODULE" ] || need_apt+=(softhsm2)
+command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)  # tests render PDF pages to PNG
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v openssl >/dev/null || need_apt+=(openssl)  # the independent verifier of the PKI tests

@@ -190,6 +190,10 @@ def run_doctor(vault, *, airgap_root=None) -> DoctorReport:
     drill = asdict(schedule)
     if schedule.due_at is None:
         add(NOTE, "drill", "no backup yet, so no restore drill is due")
+    elif schedule.overdue and schedule.missing:
+        add(WARNING, "drill", f"no drill holds the current key set: the last drill's bundle lacks "
+            f"{len(schedule.missing)} current key(s) ({', '.join(schedule.missing[:5])})",
+            "Run the backup ceremony, then the drill ceremony on the new bundle.")
     elif schedule.overdue:
         add(WARNING, "drill", f"restore drill due since {_minutes(schedule.due_at)}", "Run the drill ceremony.")
     else:

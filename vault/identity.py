@@ -208,10 +208,15 @@ class Enrollment:
     @property
     def fingerprint(self) -> str:
         """``sha256:`` + hex of the public key's SubjectPublicKeyInfo DER (to read aloud)."""
-        der = _load_public_key(self.public_key_pem, EnrollmentInvalid).public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return "sha256:" + sha256(der).hexdigest()
+        return public_key_fingerprint(self.public_key_pem)
+
+
+def public_key_fingerprint(public_key_pem: str | bytes) -> str:
+    """An enrolled person's key fingerprint: ``sha256:`` + hex of the SubjectPublicKeyInfo DER."""
+    der = _load_public_key(public_key_pem, EnrollmentInvalid).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return "sha256:" + sha256(der).hexdigest()
 
 
 def normalise_name(name: str) -> str:

@@ -14,9 +14,12 @@ from console.modals.input_dialog import InputDialog
 class NewFileDialog(InputDialog):
     WHERE = "File"
 
-    def __init__(self, question: str, suggestion: Path, *, hint: str = "", action: str = "OK") -> None:
+    def __init__(self, question: str, suggestion: Path, *, hint: str = "", action: str = "OK",
+                 suffixes: tuple[str, ...] = ()) -> None:
+        """``suffixes``: the file name must end in one of these (e.g. ``.md``, ``.json``, ``.pdf``)."""
         super().__init__()
         self.question, self.suggestion, self.hint, self.action_label = question, suggestion, hint, action
+        self.suffixes = suffixes
 
     def compose_body(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -36,6 +39,9 @@ class NewFileDialog(InputDialog):
             problem.update("✗ Give a file path.")
             return
         path = Path(text).expanduser()
+        if self.suffixes and path.suffix.lower() not in self.suffixes:
+            problem.update(f"✗ The name must end in {', '.join(self.suffixes)}: that chooses the format.")
+            return
         if path.exists():
             problem.update(f"✗ {path} already exists: the console never overwrites a file. Choose another name.")
             return

@@ -9,6 +9,8 @@ from textual.widgets import Button, Checkbox, Input, Static
 
 from console.panes.base import PromptPane
 from console.practice import practice_passphrase
+from console.readable import group_hex
+from console.widgets.tick import Tick
 from console.widgets.secret_input import SecretInput
 from vault.ceremony.prompts import (
     AbortAnswer,
@@ -174,9 +176,9 @@ class AttestationPane(PromptPane):
     def compose_pane(self) -> ComposeResult:
         p = self.prompt
         yield Static(f"{p.participant} ({p.role}) attests:", classes="question")
-        yield Static(p.statement, classes="statement")
-        yield Static(f"Ledger head: {p.ledger_head_words}", classes="read-words")
-        yield Checkbox("I agree with this statement", value=True, id="agree")
+        yield Static(group_hex(p.statement), classes="statement")
+        yield Static(f"Ceremony seal (the head this statement signs): {p.ledger_head_words}", classes="read-words")
+        yield Tick("I agree with this statement", value=True, id="agree")
         yield Input(placeholder="comment (optional)", id="comment", max_length=200)
         yield SecretInput(placeholder="your passphrase, to sign", kind="passphrase", id="attest-pp")
         if p.practice:

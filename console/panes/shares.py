@@ -42,9 +42,9 @@ class ShareEntryPane(PromptPane):
     HOLDS_SECRETS = True
     prompt: ShareEntryPrompt
     BINDINGS = [
-        Binding("ctrl+r", "reset_quorum", "Reset quorum", id="share.reset", priority=True,
+        Binding("ctrl+r", "reset_quorum", "Reset", id="share.reset", priority=True,
                 tooltip="Drop every share entered so far"),
-        Binding("ctrl+n", "cancel_quorum", "Cancel quorum", id="share.cancel", priority=True,
+        Binding("ctrl+n", "cancel_quorum", "Cancel", id="share.cancel", priority=True,
                 tooltip="Stop the activation; the partial quorum is wiped"),
     ]
 

@@ -46,7 +46,7 @@ class _Framed:
     def compose(self) -> ComposeResult:
         yield ModeBanner(app_mode(self), self.WHERE)
         yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         yield from ()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -15,6 +15,9 @@ from console.launch import start_ceremony, suggested_script_path
 from console.modals.path import NewFileDialog
 from console.screens.base import VaultScreen, run_guarded
 from vault.errors import VaultError
+
+
+LEGEND = "In a key's life order.\n▶ ready to start\n· not now (why: on the right)"
 
 
 class CeremoniesScreen(VaultScreen):
@@ -31,10 +34,10 @@ generate-key, backup, drill and destroy in that order.
 """
     BINDINGS = [
         Binding("enter", "start", "Start", id="ceremonies.start"),
-        Binding("R", "record", "Start & record", id="ceremonies.record",
+        Binding("R", "record", "Record", id="ceremonies.record",
                 tooltip="Run the ceremony and record it as a replayable script (no secrets)"),
         Binding("u", "unfinished", "Unfinished", id="ceremonies.unfinished"),
-        Binding("r", "refresh", "Refresh", id="ceremonies.refresh"),
+        Binding("r", "refresh", "Refresh", id="ceremonies.refresh", show=False),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -43,7 +46,9 @@ generate-key, backup, drill and destroy in that order.
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="ceremonies-body"):
-            yield OptionList(id="ceremony-list")
+            with Vertical(id="ceremony-list-pane"):
+                yield OptionList(id="ceremony-list")
+                yield Static(LEGEND, id="ceremony-legend")
             with VerticalScroll(id="ceremony-detail-pane"):
                 yield Static("", id="ceremony-detail")
 
@@ -61,8 +66,7 @@ generate-key, backup, drill and destroy in that order.
             return
         ol = self.query_one(OptionList)
         ol.clear_options()
-        ol.add_options([Option(f"{'·' if e.blocked else '▶'} {e.name:<13} {e.title}", id=e.name)
-                        for e in self.entries])
+        ol.add_options([Option(f"{'·' if e.blocked else '▶'} {e.name}", id=e.name) for e in self.entries])
         if self.entries:
             ol.highlighted = 0
         ol.focus()

@@ -33,7 +33,7 @@ The dashboard shows the state of this console's vault:
 Keys: `d` dashboard, `k` keys, `p` custodians, `l` ledger, `c` ceremonies, `r` refresh,
 `ctrl+p` command palette, `f1` help.
 """
-    BINDINGS = [Binding("r", "refresh", "Refresh", id="dashboard.refresh")]
+    BINDINGS = [Binding("r", "refresh", "Refresh", id="dashboard.refresh", show=False)]
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="dashboard"):

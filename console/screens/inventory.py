@@ -13,12 +13,21 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Static
 
 from console import views
+from console.readable import fingerprint_block
 from console.screens.base import VaultScreen, run_guarded
 from console.widgets.row_table import Column, RowTable
 from vault.errors import VaultError
 
-COLUMNS = (Column("Label", 22), Column("State", 14), Column("Algorithm", 9), Column("Ver", 3),
-           Column("Fingerprint", 22), Column("Backup", 9))
+# Every column fits at 80 columns (the detail pane moves under the table below 100).
+COLUMNS = (Column("Label", 18), Column("State", 11), Column("Algorithm", 9), Column("Ver", 3),
+           Column("Fingerprint", 16), Column("Backup", 9))
+
+
+def short_fingerprint(fingerprint: str) -> str:
+    kind, _, hex_ = fingerprint.partition(":")
+    if kind == "kcv":
+        return f"kcv {hex_}"
+    return " ".join(hex_[i:i + 4] for i in range(0, 12, 4)) + "…"
 FILTER_DELAY = 0.25  # seconds after the last key press in the filter box
 
 
@@ -52,7 +61,7 @@ Every master key the database knows, in any state.
         Binding("s", "sort", "Sort", id="keys.sort"),
         Binding("S", "reverse", "Reverse", show=False),
         Binding("escape", "focus_table", "Table", show=False),
-        Binding("r", "refresh", "Refresh", id="keys.refresh"),
+        Binding("r", "refresh", "Refresh", id="keys.refresh", show=False),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -72,6 +81,10 @@ Every master key the database knows, in any state.
 
     def on_mount(self) -> None:
         self.query_one(RowTable).focus()
+        self.on_resize()
+
+    def on_resize(self, event=None) -> None:
+        self.set_class(self.app.size.width < 100, "narrow")
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
@@ -99,7 +112,8 @@ Every master key the database knows, in any state.
         self._shown = rows
         keep = next((i for i, r in enumerate(rows) if r.id == self._detail_for), 0)
         self._detail_for = None  # the highlighted key's detail is read again (its state may have changed)
-        self.query_one(RowTable).set_rows([(r.label, r.state, r.algorithm, str(r.version), r.fingerprint, r.backup)
+        self.query_one(RowTable).set_rows([(r.label, r.state, r.algorithm, str(r.version),
+                                            short_fingerprint(r.fingerprint), r.backup)
                                            for r in rows], cursor=keep)
         if not rows:
             self._detail_for = None
@@ -148,7 +162,7 @@ Every master key the database knows, in any state.
             return
         r = d.row
         lines = [f"{r.label}  (v{r.version}, {r.algorithm})", f"state: {r.state}", "", "fingerprint:",
-                 f"  {r.fingerprint}", f"  {d.fingerprint_words}", "",
+                 *(f"  {line}" for line in fingerprint_block(r.fingerprint).splitlines()), "",
                  f"backup: {r.backup}" + (f" — {d.no_backup_reason}" if d.no_backup_reason else ""), "",
                  "history:", *(f"  {h}" for h in d.history), "", "held by backups:",
                  *((f"  {b}" for b in d.backups) if d.backups else ["  none"])]

@@ -11,6 +11,12 @@ from console.screens.base import VaultScreen, run_guarded
 from vault.errors import VaultError
 
 
+def short_ceremony(ceremony_id: str) -> str:
+    """``generate-key-20260501-093000-ab12`` -> ``generate-key…ab12`` (the filter takes the full id)."""
+    name, _, rest = ceremony_id.partition("-2")
+    return f"{name}…{ceremony_id[-4:]}" if rest else ceremony_id
+
+
 class LedgerScreen(VaultScreen):
     WHERE = "Ledger"
     HELP = """\
@@ -22,7 +28,7 @@ only its events (`/` focuses the filter).
         Binding("v", "verify", "Verify", id="ledger.verify"),
         Binding("slash", "focus_filter", "Filter", id="ledger.filter"),
         Binding("escape", "focus_table", "Table", show=False),
-        Binding("r", "refresh", "Refresh", id="ledger.refresh"),
+        Binding("r", "refresh", "Refresh", id="ledger.refresh", show=False),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -51,7 +57,8 @@ only its events (`/` focuses the filter).
             return
         table = self.query_one(DataTable)
         table.clear()
-        table.add_rows([(str(r.seq), r.at, r.actor, r.ceremony_id, r.action, r.details[:60]) for r in lines])
+        table.add_rows([(str(r.seq), r.at[5:], r.actor[:8], short_ceremony(r.ceremony_id), r.action, r.details[:60])
+                        for r in lines])
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

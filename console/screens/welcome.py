@@ -38,12 +38,13 @@ class WelcomeScreen(VaultScreen):
     ]
 
     def compose_body(self) -> ComposeResult:
+        # The buttons sit below the scrolling text, so focusing one never scrolls the heading away.
         with VerticalScroll(id="welcome"):
             yield Static(WELCOME, id="welcome-text")
             yield Static(practice_sheet(), id="practice-sheet")
-            with Horizontal(classes="buttons"):
-                yield Button("Start the init ceremony (i)", id="init", variant="primary")
-                yield Button("Look around first (esc)", id="close")
+        with Horizontal(classes="buttons", id="welcome-buttons"):
+            yield Button("Start the init ceremony (i)", id="init", variant="primary")
+            yield Button("Look around first (esc)", id="close")
 
     def on_mount(self) -> None:
         self.query_one("#init", Button).focus()

@@ -16,11 +16,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
-from textual.widgets import Button, Log, ProgressBar, Static
+from textual.widgets import Button, ProgressBar, RichLog, Static
 
 from console.modals.confirm import ReasonDialog
 from console.event_lines import log_line
+from console.modals.read_aloud import fact_title
 from console.modals.share_reveal import ShareRevealScreen
+from console.readable import group_hex
 from console.panes import PromptPane, pane_for
 from console.responder import EngineEvent, TuiResponder
 from console.screens.base import VaultScreen
@@ -50,6 +52,7 @@ class WizardScreen(VaultScreen):
         Binding("ctrl+a", "abort", "Abort", id="wizard.abort", tooltip="Abort the ceremony with a reason", priority=True),
         Binding("ctrl+f", "practice_fill", "Practice fill", id="wizard.practice", show=False, priority=True),
         Binding("ctrl+l", "toggle_log", "Log", id="wizard.log", show=False),
+        Binding("t", "transcript", "Transcript", id="wizard.transcript", show=False),
     ]
 
     def __init__(self, ceremony: str, *, resume_id: str | None = None, record_to: Path | None = None,
@@ -70,6 +73,10 @@ class WizardScreen(VaultScreen):
         self.recorded: Path | None = None  # where the recorded script was written
         self._read_aloud = ""
         self._facts: list[tuple[str, str]] = []  # (title, text) read aloud in the current step
+        self._unread: list[tuple[str, str]] = []  # facts not yet confirmed as read (ReadAloudDialog)
+        self._notices: list[str] = []  # this step's notices (shown in the layout, never as toasts)
+        self.log_lines: list[str] = []  # what the log panel shows (it wraps long lines)
+        self.notice_log: list[str] = []  # every notice of the run
 
     # -- layout ------------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -79,25 +86,29 @@ class WizardScreen(VaultScreen):
             with Vertical(id="wizard-main"):
                 with VerticalScroll(id="read-aloud-box"):
                     yield Static("", id="read-aloud")
+                yield Static("", id="wizard-notice")
                 yield Static("", id="prompt-error")
                 yield VerticalScroll(id="prompt-slot")
                 with Horizontal(id="work"):
                     yield ProgressBar(total=None, show_eta=False, id="work-bar")
                     yield Static("", id="work-label")
-                yield Log(id="wizard-log", max_lines=500)
+                yield RichLog(id="wizard-log", max_lines=500, wrap=True, auto_scroll=True)
 
     @property
     def help_text(self) -> str:
+        from console.help_text import step_help
+
         p = self.prompt
         if p is None:
             return "The ceremony is starting."
-        return f"**{p.step_title}** (step {p.step_index} of {p.step_count})\n\n{p.help or 'No help for this step.'}"
+        return step_help(p)
 
     def on_mount(self) -> None:
         self.app.ceremony_running = True
         self.app.active_wizard = self
         self.query_one("#work").display = False
         self.query_one("#prompt-error").display = False
+        self.query_one("#wizard-notice").display = False
         self.on_resize()
         self._drive()
 
@@ -224,6 +235,7 @@ class WizardScreen(VaultScreen):
         else:
             self.pane = pane_for(prompt)
             await self.query_one("#prompt-slot").mount(self.pane)
+            self._show_unread()
         self._busy(False)
         try:
             return await self._future
@@ -234,7 +246,10 @@ class WizardScreen(VaultScreen):
                 self._busy(True)
 
     def _show_prompt(self, p: Prompt) -> None:
-        self.query_one("#wizard-header", Static).update(p.header)
+        # Short enough for 80 columns (the banner says PRACTICE; the step list shows the id).
+        self.query_one("#wizard-header", Static).update(
+            f"{p.ceremony_name} · step {p.step_index}/{p.step_count} · {p.step_title}")
+        self.query_one(StepList).border_title = p.ceremony_id
         self.query_one(StepList).current = p.step_index
         self._read_aloud = p.read_aloud
         self._render_read_aloud()
@@ -246,9 +261,26 @@ class WizardScreen(VaultScreen):
         """The prompt's text to read aloud, then this step's facts (serials, fingerprints as PGP
         words, the set's identifying words, ledger heads) as the engine announced them."""
         lines = [f"READ ALOUD: {self._read_aloud}"] if self._read_aloud else []
-        lines += [f"READ ALOUD — {title}: {text}" for title, text in self._facts]
+        lines += [f"READ ALOUD — {fact_title(title)}: {group_hex(text)}" for title, text in self._facts]
         self.query_one("#read-aloud", Static).update("\n".join(lines))
         self.query_one("#read-aloud-box").display = bool(lines)
+
+    def _render_notices(self) -> None:
+        box = self.query_one("#wizard-notice", Static)
+        box.update("\n".join(self._notices[-3:]))
+        box.display = bool(self._notices)
+
+    def _show_unread(self) -> None:
+        """Facts announced since the last question stay on screen, over it, until confirmed read."""
+        if self._unread:
+            from console.modals.read_aloud import ReadAloudDialog
+
+            facts, self._unread = self._unread, []
+            self.app.push_screen(ReadAloudDialog(facts), callback=lambda _r: self._refocus())
+
+    def _refocus(self) -> None:
+        if self.pane is not None and self.pane.is_attached:
+            self.pane.focus_first()
 
     async def _clear_slot(self) -> None:
         self.pane = None
@@ -318,18 +350,26 @@ class WizardScreen(VaultScreen):
         self.event_log.append(e)
         line = log_line(e)
         if line is not None:
-            self.query_one("#wizard-log", Log).write_line(line)
+            log = self.query_one("#wizard-log", RichLog)
+            log.write(group_hex(line))
+            self.log_lines.append(line)
         if isinstance(e, ev.StepStarted):
             self.query_one(StepList).current = e.step_index
             self._facts = []
+            self._notices = []
+            self._render_notices()
         elif isinstance(e, ev.ProgressEvent):
             self.query_one("#work").display = True
             self.query_one("#work-label", Static).update(e.message)
             self.query_one("#work-bar", ProgressBar).update(total=e.total, progress=e.done)
         elif isinstance(e, ev.Notice):
-            self.notify(e.message, severity="warning" if e.level == "warning" else "information")
+            # In the layout, above the question: a toast would cover the input or a dialog.
+            self._notices.append(("⚠ " if e.level == "warning" else "ℹ ") + e.message)
+            self.notice_log.append(self._notices[-1])
+            self._render_notices()
         elif isinstance(e, ev.ReadAloud):
             self._facts.append((e.title, e.text))
+            self._unread.append((e.title, e.text))
             self._render_read_aloud()
         elif isinstance(e, ev.CeremonyCompleted):
             self.ledger_words = e.ledger_head_words
@@ -348,19 +388,40 @@ class WizardScreen(VaultScreen):
         self._render_read_aloud()
         if outcome.ok:
             self.query_one(StepList).all_done()
-            text = (f"✓ Ceremony {outcome.ceremony_id} completed.\n\nRead the ledger head aloud:\n"
-                    f"{self.ledger_words}")
+            text = f"✓ Ceremony {outcome.ceremony_id} completed."
         else:
             text = f"✗ Ceremony {outcome.ceremony_id} {outcome.status.value}.\n{outcome.code}: {outcome.message}"
+        self.summary = None
+        try:  # the summary reads what was recorded (vault.ceremony.transcript)
+            from console.summary import ceremony_summary
+
+            self.summary = await self.app.bridge.run(ceremony_summary, outcome.ceremony_id)
+            text = self.summary.text()
+        except VaultError as exc:
+            text += f"\n(the summary could not be read: {exc.message})"
         if self.recorded is not None:
             text += (f"\n\nRecorded to {self.recorded} (no secrets). Replay: custodian ceremony run "
                      f"{self.ceremony} --script {self.recorded}, with the env: variables it names set.")
         self.query_one("#wizard-header", Static).update(text.splitlines()[0])
         slot = self.query_one("#prompt-slot")
-        await slot.mount(Static(text, id="wizard-result", classes="result " + ("good" if outcome.ok else "bad")))
+        good = outcome.ok and not (self.summary and self.summary.dissents)
+        await slot.mount(Static(text, id="wizard-result", classes="result " + ("good" if good else "bad")))
+        row = Horizontal(classes="buttons", id="wizard-end-buttons")
+        await slot.mount(row)
         button = Button("Back to the dashboard", id="wizard-close", variant="primary")
-        await slot.mount(button)
+        await row.mount(button, Button("Transcript (t)", id="wizard-transcript"))
         button.focus()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "transcript":
+            return bool(self.outcome)  # only once the ceremony has ended
+        return True
+
+    def action_transcript(self) -> None:
+        if self.outcome:
+            from console.screens.transcript import TranscriptScreen
+
+            self.app.push_screen(TranscriptScreen(self.outcome.ceremony_id))
 
     async def _stopped_with_error(self, exc: VaultError) -> None:
         from console.modals.error import ErrorDialog
@@ -379,6 +440,10 @@ class WizardScreen(VaultScreen):
         self.app.push_screen(ErrorDialog.from_error(exc))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "wizard-transcript":
+            event.stop()
+            self.action_transcript()
+            return
         if event.button.id == "wizard-close":
             event.stop()
             self.app.pop_screen()

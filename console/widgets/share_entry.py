@@ -201,7 +201,7 @@ class ShareEntry(Vertical):
     def _placeholder(self) -> str:
         n = len(self._words)
         if self._at < n:
-            return f"retype word {self._position(self._at)} (empty + → goes back to the end)"
+            return f"retype word {self._position(self._at)}"
         if n >= self.word_count:
             return "complete: enter submits"
         return f"word {self._position(n)} ({n + 1} of {self.word_count})"

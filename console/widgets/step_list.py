@@ -27,14 +27,18 @@ class StepList(Static):
         self._refresh_text()
 
     def _refresh_text(self) -> None:
-        width = max(8, (self.content_region.width or 28))
-        text = Text(no_wrap=True, overflow="ellipsis")
+        """Titles wrap under their number instead of being cut (the list scrolls if it must)."""
+        import textwrap
+
+        width = max(12, (self.content_region.width or 28))
+        text = Text(no_wrap=True)
         for i, title in enumerate(self.titles, start=1):
-            line = f"{'✓' if i < self.current else '▶' if i == self.current else '·'} {i:>2} {title}"
-            if len(line) > width:
-                line = line[:width - 1] + "…"
+            mark = "✓" if i < self.current else "▶" if i == self.current else "·"
             style = "dim" if i < self.current else "bold reverse" if i == self.current else ""
-            text.append(line + "\n", style=style)
+            lines = textwrap.wrap(title, width - 6) or [""]
+            text.append(f"{mark} {i:>2} {lines[0]}\n", style=style)
+            for more in lines[1:]:
+                text.append(f"     {more}\n", style=style)
         self.update(text)
 
     def on_resize(self) -> None:

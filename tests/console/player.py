@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Awaitable, Callable
 
+from console.modals.read_aloud import ReadAloudDialog
 from console.modals.share_reveal import ShareRevealScreen
 from console.panes.people import AttestationPane, PassphrasePane, WitnessPane
 from console.panes.shares import ShareEntryPane, ShareReadyPane, ShareVerifyPane
@@ -33,6 +34,7 @@ class CeremonyPlayer:
         self.quorum = quorum or []  # custodians whose shares are typed at quorum entry, in order
         self.hooks = hooks or {}  # "step_id.ask" or "ask" -> coroutine(player, pane) -> handled?
         self.seen: list[str] = []
+        self.read_aloud: list[tuple[str, str]] = []  # facts confirmed in the ReadAloudDialog
         self._quorum_pos = 0
 
     @property
@@ -40,7 +42,7 @@ class CeremonyPlayer:
         return next(s for s in self.app.screen_stack if isinstance(s, WizardScreen))
 
     def _ready(self) -> bool:
-        if isinstance(self.app.screen, ShareRevealScreen):
+        if isinstance(self.app.screen, (ShareRevealScreen, ReadAloudDialog)):
             return True
         w = self.wizard
         if self.app.screen is not w:
@@ -55,6 +57,11 @@ class CeremonyPlayer:
     async def step(self) -> bool:
         """Answer one prompt; False when the ceremony has ended."""
         await wait_until(self.pilot, self._ready, timeout=60, what="a prompt or the end")
+        if isinstance(self.app.screen, ReadAloudDialog):
+            self.read_aloud.extend(self.app.screen.facts)
+            await self.pilot.press("enter")
+            await wait_until(self.pilot, lambda: not isinstance(self.app.screen, ReadAloudDialog))
+            return True
         if isinstance(self.app.screen, ShareRevealScreen):
             p = self.app.screen.prompt
             self.seen.append(f"{p.step_id}.{p.ask}")

@@ -43,7 +43,7 @@ async def test_init_2_of_3_through_the_screens(make_app, caplog):
         reveals = [k for k in player.seen if k.startswith("distribute.")]
         assert reveals == [f"distribute.{a}:{c}" for c in ("alice", "bob", "carol")
                            for a in ("ready", "reveal", "verify")] + ["distribute.witness"]
-        log_text = "\n".join(wizard.query_one("#wizard-log").lines)
+        log_text = "\n".join(wizard.log_lines)
 
         def facts(vault):
             active = vault.store.active_share_set()
@@ -64,6 +64,19 @@ async def test_init_2_of_3_through_the_screens(make_app, caplog):
                        "ceremony.attested"):
             assert action in actions, action
         assert actions.count("ceremony.attested") == 5
+        # every enrollment's fingerprint stayed on screen until it was confirmed as read (issue 11:
+        # some were replaced before they could be read), with its PGP words; and the seal
+        shown = dict(player.read_aloud)
+
+        def fingerprints(vault):
+            from vault.identity import public_key_fingerprint
+
+            return {c.name: public_key_fingerprint(c.public_key_pem) for c in vault.store.list_custodians()}
+
+        for name, fingerprint in (await app.bridge.run(fingerprints)).items():
+            text = shown[f"{name}'s key fingerprint"]
+            assert text.startswith(fingerprint + " (") and len(text.split("(")[1].split()) == 8, text
+        assert "Closing ledger head" in shown
         # the token opens with the PIN derived from any 2 of the 3 shares, and holds nothing yet
         assert await app.bridge.run(token_labels, [player.shares["carol"], player.shares["alice"]]) == []
         # the dashboard now shows the quorum

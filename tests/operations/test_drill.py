@@ -62,3 +62,35 @@ def test_next_drill_is_due_one_interval_after_the_last_passed_drill(practice_vau
     assert schedule.due_at and datetime.fromisoformat(schedule.due_at) == ended + timedelta(days=90)
     assert not schedule.overdue
     assert next_drill_due(practice_vault, now=datetime.now(timezone.utc) + timedelta(days=91)).overdue
+
+
+def test_a_stale_bundle_says_which_current_keys_it_lacks_and_does_not_count(practice_vault, session, quorum,
+                                                                             tmp_path):
+    """Issue 11: a drill of a bundle holding 1 of 2 keys passed without a word, and the next drill
+    was then 'due in 89 days'."""
+    from vault.operations.quorum import open_token_session
+
+    practice_vault.store.add_policy(1, ((2, 3),), passphrase=False, iteration_exponent=0, drill_interval_days=90)
+    generate_key(practice_vault, session, "aes", KeyAlgorithm.AES_256)
+    old = tmp_path / "old.bundle"
+    write_backup(practice_vault, session, quorum, old)
+    generate_key(practice_vault, session, "p256", KeyAlgorithm.EC_P256)  # after the backup
+    session.close()
+
+    result = run_drill(practice_vault, quorum, old, ceremony_id=CEREMONY)
+    assert result.ok and result.keys_compared == 1
+    assert result.coverage.missing == ("p256",) and not result.coverage.complete
+    assert "holds 1 of 2 current keys; not: p256" in result.detail
+    event = last_event(practice_vault, "drill.passed").details
+    assert event["covers_current_keys"] is False and event["current_keys_missing"] == ["p256"]
+    schedule = next_drill_due(practice_vault)
+    assert schedule.overdue and schedule.last_ok_at is None and schedule.missing == ("p256",)
+
+    with open_token_session(practice_vault, quorum) as s:
+        new = tmp_path / "new.bundle"
+        write_backup(practice_vault, s, quorum, new)
+    result = run_drill(practice_vault, quorum, new, ceremony_id=CEREMONY)
+    assert result.coverage.complete and last_event(practice_vault, "drill.passed").details["covers_current_keys"]
+    schedule = next_drill_due(practice_vault)
+    assert not schedule.overdue and schedule.missing == ()
+    assert datetime.fromisoformat(schedule.due_at) == datetime.fromisoformat(result.drill.ended_at) + timedelta(days=90)

@@ -25,6 +25,7 @@ from vault.errors import BundleUnreadable, DrillFailed, HsmCheckFailed, RecordNo
 from vault.hsm import HsmModule
 from vault.operations._common import ACTOR, Stopwatch, sha256_file
 from vault.operations.bundles import entry_item, open_verified, test_unwrap, with_records
+from vault.operations.drill_coverage import LISTED, Coverage, coverage_of, standing
 from vault.operations.quorum import ActiveQuorum, wrap_mechanism
 from vault.secret import Secret
 from vault.store.records import BackupRecord, DrillRecord
@@ -39,14 +40,17 @@ class DrillResult:
     keys_compared: int
     duration_seconds: float
     detail: str
+    coverage: Coverage | None = None  # which current keys the bundle does not hold (drill_coverage)
 
 
 @dataclass(frozen=True, slots=True)
 class DrillSchedule:
     interval_days: int | None
-    last_ok_at: str | None
+    last_ok_at: str | None  # the last passed drill that holds every current key (the one that counts)
     due_at: str | None  # None: nothing to drill yet (no backup)
     overdue: bool
+    stale_at: str | None = None  # a later passed drill whose bundle lacks current keys
+    missing: tuple[str, ...] = ()  # the current keys the last passed drill's bundle does not hold
 
 
 def run_drill(
@@ -63,6 +67,7 @@ def run_drill(
     """
     backup = _backup_of(vault, bundle_path)
     path = Path(bundle_path) if bundle_path is not None else Path(backup.path)
+    coverage = coverage_of(vault, backup.id)  # a stale bundle passes, but says what it does not hold
     started_at, watch = vault.store.now(), Stopwatch()
     compared, error = 0, None
     try:
@@ -70,7 +75,9 @@ def run_drill(
     except VaultError as exc:
         error = exc
     ok = error is None
-    detail = f"{compared} keys restored and compared" if ok else error.one_line()
+    detail = (f"{compared} key{'' if compared == 1 else 's'} restored and compared" if ok else error.one_line())
+    if not coverage.complete:
+        detail += f"; the bundle {coverage.describe()}"
     with vault.store.atomic():
         drill = vault.store.record_drill(
             ceremony_id, backup.id, started_at=started_at, ended_at=vault.store.now(),
@@ -81,13 +88,16 @@ def run_drill(
             "drill.passed" if ok else "drill.failed",
             {"drill_id": drill.id, "backup_id": backup.id, "path": str(path), "sha256": backup.sha256,
              "keys_compared": compared, "duration_seconds": drill.duration_seconds,
-             "error_code": None if ok else error.code},
+             "error_code": None if ok else error.code, "current_keys": coverage.current,
+             "covers_current_keys": coverage.complete,
+             "current_keys_missing": list(coverage.missing[:LISTED]),
+             "current_keys_missing_count": len(coverage.missing)},
             actor=actor,
             ceremony_id=ceremony_id,
         )  # fmt: skip
     if not ok:
         raise DrillFailed(f"The restore drill of {path} failed ({error.code}): {error.message}") from None
-    return DrillResult(True, drill, backup, compared, drill.duration_seconds, detail)
+    return DrillResult(True, drill, backup, compared, drill.duration_seconds, detail, coverage)
 
 
 def _backup_of(vault, bundle_path: Path | None) -> BackupRecord:
@@ -154,23 +164,30 @@ def _scratch_module(vault) -> HsmModule:
 
 
 def next_drill_due(vault, *, now: datetime | None = None) -> DrillSchedule:
-    """When the next drill is due: the last passed drill plus the policy's drill interval.
+    """When the next drill is due: the last drill *of the current key set* plus the policy's interval.
 
-    Never drilled: due from the latest backup on (a new backup should be drilled at once).
+    A passed drill counts only when its bundle holds every key a backup must hold now
+    (vault.operations.drill_coverage); while none does, the drill is due from the latest backup
+    on (a new backup, or a key no drill has held, should be drilled at once).
     """
     now = now or datetime.now(timezone.utc)
     policy = vault.store.current_policy()
     interval = policy.drill_interval_days if policy else None
-    last = vault.store.last_drill(ok_only=True)
+    st = standing(vault)
+    last = st.counting
     if last is not None and interval is not None:
         due = datetime.fromisoformat(last.ended_at) + timedelta(days=interval)
     else:
         latest = vault.store.latest_backup()
         due = datetime.fromisoformat(latest.created_at) if latest is not None else None
+        if due is not None and st.last_passed is not None:  # stale drills only: due now, not later
+            due = min(due, datetime.fromisoformat(st.last_passed.ended_at))
+    stale = st.last_passed if st.last_passed is not None and st.last_passed is not last else None
     return DrillSchedule(
         interval_days=interval,
         last_ok_at=last.ended_at if last else None,
         due_at=due.isoformat().replace("+00:00", "Z") if due else None,
         overdue=due is not None and due <= now,
+        stale_at=stale.ended_at if stale else None,
+        missing=st.last_passed_coverage.missing if st.last_passed_coverage is not None else (),
     )
-

@@ -290,8 +290,15 @@ def drill(ctx, params):
     result = run_drill(ctx.vault, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
     ok = _attr(result, "ok", default=True)
     compared = _attr(result, "keys_compared", default=None)
-    return {"drill_ok": bool(ok), "keys_compared": compared,
-            "summary": f"drill {'passed' if ok else 'FAILED'} ({compared} keys compared)"}
+    coverage = _attr(result, "coverage", default=None)
+    stale = coverage is not None and not coverage.complete
+    if stale:  # it restored, but it is not the drill of the current key set (vault.operations.drill_coverage)
+        ctx.notice(f"This bundle {coverage.describe()}: the drill passed for what it holds, but it does not count "
+                   "as the drill of the current key set. Back up, then drill the new bundle.", "warning")
+        ctx.read_aloud("Current keys the drilled bundle does not hold", ", ".join(coverage.missing))
+    return {"drill_ok": bool(ok), "keys_compared": compared, "drill_covers_current_keys": not stale,
+            "summary": f"drill {'passed' if ok else 'FAILED'} ({compared} key{'' if compared == 1 else 's'} compared)"
+            + (f"; STALE bundle: {coverage.describe()}" if stale else "")}
 
 
 @step_kind("rotate-key", needs_quorum=True, repeatable=False)

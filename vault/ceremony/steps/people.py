@@ -132,7 +132,10 @@ def enroll_one(ctx, role: Role, ask_suffix: str, *, existing_ok: bool, taken: se
     ctx.vault.store.add_custodian(e.name, e.role, e.public_key_pem, e.verifier, e.kdf.to_dict(), e.encrypted_key,
                                   ceremony_id=ctx.ceremony_id)
     ctx.ledger("custodian.enrolled", {"name": e.name, "role": e.role.value, "fingerprint": e.fingerprint})
-    ctx.read_aloud(f"{e.name}'s key fingerprint", e.fingerprint)
+    from vault.pgpwords import words_for
+
+    ctx.read_aloud(f"{e.name}'s key fingerprint",
+                   f"{e.fingerprint} ({' '.join(words_for(bytes.fromhex(e.fingerprint.split(':', 1)[1])[:8]))})")
     return e.name
 
 
