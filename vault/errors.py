@@ -368,6 +368,13 @@ class BundleForeign(BackupError):
     default_next_step = "Activate the quorum (share set) that wrote this bundle, or use a bundle of this quorum."
 
 
+class BundleMismatch(BackupError):
+    code = "BUNDLE_MISMATCH"
+    title = "Bundle differs from the vault's record"
+    default_next_step = ("Use an untouched copy of this backup (its SHA-256 is in the ledger's backup.written event) "
+                         "or another recorded backup; nothing was changed.")
+
+
 class DrillFailed(BackupError):
     code = "DRILL_FAILED"
     title = "Restore drill failed"

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vault.backup.format import KeyEntry
-from vault.errors import HsmCheckFailed, TokenNotEmpty, VaultError
+from vault.errors import BundleMismatch, HsmCheckFailed, TokenNotEmpty, VaultError
 from vault.hsm import HsmSession
 from vault.operations._common import ACTOR
+from vault.operations.bundle_check import check_against_record
 from vault.operations.bundles import LOOKUP_BATCH, batches, entry_item, open_verified, with_records
 from vault.operations.keys import DESTROYED_STATES
 from vault.operations.quorum import ActiveQuorum
@@ -72,6 +73,37 @@ def plan_restore(vault, entries) -> tuple[int, list[tuple[str, str]]]:
     return count, skipped
 
 
+@dataclass(frozen=True, slots=True)
+class RestorePreflight:
+    """A bundle checked for a restore without touching the vault's token (``preflight_restore``)."""
+
+    path: str
+    sha256: str
+    backup_id: int
+    key_count: int  # keys in the bundle
+    to_restore: int  # of which a restore brings back (destroyed keys are skipped)
+    skipped: tuple[tuple[str, str], ...]
+    keys_unwrapped: int  # blobs unwrapped and checked in a scratch token
+
+
+def preflight_restore(vault, quorum: ActiveQuorum, path: Path) -> RestorePreflight:
+    """Everything a restore checks before any token is touched, the replacement token included:
+    the whole file (lines, MAC, the quorum's KEK), the bundle against the vault's record of that
+    backup key for key (vault.operations.bundle_check), and every blob unwrapped and checked in a
+    throwaway scratch token (vault.operations.drill). Raises on the first problem; changes nothing
+    in the vault (no row, no setting, no ledger event)."""
+    from vault.operations.drill import unwrap_in_scratch_token
+
+    path = Path(path)
+    with quorum.mac_key() as mac_key:
+        verified = open_verified(path, quorum, mac_key)
+        record = check_against_record(vault, verified, path)
+        count, skipped = plan_restore(vault, verified)
+        unwrapped = unwrap_in_scratch_token(vault, quorum, verified)
+    return RestorePreflight(str(path), verified.sha256, record.id, verified.key_count, count, tuple(skipped),
+                            unwrapped)  # fmt: skip
+
+
 def restore_backup(
     vault,
     session: HsmSession,
@@ -80,11 +112,18 @@ def restore_backup(
     *,
     ceremony_id: str | None = None,
     actor: str = ACTOR,
+    expected_sha256: str | None = None,
 ) -> RestoreResult:
-    """Restore every key of the bundle at ``path`` onto the (fresh) token of ``session``."""
+    """Restore every key of the bundle at ``path`` onto the (fresh) token of ``session``.
+
+    ``expected_sha256``: the digest a ``preflight_restore`` checked; a file changed since is refused."""
     path = Path(path)
     with quorum.mac_key() as mac_key:  # kept until the last pass over the bundle
         verified = open_verified(path, quorum, mac_key)  # before the token is touched
+        if expected_sha256 is not None and verified.sha256 != expected_sha256:
+            raise BundleMismatch(f"Bundle {path} changed since it was checked (SHA-256 {expected_sha256[:16]}… "
+                                 f"then, {verified.sha256[:16]}… now); nothing was restored.")  # fmt: skip
+        check_against_record(vault, verified, path)
         count, skipped = plan_restore(vault, verified)
         present = session.list_keys()
         if present:

@@ -74,7 +74,8 @@ Backups
                   ceremony_id), key_entries: [(key_id, fingerprint), ...]) -> BackupRecord
         (key_entries is streamed: a generator is read once)
     backups_holding(key_id) -> list[BackupRecord] ; latest_backup() -> BackupRecord | None ;
-    get_backup(id) ; get_backup_by_sha256(hex) ; list_backups() ; backup_keys(backup_id)
+    get_backup(id) ; get_backup_by_sha256(hex) ; list_backups() ; backup_keys(backup_id) ;
+    iter_backup_keys(backup_id, *, page=1000) -> Iterator[(KeyRecord, fingerprint written)]   (key id order)
 Ceremonies and the step journal
     start_ceremony(ceremony_id, *, definition_name, definition_sha256, mode, script_driven=False,
                    ledger_head: LedgerHead | None = None, params: dict | None = None) -> CeremonyRecord

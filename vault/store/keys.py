@@ -317,6 +317,23 @@ class KeyRepository(StoreBase):
             "JOIN keys k ON k.id = bk.key_id WHERE bk.backup_id = ? ORDER BY k.id", (backup_id,),
         )]
 
+    def iter_backup_keys(self, backup_id: int, *, page: int = 1000) -> Iterator[tuple[KeyRecord, str]]:
+        """(key record, fingerprint as written into the bundle) of every key of a backup, in key
+        creation order (the order a backup writes them), ``page`` rows per query."""
+        self.get_backup(backup_id)
+        cols = ", ".join(f"k.{c.strip()}" for c in _KEY_COLS.split(","))
+        last = 0
+        while True:
+            rows = self._rows(
+                f"SELECT {cols}, bk.fingerprint FROM backup_keys bk JOIN keys k ON k.id = bk.key_id "
+                "WHERE bk.backup_id = ? AND k.id > ? ORDER BY k.id LIMIT ?", (backup_id, last, page),
+            )
+            for row in rows:
+                yield _key(row[:-1]), row[-1]
+            if len(rows) < page:
+                return
+            last = rows[-1][0]
+
     def backups_holding(self, key_id: int) -> list[BackupRecord]:
         """Every backup that contains the key (destruction lists these: they still hold it)."""
         self.get_key(key_id)

@@ -113,6 +113,9 @@ def init_token(ctx, params):
         if info is not None:
             ctx.notice(f"Token {info.label} ({info.serial}) is already initialised; it is used as it is.")
             return {"token_serial": info.serial, "summary": f"token {info.label} already initialised"}
+    if params["replacement"] and not ctx.values.get("bundle_checked"):
+        raise PreconditionFailed("A replacement token is initialised only after the bundle to restore was checked.",
+                                 next_step="Put a verify-bundle step before this step in the definition.")
     ctx.progress("Initialising the token")
     info = initialise_token(ctx.vault, ctx.secrets.quorum, _token_label(ctx), replacement=params["replacement"],
                             ceremony_id=ctx.ceremony_id, actor=ctx.actor)
@@ -244,17 +247,20 @@ def _attr(obj, *names, default=None):
 
 @step_kind("verify-bundle", needs_quorum=True, repeatable=True)
 def verify_bundle(ctx, params):
-    """Check a bundle before anything touches a token: every line, the MAC, and that the quorum's
-    KEK wrote it. A later restore step uses this bundle."""
-    from vault.operations.backup import verify_backup
+    """Check a bundle before anything touches a token: every line, the MAC, that the quorum's KEK
+    wrote it, that it is key for key the backup the vault recorded, and that every blob unwraps
+    to its key in a throwaway scratch token. A later restore step uses this bundle."""
+    from vault.operations.restore import preflight_restore
 
     path = yield from ctx.ask(PathPrompt, "bundle", _input_path, question="Bundle to restore",
                               purpose=PathPurpose.INPUT_FILE)
-    ctx.progress("Verifying the bundle (integrity, MAC, backup key)")
-    check = verify_backup(path, ctx.secrets.quorum)
+    ctx.progress("Verifying the bundle (integrity, MAC, backup key, the vault's record, a test unwrap of every key)")
+    check = preflight_restore(ctx.vault, ctx.secrets.quorum, path)
     ctx.read_aloud("Bundle SHA-256", f"{check.sha256} ({' '.join(words_for(bytes.fromhex(check.sha256)[:8]))})")
     return {"bundle_path": str(path), "bundle_sha256": check.sha256, "bundle_keys": check.key_count,
-            "summary": f"{path} verified: {check.key_count} keys, written under this quorum's backup key"}
+            "bundle_checked": True,
+            "summary": f"{path} verified: {check.key_count} keys, backup {check.backup_id} as recorded, written "
+                       f"under this quorum's backup key, {check.keys_unwrapped} keys test-unwrapped"}
 
 
 @step_kind("restore", needs_quorum=True, repeatable=True)
@@ -262,15 +268,19 @@ def restore(ctx, params):
     """Restore every key of a bundle onto the token (all or nothing); fingerprints compared."""
     from vault.operations.restore import restore_backup
 
-    if ctx.values.get("bundle_path"):  # verified by an earlier verify-bundle step
-        path = Path(ctx.values["bundle_path"])
+    from vault.operations.restore import preflight_restore
+
+    if ctx.values.get("bundle_checked"):  # checked by an earlier verify-bundle step
+        path, sha256 = Path(ctx.values["bundle_path"]), ctx.values["bundle_sha256"]
     else:
         path = yield from ctx.ask(PathPrompt, "bundle", _input_path, question="Bundle to restore",
                                   purpose=PathPurpose.INPUT_FILE)
+        ctx.progress("Verifying the bundle before the token is touched")
+        sha256 = preflight_restore(ctx.vault, ctx.secrets.quorum, path).sha256
     with _session(ctx) as session:
         ctx.progress("Unwrapping keys onto the token")
         result = restore_backup(ctx.vault, session, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id,
-                                actor=ctx.actor)
+                                actor=ctx.actor, expected_sha256=sha256)
     labels = list(_attr(result, "labels", "restored", default=[]) or [])
     labels = [getattr(x, "label", x) for x in labels]
     return {"restored": labels, "summary": f"restored {len(labels)} keys from {path}"}
