@@ -64,7 +64,7 @@ def cmd_ceremony_show(args) -> int:
 
 
 def cmd_ceremony_run(args) -> int:
-    from vault.ceremony.script import run_script
+    from vault.ceremony.headless import run_ceremony
 
     try:
         vault = _vault(args)
@@ -78,15 +78,18 @@ def cmd_ceremony_run(args) -> int:
             events_out.append(e)
 
     try:
-        run = run_script(vault, Path(args.script), name=args.name,
-                         allow_production_share_export=args.allow_production_share_export, on_event=on_event)
+        run = run_ceremony(vault, Path(args.script), name=args.name, resume_unfinished=args.resume,
+                           abort_reason=args.abort_unfinished,
+                           allow_production_share_export=args.allow_production_share_export, on_event=on_event)
     except VaultError as exc:
         _err(f"ceremony {args.name}: {exc.one_line()}")
         vault.close()
         return EXIT_ERROR
-    finally:
-        pass
     vault.close()
+    return _report_run(args, run, events_out)
+
+
+def _report_run(args, run, events_out) -> int:
     if args.json:
         from dataclasses import asdict
 
@@ -99,6 +102,81 @@ def cmd_ceremony_run(args) -> int:
         return EXIT_FAILED
     if not args.json:
         print(run.one_line())
+    return EXIT_OK
+
+
+# --- headless recovery: unfinished / resume / abort --------------------------------------------------
+def cmd_ceremony_unfinished(args) -> int:
+    from vault.ceremony.recovery import unfinished
+    from vault.lock import current_holder
+
+    try:
+        vault = _vault(args)
+        try:
+            items = unfinished(vault)
+            holder = current_holder(vault.home.path)
+        finally:
+            vault.close()
+    except VaultError as exc:
+        _err(exc.one_line())
+        return EXIT_ERROR
+    live = holder.ceremony_id if holder is not None else None
+    rows = [{"ceremony_id": u.ceremony_id, "name": u.name, "started_at": u.started_at, "step_index": u.step_index,
+             "step_id": u.step_id, "live": u.ceremony_id == live, "resumable": u.resumable, "why_not": u.why_not}
+            for u in items]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("no unfinished ceremony")
+    for r in rows:
+        where = f"step {r['step_index']} '{r['step_id']}'" if r["step_id"] else "before its first step"
+        if r["live"]:
+            state = f"LIVE in pid {holder.pid} on {holder.host} since {holder.since}"
+        elif r["resumable"]:
+            state = "stopped; can resume"
+        else:
+            state = f"stopped; cannot resume: {r['why_not']}"
+        print(f"{r['ceremony_id']}  {r['name']}  started {r['started_at']}  at {where}  {state}")
+    return EXIT_OK
+
+
+def cmd_ceremony_resume(args) -> int:
+    from vault.ceremony.headless import resume_with_script
+
+    events_out = []
+    try:
+        vault = _vault(args)
+    except VaultError as exc:
+        _err(exc.one_line())
+        return EXIT_ERROR
+    try:
+        run = resume_with_script(vault, args.id, Path(args.script),
+                                 allow_production_share_export=args.allow_production_share_export,
+                                 on_event=events_out.append if args.json else None)
+    except VaultError as exc:
+        _err(f"ceremony {args.id}: {exc.one_line()}")
+        return EXIT_ERROR
+    finally:
+        vault.close()
+    return _report_run(args, run, events_out)
+
+
+def cmd_ceremony_abort(args) -> int:
+    from vault.ceremony.headless import abort_with_reason
+
+    try:
+        vault = _vault(args)
+        try:
+            undone = abort_with_reason(vault, args.id, args.reason)
+        finally:
+            vault.close()
+    except VaultError as exc:
+        _err(f"ceremony {args.id}: {exc.one_line()}")
+        return EXIT_ERROR
+    print(f"ceremony {args.id} aborted: {args.reason}")
+    for line in undone:
+        print(f"  undone: {line}")
     return EXIT_OK
 
 
@@ -169,7 +247,25 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print the outcome and events as JSON")
     p.add_argument("--allow-production-share-export", action="store_true",
                    help="allow a scripted run to write new shares of a PRODUCTION vault to the script's share_dir")
+    p.add_argument("--resume", action="store_true",
+                   help="resume the unfinished ceremony of this name with this script instead of starting anew")
+    p.add_argument("--abort-unfinished", metavar="REASON",
+                   help="abort every unfinished ceremony with this reason (recorded), then run")
     p.set_defaults(handler=cmd_ceremony_run)
+    p = csub.add_parser("unfinished", help="list unfinished ceremonies: where each stopped, live or resumable")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_ceremony_unfinished)
+    p = csub.add_parser("resume", help="resume an unfinished ceremony headless from a script")
+    p.add_argument("id")
+    p.add_argument("--script", required=True, help="the ceremony script that answers the remaining steps")
+    p.add_argument("--json", action="store_true", help="print the outcome and events as JSON")
+    p.add_argument("--allow-production-share-export", action="store_true",
+                   help="allow a scripted run to write new shares of a PRODUCTION vault to the script's share_dir")
+    p.set_defaults(handler=cmd_ceremony_resume)
+    p = csub.add_parser("abort", help="abort an unfinished ceremony with a recorded reason (undoing what it wrote)")
+    p.add_argument("id")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(handler=cmd_ceremony_abort)
 
     t = subparsers.add_parser("transcript", help="print a ceremony transcript, or verify one offline")
     t.add_argument("id", help="ceremony id, or 'verify'")

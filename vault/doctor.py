@@ -174,9 +174,22 @@ def run_doctor(vault, *, airgap_root=None) -> DoctorReport:
         findings.extend(_public_reconcile(vault, module, token["serial"]))
 
     # -- ceremonies and drills -------------------------------------------------------------------
+    from vault.lock import current_holder
+
+    holder = current_holder(vault.home.path)
+    live = holder.ceremony_id if holder is not None else None
+    if holder is not None:
+        add(NOTE, "lock", f"the home is in use by {holder.describe()}",
+            "A live process is changing this home: let it finish; read-only commands still work.")
     for c in vault.store.unfinished_ceremonies():
-        add(WARNING, "ceremony", f"{c.definition_name} ({c.id}) started {c.started_at} never finished",
-            "Open the console to resume it or abort it with a reason.")
+        if c.id == live:
+            add(NOTE, "ceremony", f"{c.definition_name} ({c.id}) is live: running in pid {holder.pid} on host "
+                f"{holder.host} since {holder.since}", "Let it finish; it is not a crashed ceremony.")
+            continue
+        add(WARNING, "ceremony", f"{c.definition_name} ({c.id}) started {c.started_at} stopped without finishing "
+            "(crashed or killed)",
+            f"`custodian ceremony unfinished` says where it stopped; then `custodian ceremony resume {c.id} --script "
+            f"FILE` or `custodian ceremony abort {c.id} --reason TEXT` (or open the console).")
     if vault.store.get_setting("token.pins") == "transient":  # see vault.operations.token
         add(WARNING, "token", "an init did not finish: the token has transient PINs that only that init knew",
             "Abort the unfinished init; in practice the next init re-initialises the token, in production reset "

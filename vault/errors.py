@@ -40,6 +40,13 @@ class HomeError(ConfigError):
     title = "Console home problem"
 
 
+class HomeLocked(HomeError):
+    code = "HOME_LOCKED"
+    title = "Home in use"
+    default_next_step = ("Wait until that process ends (or end it where it runs); read-only commands such as "
+                         "`custodian doctor` still work meanwhile.")
+
+
 class AirGapViolation(VaultError):
     code = "AIRGAP"
     title = "Machine is not air-gapped"
@@ -314,6 +321,12 @@ class PreconditionFailed(CeremonyError):
     title = "Ceremony cannot start"
 
 
+class CeremonyUnfinished(CeremonyError):
+    code = "CEREMONY_UNFINISHED"
+    title = "An unfinished ceremony is waiting"
+    default_next_step = "Resume it or abort it with a reason (`custodian ceremony unfinished` lists them)."
+
+
 class ScriptInvalid(CeremonyError):
     code = "SCRIPT"
     title = "Ceremony script is invalid"
@@ -360,6 +373,12 @@ class TokenNotEmpty(HsmError):
     code = "HSM_TOKEN_NOT_EMPTY"
     title = "Token already holds keys"
     default_next_step = "Restore onto a fresh token (or remove the listed keys through the destroy ceremony)."
+
+
+class TokenDisagrees(HsmError):
+    code = "HSM_TOKEN_DISAGREES"
+    title = "Token and database disagree"
+    default_next_step = "Run the reconcile ceremony to adopt or destroy each orphan with a quorum."
 
 
 class BundleForeign(BackupError):

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from vault import crashpoint
 from vault.ceremony import journal
 from vault.ceremony.context import RunOptions, Secrets, StepContext
 from vault.ceremony.definitions import CeremonyDefinition, StepDef
@@ -154,6 +155,7 @@ class Engine:
                                         ceremony_id=self.ceremony_id)
 
     def run_hook(self, point: str, step: StepDef) -> None:
+        crashpoint.reached(f"{step.kind}:{point}")  # crash tests only (vault.crashpoint); a no-op otherwise
         if self.hook is not None:
             self.hook(point, step)
 
@@ -174,7 +176,12 @@ class Engine:
         if self.status is not Status.NEW:
             raise CeremonyError("This ceremony was already started.", next_step="Start a new engine.")
         self.vault.check_owner()
-        check_preconditions(self.vault, self.definition)  # PreconditionFailed: nothing recorded yet
+        self._hold_lock()  # HomeLocked: another process is changing this home
+        try:
+            check_preconditions(self.vault, self.definition)  # PreconditionFailed: nothing recorded yet
+        except BaseException:
+            self._release_lock()
+            raise
         journal.start_ceremony(self.vault, self, definition_sha256(self.definition))
         self.status = Status.RUNNING
         self.ledger_append("ceremony.started", {"name": self.definition.name, "mode": self.vault.mode.value,
@@ -189,6 +196,7 @@ class Engine:
 
     def resume_at(self, step_pos: int, values: dict[str, Any]) -> list[Event]:
         """Continue a crashed ceremony at ``step_pos`` (0-based) with the journaled values (recovery)."""
+        self._hold_lock()
         self.values.update(values)
         self.status = Status.RUNNING
         self._step_pos = step_pos
@@ -366,6 +374,7 @@ class Engine:
                                                   "transcript_sha256": final_digest(self.vault, self.ceremony_id)})
         head = self.vault.ledger.head()
         journal.finish_ceremony(self.vault, self.ceremony_id, completed=True, reason=None)
+        self._release_lock()
         self.status = Status.COMPLETED
         self._pending = None
         self.outcome = Outcome(Status.COMPLETED, self.ceremony_id)
@@ -391,6 +400,11 @@ class Engine:
             self._gen = None
         self._release_transient_token(reason)
         self._wipe("abort")
+        from vault.ceremony import step_recovery
+
+        undone = step_recovery.undo_on_abort(self.vault, self.ceremony_id, crashed=False)
+        for line in undone:
+            self.record_fact(step.id if step else "-", "Undone", line)
         if self._journal_id is not None and step is not None:
             journal.step_failed(self.vault, self.ceremony_id, step.index, code)
         from vault.ceremony.transcript import final_digest
@@ -399,11 +413,23 @@ class Engine:
                                                 "code": code, "reason": reason,
                                                 "transcript_sha256": final_digest(self.vault, self.ceremony_id)})
         journal.finish_ceremony(self.vault, self.ceremony_id, completed=False, reason=f"{code}: {reason}")
+        self._release_lock()
         self.status = Status.ABORTED
         self._pending = None
         self.outcome = Outcome(Status.ABORTED, self.ceremony_id, step.id if step else None,
                                step.index if step else None, code, reason)
         self.emit(CeremonyAborted(ceremony_id=self.ceremony_id, step_id=step.id if step else None, reason=reason))
+
+    def _hold_lock(self) -> None:
+        """The home's writer lock (vault.lock) for the ceremony's lifetime; a crash releases it."""
+        held_before = self.vault.home_lock.held
+        self.vault.lock_for_writing("ceremony", ceremony_id=self.ceremony_id)
+        self._owns_lock = not held_before
+
+    def _release_lock(self) -> None:
+        if getattr(self, "_owns_lock", False):
+            self._owns_lock = False
+            self.vault.unlock()
 
     def _release_transient_token(self, reason: str) -> None:
         """An init stopping before its commit leaves a token with transient PINs: while they are

@@ -132,12 +132,22 @@ def resume(vault, ceremony_id: str, *, options=None, hook=None, clock=None, rng=
     return engine, events
 
 
-def abort_unfinished(vault, ceremony_id: str, reason: str) -> None:
+def abort_unfinished(vault, ceremony_id: str, reason: str) -> list[str]:
+    """Abort a crashed ceremony with a recorded reason; the recovery rules undo what it wrote
+    (vault.ceremony.step_recovery). Returns one line per thing undone."""
     reason = (reason or "").strip()
     if not reason:
         raise CeremonyError("Aborting an unfinished ceremony needs a reason for the record.",
                             next_step="Say why it is aborted.")
+    with vault.writing("ceremony abort", ceremony_id=ceremony_id):  # never a live ceremony of another process
+        return _abort_unfinished(vault, ceremony_id, reason)
+
+
+def _abort_unfinished(vault, ceremony_id: str, reason: str) -> list[str]:
     record = vault.store.get_ceremony(ceremony_id)
+    if record.status.value != "running":
+        raise CeremonyError(f"Ceremony {ceremony_id} is {record.status.value}, not unfinished.",
+                            next_step="Only an unfinished ceremony can be aborted.")
     u, _pos, _values = _analyse(vault, record)
     if u.step_index is not None:
         steps = vault.store.steps_of(ceremony_id)
@@ -154,13 +164,18 @@ def abort_unfinished(vault, ceremony_id: str, reason: str) -> None:
             vault.ledger.append("token.orphaned", {"label": info.label, "serial": info.serial,
                                                    "reason": f"the init stopped by a crash: {reason}"},
                                 actor="console", ceremony_id=ceremony_id)  # fmt: skip
+    from vault.ceremony.step_recovery import undo_on_abort
     from vault.ceremony.transcript import final_digest
 
+    undone = undo_on_abort(vault, ceremony_id, crashed=True)
+    if undone:
+        details["undone"] = undone
     details["transcript_sha256"] = final_digest(vault, ceremony_id)
     vault.ledger.append("ceremony.aborted", details, actor="console", ceremony_id=ceremony_id)
     from vault.ceremony.journal import finish_ceremony
 
     finish_ceremony(vault, ceremony_id, completed=False, reason=f"INTERRUPTED: {reason}")
+    return undone
 
 
 _ = json

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ from vault.secret import Secret
 
 FORMAT = 1
 _TOP = {"format": int, "ceremony": str, "share_dir": str, "verify": str, "airgap_override": str,
-        "defaults": dict, "passphrases": dict, "answers": dict}
+        "defaults": dict, "passphrases": dict, "answers": dict, "unfinished": dict}
 _DEFAULTS = {"checklists": ("ask", "confirm"), "witness": ("ask", "confirm"), "attest": ("ask", "agree")}
 
 
@@ -80,6 +80,7 @@ class Script:
     defaults: dict[str, str]
     passphrases: dict[str, str]
     answers: dict[str, Any]
+    unfinished: dict[str, Any] = field(default_factory=dict)  # {"resume": True} | {"abort": "reason"}
 
     @property
     def base(self) -> Path:
@@ -128,11 +129,16 @@ def load_script(path: Path, definition: CeremonyDefinition | None = None) -> Scr
     verify = data.get("verify")
     if verify is not None and verify not in ("full", "quiz"):
         raise fail(("verify",), "must be full or quiz")
+    unfinished = data.get("unfinished", {})
+    if unfinished and not (set(unfinished) == {"resume"} and unfinished["resume"] is True
+                           or set(unfinished) == {"abort"} and isinstance(unfinished["abort"], str)
+                           and unfinished["abort"].strip()):
+        raise fail(("unfinished",), 'must be `resume = true` or `abort = "reason"` (one of them)')
     share_dir = data.get("share_dir")
     return Script(path=path, ceremony=data["ceremony"],
                   share_dir=(path.parent / share_dir).resolve() if share_dir else None, verify=verify,
                   airgap_override=data.get("airgap_override"), defaults=dict(defaults),
-                  passphrases=dict(data.get("passphrases", {})), answers=dict(answers))
+                  passphrases=dict(data.get("passphrases", {})), answers=dict(answers), unfinished=dict(unfinished))
 
 
 def _check_ref(ref: Any, fail) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vault import crashpoint
 from vault.errors import (
     HsmCheckFailed,
     KeyNotFound,
@@ -127,6 +128,7 @@ def generate_key(
     reason = None if backup else _require_no_backup_reason(label, no_backup_reason)
     preflight_generate(vault, session, label, algorithm, backup, no_backup_reason=reason)
     key = session.generate(label, algorithm, backup=backup)
+    crashpoint.reached("generate:on-token")  # crash tests: the key exists, the database does not know it
     try:
         with vault.store.atomic():
             record = _record_new_key(vault, session, key, backup, reason, ceremony_id, actor)
@@ -213,6 +215,7 @@ def rotate_key(
     backup = old.backup is BackupDecision.BACKED_UP
     preflight_generate(vault, session, new_label, old.algorithm, backup, no_backup_reason=old.no_backup_reason)
     key = session.generate(new_label, old.algorithm, backup=backup)
+    crashpoint.reached("rotate:on-token")  # crash tests: the new version exists, the database does not know it
     try:
         with vault.store.atomic():
             new = vault.store.rotate_key(
@@ -337,6 +340,7 @@ def destroy_key(
         )
         # Last, inside the transaction: if the token refuses or the key survives, nothing commits.
         session.destroy(key)
+        crashpoint.reached("destroy:gone")  # crash tests: gone from the token, the tombstone not committed
         try:
             session.get_key(label)
         except KeyNotFound:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from vault import crashpoint
 from vault.backup.format import KeyEntry
 from vault.errors import BundleMismatch, HsmCheckFailed, TokenNotEmpty, VaultError
 from vault.hsm import HsmSession
@@ -127,14 +128,12 @@ def restore_backup(
         count, skipped = plan_restore(vault, verified)
         present = session.list_keys()
         if present:
-            raise TokenNotEmpty(
-                f"Token {session.token.describe()} already holds {len(present)} keys "
-                f"(e.g. {present[0].label!r}); a restore goes onto a fresh token."
-            )
+            _clear_partial_restore(vault, session, verified, present, ceremony_id=ceremony_id, actor=actor)
         with quorum.kek() as kek:
             wkey = session.import_wrapping_key(kek)
         try:
-            made = session.unwrap_all(wkey, (entry_item(e) for e, _ in _restorable(vault, verified)), store=True)
+            items = crashpoint.counting("restore:unwrapped", (entry_item(e) for e, _ in _restorable(vault, verified)))
+            made = session.unwrap_all(wkey, items, store=True)
         finally:
             try:
                 session.destroy_wrapping_key(wkey)
@@ -164,6 +163,36 @@ def restore_backup(
             made.undo()
             raise
     return RestoreResult(str(path), verified.sha256, session.token.serial, labels, tuple(skipped))
+
+
+def _clear_partial_restore(vault, session: HsmSession, verified, present, *, ceremony_id, actor) -> None:
+    """A replacement token half filled by a restore that was killed: every object on it is a copy
+    of one of this bundle's keys, and none of them is recorded on this token yet. Those copies are
+    destroyed (the bundle still holds every one) so that the restore starts again from empty;
+    anything else on the token is refused (``TokenNotEmpty``)."""
+    serial = session.token.serial
+    by_ident = {(k.label, k.key_id): k for k in present}
+    matched = 0
+    for entry, record in with_records(vault, verified):
+        key = by_ident.get((entry.label, entry.cka_id))
+        if key is None:
+            continue
+        if (key.algorithm is not entry.algorithm or key.fingerprint not in ("", entry.fingerprint)
+                or (record is not None and record.token_serial == serial)):
+            break
+        matched += 1
+    if matched != len(present):
+        raise TokenNotEmpty(
+            f"Token {session.token.describe()} already holds {len(present)} keys "
+            f"(e.g. {present[0].label!r}); a restore goes onto a fresh token."
+        )
+    for key in present:
+        session.destroy(key)
+    vault.ledger.append("restore.partial_cleared", {
+        "token_serial": serial, "keys_destroyed": len(present), "path": str(verified.path),
+        "sha256": verified.sha256,
+        "reason": "copies left by a restore that did not finish; the bundle holds every one",
+    }, actor=actor, ceremony_id=ceremony_id)  # fmt: skip
 
 
 def _record(vault, session: HsmSession, verified, ceremony_id, actor) -> tuple[str, ...]:

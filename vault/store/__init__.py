@@ -96,7 +96,8 @@ Attestations, deviations, drills
                  keys_compared, detail="") -> DrillRecord
     last_drill(*, ok_only=False) -> DrillRecord | None ; list_drills()
 Settings (non-secret text)
-    get_setting(key, default=None) -> str | None ; set_setting(key, value: str) ; settings() -> dict
+    get_setting(key, default=None) -> str | None ; set_setting(key, value: str) ; delete_setting(key) -> bool ;
+    settings() -> dict
 Ledger rows (the chain itself is ``vault.ledger.Ledger``; use that, not these, to append)
     A stored event is (seq, body, hash): body = the canonical JSON the hash covers; at, actor,
     ceremony_id, action, details, prev_hash are derived from it by SQLite when read (view

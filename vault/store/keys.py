@@ -334,6 +334,20 @@ class KeyRepository(StoreBase):
                 return
             last = rows[-1][0]
 
+    def backups_of_ceremony(self, ceremony_id: str) -> list[BackupRecord]:
+        return [BackupRecord(*r) for r in self._rows(
+            f"SELECT {_BACKUP_COLS} FROM backups WHERE ceremony_id = ? ORDER BY id", (ceremony_id,))]
+
+    def withdraw_backup(self, backup_id: int) -> bool:
+        """Remove a backup row and its key list when no drill refers to it: the undo of a ceremony
+        aborted after writing it. False (and nothing changed) when a drill refers to it."""
+        with self.atomic():
+            if self._rows("SELECT count(*) FROM drills WHERE backup_id = ?", (backup_id,))[0][0]:
+                return False
+            self._write("DELETE FROM backup_keys WHERE backup_id = ?", (backup_id,))
+            self._write("DELETE FROM backups WHERE id = ?", (backup_id,))
+            return True
+
     def backups_holding(self, key_id: int) -> list[BackupRecord]:
         """Every backup that contains the key (destruction lists these: they still hold it)."""
         self.get_key(key_id)

@@ -4,8 +4,10 @@ the step only asks its questions, re-prompts on a recoverable error, and reports
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
+from vault.ceremony import intents
 from vault.ceremony.kinds import ParamSpec, step_kind
 from vault.ceremony.prompts import (
     Choice,
@@ -29,10 +31,21 @@ def fingerprint_words(fp: str) -> str:
     return " ".join(words_for(data[:8]))
 
 
-def _session(ctx):
+@contextmanager
+def _session(ctx, *, reconcile: bool = True, explained: frozenset[str] = frozenset()):
+    """A logged-in session on the vault's token. The first one a ceremony opens reconciles the
+    whole token with the database and stops the ceremony before any change if they disagree
+    (vault.operations.reconcile.require_agreement); ``reconcile=False`` only for the restore,
+    which checks the replacement token its own way."""
     from vault.operations.quorum import open_token_session
+    from vault.operations.reconcile import require_agreement
 
-    return open_token_session(ctx.vault, ctx.secrets.quorum)
+    with open_token_session(ctx.vault, ctx.secrets.quorum) as session:
+        if reconcile and not ctx.values.get("_token_reconciled"):
+            ctx.progress("Reconciling the token with the database")
+            require_agreement(ctx.vault, session, explained=explained)
+            ctx.values["_token_reconciled"] = True
+        yield session
 
 
 def _output_path(a: TextAnswer) -> Path:
@@ -136,13 +149,17 @@ def _token_label(ctx) -> str:
 
 @step_kind("generate-key", params={
     "algorithms": ParamSpec("list[str]", default=[a.value for a in KeyAlgorithm]),
-}, needs_quorum=True, repeatable=False)
+}, needs_quorum=True, repeatable=True)  # resumable by its recovery rule (its intent), see _generate_after_crash
 def generate_key(ctx, params):
     """Preflight (label free, algorithm supported and wrappable, or a recorded no-backup decision),
     generate inside the HSM, check, record; the fingerprint is read aloud."""
     from vault.operations.keys import generate_key as op_generate, preflight_generate
 
     allowed = [KeyAlgorithm(a) for a in params["algorithms"]]
+    crashed = intents.get(ctx.vault, ctx.ceremony_id, ctx.step.id)
+    if crashed is not None:  # this step was killed after its intent: adopt what it made, or make it now
+        record = yield from _generate_after_crash(ctx, crashed)
+        return _generated(ctx, record, bool(crashed.get("backup", True)))
     with _session(ctx) as session:
         label = algorithm = None
         backup = True
@@ -180,16 +197,53 @@ def generate_key(ctx, params):
                 ctx.notice(str(exc), "warning")
                 algorithm, refused = None, exc
         ctx.progress(f"Generating {algorithm.value} key {label!r} in the HSM")
+        intents.record(ctx.vault, ctx.ceremony_id, ctx.step.id, "generate-key", label=label, algorithm=algorithm.value,
+                       backup=backup, no_backup_reason=reason)
         record = op_generate(ctx.vault, session, label, algorithm, backup=backup, no_backup_reason=reason,
                              ceremony_id=ctx.ceremony_id, actor=ctx.actor)
-        # The preflight ran the capability probe (cached per token model): keep it for `custodian doctor`
-        # (recorded once the key exists, so that a ceremony that generates nothing changes nothing).
-        from vault.doctor import record_capabilities
+        _record_capabilities(ctx, session)
+    return _generated(ctx, record, backup)
 
-        record_capabilities(ctx.vault, session.probe(session.wrap_mechanism))
+
+def _record_capabilities(ctx, session) -> None:
+    # The preflight ran the capability probe (cached per token model): keep it for `custodian doctor`
+    # (recorded once the key exists, so that a ceremony that generates nothing changes nothing).
+    from vault.doctor import record_capabilities
+
+    record_capabilities(ctx.vault, session.probe(session.wrap_mechanism))
+
+
+def _generated(ctx, record, backup: bool) -> dict:
     ctx.read_aloud(f"Fingerprint of {record.label}", f"{record.fingerprint} ({fingerprint_words(record.fingerprint)})")
     return {"key_label": record.label, "algorithm": record.algorithm.value, "fingerprint": record.fingerprint,
             "backup": backup, "summary": f"generated {record.algorithm.value} key {record.label} {record.fingerprint}"}
+
+
+def _generate_after_crash(ctx, intent: dict):
+    """Recovery rule of generate-key on resume (ceremonies/README.md): the database already has
+    the key -> done; the token has the orphan the intent names -> adopted; neither -> the HSM never
+    made it, so it is generated now with the intent's label, algorithm and backup decision."""
+    from vault.operations.keys import generate_key as op_generate
+    from vault.operations.orphans import adopt_generated, orphan_labelled
+
+    label, algorithm = intent["label"], KeyAlgorithm(intent["algorithm"])
+    known = ctx.vault.store.keys_by_labels([label]).get(label)
+    if known is not None and known.ceremony_id == ctx.ceremony_id:
+        return known
+    with _session(ctx, explained=frozenset({label})) as session:
+        orphan = orphan_labelled(ctx.vault, session, label)
+        if orphan is not None:
+            ctx.notice(f"The interrupted step had generated {label!r} on the token; it is adopted "
+                       f"({orphan.fingerprint}).", "warning")
+            record = adopt_generated(ctx.vault, session, orphan, intent, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+        else:
+            ctx.progress(f"Generating {algorithm.value} key {label!r} in the HSM (the interrupted step had not)")
+            record = op_generate(ctx.vault, session, label, algorithm, backup=bool(intent.get("backup", True)),
+                                 no_backup_reason=intent.get("no_backup_reason"), ceremony_id=ctx.ceremony_id,
+                                 actor=ctx.actor)
+        _record_capabilities(ctx, session)
+    return record
+    yield  # a generator like every step body (it asks nothing)
 
 
 def _label(text: str) -> str:
@@ -227,13 +281,28 @@ def backup(ctx, params):
     """Write every backed-up key, wrapped under the backup KEK, to a new bundle; read it back and test it."""
     from vault.operations.backup import write_backup
 
+    crashed = intents.get(ctx.vault, ctx.ceremony_id, ctx.step.id)
+    if crashed is not None:  # recovery rule on resume: a recorded bundle is kept, an unrecorded one removed
+        done = [b for b in ctx.vault.store.backups_of_ceremony(ctx.ceremony_id)
+                if b.path == str(Path(crashed["path"]).resolve())]
+        if done:
+            return _backed_up(ctx, Path(done[-1].path), done[-1].sha256)
+        from vault.ceremony.step_recovery import remove_unrecorded_bundle
+
+        for line in remove_unrecorded_bundle(ctx.vault, Path(crashed["path"]), ctx.ceremony_id):
+            ctx.notice(line, "warning")
+            ctx.ledger("ceremony.undone", {"what": line})
     path = yield from ctx.ask(PathPrompt, "path", _output_path, question="Write the backup bundle to (a new file)",
                               purpose=PathPurpose.OUTPUT_FILE)
     with _session(ctx) as session:
         ctx.progress("Wrapping keys and writing the bundle")
+        intents.record(ctx.vault, ctx.ceremony_id, ctx.step.id, "backup", path=str(Path(path).resolve()))
         result = write_backup(ctx.vault, session, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id,
                               actor=ctx.actor)
-    sha = _attr(result, "sha256")
+    return _backed_up(ctx, path, _attr(result, "sha256"))
+
+
+def _backed_up(ctx, path: Path, sha: str) -> dict:
     ctx.read_aloud("Backup bundle SHA-256", f"{sha} ({' '.join(words_for(bytes.fromhex(sha)[:8]))})")
     return {"backup_path": str(path), "backup_sha256": sha, "summary": f"backup written to {path}"}
 
@@ -277,7 +346,7 @@ def restore(ctx, params):
                                   purpose=PathPurpose.INPUT_FILE)
         ctx.progress("Verifying the bundle before the token is touched")
         sha256 = preflight_restore(ctx.vault, ctx.secrets.quorum, path).sha256
-    with _session(ctx) as session:
+    with _session(ctx, reconcile=False) as session:
         ctx.progress("Unwrapping keys onto the token")
         result = restore_backup(ctx.vault, session, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id,
                                 actor=ctx.actor, expected_sha256=sha256)
@@ -304,25 +373,63 @@ def drill(ctx, params):
             "summary": f"drill {'passed' if ok else 'FAILED'} ({compared} keys compared)"}
 
 
-@step_kind("rotate-key", needs_quorum=True, repeatable=False)
+@step_kind("rotate-key", needs_quorum=True, repeatable=True)  # resumable by its recovery rule (its intent)
 def rotate_key(ctx, params):
     """Generate the key's next version (active) and deactivate the current one."""
     from vault.operations.keys import rotate_key as op_rotate
 
+    crashed = intents.get(ctx.vault, ctx.ceremony_id, ctx.step.id)
+    if crashed is not None:
+        result = _rotate_after_crash(ctx, crashed)
+        if result is not None:
+            return _rotated(ctx, *result)
     key = yield from _key_choice(ctx, "key", "Which key is rotated?", (KeyState.ACTIVE,))
     with _session(ctx) as session:
         ctx.progress(f"Generating the next version of {key.label}")
-        old, new = op_rotate(ctx.vault, session, key.label, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+        old_label = key.label
+        new_label = f"{key.lineage}-v{key.version + 1}"
+        intents.record(ctx.vault, ctx.ceremony_id, ctx.step.id, "rotate-key", from_label=old_label,
+                       new_label=new_label, label=new_label, algorithm=key.algorithm.value,
+                       backup=key.backup.value == "backed-up")
+        old, new = op_rotate(ctx.vault, session, key.label, new_label=new_label, ceremony_id=ctx.ceremony_id,
+                             actor=ctx.actor)
+    return _rotated(ctx, old, new)
+
+
+def _rotated(ctx, old, new) -> dict:
     ctx.read_aloud(f"Fingerprint of {new.label}", f"{new.fingerprint} ({fingerprint_words(new.fingerprint)})")
     return {"rotated_from": old.label, "key_label": new.label, "fingerprint": new.fingerprint,
             "summary": f"{old.label} deactivated; {new.label} active"}
 
 
-@step_kind("destroy-key", needs_quorum=True, repeatable=False)
+def _rotate_after_crash(ctx, intent: dict):
+    """rotate-key resumed: the new version recorded -> done; its orphan on the token -> adopted as
+    the next version; neither -> None (the step runs again: the HSM never made it)."""
+    from vault.operations.orphans import adopt_rotated, orphan_labelled
+
+    store = ctx.vault.store
+    new = store.keys_by_labels([intent["new_label"]]).get(intent["new_label"])
+    if new is not None and new.ceremony_id == ctx.ceremony_id:
+        return store.get_key_by_label(intent["from_label"]), new
+    with _session(ctx, explained=frozenset({intent["new_label"]})) as session:
+        orphan = orphan_labelled(ctx.vault, session, intent["new_label"])
+        if orphan is None:
+            return None
+        ctx.notice(f"The interrupted step had generated {orphan.label!r}; it is adopted as the next version.",
+                   "warning")
+        return adopt_rotated(ctx.vault, session, orphan, intent, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+
+
+@step_kind("destroy-key", needs_quorum=True, repeatable=True)  # resumable by its recovery rule (its intent)
 def destroy_key(ctx, params):
     """Typed confirmation of the label; destroy; confirm gone; tombstone; list backups still holding it."""
     from vault.operations.keys import destroy_key as op_destroy
 
+    crashed = intents.get(ctx.vault, ctx.ceremony_id, ctx.step.id)
+    if crashed is not None:  # recovery rule on resume: finish what the HSM already did
+        finished = _destroy_after_crash(ctx, crashed)
+        if finished is not None:
+            return finished
     key = yield from _key_choice(ctx, "key", "Which key is destroyed?",
                                  (KeyState.PRE_ACTIVATION, KeyState.DEACTIVATED, KeyState.COMPROMISED))
 
@@ -335,12 +442,40 @@ def destroy_key(ctx, params):
     yield from ctx.ask(TypedConfirmPrompt, "confirm-label", typed, expected=key.label,
                        question=f"Type the label {key.label!r} to destroy it. This cannot be undone.")
     with _session(ctx) as session:
+        intents.record(ctx.vault, ctx.ceremony_id, ctx.step.id, "destroy-key", label=key.label)
         record = op_destroy(ctx.vault, session, key.label, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
     backups = [getattr(b, "path", str(b)) for b in (_attr(record, "backups_holding", "backups", default=[]) or [])]
+    return _destroyed(ctx, key, backups)
+
+
+def _destroyed(ctx, key, backups: list[str]) -> dict:
     text = f"{key.label} ({key.fingerprint}) destroyed and confirmed gone from the token; tombstone kept. " + (
         "Backups still holding it: " + ", ".join(backups) if backups else "No backup holds it.")
     ctx.read_aloud("Destruction record", text)
     return {"destroyed": key.label, "fingerprint": key.fingerprint, "backups_holding": backups, "summary": text}
+
+
+def _destroy_after_crash(ctx, intent: dict) -> dict | None:
+    """destroy-key resumed: already tombstoned -> done; gone from the token but not tombstoned ->
+    the tombstone is written now (the HSM had destroyed it); still on the token -> None (the step
+    runs again, typed confirmation included)."""
+    from vault.errors import KeyNotFound
+    from vault.operations.keys import DESTROYED_STATES
+    from vault.operations.orphans import finish_destruction
+
+    record = ctx.vault.store.get_key_by_label(intent["label"])
+    if record.state not in DESTROYED_STATES:
+        with _session(ctx, explained=frozenset({record.label})) as session:
+            try:
+                session.get_key(record.label)
+                return None
+            except KeyNotFound:
+                ctx.notice(f"{record.label!r} was already destroyed on the token by the interrupted step; the "
+                           "tombstone is written now.", "warning")
+                finish_destruction(ctx.vault, record, intent, token_serial=session.token.serial,
+                                   ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+    backups = [b.path for b in ctx.vault.store.backups_holding(record.id)]
+    return _destroyed(ctx, record, backups)
 
 
 @step_kind("compromise-key", needs_quorum=False, repeatable=True)
@@ -372,6 +507,8 @@ def reshare_commit(ctx, params):
                                  next_step="Distribute and verify the new shares first.")
     path = yield from ctx.ask(PathPrompt, "path", _output_path, question="Write the new backup bundle to (a new file)",
                               purpose=PathPurpose.OUTPUT_FILE)
+    with _session(ctx):  # the token must agree with the database before its PINs change
+        pass
     ctx.progress("Re-wrapping every key under the new backup KEK and re-keying the token's PINs")
 
     def record_pending():
