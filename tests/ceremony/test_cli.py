@@ -20,6 +20,9 @@ def _env() -> dict[str, str]:
 
 
 def test_init_as_a_subprocess_then_the_ledger_verifies(ws: Workspace):
+    made = subprocess.run([sys.executable, "-m", "console.cli", "--home", str(ws.home), "home", "init"], env=_env(),
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert made.returncode == 0, made.stderr
     cmd = [sys.executable, "-m", "console.cli", "--home", str(ws.home), "ceremony", "run", "init",
            "--script", str(ws.root / "init.toml")]
     done = subprocess.run(cmd, env=_env(), cwd=ws.root, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vault.ceremony.definitions import CeremonyDefinition, _line_map, _locate
+from vault.ceremony.definitions import CeremonyDefinition, _line_map, _locate, read_toml_text
 from vault.ceremony.events import Event
 from vault.ceremony.prompts import (
     AbortAnswer,
@@ -50,6 +50,7 @@ from vault.ceremony.prompts import (
     WitnessAnswer,
     WitnessPrompt,
 )
+from vault.backup.outfile import absolute
 from vault.errors import ScriptInvalid
 from vault.secret import Secret
 
@@ -88,10 +89,7 @@ class Script:
 
 def load_script(path: Path, definition: CeremonyDefinition | None = None) -> Script:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScriptInvalid(f"{path}: cannot be read ({exc.strerror}).") from None
+    text = read_toml_text(path, ScriptInvalid)
     lines = _line_map(text)
 
     def fail(keypath: tuple, problem: str) -> ScriptInvalid:
@@ -130,7 +128,7 @@ def load_script(path: Path, definition: CeremonyDefinition | None = None) -> Scr
         raise fail(("verify",), "must be full or quiz")
     share_dir = data.get("share_dir")
     return Script(path=path, ceremony=data["ceremony"],
-                  share_dir=(path.parent / share_dir).resolve() if share_dir else None, verify=verify,
+                  share_dir=absolute(path.parent / share_dir) if share_dir else None, verify=verify,
                   airgap_override=data.get("airgap_override"), defaults=dict(defaults),
                   passphrases=dict(data.get("passphrases", {})), answers=dict(answers))
 
@@ -151,9 +149,16 @@ def resolve_ref(ref: str, base: Path, kind: str) -> Secret:
     if ref.startswith("file:"):
         p = (base / ref[5:]).expanduser()
         try:
-            return Secret(p.read_text(encoding="utf-8").strip(), kind)
-        except OSError:
-            raise ScriptInvalid(f"The {kind} file {p} cannot be read.", next_step="Check the path in the script.") from None
+            raw = p.read_bytes()
+        except OSError as exc:
+            raise ScriptInvalid(f"The {kind} file {p} ({ref}) cannot be read ({exc.strerror or exc}).",
+                                next_step="Check the path in the script.") from None
+        try:
+            return Secret(raw.decode("utf-8").strip(), kind)
+        except UnicodeDecodeError as exc:  # the message names the byte's place, never the content
+            raise ScriptInvalid(f"The {kind} file {p} ({ref}) is not UTF-8 text (a byte at offset {exc.start} "
+                                f"is not), so it cannot hold a {kind}.",
+                                next_step=f"Write the {kind} into the file again as plain text.") from None
     raise ScriptInvalid(f"{ref!r} is not a reference ('env:NAME' or 'file:PATH').")
 
 
@@ -243,7 +248,7 @@ class ScriptResponder:
             if isinstance(prompt, ChoicePrompt):
                 return ChoiceAnswer(value)
             if isinstance(prompt, PathPrompt) and value.strip():
-                return TextAnswer(str((self.script.base / value).resolve()) if not os.path.isabs(value) else value)
+                return TextAnswer(str(absolute(self.script.base / value)) if not os.path.isabs(value) else value)
             return TextAnswer(value)
         if isinstance(value, int):
             return TextAnswer(str(value))
@@ -310,8 +315,7 @@ def run_script(vault, script_path: Path, *, name: str | None = None, allow_produ
     from vault.ceremony.engine import Engine
     from vault.ceremony.runner import drive
 
-    raw = load_script(Path(script_path))
-    definition = find_definition(name or raw.ceremony, vault.home.path)
+    definition = find_definition(name or load_script(Path(script_path)).ceremony, vault.home.path)
     script = load_script(Path(script_path), definition)
     options = script_options(script, allow_production_share_export=allow_production_share_export, **option_overrides)
     kwargs = {k: v for k, v in (("clock", clock), ("rng", rng)) if v is not None}

@@ -244,17 +244,15 @@ def _draw_quorum_secret(vault) -> Secret:
 
 # --- distribution ----------------------------------------------------------------------------------------
 def _write_share_file(directory: Path, custodian: str, share: Secret) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
+    from vault.backup.outfile import write_new_file
+
     path = directory / f"{custodian}.share"
-    if "/" in custodian or "\\" in custodian or path.resolve().parent != directory.resolve():
+    if "/" in custodian or "\\" in custodian or custodian in ("", ".", ".."):
         raise PreconditionFailed(f"The custodian name {custodian!r} cannot name a file in the share directory.",
                                  next_step="Enroll custodians under names without '/' or '\\'.")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(share.reveal_text() + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    return path
+    if not os.path.islink(directory):  # a link is refused by write_new_file, naming it
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return write_new_file(path, share.reveal() + b"\n")  # 0600, O_EXCL|O_NOFOLLOW, fsynced
 
 
 @step_kind("distribute-shares", params={
