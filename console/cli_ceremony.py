@@ -120,7 +120,16 @@ def cmd_transcript(args) -> int:
         t = T.build(vault, args.id)
     finally:
         vault.close()
-    print(T.to_json(t) if args.format == "json" else T.render_markdown(t), end="")
+    text = T.to_json(t) if args.format == "json" else T.render_markdown(t)
+    if args.out:
+        import hashlib
+
+        from vault.backup.outfile import write_new_file
+
+        path = write_new_file(Path(args.out), text.encode("utf-8"))  # 0600, never over a file or through a link
+        print(f"transcript of {args.id} written to {path} (sha256 {hashlib.sha256(text.encode('utf-8')).hexdigest()})")
+        return EXIT_OK
+    print(text, end="")
     return EXIT_OK
 
 
@@ -162,6 +171,7 @@ def register(subparsers) -> None:
     t.add_argument("file", nargs="?", help="with 'verify': the JSON transcript file")
     t.add_argument("--format", choices=("md", "json"), default="md")
     t.add_argument("--pinned-keys", help="with 'verify': JSON file of name -> public key PEM to pin")
+    t.add_argument("--out", metavar="FILE", help="write the transcript to FILE (a new file) instead of printing it")
     t.set_defaults(handler=cmd_transcript)
 
     v = subparsers.add_parser("verify", help="verify a payload signature offline")

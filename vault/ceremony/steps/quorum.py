@@ -78,7 +78,7 @@ def quorum(ctx, params):
     public = shareset.public_of(store, record)
     holders = shareset.holder_names(store, record.id)
     known = shareset.known_sets(store)
-    collector = ShareCollector(public, ceremony_id=ctx.ceremony_id, known=known)
+    collector = ShareCollector(public, ceremony_id=ctx.ceremony_id, known=known, holders=holders)
     ctx.secrets.collector = collector
     # After a power loss in a reshare's switch the token may have either set's PINs: the first
     # share entered decides which set is collected, and the login after activation settles it.
@@ -120,7 +120,7 @@ def quorum(ctx, params):
                     record = pending.new_share_set
                     public = shareset.public_of(store, record)
                     holders = shareset.holder_names(store, record.id)
-                    alt = ShareCollector(public, ceremony_id=ctx.ceremony_id, known=known)
+                    alt = ShareCollector(public, ceremony_id=ctx.ceremony_id, known=known, holders=holders)
                     progress = alt.add(answer.share)  # a ShareError here names the share's real problem
                     collector = ctx.secrets.collector = alt
             except ShareError as exc:
@@ -161,7 +161,7 @@ def quorum(ctx, params):
                     public = shareset.public_of(store, record)
                     holders = shareset.holder_names(store, record.id)
                     collector = ctx.secrets.collector = ShareCollector(public, ceremony_id=ctx.ceremony_id,
-                                                                       known=known)
+                                                                       known=known, holders=holders)
                 error = exc
                 ctx.emit_rejected(exc)
                 ctx.emit(QuorumWiped(ceremony_id=ctx.ceremony_id, reason="error"))
