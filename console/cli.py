@@ -255,10 +255,10 @@ def _global_options_everywhere(parser: argparse.ArgumentParser) -> None:
 
 
 def _extra_registrations() -> list[Callable]:
-    """Command groups that live in their own modules (ceremonies, transcripts, verify, backups)."""
-    from console import cli_ceremony
+    """Command groups that live in their own modules (ceremonies, transcripts, verify, certificates)."""
+    from console import cli_ceremony, cli_certs
 
-    return [cli_ceremony.register]
+    return [cli_ceremony.register, cli_certs.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ the point. A new step kind declares its asks with ``declare_asks(kind, fn)`` (or
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from vault.ceremony.kinds import Ask, declare_asks
@@ -288,3 +289,64 @@ for _kind, _fn in (("generate-key", _generate), ("backup", _backup), ("verify-bu
                    ("compromise-key", _compromise), ("reshare-commit", _reshare_commit), ("sign", _sign),
                    ("attest", _attest)):
     declare_asks(_kind, _fn)
+
+
+# --- PKI (vault.ceremony.steps.pki) -------------------------------------------------------------------
+def _reviews() -> list[Ask]:
+    # Not value-checked: "false" is a legitimate answer (the review is declined, nothing is signed).
+    return [Ask("review", "confirm", required=True), Ask("review:witness", "confirm", required=True)]
+
+
+def _dir_in(plan):
+    def check(v):
+        path = _base(plan) / str(v) if not str(v).startswith("/") else Path(str(v))
+        return None if path.is_dir() and any(path.glob("*.csr")) else f"{path} is not a directory holding *.csr files"
+    return check
+
+
+def _dir_out(plan):
+    def check(v):
+        path = _base(plan) / str(v) if not str(v).startswith("/") else Path(str(v))
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            return f"{path} exists and is not an empty directory"
+        if not path.parent.is_dir():
+            return f"the directory {path.parent} does not exist"
+        return None
+    return check
+
+
+def _pki_root(params, plan):
+    return [Ask("key", "choice", required=True, check=_key_check(plan, ("active", "pre-activation"), signing=True)),
+            Ask("path", "path-out", required=True, check=_out(plan)), *_reviews()]
+
+
+def _pki_csr(params, plan):
+    return [Ask("issuer", "choice", required=True), Ask("csr", "path-in", required=True, check=_in(plan)),
+            Ask("path", "path-out", required=True, check=_out(plan)), *_reviews()]
+
+
+def _pki_cross(params, plan):
+    return [Ask("issuer", "choice", required=True), Ask("certificate", "path-in", required=True, check=_in(plan)),
+            Ask("path", "path-out", required=True, check=_out(plan)), *_reviews()]
+
+
+def _pki_key(params, plan):
+    return [Ask("issuer", "choice", required=True),
+            Ask("key", "choice", required=True, check=_key_check(plan, ("active", "pre-activation"), signing=True)),
+            Ask("path", "path-out", required=True, check=_out(plan)), *_reviews()]
+
+
+def _pki_crl(params, plan):
+    return [Ask("issuer", "choice", required=True), Ask("revoke", "text", required=True),
+            Ask("path", "path-out", required=True, check=_out(plan)), *_reviews()]
+
+
+def _pki_batch(params, plan):
+    return [Ask("issuer", "choice", required=True), Ask("csr-dir", "text", required=True, check=_dir_in(plan)),
+            Ask("out-dir", "text", required=True, check=_dir_out(plan)), *_reviews()]
+
+
+for _kind, _fn in (("root-certificate", _pki_root), ("sign-csr", _pki_csr), ("cross-certificate", _pki_cross),
+                   ("key-certificate", _pki_key), ("crl", _pki_crl), ("sign-csr-batch", _pki_batch)):
+    if _kind in __import__("vault.ceremony.kinds", fromlist=["REGISTRY"]).REGISTRY:
+        declare_asks(_kind, _fn)
