@@ -37,8 +37,14 @@ def _lost(ws: Workspace) -> None:
     ws.lose_token()
 
 
+def _empty(ws: Workspace) -> None:
+    """A new practice home, nothing in it yet."""
+    with ws.vault():
+        pass
+
+
 def home(kind, tmp_path_factory, tmp_path, monkeypatch) -> Workspace:
-    build = {"keyed": _keyed, "lost": _lost, "init": lambda ws: None}[kind]
+    build = {"keyed": _keyed, "lost": _lost, "init": _empty}[kind]
     return clone(prepared(tmp_path_factory, f"sweep-{kind}", build), tmp_path / "ws", monkeypatch)
 
 

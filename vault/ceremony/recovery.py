@@ -25,6 +25,9 @@ from vault.errors import CeremonyError, PreconditionFailed
 # Kinds whose work lives in memory until a later step commits it: a crash anywhere from them up
 # to that commit cannot be resumed (the new secret is gone; its shares must not be used).
 _VOLATILE_FROM = {"new-quorum", "prepare-token"}
+# Not safe to repeat as they are, but their step body applies a recovery rule on resume (it reads
+# the intent the crashed attempt recorded: vault.ceremony.intents, ceremonies/README.md).
+RESUMABLE_BY_RULE = frozenset({"generate-key", "rotate-key", "destroy-key"})
 _VOLATILE_UNTIL = {"commit-share-set", "reshare-commit"}
 _TOKEN_LOST = ("the token was initialised with transient PINs held only in memory; it is empty and its PINs are "
                "lost (practice: the next init discards and re-initialises it; production: reset it with the HSM "
@@ -70,7 +73,7 @@ def _analyse(vault, record) -> tuple[Unfinished, int, dict]:
     token_lost = volatile and "prepare-token" in kinds and _token_transient(vault)
     if definition_sha256(definition) != record.definition_sha256:
         why = "the ceremony's definition file changed since it started"
-    elif step is not None and not registry()[step.kind].repeatable:
+    elif step is not None and not registry()[step.kind].repeatable and step.kind not in RESUMABLE_BY_RULE:
         why = f"step '{step.id}' ({step.kind}) is not safe to repeat"
     elif volatile:
         why = "a new quorum secret was being handed out; it was only in memory"

@@ -49,16 +49,13 @@ def _session(ctx, *, reconcile: bool = True, explained: frozenset[str] = frozens
 
 
 def _output_path(a: TextAnswer) -> Path:
+    """A new file in an existing folder, reached without a symbolic link (vault.backup.outfile)."""
+    from vault.backup.outfile import check_output_path
+
     text = a.text.strip()
     if not text:
         raise AnswerInvalid("Give a file path.")
-    path = Path(text).expanduser()
-    if path.exists():
-        raise OutputExists(f"{path} already exists.")
-    if not path.parent.is_dir():
-        raise AnswerInvalid(f"The directory {path.parent} does not exist.",
-                            next_step="Mount the medium or choose an existing directory.")
-    return path
+    return check_output_path(Path(text).expanduser())
 
 
 def _input_path(a: TextAnswer) -> Path:
@@ -149,7 +146,7 @@ def _token_label(ctx) -> str:
 
 @step_kind("generate-key", params={
     "algorithms": ParamSpec("list[str]", default=[a.value for a in KeyAlgorithm]),
-}, needs_quorum=True, repeatable=True)  # resumable by its recovery rule (its intent), see _generate_after_crash
+}, needs_quorum=True, repeatable=False)  # resumable by its recovery rule (its intent), see _generate_after_crash
 def generate_key(ctx, params):
     """Preflight (label free, algorithm supported and wrappable, or a recorded no-backup decision),
     generate inside the HSM, check, record; the fingerprint is read aloud."""
@@ -373,7 +370,7 @@ def drill(ctx, params):
             "summary": f"drill {'passed' if ok else 'FAILED'} ({compared} keys compared)"}
 
 
-@step_kind("rotate-key", needs_quorum=True, repeatable=True)  # resumable by its recovery rule (its intent)
+@step_kind("rotate-key", needs_quorum=True, repeatable=False)  # resumable by its recovery rule (its intent)
 def rotate_key(ctx, params):
     """Generate the key's next version (active) and deactivate the current one."""
     from vault.operations.keys import rotate_key as op_rotate
@@ -420,7 +417,7 @@ def _rotate_after_crash(ctx, intent: dict):
         return adopt_rotated(ctx.vault, session, orphan, intent, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
 
 
-@step_kind("destroy-key", needs_quorum=True, repeatable=True)  # resumable by its recovery rule (its intent)
+@step_kind("destroy-key", needs_quorum=True, repeatable=False)  # resumable by its recovery rule (its intent)
 def destroy_key(ctx, params):
     """Typed confirmation of the label; destroy; confirm gone; tombstone; list backups still holding it."""
     from vault.operations.keys import destroy_key as op_destroy

@@ -114,3 +114,18 @@ def resolve_token(ctx, params):
 
 def _no():
     raise AnswerInvalid("Nothing was written.", next_step="Answer yes, or abort the ceremony.")
+
+
+def _asks(params, plan):
+    from vault.ceremony.kinds import Ask
+
+    return [Ask("orphan:*", "choice"), Ask("confirm-destroy:*", "typed"), Ask("tombstone:*", "confirm")]
+
+
+def _declare() -> None:
+    from vault.ceremony.kinds import declare_asks
+
+    declare_asks("resolve-token", _asks)
+
+
+_declare()
