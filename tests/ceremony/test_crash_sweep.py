@@ -151,7 +151,11 @@ def test_kill_then_recover_headless(tmp_path_factory, tmp_path, monkeypatch, kin
     script = scripts(ws)[name]
     before = live_keys(ws) if kind != "init" else set()
     stopped_at(ws, point, "ceremony", "run", name, "--script", script).kill()
-    recover(ws, how, script)
+    cid = recover(ws, how, script)
+    if how == "abort":
+        with ws.vault() as v:  # an aborted ceremony keeps no backup of its own (recovery rule of backup)
+            assert v.store.backups_of_ceremony(cid) == []
+            assert v.store.custodians_enrolled_by(cid) == []  # nor an enrollment (init)
     destroyed = {"signer-2026"} if name == "destroy" else set()
     if then == "rerun":
         for leftover in (ws.root / "shares").glob("*.share") if name == "init" else ():

@@ -14,7 +14,8 @@ left to the reconcile ceremony, with the crashed step's intent kept so the orpha
   under the new KEK), which the docs say and the ledger records as kept;
 * a bundle the crashed step published but never recorded (the backup intent's path, its header
   naming this ceremony) and the write-once temp files (``.<name>.*.partial``) beside it;
-* share files exported by a ceremony whose new share set never became active (void shares);
+* share files exported by a ceremony whose new share set never became active (void shares) —
+  never while a reshare's new set is still *pending* (the token may already have its PINs);
 * custodians enrolled by an init whose share set was never committed (nothing refers to them);
 * the crashed step's intent: kept (``abandoned``) when it touched the token, cleared otherwise.
 """
@@ -108,6 +109,10 @@ def _void_share_files(vault, ceremony_id: str) -> list[str]:
     exported = [e for e in vault.ledger.events_of(ceremony_id) if e.action == "shares.exported"]
     if not exported:
         return []
+    if any(s.ceremony_id == ceremony_id and s.status.value == "pending" for s in vault.store.list_share_sets()):
+        # a reshare cut inside its switch: the token may already have the new set's PINs, so its
+        # shares may be the only way in; the next quorum activation settles it (never removed here)
+        return ["kept the new share files: the reshare's switch is not settled yet (the next quorum decides)"]
     names = set()
     for step in vault.store.steps_of(ceremony_id):
         result = step.result if isinstance(step.result, dict) else {}
