@@ -46,6 +46,10 @@ def run_ceremony(vault, script_path: Path, *, name: str | None = None, resume_un
     """``custodian ceremony run``: refuses while a ceremony is unfinished unless told what to do."""
     script_path = Path(script_path)
     with vault.writing("ceremony run"):  # before looking: a live ceremony elsewhere is refused here
+        if name is not None:
+            from vault.ceremony.definitions import find_definition
+
+            find_definition(name, vault.home.path)  # an unknown ceremony is named before the script is read
         raw = load_script(script_path)
         resume_unfinished = resume_unfinished or raw.unfinished.get("resume") is True
         abort_reason = abort_reason or raw.unfinished.get("abort")
