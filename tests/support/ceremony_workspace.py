@@ -31,7 +31,9 @@ EXAMPLES = REPO / "ceremonies" / "examples"
 PEOPLE = ("admin", "wendy", "alice", "bob", "carol", "dave", "erin")
 ORDER = ("init", "generate-key", "sign", "backup", "drill", "rotate", "compromise", "destroy", "reshare", "restore")
 # What a failed ceremony may add: its own bookkeeping, nothing about the vault's state.
-BOOKKEEPING = frozenset({"ceremony.started", "environment.checked", "quorum.activated", "ceremony.aborted"})
+BOOKKEEPING = frozenset({"ceremony.started", "environment.checked", "quorum.activated", "ceremony.aborted",
+                         # the witness's evidence: authenticated, reviews confirmed or withdrawn, sign-offs
+                         "witness.authenticated", "review.confirmed", "review.withdrawn", "ceremony.witnessed"})
 JOURNAL_TABLES = frozenset({"ceremonies", "ceremony_steps", "attestations", "deviations", "ledger"})
 
 

@@ -3,6 +3,12 @@
 A step kind declares its parameter schema (checked when a definition is loaded), whether it is
 safe to repeat after a crash (``repeatable``), whether it needs an activated quorum, and its
 ``run(ctx, params)`` generator, which yields prompts and receives answers (see vault.ceremony.engine).
+
+A kind whose step acts irreversibly on the HSM (or on the vault's keys) declares ``review=``: a
+sentence saying what its review shows. Its body then runs ``yield from ctx.review(...)`` after
+its last question and before its first HSM call that changes anything (vault.ceremony.review);
+the paper script prints the sentence, and tests/ceremony/test_review.py checks, for every such
+kind in the built-in ceremonies, that the review comes before the token or the ledger changes.
 """
 
 from __future__ import annotations
@@ -50,13 +56,14 @@ class StepKind:
     repeatable: bool = True  # safe to run again after a crash in the middle of it
     needs_quorum: bool = False
     doc: str = ""
+    review: str = ""  # what the review before its irreversible action shows ("" = acts on nothing irreversible)
 
 
 REGISTRY: dict[str, StepKind] = {}
 
 
 def step_kind(name: str, *, params: Mapping[str, ParamSpec] | None = None, repeatable: bool = True,
-              needs_quorum: bool = False, doc: str = "") -> Callable[[StepBody], StepBody]:
+              needs_quorum: bool = False, doc: str = "", review: str = "") -> Callable[[StepBody], StepBody]:
     """Decorator registering a step body under ``name``."""
 
     def register(fn: StepBody) -> StepBody:
@@ -70,7 +77,7 @@ def step_kind(name: str, *, params: Mapping[str, ParamSpec] | None = None, repea
                 yield  # noqa: unreachable - makes this a generator function
 
         REGISTRY[name] = StepKind(name, body, dict(params or {}), repeatable, needs_quorum,
-                                  doc or (fn.__doc__ or "").strip())
+                                  doc or (fn.__doc__ or "").strip(), review)
         return fn
 
     return register
