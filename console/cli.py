@@ -196,9 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_registrations() -> list[Callable]:
     """Command groups that live in their own modules (ceremonies, transcripts, verify)."""
-    from console import cli_ceremony
+    from console import cli_ceremony, cli_certs
 
-    return [cli_ceremony.register]
+    return [cli_ceremony.register, cli_certs.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

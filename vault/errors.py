@@ -386,3 +386,64 @@ class PayloadUnreadable(VaultError):
     code = "PAYLOAD_UNREADABLE"
     title = "Payload cannot be read"
     default_next_step = "Check the path and that the medium is mounted and readable."
+
+
+# --- PKI (certificates, CSRs, CRLs) -----------------------------------------------------------------
+class PkiError(VaultError):
+    code = "PKI"
+    title = "Certificate problem"
+    default_next_step = "Read the message; nothing was signed."
+
+
+class ProfileInvalid(PkiError):
+    code = "PKI_PROFILE_INVALID"
+    title = "Certificate profile is invalid"
+    default_next_step = "Correct the profile file (file, line and key are named); nothing was signed."
+
+
+class CsrInvalid(PkiError):
+    code = "PKI_CSR_INVALID"
+    title = "Certificate request refused"
+    default_next_step = "Ask the requester for a new CSR (PEM or DER, signed by its own key)."
+
+
+class LintFailed(PkiError):
+    code = "PKI_LINT_FAILED"
+    title = "The linter found errors"
+    default_next_step = "Correct the profile so that pkilint reports no error; nothing was signed."
+
+
+class ValidityBeyondIssuer(PkiError):
+    code = "PKI_VALIDITY_BEYOND_ISSUER"
+    title = "Validity ends after the issuer's"
+    default_next_step = "Shorten validity_days in the profile or re-issue the issuer first; nothing was signed."
+
+
+class PathLengthViolation(PkiError):
+    code = "PKI_PATH_LENGTH"
+    title = "Path length constraint violated"
+    default_next_step = "Issue from a CA whose path length allows it, or lower path_length in the profile."
+
+
+class SerialReused(PkiError):
+    code = "PKI_SERIAL_REUSED"
+    title = "Serial number already used"
+    default_next_step = "Run the step again: a new serial is drawn from the HSM; nothing was signed."
+
+
+class IssuerNotUsable(PkiError):
+    code = "PKI_ISSUER_UNUSABLE"
+    title = "The issuing certificate cannot issue"
+    default_next_step = "Choose a valid, unrevoked CA certificate whose key is on this vault's token."
+
+
+class CertificateCheckFailed(PkiError):
+    code = "PKI_CHECK_FAILED"
+    title = "The signed result failed its software check"
+    default_next_step = "Nothing was written; check the token and report the incident."
+
+
+class ReviewDeclined(PkiError):
+    code = "PKI_REVIEW_DECLINED"
+    title = "The review was not confirmed"
+    default_next_step = "Nothing was signed; correct what was wrong and run the ceremony again."

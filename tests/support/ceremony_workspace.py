@@ -30,6 +30,8 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "ceremonies" / "examples"
 PEOPLE = ("admin", "wendy", "alice", "bob", "carol", "dave", "erin")
 ORDER = ("init", "generate-key", "sign", "backup", "drill", "rotate", "compromise", "destroy", "reshare", "restore")
+#: The PKI ceremonies' examples, in the order they replay after init (tests/ceremony/test_pki_lifecycle.py).
+PKI_ORDER = ("root-ca", "root-ca-existing", "intermediate", "cross-sign", "crl", "ocsp-signer", "issue-batch")
 # What a failed ceremony may add: its own bookkeeping, nothing about the vault's state.
 BOOKKEEPING = frozenset({"ceremony.started", "environment.checked", "quorum.activated", "ceremony.aborted",
                          # the witness's evidence: authenticated, reviews confirmed or withdrawn, sign-offs

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from vault.types import ALLOWED_TRANSITIONS, KeyAlgorithm, KeyState, Mode, Role
 
+from vault.store.schema_pki import PKI_STATEMENTS
 from vault.store.records import (
     BackupDecision,
     CeremonyStatus,
@@ -300,6 +301,7 @@ _V2 = (
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "ledger: named columns in a view, not generated on every append", _V2),
+    Migration(3, "certificate store: serials, certificates, revocations, CRLs", PKI_STATEMENTS),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -9,6 +9,7 @@ from sqlite_utils import Database
 
 from vault.errors import SchemaError, StoreError
 from vault.store.ceremonies import CeremonyRepository
+from vault.store.certs import CertificateRepository
 from vault.store.clock import Clock, utc_now
 from vault.store.keys import KeyRepository
 from vault.store.ledger_rows import LedgerRowRepository
@@ -19,7 +20,8 @@ from vault.store.settings import SettingsRepository
 BUSY_TIMEOUT_SECONDS = 10.0
 
 
-class Store(PeopleRepository, KeyRepository, CeremonyRepository, LedgerRowRepository, SettingsRepository):
+class Store(PeopleRepository, KeyRepository, CeremonyRepository, LedgerRowRepository, SettingsRepository,
+            CertificateRepository):
     """The console's metadata and ledger in one SQLite file. See ``vault.store`` for the API."""
 
     def __init__(self, db: Database, path: Path, clock: Clock) -> None:  # use Store.open
