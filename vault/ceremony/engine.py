@@ -442,6 +442,12 @@ class Engine:
                 if step is None:
                     self._complete()
                     return
+                if self.options.preflight is not None and not kinds[step.kind].repeatable:
+                    try:  # e.g. a script that cannot answer what follows: stop before what cannot be undone
+                        self.options.preflight(step, self.values)
+                    except VaultError as exc:
+                        self._fail(exc)
+                        return
                 self._journal_id = journal.step_started(self.vault, self.ceremony_id, step)
                 self._step_log, self._unrewindable = [], False
                 self._step_seq = self.vault.ledger.head().seq
