@@ -40,6 +40,12 @@ class HomeError(ConfigError):
     title = "Console home problem"
 
 
+class NoVault(HomeError):
+    code = "NO_VAULT"
+    title = "No console home here"
+    default_next_step = "Create one with `custodian home init` (or open the console), or check --home."
+
+
 class AirGapViolation(VaultError):
     code = "AIRGAP"
     title = "Machine is not air-gapped"
@@ -291,6 +297,12 @@ class OutputWriteFailed(BackupError):
     default_next_step = "Check the medium is mounted and writable, then retry."
 
 
+class OutputPathUnsafe(BackupError):
+    code = "OUTPUT_UNSAFE"
+    title = "Output path is not safe to write"
+    default_next_step = "Give a new file in a real directory: no symbolic link in the path."
+
+
 class BundleUnreadable(BackupError):
     code = "BUNDLE_UNREADABLE"
     title = "Backup bundle cannot be read"
@@ -324,6 +336,12 @@ class CeremonyAborted(CeremonyError):
     code = "ABORTED"
     title = "Ceremony aborted"
     default_next_step = "Review the transcript; start the ceremony again when ready."
+
+
+class CeremonyUnknown(CeremonyError):
+    code = "CEREMONY_UNKNOWN"
+    title = "No such ceremony"
+    default_next_step = "List the ceremonies with `custodian ceremony list`."
 
 
 class AnswerInvalid(CeremonyError):
@@ -378,6 +396,38 @@ class PayloadUnreadable(VaultError):
     code = "PAYLOAD_UNREADABLE"
     title = "Payload cannot be read"
     default_next_step = "Check the path and that the medium is mounted and readable."
+
+
+class PublicKeyUnreadable(VaultError):
+    code = "PUBLIC_KEY"
+    title = "Public key cannot be read"
+    default_next_step = "Give the signer's public key as a PEM or DER SubjectPublicKeyInfo file."
+
+
+class TranscriptUnreadable(VaultError):
+    code = "TRANSCRIPT_UNREADABLE"
+    title = "Transcript cannot be read"
+    default_next_step = "Export it with `custodian transcript ID --format json` and give that file."
+
+
+class PinnedKeysInvalid(VaultError):
+    code = "PINNED_KEYS"
+    title = "Pinned keys file is not usable"
+    default_next_step = 'Give a JSON object of participant name -> public key PEM, e.g. {"alice": "-----BEGIN PUBLIC KEY-----..."}.'
+
+
+# --- the command line -----------------------------------------------------------------------------
+class UsageError(VaultError):
+    code = "USAGE"
+    title = "Command not understood"
+    default_next_step = "See `custodian --help` (or `custodian COMMAND --help`)."
+
+
+class InternalError(VaultError):
+    code = "INTERNAL"
+    title = "Internal error"
+    default_next_step = ("This is a bug and nothing further was done; run again with CUSTODIAN_DEBUG=1 to see "
+                         "the traceback, and report it.")
 
 
 # --- PKI (certificates, CSRs, CRLs) -----------------------------------------------------------------
