@@ -98,3 +98,13 @@ def test_a_bad_unfinished_table_in_a_script_is_refused(ws: Workspace):
     script.write_text((ws.root / "sign.toml").read_text().replace('[defaults]', '[unfinished]\nabort = ""\n\n[defaults]'))
     done = cli(ws, "ceremony", "run", "sign", "--script", str(script))
     assert done.returncode == 2 and "key 'unfinished'" in done.stderr
+
+
+def test_an_unknown_id_is_named_with_the_listing_command(ws: Workspace, capsys):
+    from console.cli import main
+
+    for argv in (["ceremony", "abort", "backup-nope", "--reason", "typo"],
+                 ["ceremony", "resume", "backup-nope", "--script", "backup.toml"]):
+        assert main(["--home", str(ws.home), *argv]) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert "No ceremony with id 'backup-nope'" in line and "`custodian ceremony unfinished` lists" in line

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from vault.ceremony.recovery import Unfinished, abort_unfinished, resume, unfinished
 from vault.ceremony.script import ScriptResponder, ScriptRun, load_script, run_script, script_options
-from vault.errors import CeremonyUnfinished, PreconditionFailed
+from vault.errors import CeremonyUnfinished, PreconditionFailed, RecordNotFound
 
 
 def describe(u: Unfinished) -> str:
@@ -77,7 +77,7 @@ def resume_with_script(vault, ceremony_id: str, script_path: Path, *, allow_prod
     from vault.ceremony.definitions import find_definition
     from vault.ceremony.runner import drive
 
-    record = vault.store.get_ceremony(ceremony_id)
+    record = _known(vault, ceremony_id)
     definition = find_definition(record.definition_name, vault.home.path)
     script = load_script(Path(script_path), definition)
     options = script_options(script, allow_production_share_export=allow_production_share_export, **option_overrides)
@@ -99,5 +99,14 @@ def resume_with_script(vault, ceremony_id: str, script_path: Path, *, allow_prod
 
 def abort_with_reason(vault, ceremony_id: str, reason: str) -> list[str]:
     """Abort an unfinished ceremony with a recorded reason; returns what the recovery rules undid."""
+    _known(vault, ceremony_id)
     with vault.writing("ceremony abort", ceremony_id=ceremony_id):
         return abort_unfinished(vault, ceremony_id, reason) or []
+
+
+def _known(vault, ceremony_id: str):
+    try:
+        return vault.store.get_ceremony(ceremony_id)
+    except RecordNotFound:
+        raise RecordNotFound(f"No ceremony with id {ceremony_id!r}.",
+                             next_step="`custodian ceremony unfinished` lists the unfinished ceremonies and their ids.") from None
