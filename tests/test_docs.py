@@ -1,7 +1,7 @@
 """The repository stands on its own, and its docs tell the truth about the CLI:
 
 * README.md, docs/*.md, ceremonies/README.md and bench/README.md link only to files inside the
-  repository (every relative link resolves; nothing points at ../shared or an absolute path);
+  repository (every relative link resolves; nothing points outside it or at an absolute path);
 * no file in the repository (docs, code, tests) refers to the team's notes outside it;
 * every `custodian COMMAND ...` they name is a command the CLI has;
 * the exit codes the README documents are the CLI's.
