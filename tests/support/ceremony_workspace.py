@@ -33,7 +33,9 @@ ORDER = ("init", "generate-key", "sign", "backup", "drill", "rotate", "compromis
 #: The PKI ceremonies' examples, in the order they replay after init (tests/ceremony/test_pki_lifecycle.py).
 PKI_ORDER = ("root-ca", "root-ca-existing", "intermediate", "cross-sign", "crl", "ocsp-signer", "issue-batch")
 # What a failed ceremony may add: its own bookkeeping, nothing about the vault's state.
-BOOKKEEPING = frozenset({"ceremony.started", "environment.checked", "quorum.activated", "ceremony.aborted"})
+BOOKKEEPING = frozenset({"ceremony.started", "environment.checked", "quorum.activated", "ceremony.aborted",
+                         # the witness's evidence: authenticated, reviews confirmed or withdrawn, sign-offs
+                         "witness.authenticated", "review.confirmed", "review.withdrawn", "ceremony.witnessed"})
 JOURNAL_TABLES = frozenset({"ceremonies", "ceremony_steps", "attestations", "deviations", "ledger"})
 
 
