@@ -24,7 +24,7 @@ from vault import hsm
 from vault.errors import BundleUnreadable, DrillFailed, HsmCheckFailed, RecordNotFound, VaultError
 from vault.hsm import HsmModule
 from vault.operations._common import ACTOR, Stopwatch, sha256_file
-from vault.operations.bundle_check import check_against_record
+from vault.operations.bundle_record import check_against_record
 from vault.operations.bundles import entry_item, open_verified, test_unwrap
 from vault.operations.quorum import ActiveQuorum, wrap_mechanism
 from vault.secret import Secret

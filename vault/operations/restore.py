@@ -24,7 +24,7 @@ from vault.backup.format import KeyEntry
 from vault.errors import BundleMismatch, HsmCheckFailed, TokenNotEmpty, VaultError
 from vault.hsm import HsmSession
 from vault.operations._common import ACTOR
-from vault.operations.bundle_check import check_against_record
+from vault.operations.bundle_record import check_against_record
 from vault.operations.bundles import LOOKUP_BATCH, batches, entry_item, open_verified, with_records
 from vault.operations.keys import DESTROYED_STATES
 from vault.operations.quorum import ActiveQuorum
@@ -90,7 +90,7 @@ class RestorePreflight:
 def preflight_restore(vault, quorum: ActiveQuorum, path: Path) -> RestorePreflight:
     """Everything a restore checks before any token is touched, the replacement token included:
     the whole file (lines, MAC, the quorum's KEK), the bundle against the vault's record of that
-    backup key for key (vault.operations.bundle_check), and every blob unwrapped and checked in a
+    backup key for key (vault.operations.bundle_record), and every blob unwrapped and checked in a
     throwaway scratch token (vault.operations.drill). Raises on the first problem; changes nothing
     in the vault (no row, no setting, no ledger event)."""
     from vault.operations.drill import unwrap_in_scratch_token

@@ -11,7 +11,7 @@ import pytest
 from vault.backup.format import inspect_bundle, write_bundle
 from vault.errors import BundleMismatch, DrillFailed
 from vault.operations import generate_key, restore_backup, run_drill, write_backup
-from vault.operations.bundle_check import check_against_record
+from vault.operations.bundle_record import check_against_record
 from vault.operations.bundles import open_verified
 from vault.operations.restore import preflight_restore
 from vault.types import KeyAlgorithm
