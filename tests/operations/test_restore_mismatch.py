@@ -76,9 +76,11 @@ def test_a_bundle_entry_that_disagrees_with_the_database_is_refused(backed_up: W
     result = ws.run("restore", script)
     assert not result.ok
     line = result.one_line()
-    assert "aborted at step 6 'restore': HSM_CHECK: " in line and "is not the key the vault recorded" in line
-    assert "nothing was restored" in line
-    assert ws.token_keys() == ()  # the replacement token holds no key
+    # refused by the whole-bundle check before the replacement token is initialised (issue 14)
+    assert "aborted at step 4 'verify': BUNDLE_MISMATCH: " in line and "does not match backup" in line
+    assert f"key 'signer-2026': the bundle's {'CKA_ID' if field == 'cka_id' else 'fingerprint'} is " in line
+    with ws.vault() as v:
+        assert v.hsm().tokens() == []  # no replacement token was initialised, so it holds no key
     after = ws.db_rows()
     for table in ("keys", "key_history", "backups"):
         if table in rows:
