@@ -378,3 +378,21 @@ class PayloadUnreadable(VaultError):
     code = "PAYLOAD_UNREADABLE"
     title = "Payload cannot be read"
     default_next_step = "Check the path and that the medium is mounted and readable."
+
+
+class PurposeMismatch(VaultError):
+    code = "KEY_PURPOSE"
+    title = "The key's purpose does not allow this"
+    default_next_step = "Use a key whose purpose fits (sign, encrypt, wrap or transport); `custodian keys list` shows them."
+
+
+class KeyExpired(VaultError):
+    code = "KEY_EXPIRED"
+    title = "The key's cryptoperiod is over"
+    default_next_step = "Rotate the key, or deactivate it; it may still verify or decrypt what it protected."
+
+
+class NotYetActive(VaultError):
+    code = "KEY_NOT_YET_ACTIVE"
+    title = "The key's activation date has not come"
+    default_next_step = "Activate it on or after its activation date."

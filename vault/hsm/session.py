@@ -39,7 +39,7 @@ from vault.errors import (
     VaultError,
     WrappedKeyInvalid,
 )
-from vault.hsm import bulk, software, templates
+from vault.hsm import purposes, bulk, software, templates
 from vault.hsm.errors import map_exception, translated
 from vault.hsm.model import AlgorithmCapability, Capabilities, KeyObject, TokenInfo, WrapMechanism, WrappingKey
 from vault.hsm.module import HSM_LOCK, hsm_call
@@ -357,19 +357,20 @@ class HsmSession:
         return self.probe(self.wrap_mechanism)
 
     def _generate_objects(
-        self, algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bool, backup: bool
+        self, algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bool, backup: bool, purpose=None
     ) -> list[Any]:
         """C_GenerateKey / C_GenerateKeyPair with the explicit templates. [secret] or [public, private]."""
         spec = templates.SPECS[algorithm]
         common = {"id": key_id, "label": label, "store": store, "capabilities": 0, "mechanism": spec.generate_mechanism}
         if algorithm.is_secret_key:
-            template = templates.secret_key(label, key_id, store=store, backup=backup)
+            template = templates.secret_key(label, key_id, store=store, backup=backup, purpose=purpose)
             return [self._session.generate_key(spec.key_type, spec.bits, template=template, **common)]
         public, private = self._session.generate_keypair(
             spec.key_type,
             spec.bits,
-            public_template=templates.public_key(algorithm, label, key_id, store=store),
-            private_template=templates.private_key(algorithm, label, key_id, store=store, backup=backup),
+            public_template=templates.public_key(algorithm, label, key_id, store=store, purpose=purpose),
+            private_template=templates.private_key(algorithm, label, key_id, store=store, backup=backup,
+                                                   purpose=purpose),
             **common,
         )
         return [public, private]
@@ -423,7 +424,7 @@ class HsmSession:
         return keys[0]
 
     @hsm_call("generate")
-    def generate(self, label: str, algorithm: KeyAlgorithm, *, backup: bool = True) -> KeyObject:
+    def generate(self, label: str, algorithm: KeyAlgorithm, *, backup: bool = True, purpose=None) -> KeyObject:
         """Generate a master key as a token object (see vault.hsm.templates for every attribute).
 
         backup=True: sensitive and extractable, so that it can be wrapped under the backup KEK;
@@ -440,9 +441,10 @@ class HsmSession:
         if self._label_taken(label):
             raise LabelExists(f"The label '{label}' is already used on token {self.token.describe()}.")
         key_id = bytes(self._session.generate_random(128))
-        objects = self._generate_objects(algorithm, label, key_id, store=True, backup=backup)
+        objects = self._generate_objects(algorithm, label, key_id, store=True, backup=backup, purpose=purpose)
         try:
             problems = _check_generated(algorithm, objects, store=True, backup=backup)
+            problems += purposes.check(algorithm.is_secret_key, objects, purpose)
             if problems:
                 raise HsmCheckFailed(f"The new {algorithm.value} key failed its checks: {'; '.join(problems)}.")
             group = _group((o, o.get_attributes(LIST_ATTRIBUTES)) for o in objects)[(label, key_id)]

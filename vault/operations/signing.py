@@ -19,7 +19,7 @@ from vault.hsm import HsmSession, verify_signature
 from vault.hsm.software import public_key_algorithm, spki_fingerprint
 from vault.operations._common import ACTOR, pem_to_der, refuse_existing
 from vault.operations.keys import _key_row, token_key
-from vault.types import KeyAlgorithm, KeyState
+from vault.types import KeyAlgorithm, KeyPurpose, KeyState
 
 MAX_PAYLOAD_BYTES = 256 * 1024 * 1024
 
@@ -65,6 +65,10 @@ def sign_payload(
     if not record.algorithm.can_sign:
         raise MechanismUnsupported(f"Key {label!r} is {record.algorithm.value}; only key pairs sign.",
                                    next_step="Choose an EC, RSA or Ed25519 key.")  # fmt: skip
+    if record.purpose is not KeyPurpose.SIGN:
+        from vault.errors import PurposeMismatch
+
+        raise PurposeMismatch(f"Key {record.ref} has the purpose {record.purpose.value}; only signing keys sign.")
     refuse_existing(out)
     data = _read_payload(payload)
     key = token_key(session, record)
@@ -75,7 +79,7 @@ def sign_payload(
     verify_signature(pem, record.algorithm, data, signature)  # here too: the vault checks what it writes
     _write_once(out, signature)
     result = SignResult(
-        label=label,
+        label=record.label,
         algorithm=record.algorithm,
         fingerprint=record.fingerprint,
         payload_path=str(payload.resolve()),
@@ -87,8 +91,8 @@ def sign_payload(
     try:
         vault.ledger.append(
             "payload.signed",
-            {"label": label, "algorithm": record.algorithm.value, "fingerprint": record.fingerprint,
-             "payload": result.payload_path, "payload_sha256": result.payload_sha256,
+            {"label": record.label, "key": record.ref, "algorithm": record.algorithm.value,
+             "fingerprint": record.fingerprint, "payload": result.payload_path, "payload_sha256": result.payload_sha256,
              "payload_size": len(data), "signature": result.signature_path,
              "signature_sha256": result.signature_sha256},
             actor=actor,

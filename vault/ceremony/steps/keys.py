@@ -55,24 +55,44 @@ def _input_path(a: TextAnswer) -> Path:
     return path
 
 
-def _key_choice(ctx, ask: str, question: str, states: tuple[KeyState, ...], *, signing: bool = False):
+def _key_choice(ctx, ask: str, question: str, states: tuple[KeyState, ...], *, signing: bool = False,
+                purposes: tuple = ()):
+    """Choose a key version among those in ``states``: answered as NAME (its newest version
+    offered here), NAME@VERSION or a token label. The choices are NAME@VERSION."""
     keys = [k for k in ctx.vault.store.list_keys() if k.state in states
-            and (not signing or k.algorithm.can_sign)]
+            and (not signing or k.algorithm.can_sign) and (not purposes or k.purpose in purposes)]
     if not keys:
         raise PreconditionFailed("No key is in a state this step can use.",
                                  next_step="List keys with `custodian keys list`.")
-    labels = [k.label for k in keys]
+    refs = [k.ref for k in keys]
 
     def parse(a: ChoiceAnswer):
-        for k in keys:
-            if k.label == a.value:
-                return k
-        raise AnswerInvalid(f"{a.value!r} is not one of the keys offered.", next_step=f"Choose one of: {', '.join(labels)}.")
+        return pick_key(keys, a.value)
 
     key = yield from ctx.ask(ChoicePrompt, ask, parse, question=question,
-                             choices=tuple(Choice(k.label, k.label, f"{k.algorithm.value}, {k.state.value}, v{k.version}")
-                                           for k in keys))
+                             choices=tuple(Choice(k.ref, k.ref, f"{k.algorithm.value}, {k.purpose.value}, "
+                                                  f"{k.state.value}, label {k.label}") for k in keys))
     return key
+
+
+def pick_key(keys, text: str):
+    """The key among ``keys`` that ``text`` (NAME@VERSION, NAME or a label) names."""
+    from vault.keynames import KeyRef
+
+    text = (text or "").strip()
+    for k in keys:
+        if text in (k.ref, k.label):
+            return k
+    try:
+        ref = KeyRef.parse(text)
+    except Exception:
+        ref = None
+    if ref is not None and ref.version is None:
+        same = sorted((k for k in keys if k.name == ref.name), key=lambda k: (k.state is KeyState.ACTIVE, k.version))
+        if same:
+            return same[-1]
+    offered = ", ".join(k.ref for k in keys)
+    raise AnswerInvalid(f"{text!r} is not one of the keys offered.", next_step=f"Choose one of: {offered}.")
 
 
 @step_kind("prepare-token", repeatable=False)
@@ -302,7 +322,7 @@ def rotate_key(ctx, params):
     key = yield from _key_choice(ctx, "key", "Which key is rotated?", (KeyState.ACTIVE,))
     with _session(ctx) as session:
         ctx.progress(f"Generating the next version of {key.label}")
-        old, new = op_rotate(ctx.vault, session, key.label, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+        old, new = op_rotate(ctx.vault, session, key.ref, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
     ctx.read_aloud(f"Fingerprint of {new.label}", f"{new.fingerprint} ({fingerprint_words(new.fingerprint)})")
     return {"rotated_from": old.label, "key_label": new.label, "fingerprint": new.fingerprint,
             "summary": f"{old.label} deactivated; {new.label} active"}
@@ -325,7 +345,7 @@ def destroy_key(ctx, params):
     yield from ctx.ask(TypedConfirmPrompt, "confirm-label", typed, expected=key.label,
                        question=f"Type the label {key.label!r} to destroy it. This cannot be undone.")
     with _session(ctx) as session:
-        record = op_destroy(ctx.vault, session, key.label, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+        record = op_destroy(ctx.vault, session, key.ref, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
     backups = [getattr(b, "path", str(b)) for b in (_attr(record, "backups_holding", "backups", default=[]) or [])]
     text = f"{key.label} ({key.fingerprint}) destroyed and confirmed gone from the token; tombstone kept. " + (
         "Backups still holding it: " + ", ".join(backups) if backups else "No backup holds it.")
@@ -341,7 +361,7 @@ def compromise_key(ctx, params):
     key = yield from _key_choice(ctx, "key", "Which key is compromised?",
                                  (KeyState.PRE_ACTIVATION, KeyState.ACTIVE, KeyState.SUSPENDED, KeyState.DEACTIVATED))
     reason = yield from ctx.ask(TextPrompt, "reason", _why, question="What happened? (recorded in the ledger)")
-    op_compromise(ctx.vault, key.label, reason=reason, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+    op_compromise(ctx.vault, key.ref, reason=reason, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
     return {"compromised": key.label, "reason": reason, "summary": f"{key.label} marked compromised: {reason}"}
 
 
@@ -401,7 +421,7 @@ def sign(ctx, params):
     out = yield from ctx.ask(PathPrompt, "signature", _output_path, question="Write the signature to (a new file)",
                              purpose=PathPurpose.OUTPUT_FILE)
     with _session(ctx) as session:
-        result = sign_payload(ctx.vault, session, key.label, payload, out, ceremony_id=ctx.ceremony_id,
+        result = sign_payload(ctx.vault, session, key.ref, payload, out, ceremony_id=ctx.ceremony_id,
                               actor=ctx.actor)
     digest = _attr(result, "payload_sha256", default="")
     return {"signed_with": key.label, "payload": str(payload), "signature": str(out), "payload_sha256": digest,
