@@ -396,3 +396,9 @@ class NotYetActive(VaultError):
     code = "KEY_NOT_YET_ACTIVE"
     title = "The key's activation date has not come"
     default_next_step = "Activate it on or after its activation date."
+
+
+class ExportRefused(VaultError):
+    code = "EXPORT_REFUSED"
+    title = "This key cannot be exported in that form"
+    default_next_step = "Key pairs export as pem, der, jwk or openssh; AES keys only as their check value (kcv)."
