@@ -30,6 +30,9 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "ceremonies" / "examples"
 PEOPLE = ("admin", "wendy", "alice", "bob", "carol", "dave", "erin")
 ORDER = ("init", "generate-key", "sign", "backup", "drill", "rotate", "compromise", "destroy", "reshare", "restore")
+# The lifecycle examples replay in their own order after init and generate-key
+# (tests/ceremony/test_lifecycle_ceremonies.py).
+LIFECYCLE_ORDER = ("init", "generate-key", "plan-key", "activate", "suspend", "reactivate", "deactivate", "revoke")
 # What a failed ceremony may add: its own bookkeeping, nothing about the vault's state.
 BOOKKEEPING = frozenset({"ceremony.started", "environment.checked", "quorum.activated", "ceremony.aborted"})
 JOURNAL_TABLES = frozenset({"ceremonies", "ceremony_steps", "attestations", "deviations", "ledger"})

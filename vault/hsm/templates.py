@@ -140,7 +140,8 @@ def wrapping_key(kek: bytes) -> Template:
     }
 
 
-def unwrapped_secret_key(label: str, key_id: bytes, *, store: bool, extractable: bool) -> Template:
+def unwrapped_secret_key(label: str, key_id: bytes, *, store: bool, extractable: bool,
+                         purpose: KeyPurpose | None = None) -> Template:
     """Template for C_UnwrapKey of an AES master key (the restored twin of :func:`secret_key`)."""
     return {
         A.CLASS: ObjectClass.SECRET_KEY,  # a symmetric key
@@ -159,6 +160,7 @@ def unwrapped_secret_key(label: str, key_id: bytes, *, store: bool, extractable:
         A.WRAP: False,  # as the original
         A.UNWRAP: False,  # as the original
         A.DERIVE: False,  # as the original
+        **purposes.flags(purposes.SECRET, purpose, KeyPurpose.ENCRYPT),  # the original's purpose
     }
 
 

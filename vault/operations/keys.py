@@ -140,8 +140,8 @@ def generate_key(
 
     The token label is derived from the name (vault.keynames). ``purpose`` (default: encrypt
     for AES, sign for pairs) sets the token's capability attributes. Without
-    ``activate_after`` the key is activated at once; with a time in the future it stays in
-    pre-activation until an activate step on or after that time. Its cryptoperiod
+    ``activate_after`` the key is activated at once; with one it stays in
+    pre-activation until an activate step, on or after that time, activates it. Its cryptoperiod
     (``cryptoperiod`` days, default the vault's for the purpose) starts at activation.
     """
     algorithm = _algorithm(algorithm)
@@ -212,8 +212,8 @@ def _record_new_key(vault, session, key: KeyObject, backup: bool, reason, ceremo
         activate_after=activate_after,
         cryptoperiod_days=days,
     )
-    if activate_after is not None and activate_after > vault.store.now():
-        return record  # stays in pre-activation until its activation date
+    if activate_after is not None:
+        return record  # stays in pre-activation: an activate step, on or after the date, activates it
     return vault.store.transition_key(
         record.id, KeyState.ACTIVE, actor=actor, ceremony_id=ceremony_id, reason="activated at generation"
     )

@@ -95,7 +95,7 @@ def restore_backup(
         with quorum.kek() as kek:
             wkey = session.import_wrapping_key(kek)
         try:
-            made = session.unwrap_all(wkey, (entry_item(e) for e, _ in _restorable(vault, verified)), store=True)
+            made = session.unwrap_all(wkey, (entry_item(e, r) for e, r in _restorable(vault, verified)), store=True)
         finally:
             try:
                 session.destroy_wrapping_key(wkey)

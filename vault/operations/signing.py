@@ -69,6 +69,10 @@ def sign_payload(
         from vault.errors import PurposeMismatch
 
         raise PurposeMismatch(f"Key {record.ref} has the purpose {record.purpose.value}; only signing keys sign.")
+    if record.expires_at and vault.store.now() >= record.expires_at:
+        from vault.errors import KeyExpired
+
+        raise KeyExpired(f"Key {record.ref}'s cryptoperiod ended at {record.expires_at}; it signs nothing new.")
     refuse_existing(out)
     data = _read_payload(payload)
     key = token_key(session, record)

@@ -62,9 +62,9 @@ def _key_choice(ctx, ask: str, question: str, states: tuple[KeyState, ...], *, s
     keys = [k for k in ctx.vault.store.list_keys() if k.state in states
             and (not signing or k.algorithm.can_sign) and (not purposes or k.purpose in purposes)]
     if not keys:
-        raise PreconditionFailed("No key is in a state this step can use.",
+        wanted = " or ".join(s.value for s in states)
+        raise PreconditionFailed(f"No key is in a state this step can use ({wanted}).",
                                  next_step="List keys with `custodian keys list`.")
-    refs = [k.ref for k in keys]
 
     def parse(a: ChoiceAnswer):
         return pick_key(keys, a.value)
@@ -330,11 +330,13 @@ def rotate_key(ctx, params):
 
 @step_kind("destroy-key", needs_quorum=True, repeatable=False)
 def destroy_key(ctx, params):
-    """Typed confirmation of the label; destroy; confirm gone; tombstone; list backups still holding it."""
-    from vault.operations.keys import destroy_key as op_destroy
+    """Typed confirmation of the label; an active or suspended key is deactivated first; destroy;
+    confirm gone; tombstone; list backups still holding it."""
+    from vault.operations.lifecycle import destroy_any_key as op_destroy
 
     key = yield from _key_choice(ctx, "key", "Which key is destroyed?",
-                                 (KeyState.PRE_ACTIVATION, KeyState.DEACTIVATED, KeyState.COMPROMISED))
+                                 (KeyState.PRE_ACTIVATION, KeyState.ACTIVE, KeyState.SUSPENDED, KeyState.DEACTIVATED,
+                                  KeyState.COMPROMISED))
 
     def typed(a: TextAnswer) -> str:
         if a.text != key.label:
