@@ -55,7 +55,7 @@ from pkcs11 import KeyType, Mechanism, ObjectClass  # noqa: E402
 from vault import shares  # noqa: E402
 from vault.errors import RecordNotFound  # noqa: E402
 from vault.hsm import HSM_LOCK, templates  # noqa: E402
-from vault.hsm.session import SEARCH_BATCH  # noqa: E402
+from vault.hsm.objects import SEARCH_BATCH  # noqa: E402
 from vault.operations import ActiveQuorum, initialise_token, open_token_session, restore_backup, write_backup  # noqa: E402
 from vault.secret import Secret  # noqa: E402
 from vault.store.records import BackupDecision  # noqa: E402

@@ -33,7 +33,7 @@ from pkcs11 import Attribute as A  # noqa: E402
 
 from vault.hsm import HSM_LOCK, SOFTHSM_MODULE, HsmModule, write_softhsm_conf  # noqa: E402
 from vault.hsm import templates  # noqa: E402
-from vault.hsm.session import LIST_ATTRIBUTES, SEARCH_BATCH  # noqa: E402
+from vault.hsm.objects import LIST_ATTRIBUTES, SEARCH_BATCH  # noqa: E402
 from vault.secret import Secret  # noqa: E402
 
 LABEL = "bench-list"

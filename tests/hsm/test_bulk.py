@@ -54,7 +54,7 @@ def test_reader_falls_back_when_a_value_is_larger_than_its_buffer(hsm_session):
         raw_session = hsm_session._session
         raw_session.generate_key(KeyType.AES, 256, label=label, id=key_id, store=True,
                                  template={A.SENSITIVE: True, A.EXTRACTABLE: False})  # fmt: skip
-        raw = hsm_session._raw()
+        raw = hsm_session.raw()
         reader = raw.reader(bulk.IDENT_ATTRIBUTES + ((A.EC_POINT, 64),))
         (handles,) = list(raw.find({A.TOKEN: True}))
         cls, got_label, got_id, point = reader.read(handles[0])
@@ -166,7 +166,7 @@ def test_raw_wrap_asks_the_size_when_the_blob_does_not_fit(hsm_session):
     wkey = hsm_session.import_wrapping_key(Secret(KEK))
     expected = hsm_session.wrap(wkey, key)
     with HSM_LOCK:
-        raw = hsm_session._raw()
+        raw = hsm_session.raw()
         table = bulk.index_keys(raw, {A.TOKEN: True})
         handle = table.get(bulk.ident_hash(bulk.SECRET_PART, key.label, bytes.fromhex(key.key_id)))
         assert raw.wrap(wkey._object.handle, handle, hsm_session.wrap_mechanism.value, size_hint=16) == expected

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-import vault.hsm.session as session_module
+import vault.hsm.generation as generation_module
 from vault import errors as ve
 from vault.hsm import KeyObject, unwrap_offline, verify_signature
 from vault.secret import Secret
@@ -156,7 +156,7 @@ def test_ed25519_backup_refused_before_anything_is_created(hsm_session):
 def test_failed_post_generation_check_destroys_the_key(hsm_session, monkeypatch):
     """SoftHSM always makes what it is asked for, so the failing check is injected at the
     boundary (the check function), not in PKCS#11."""
-    monkeypatch.setattr(session_module, "_check_generated", lambda *a, **k: ["injected: modulus too short"])
+    monkeypatch.setattr(generation_module, "check_generated", lambda *a, **k: ["injected: modulus too short"])
     with pytest.raises(ve.HsmCheckFailed, match="injected"):
         hsm_session.generate("checked", KeyAlgorithm.EC_P256)
     assert hsm_session.list_keys() == []

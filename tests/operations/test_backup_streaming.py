@@ -72,14 +72,14 @@ def _fresh_token_session(vault, quorum, label):
 @pytest.mark.slow  # ~20 s: 600 token keys made, backed up and restored twice, under tracemalloc
 def test_backup_and_restore_memory_is_flat_in_the_key_count(practice_vault, session, quorum, tmp_path, monkeypatch):
     # Batches far below both sizes, so that what is measured is growth, not batches filling up.
-    import vault.hsm.session as hsm_session_module
+    import vault.hsm.unwrap as hsm_unwrap_module
     import vault.operations.backup as backup_module
     import vault.operations.bundles as bundles_module
     import vault.operations.restore as restore_module
 
     for module, name in ((backup_module, "TEST_UNWRAP_BATCH"), (backup_module, "KEY_PAGE"),
                          (bundles_module, "TEST_UNWRAP_BATCH"), (bundles_module, "LOOKUP_BATCH"),
-                         (restore_module, "LOOKUP_BATCH"), (hsm_session_module, "_GC_EVERY")):  # fmt: skip
+                         (restore_module, "LOOKUP_BATCH"), (hsm_unwrap_module, "GC_EVERY")):  # fmt: skip
         monkeypatch.setattr(module, name, 16)
     peaks = {}
     for n, (start, count) in ((200, (0, 200)), (600, (200, 400))):

@@ -10,8 +10,10 @@ Public API (see docs/architecture.md):
 * software-only helpers :func:`verify_signature` and :func:`unwrap_offline` (break-glass).
 
 Modules: ``errors`` (the PKCS#11 -> vault error table), ``templates`` (attribute templates),
-``software`` (pure ``cryptography``), ``uri`` (RFC 7512), ``module``, ``session``, ``model``,
-``bulk`` (one-pass token walks and wraps through ctypes, compact handle index).
+``software`` (pure ``cryptography``), ``uri`` (RFC 7512), ``model`` (values), ``module``
+(loading, tokens, sessions), ``session`` (the HsmSession facade), and one module per concern
+behind it: ``objects``, ``generation``, ``signing``, ``wrap``, ``unwrap``, ``restored``,
+``probe``; ``bulk`` (one-pass token walks and wraps through ctypes, compact handle index).
 """
 
 from vault.hsm.model import (
