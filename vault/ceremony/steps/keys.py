@@ -58,7 +58,8 @@ def _input_path(a: TextAnswer) -> Path:
 def _key_choice(ctx, ask: str, question: str, states: tuple[KeyState, ...], *, signing: bool = False,
                 purposes: tuple = ()):
     """Choose a key version among those in ``states``: answered as NAME (its newest version
-    offered here), NAME@VERSION or a token label. The choices are NAME@VERSION."""
+    offered here), NAME@VERSION or a token label. Each choice's value is the token label (one
+    per version), shown as NAME@VERSION."""
     keys = [k for k in ctx.vault.store.list_keys() if k.state in states
             and (not signing or k.algorithm.can_sign) and (not purposes or k.purpose in purposes)]
     if not keys:
@@ -70,7 +71,7 @@ def _key_choice(ctx, ask: str, question: str, states: tuple[KeyState, ...], *, s
         return pick_key(keys, a.value)
 
     key = yield from ctx.ask(ChoicePrompt, ask, parse, question=question,
-                             choices=tuple(Choice(k.ref, k.ref, f"{k.algorithm.value}, {k.purpose.value}, "
+                             choices=tuple(Choice(k.label, k.ref, f"{k.algorithm.value}, {k.purpose.value}, "
                                                   f"{k.state.value}, label {k.label}") for k in keys))
     return key
 
