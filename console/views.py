@@ -229,11 +229,12 @@ class CeremonyEntry:
 
 
 def catalogue(vault) -> list[CeremonyEntry]:
-    from vault.ceremony.definitions import load_catalogue
+    from vault.ceremony.definitions import load_catalogue_report
     from vault.ceremony.preconditions import check_preconditions
 
     entries = []
-    for d in sorted(load_catalogue(vault.home.path).values(), key=lambda d: d.name):
+    report = load_catalogue_report(vault.home.path)
+    for d in sorted(report.definitions.values(), key=lambda d: d.name):
         try:
             check_preconditions(vault, d)
             blocked = ""
@@ -241,6 +242,9 @@ def catalogue(vault) -> list[CeremonyEntry]:
             blocked = f"{exc.message} Next: {exc.next_step}"
         entries.append(CeremonyEntry(d.name, d.title, d.purpose, d.quorum.value, tuple(d.preconditions),
                                      tuple(s.title for s in d.steps), d.builtin, blocked))
+    for b in report.broken:  # a broken file of yours blocks only itself
+        entries.append(CeremonyEntry(b.name, "(broken definition file)", str(b.path), "", (), (), False,
+                                     f"{b.error.code}: {b.error.message} Next: {b.error.next_step}"))
     return entries
 
 

@@ -40,6 +40,12 @@ class HomeError(ConfigError):
     title = "Console home problem"
 
 
+class NoVault(HomeError):
+    code = "NO_VAULT"
+    title = "No console home here"
+    default_next_step = "Create one with `custodian home init` (or open the console), or check --home."
+
+
 class AirGapViolation(VaultError):
     code = "AIRGAP"
     title = "Machine is not air-gapped"
@@ -291,6 +297,12 @@ class OutputWriteFailed(BackupError):
     default_next_step = "Check the medium is mounted and writable, then retry."
 
 
+class OutputPathUnsafe(BackupError):
+    code = "OUTPUT_UNSAFE"
+    title = "Output path is not safe to write"
+    default_next_step = "Give a new file in a real directory: no symbolic link in the path."
+
+
 class BundleUnreadable(BackupError):
     code = "BUNDLE_UNREADABLE"
     title = "Backup bundle cannot be read"
@@ -324,6 +336,12 @@ class CeremonyAborted(CeremonyError):
     code = "ABORTED"
     title = "Ceremony aborted"
     default_next_step = "Review the transcript; start the ceremony again when ready."
+
+
+class CeremonyUnknown(CeremonyError):
+    code = "CEREMONY_UNKNOWN"
+    title = "No such ceremony"
+    default_next_step = "List the ceremonies with `custodian ceremony list`."
 
 
 class AnswerInvalid(CeremonyError):
@@ -402,3 +420,96 @@ class ExportRefused(VaultError):
     code = "EXPORT_REFUSED"
     title = "This key cannot be exported in that form"
     default_next_step = "Key pairs export as pem, der, jwk or openssh; AES keys only as their check value (kcv)."
+
+
+class PublicKeyUnreadable(VaultError):
+    code = "PUBLIC_KEY"
+    title = "Public key cannot be read"
+    default_next_step = "Give the signer's public key as a PEM or DER SubjectPublicKeyInfo file."
+
+
+class TranscriptUnreadable(VaultError):
+    code = "TRANSCRIPT_UNREADABLE"
+    title = "Transcript cannot be read"
+    default_next_step = "Export it with `custodian transcript ID --format json` and give that file."
+
+
+class PinnedKeysInvalid(VaultError):
+    code = "PINNED_KEYS"
+    title = "Pinned keys file is not usable"
+    default_next_step = 'Give a JSON object of participant name -> public key PEM, e.g. {"alice": "-----BEGIN PUBLIC KEY-----..."}.'
+
+
+# --- the command line -----------------------------------------------------------------------------
+class UsageError(VaultError):
+    code = "USAGE"
+    title = "Command not understood"
+    default_next_step = "See `custodian --help` (or `custodian COMMAND --help`)."
+
+
+class InternalError(VaultError):
+    code = "INTERNAL"
+    title = "Internal error"
+    default_next_step = ("This is a bug and nothing further was done; run again with CUSTODIAN_DEBUG=1 to see "
+                         "the traceback, and report it.")
+
+
+# --- PKI (certificates, CSRs, CRLs) -----------------------------------------------------------------
+class PkiError(VaultError):
+    code = "PKI"
+    title = "Certificate problem"
+    default_next_step = "Read the message; nothing was signed."
+
+
+class ProfileInvalid(PkiError):
+    code = "PKI_PROFILE_INVALID"
+    title = "Certificate profile is invalid"
+    default_next_step = "Correct the profile file (file, line and key are named); nothing was signed."
+
+
+class CsrInvalid(PkiError):
+    code = "PKI_CSR_INVALID"
+    title = "Certificate request refused"
+    default_next_step = "Ask the requester for a new CSR (PEM or DER, signed by its own key)."
+
+
+class LintFailed(PkiError):
+    code = "PKI_LINT_FAILED"
+    title = "The linter found errors"
+    default_next_step = "Correct the profile so that pkilint reports no error; nothing was signed."
+
+
+class ValidityBeyondIssuer(PkiError):
+    code = "PKI_VALIDITY_BEYOND_ISSUER"
+    title = "Validity ends after the issuer's"
+    default_next_step = "Shorten validity_days in the profile or re-issue the issuer first; nothing was signed."
+
+
+class PathLengthViolation(PkiError):
+    code = "PKI_PATH_LENGTH"
+    title = "Path length constraint violated"
+    default_next_step = "Issue from a CA whose path length allows it, or lower path_length in the profile."
+
+
+class SerialReused(PkiError):
+    code = "PKI_SERIAL_REUSED"
+    title = "Serial number already used"
+    default_next_step = "Run the step again: a new serial is drawn from the HSM; nothing was signed."
+
+
+class IssuerNotUsable(PkiError):
+    code = "PKI_ISSUER_UNUSABLE"
+    title = "The issuing certificate cannot issue"
+    default_next_step = "Choose a valid, unrevoked CA certificate whose key is on this vault's token."
+
+
+class CertificateCheckFailed(PkiError):
+    code = "PKI_CHECK_FAILED"
+    title = "The signed result failed its software check"
+    default_next_step = "Nothing was written; check the token and report the incident."
+
+
+class ReviewDeclined(PkiError):
+    code = "PKI_REVIEW_DECLINED"
+    title = "The review was not confirmed"
+    default_next_step = "Nothing was signed; correct what was wrong and run the ceremony again."

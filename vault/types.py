@@ -141,3 +141,40 @@ _KMIP_CODES = {
     RevocationReason.SUPERSEDED: 5,
     RevocationReason.CESSATION_OF_OPERATION: 6,
 }
+
+
+class SignatureScheme(enum.Enum):
+    """How a certificate or CRL is signed (the AlgorithmIdentifier in it and the HSM mechanism).
+
+    ECDSA and RSA hash in software; the HSM signs the digest (CKM_ECDSA, CKM_RSA_PKCS over a
+    DigestInfo, CKM_RSA_PKCS_PSS). Ed25519 signs the data itself (pure EdDSA).
+    """
+
+    ECDSA_SHA256 = "ecdsa-sha256"
+    ECDSA_SHA384 = "ecdsa-sha384"
+    ECDSA_SHA512 = "ecdsa-sha512"
+    RSA_PKCS1_SHA256 = "rsa-pkcs1-sha256"
+    RSA_PKCS1_SHA384 = "rsa-pkcs1-sha384"
+    RSA_PKCS1_SHA512 = "rsa-pkcs1-sha512"
+    RSA_PSS_SHA256 = "rsa-pss-sha256"
+    RSA_PSS_SHA384 = "rsa-pss-sha384"
+    RSA_PSS_SHA512 = "rsa-pss-sha512"
+    ED25519 = "ed25519"
+
+    @property
+    def family(self) -> str:
+        """``ecdsa`` | ``rsa-pkcs1`` | ``rsa-pss`` | ``ed25519``."""
+        return self.value.rsplit("-", 1)[0] if self is not SignatureScheme.ED25519 else "ed25519"
+
+    @property
+    def hash_name(self) -> str | None:
+        """``sha256`` / ``sha384`` / ``sha512``; None for Ed25519."""
+        return None if self is SignatureScheme.ED25519 else self.value.rsplit("-", 1)[1]
+
+    def fits(self, algorithm: KeyAlgorithm) -> bool:
+        """Whether a key of ``algorithm`` can sign with this scheme."""
+        if self.family == "ecdsa":
+            return algorithm in (KeyAlgorithm.EC_P256, KeyAlgorithm.EC_P384)
+        if self.family in ("rsa-pkcs1", "rsa-pss"):
+            return algorithm in (KeyAlgorithm.RSA_3072, KeyAlgorithm.RSA_4096)
+        return algorithm is KeyAlgorithm.ED25519

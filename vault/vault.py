@@ -46,6 +46,9 @@ class Vault:
 
         home = open_home(Path(path), create_practice=create_practice)
         store = Store.open(home.db_path)
+        from vault.backup.outfile import track_pending_outputs
+
+        track_pending_outputs(home.pending_outputs_dir)  # a crash's partial outputs: doctor names them
         ledger = Ledger(store)
         vault = cls(home, store, ledger)
         if ledger.head().seq == 0:

@@ -33,6 +33,8 @@ ORDER = ("init", "generate-key", "sign", "backup", "drill", "rotate", "compromis
 # The lifecycle examples replay in their own order after init and generate-key
 # (tests/ceremony/test_lifecycle_ceremonies.py).
 LIFECYCLE_ORDER = ("init", "generate-key", "plan-key", "activate", "suspend", "reactivate", "deactivate", "revoke")
+#: The PKI ceremonies' examples, in the order they replay after init (tests/ceremony/test_pki_lifecycle.py).
+PKI_ORDER = ("root-ca", "root-ca-existing", "intermediate", "cross-sign", "crl", "ocsp-signer", "issue-batch")
 # What a failed ceremony may add: its own bookkeeping, nothing about the vault's state.
 BOOKKEEPING = frozenset({"ceremony.started", "environment.checked", "quorum.activated", "ceremony.aborted"})
 JOURNAL_TABLES = frozenset({"ceremonies", "ceremony_steps", "attestations", "deviations", "ledger"})

@@ -37,6 +37,9 @@ class RunOptions:
     kdf_profile: str | None = None  # "default" | "practice" | "fast-for-tests"; None = the home's
     verify_mode: str = "full"  # share verify-back: "full" | "quiz"
     idle_timeout: float | None = None  # seconds; None = the home's [ceremony] idle_timeout_seconds
+    # Called before every step that cannot be repeated, with (step, the ceremony's values); a
+    # VaultError stops the ceremony there, before the step (a script's check: script_check).
+    preflight: Any = None
 
 
 @dataclass

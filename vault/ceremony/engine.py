@@ -278,6 +278,12 @@ class Engine:
                 if step is None:
                     self._complete()
                     return
+                if self.options.preflight is not None and not kinds[step.kind].repeatable:
+                    try:  # e.g. a script that cannot answer what follows: stop before what cannot be undone
+                        self.options.preflight(step, self.values)
+                    except VaultError as exc:
+                        self._fail(exc)
+                        return
                 self._journal_id = journal.step_started(self.vault, self.ceremony_id, step)
                 self.emit(StepStarted(ceremony_id=self.ceremony_id, step_index=step.index, step_id=step.id,
                                       title=step.title, kind=step.kind))

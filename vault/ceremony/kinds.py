@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generator, Mapping
+from typing import Any, Callable, Generator, Iterable, Mapping
 
 from vault.ceremony.prompts import Answer, Prompt
 
@@ -43,6 +43,28 @@ class ParamSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Ask:
+    """One question a step puts, as a script answers it (vault.ceremony.script_check).
+
+    ``name`` is the prompt's ``ask`` ("label"), or a family ending in ``:*`` ("attest:*": any
+    person); ``shape`` how a script answers it (script_check.SHAPES); ``required``: every run
+    asks it, so the script needs an answer unless ``default`` names one it may rely on
+    ("always", "checklists", "witness", "share_dir", "passphrase:<person>", "attest:<person>");
+    ``check(value)`` returns what is wrong with a single answer, or None.
+    """
+
+    name: str
+    shape: str
+    required: bool = False
+    default: str | None = None
+    check: Callable[[Any], "str | None"] | None = None
+
+
+# A kind's declaration of its questions: (params, plan) -> the Asks of that step, in order.
+AsksFn = Callable[[Mapping[str, Any], Any], "Iterable[Ask]"]
+
+
+@dataclass(frozen=True, slots=True)
 class StepKind:
     name: str
     run: StepBody
@@ -50,14 +72,22 @@ class StepKind:
     repeatable: bool = True  # safe to run again after a crash in the middle of it
     needs_quorum: bool = False
     doc: str = ""
+    asks: AsksFn | None = None  # the questions it puts (scripts are checked against them)
 
 
 REGISTRY: dict[str, StepKind] = {}
 
 
+def declare_asks(name: str, fn: AsksFn) -> None:
+    """Declare the questions of the registered kind ``name`` (vault.ceremony.steps.asks)."""
+    import dataclasses
+
+    REGISTRY[name] = dataclasses.replace(REGISTRY[name], asks=fn)
+
+
 def step_kind(name: str, *, params: Mapping[str, ParamSpec] | None = None, repeatable: bool = True,
-              needs_quorum: bool = False, doc: str = "") -> Callable[[StepBody], StepBody]:
-    """Decorator registering a step body under ``name``."""
+              needs_quorum: bool = False, doc: str = "", asks: AsksFn | None = None) -> Callable[[StepBody], StepBody]:
+    """Decorator registering a step body under ``name`` (``asks``: its questions, for script checks)."""
 
     def register(fn: StepBody) -> StepBody:
         if name in REGISTRY:
@@ -70,7 +100,7 @@ def step_kind(name: str, *, params: Mapping[str, ParamSpec] | None = None, repea
                 yield  # noqa: unreachable - makes this a generator function
 
         REGISTRY[name] = StepKind(name, body, dict(params or {}), repeatable, needs_quorum,
-                                  doc or (fn.__doc__ or "").strip())
+                                  doc or (fn.__doc__ or "").strip(), asks)
         return fn
 
     return register

@@ -22,7 +22,28 @@ def paper_script(d: CeremonyDefinition) -> str:
         if items:
             doing += " " + " ".join(f"[ ] {i}" for i in items)
         out.append(f"| {s.index} | {s.title} | {doing.replace('|', '/')} | {'yes' if s.witness else ''} | ____ | ____ |")
+    out += _profiles(d)
     out += ["", "Deviations (expected / happened / action / decided by):", "", "_" * 96, "", "_" * 96, "",
             "Signatures:", "", "Ceremony administrator: ______________________  Witness: ______________________", "",
             "Custodians: ______________________  ______________________  ______________________", ""]
     return "\n".join(out)
+
+
+def _profiles(d: CeremonyDefinition) -> list[str]:
+    """Every certificate profile a step names, printed whole with its SHA-256 (read aloud at review)."""
+    from vault.errors import VaultError
+    from vault.pki.profile import load_profile
+
+    out: list[str] = []
+    for s in d.steps:
+        name = s.params.get("profile")
+        if not isinstance(name, str):
+            continue
+        try:
+            profile = load_profile(name, d.source.parent.parent if not d.builtin else None)
+        except VaultError as exc:
+            out += ["", f"Profile {name} of step {s.index}: cannot be read: {exc.message}"]
+            continue
+        out += ["", f"Profile {profile.name} (step {s.index}), SHA-256 {profile.sha256}", "",
+                "```toml", profile.text.rstrip("\n"), "```"]
+    return out

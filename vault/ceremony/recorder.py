@@ -9,7 +9,6 @@ defaults (the replay reads ``share_dir``). The person replaying sets those varia
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -107,11 +106,9 @@ class RecordingResponder:
 
     def save(self, path: Path) -> Path:
         """Write the script once (never overwrite)."""
-        path = Path(path)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(self.script_text())
-        return path
+        from vault.backup.outfile import write_new_file
+
+        return write_new_file(Path(path), self.script_text().encode("utf-8"))
 
 
 def _toml(v: Any) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vault.ceremony.definitions import CeremonyDefinition, _line_map, _locate
+from vault.ceremony.definitions import CeremonyDefinition, _line_map, _locate, read_toml_text
 from vault.ceremony.events import Event
 from vault.ceremony.prompts import (
     AbortAnswer,
@@ -50,6 +50,7 @@ from vault.ceremony.prompts import (
     WitnessAnswer,
     WitnessPrompt,
 )
+from vault.backup.outfile import absolute
 from vault.errors import ScriptInvalid
 from vault.secret import Secret
 
@@ -88,10 +89,7 @@ class Script:
 
 def load_script(path: Path, definition: CeremonyDefinition | None = None) -> Script:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScriptInvalid(f"{path}: cannot be read ({exc.strerror}).") from None
+    text = read_toml_text(path, ScriptInvalid)
     lines = _line_map(text)
 
     def fail(keypath: tuple, problem: str) -> ScriptInvalid:
@@ -130,7 +128,7 @@ def load_script(path: Path, definition: CeremonyDefinition | None = None) -> Scr
         raise fail(("verify",), "must be full or quiz")
     share_dir = data.get("share_dir")
     return Script(path=path, ceremony=data["ceremony"],
-                  share_dir=(path.parent / share_dir).resolve() if share_dir else None, verify=verify,
+                  share_dir=absolute(path.parent / share_dir) if share_dir else None, verify=verify,
                   airgap_override=data.get("airgap_override"), defaults=dict(defaults),
                   passphrases=dict(data.get("passphrases", {})), answers=dict(answers))
 
@@ -151,9 +149,16 @@ def resolve_ref(ref: str, base: Path, kind: str) -> Secret:
     if ref.startswith("file:"):
         p = (base / ref[5:]).expanduser()
         try:
-            return Secret(p.read_text(encoding="utf-8").strip(), kind)
-        except OSError:
-            raise ScriptInvalid(f"The {kind} file {p} cannot be read.", next_step="Check the path in the script.") from None
+            raw = p.read_bytes()
+        except OSError as exc:
+            raise ScriptInvalid(f"The {kind} file {p} ({ref}) cannot be read ({exc.strerror or exc}).",
+                                next_step="Check the path in the script.") from None
+        try:
+            return Secret(raw.decode("utf-8").strip(), kind)
+        except UnicodeDecodeError as exc:  # the message names the byte's place, never the content
+            raise ScriptInvalid(f"The {kind} file {p} ({ref}) is not UTF-8 text (a byte at offset {exc.start} "
+                                f"is not), so it cannot hold a {kind}.",
+                                next_step=f"Write the {kind} into the file again as plain text.") from None
     raise ScriptInvalid(f"{ref!r} is not a reference ('env:NAME' or 'file:PATH').")
 
 
@@ -165,6 +170,7 @@ class ScriptResponder:
         self.failure: Failure | None = None
         self._used: dict[str, int] = {}
         self._on_event = on_event
+        self._rejected: dict[str, list[tuple[str, str]]] = {}  # answer key -> (code, message) of each refused share
 
     def on_event(self, event: Event) -> None:
         if self._on_event is not None:
@@ -174,12 +180,24 @@ class ScriptResponder:
         key = f"{prompt.step_id}.{prompt.ask}"
         entry = self.script.answers.get(key)
         is_list = isinstance(entry, list)
+        if isinstance(prompt, ShareEntryPrompt) and (prompt.error_code or "").startswith("SHARE"):
+            refused = self._refused_share(key, entry, prompt)
+            if refused is not None and not (is_list and self._used.get(key, 0) < len(entry)):
+                (code, first), others = self._rejected[key][0], self._rejected[key][1:]
+                also = f" Also refused: {'; '.join(f'{c}: {m}' for c, m in others)}" if others else ""
+                return self._fail(prompt, code, first + also)
         if prompt.error_code is not None and not (is_list and self._used.get(key, 0) < len(entry)):
             return self._fail(prompt, prompt.error_code, prompt.error_message or "")
         if is_list:
             i = self._used.get(key, 0)
             if i >= len(entry):
-                if isinstance(prompt, ShareEntryPrompt):  # the quorum is short: say so, as the TUI would
+                if isinstance(prompt, ShareEntryPrompt):
+                    rejected = self._rejected.get(key)
+                    if rejected:  # the quorum is short because of a refused share: name it, not the count
+                        (code, first), others = rejected[0], rejected[1:]
+                        also = f" Also refused: {'; '.join(f'{c}: {m}' for c, m in others)}" if others else ""
+                        return self._fail(prompt, code, f"{first} ({prompt.progress.describe()} accepted; the "
+                                          f"script has no more shares for '{key}').{also}")
                     return self._fail(prompt, "QUORUM_INCOMPLETE",
                                       f"Not enough shares: {prompt.progress.describe()} entered, and the script "
                                       f"has no more for '{key}'. Next: Add the missing custodians' shares.")
@@ -196,6 +214,22 @@ class ScriptResponder:
             return self._fail(prompt, exc.code, str(exc))
 
     # -- internals ------------------------------------------------------------------------------
+    def _refused_share(self, key: str, entry: Any, prompt: ShareEntryPrompt) -> str | None:
+        """The share just refused, named by its place in the script and its reference (never its words)."""
+        used = self._used.get(key, 0)
+        if isinstance(entry, list):
+            if used == 0:
+                return None
+            value, where = entry[used - 1], f"answer {used} of '{key}'"
+        else:
+            value, where = entry, f"'{key}'"
+        ref = value.get("share") if isinstance(value, dict) else None
+        if ref is None:
+            return None
+        text = f"The share {ref} ({where}) was refused: {prompt.error_message or ''}".strip()
+        self._rejected.setdefault(key, []).append((prompt.error_code or "SHARE", text))
+        return text
+
     def _fail(self, prompt: Prompt, code: str, message: str) -> AbortAnswer:
         self.failure = Failure(prompt.step_index, prompt.step_id, code, message)
         return AbortAnswer(f"script stopped: {code}: {message}")
@@ -243,7 +277,7 @@ class ScriptResponder:
             if isinstance(prompt, ChoicePrompt):
                 return ChoiceAnswer(value)
             if isinstance(prompt, PathPrompt) and value.strip():
-                return TextAnswer(str((self.script.base / value).resolve()) if not os.path.isabs(value) else value)
+                return TextAnswer(str(absolute(self.script.base / value)) if not os.path.isabs(value) else value)
             return TextAnswer(value)
         if isinstance(value, int):
             return TextAnswer(str(value))
@@ -310,9 +344,12 @@ def run_script(vault, script_path: Path, *, name: str | None = None, allow_produ
     from vault.ceremony.engine import Engine
     from vault.ceremony.runner import drive
 
-    raw = load_script(Path(script_path))
-    definition = find_definition(name or raw.ceremony, vault.home.path)
+    definition = find_definition(name or load_script(Path(script_path)).ceremony, vault.home.path)
     script = load_script(Path(script_path), definition)
+    from vault.ceremony.script_check import check_script
+
+    checker = check_script(script, definition, vault)  # ScriptInvalid before anything is recorded
+    option_overrides.setdefault("preflight", checker.before_irreversible)
     options = script_options(script, allow_production_share_export=allow_production_share_export, **option_overrides)
     kwargs = {k: v for k, v in (("clock", clock), ("rng", rng)) if v is not None}
     engine = Engine(vault, definition, options=options, hook=hook, **kwargs)

@@ -146,6 +146,12 @@ class HsmSession:
         """
         return generation.generate(self, label, algorithm, backup=backup, purpose=purpose)
 
+    def x509_signer(self, key: KeyObject):
+        """A signer of certificate and CRL TBS data with ``key`` (vault.hsm.x509sign)."""
+        from vault.hsm.x509sign import X509Signer
+
+        return X509Signer(self, key)
+
     @hsm_call("export_public_key")
     def public_key_pem(self, key: KeyObject) -> str:
         """The public key as PEM SubjectPublicKeyInfo (key pairs only)."""

@@ -124,6 +124,47 @@ def _write_once(path: Path, data: bytes) -> None:
         raise
 
 
+MAX_PUBLIC_KEY_BYTES = 64 * 1024
+
+
+def read_public_key(path: Path) -> str:
+    """The public key file of ``custodian verify`` as PEM: PEM or DER SubjectPublicKeyInfo (or an
+    RSA PKCS#1 DER public key); ``PublicKeyUnreadable`` names the file and what is wrong."""
+    from vault.errors import PublicKeyUnreadable
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_PUBLIC_KEY_BYTES + 1)
+    except OSError as exc:
+        raise PublicKeyUnreadable(f"Cannot read the public key {path}: {exc.strerror or exc}.") from None
+    if len(raw) > MAX_PUBLIC_KEY_BYTES:
+        raise PublicKeyUnreadable(f"{path} is larger than any public key ({MAX_PUBLIC_KEY_BYTES} bytes or more).")
+    key = None
+    if raw.lstrip().startswith(b"-----BEGIN"):
+        try:
+            key = serialization.load_pem_public_key(raw)
+        except (ValueError, TypeError):
+            raise PublicKeyUnreadable(f"{path} is a PEM file, but not of a public key the console can read.") from None
+    else:
+        try:
+            key = serialization.load_der_public_key(raw)
+        except (ValueError, TypeError):
+            raise PublicKeyUnreadable(f"{path} is neither a PEM nor a DER public key.") from None
+    if public_key_algorithm(key) is None:
+        raise PublicKeyUnreadable(f"{path} holds a public key of an algorithm the console does not sign with.",
+                                  next_step="Give the public key of an EC P-256/P-384, RSA-3072/4096 or Ed25519 key.")
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def read_signed_file(path: Path, what: str) -> bytes:
+    """A payload or signature file for verification (``PayloadUnreadable`` naming it)."""
+    try:
+        return _read_payload(Path(path))
+    except PayloadUnreadable as exc:
+        raise PayloadUnreadable(exc.message.replace("the payload", f"the {what}"), next_step=exc.next_step) from None
+
+
 def verify_payload(
     public_pem: str, payload: Path | bytes, signature: Path | bytes, *, algorithm: KeyAlgorithm | None = None
 ) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from vault.cryptoperiods import DEFAULT_DAYS
 from vault.types import ALLOWED_TRANSITIONS, KeyAlgorithm, KeyPurpose, KeyState, Mode, RevocationReason, Role
 
+from vault.store.schema_pki import PKI_STATEMENTS
 from vault.store.records import (
     BackupDecision,
     CeremonyStatus,
@@ -303,7 +304,7 @@ def _plus_days(column: str, days: int) -> str:
     return f"strftime('%Y-%m-%dT%H:%M:%S', {column}, '+{days:d} days') || substr({column}, 20)"
 
 
-# Version 3: named, versioned keys. A key's stable name is its lineage; ``key_names`` holds
+# Version 4: named, versioned keys. A key's stable name is its lineage; ``key_names`` holds
 # what belongs to the name rather than to one version (the minimum decryption version). Each
 # version gets a purpose (sign, encrypt, wrap, transport), a planned activation date
 # (``activate_after``, for keys generated in pre-activation), the end of its cryptoperiod
@@ -311,7 +312,7 @@ def _plus_days(column: str, days: int) -> str:
 # with ENCRYPT/DECRYPT, so their purpose is encrypt; key pairs only ever signed. Their
 # expiry is their activation time plus the SP 800-57 default of their purpose. Token labels
 # stay as they are: the console already derived them as name, name-v2, name-v3, ...
-_V3 = (
+_V4 = (
     """CREATE TABLE key_names (
         name TEXT PRIMARY KEY,
         min_decryption_version INTEGER NOT NULL DEFAULT 1 CHECK (min_decryption_version >= 1),
@@ -348,7 +349,8 @@ _V3 = (
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "ledger: named columns in a view, not generated on every append", _V2),
-    Migration(3, "named, versioned keys: key_names, purpose, activation and expiry dates, revocation reason", _V3),
+    Migration(3, "certificate store: serials, certificates, revocations, CRLs", PKI_STATEMENTS),
+    Migration(4, "named, versioned keys: key_names, purpose, activation and expiry dates, revocation reason", _V4),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -36,16 +36,13 @@ def _session(ctx):
 
 
 def _output_path(a: TextAnswer) -> Path:
+    """A new file in an existing folder, reached without a symbolic link (vault.backup.outfile)."""
+    from vault.backup.outfile import check_output_path
+
     text = a.text.strip()
     if not text:
         raise AnswerInvalid("Give a file path.")
-    path = Path(text).expanduser()
-    if path.exists():
-        raise OutputExists(f"{path} already exists.")
-    if not path.parent.is_dir():
-        raise AnswerInvalid(f"The directory {path.parent} does not exist.",
-                            next_step="Mount the medium or choose an existing directory.")
-    return path
+    return check_output_path(Path(text).expanduser())
 
 
 def _input_path(a: TextAnswer) -> Path:

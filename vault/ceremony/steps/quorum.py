@@ -78,7 +78,7 @@ def quorum(ctx, params):
     public = shareset.public_of(store, record)
     holders = shareset.holder_names(store, record.id)
     known = shareset.known_sets(store)
-    collector = ShareCollector(public, ceremony_id=ctx.ceremony_id, known=known)
+    collector = ShareCollector(public, ceremony_id=ctx.ceremony_id, known=known, holders=holders)
     ctx.secrets.collector = collector
     # After a power loss in a reshare's switch the token may have either set's PINs: the first
     # share entered decides which set is collected, and the login after activation settles it.
@@ -120,7 +120,7 @@ def quorum(ctx, params):
                     record = pending.new_share_set
                     public = shareset.public_of(store, record)
                     holders = shareset.holder_names(store, record.id)
-                    alt = ShareCollector(public, ceremony_id=ctx.ceremony_id, known=known)
+                    alt = ShareCollector(public, ceremony_id=ctx.ceremony_id, known=known, holders=holders)
                     progress = alt.add(answer.share)  # a ShareError here names the share's real problem
                     collector = ctx.secrets.collector = alt
             except ShareError as exc:
@@ -161,7 +161,7 @@ def quorum(ctx, params):
                     public = shareset.public_of(store, record)
                     holders = shareset.holder_names(store, record.id)
                     collector = ctx.secrets.collector = ShareCollector(public, ceremony_id=ctx.ceremony_id,
-                                                                       known=known)
+                                                                       known=known, holders=holders)
                 error = exc
                 ctx.emit_rejected(exc)
                 ctx.emit(QuorumWiped(ceremony_id=ctx.ceremony_id, reason="error"))
@@ -244,17 +244,15 @@ def _draw_quorum_secret(vault) -> Secret:
 
 # --- distribution ----------------------------------------------------------------------------------------
 def _write_share_file(directory: Path, custodian: str, share: Secret) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
+    from vault.backup.outfile import write_new_file
+
     path = directory / f"{custodian}.share"
-    if "/" in custodian or "\\" in custodian or path.resolve().parent != directory.resolve():
+    if "/" in custodian or "\\" in custodian or custodian in ("", ".", ".."):
         raise PreconditionFailed(f"The custodian name {custodian!r} cannot name a file in the share directory.",
                                  next_step="Enroll custodians under names without '/' or '\\'.")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(share.reveal_text() + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    return path
+    if not os.path.islink(directory):  # a link is refused by write_new_file, naming it
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return write_new_file(path, share.reveal() + b"\n")  # 0600, O_EXCL|O_NOFOLLOW, fsynced
 
 
 @step_kind("distribute-shares", params={

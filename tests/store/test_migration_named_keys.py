@@ -1,4 +1,4 @@
-"""Schema v3 (named, versioned keys) applied to a database made by the main branch before it.
+"""Schema v4 (named, versioned keys) applied to a database made by the main branch before it.
 
 ``fixtures/main-schema-v2.db`` was written by main's own code at df553e5 (the script beside it):
 keys dek (v1 destroyed, v2 deactivated, v3 active), signer (suspended), old-signer
@@ -33,7 +33,7 @@ def migrated(tmp_path) -> Store:
 
 
 def test_keys_keep_their_rows_and_gain_names_purposes_and_expiry(migrated):
-    assert migrated.schema_version >= 3
+    assert migrated.schema_version >= 4
     keys = {k.label: k for k in migrated.list_keys()}
     assert {label: (k.name, k.version, k.state) for label, k in keys.items()} == {
         "dek": ("dek", 1, KeyState.DESTROYED),

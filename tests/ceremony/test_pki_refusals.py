@@ -1,0 +1,62 @@
+"""PKI ceremonies that must stop with nothing signed and nothing half-applied (real token, real
+SQLite): the run fails naming the step and the error, the vault's state and the workspace's
+files are unchanged, and the ledger holds only the failed ceremony's bookkeeping."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from support.ceremony_workspace import Workspace
+from vault.hsm.x509sign import signatures_made
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch) -> Workspace:
+    ws = Workspace(tmp_path / "ws", monkeypatch)
+    ws.run_ok("init")
+    ws.run_ok("root-ca")
+    return ws
+
+
+def refused(ws: Workspace, name: str, script, code: str) -> None:
+    before, signed = ws.snapshot(), signatures_made()
+    result = ws.run(name, script)
+    assert not result.ok and code in result.one_line(), result.one_line()
+    ws.assert_unchanged(before, result.outcome.ceremony_id)
+    assert signatures_made() == signed
+
+
+def test_an_intermediate_from_a_forged_csr_signs_nothing(ws: Workspace):
+    csr = ws.root / "pki" / "intermediate.csr"
+    der = bytearray(x509.load_pem_x509_csr(csr.read_bytes()).public_bytes(Encoding.DER))
+    at = bytes(der).index(b"Practice Issuing CA 1")
+    der[at] ^= 0x01
+    (ws.root / "pki" / "forged.csr").write_bytes(bytes(der))
+    refused(ws, "intermediate", ws.variant("intermediate", answers={"intermediate.csr": "pki/forged.csr"}),
+            "PKI_CSR_INVALID")
+
+
+def test_a_declined_review_signs_nothing(ws: Workspace):
+    refused(ws, "intermediate", ws.variant("intermediate", answers={"intermediate.review:witness": False}),
+            "PKI_REVIEW_DECLINED")
+
+
+def test_a_user_profile_pkilint_rejects_signs_nothing(ws: Workspace):
+    mine = ws.home / "ceremonies"
+    (mine / "profiles").mkdir(parents=True)
+    from vault.pki.profile import load_profile
+
+    text = load_profile("intermediate").text.replace("crl.example.com", "crl.internal.test")
+    (mine / "profiles" / "my-intermediate.toml").write_text(text.replace('name = "intermediate"', 'name = "my-intermediate"'))
+    from vault.ceremony.definitions import BUILTIN_DIR
+
+    own = (BUILTIN_DIR / "intermediate.toml").read_text().replace('name = "intermediate"', 'name = "my-intermediate"')
+    (mine / "my-intermediate.toml").write_text(own.replace('profile = "intermediate"', 'profile = "my-intermediate"'))
+    script = ws.variant("intermediate", ceremony="my-intermediate")
+    refused(ws, "my-intermediate", script, "PKI_LINT_FAILED")

@@ -1,0 +1,340 @@
+"""PKI step kinds: a root's self-signed certificate, an intermediate (or leaf) from a CSR, a
+cross-certificate, a certificate for an HSM key (a delegated OCSP signer), a CRL, and a batch
+of certificates from a directory of CSRs. Each follows vault.pki's pipeline:
+
+    questions -> prepare (every refusal, the TBS, pkilint) -> review (administrator, then the
+    witness) -> HSM signs -> software check + pkilint again -> written once + recorded
+
+A refusal raises before the HSM signs; an input mistake (a bad CSR file, an issuer that cannot
+sign) asks again with the reason. The review before signing is ``review_before_signing``: the
+one place where the ceremony's review-before-action mechanism plugs in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+from vault.ceremony.kinds import ParamSpec, step_kind
+from vault.ceremony.prompts import Choice, ChoiceAnswer, ChoicePrompt, ConfirmPrompt, PathPrompt, PathPurpose, TextAnswer, TextPrompt
+from vault.ceremony.steps.keys import _input_path, _output_path, _session, fingerprint_words
+from vault.errors import AnswerInvalid, CsrInvalid, IssuerNotUsable, PreconditionFailed, ReviewDeclined
+from vault.pgpwords import words_for
+from vault.types import KeyState
+
+_PROFILE = {"profile": ParamSpec("str", required=True, doc="certificate profile (ceremonies/profiles/NAME.toml)")}
+
+
+def _now(ctx) -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _load_profile(ctx, name: str, *, kind: str | tuple[str, ...]):
+    from vault.pki.profile import load_profile
+
+    profile = load_profile(name, ctx.vault.home.path)
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if profile.kind not in kinds:
+        raise PreconditionFailed(f"The profile {profile.name} is a {profile.kind} profile; this step needs "
+                                 f"{' or '.join(kinds)}.", next_step="Name a fitting profile in the definition.")
+    ctx.read_aloud(f"Profile {profile.name} SHA-256", f"{profile.sha256} ({_words(profile.sha256)})")
+    return profile
+
+
+def _words(hex_: str) -> str:
+    return " ".join(words_for(bytes.fromhex(hex_.split(":", 1)[-1])[:8]))
+
+
+def review_before_signing(ctx, title: str, lines: list[str]):
+    """The review of exactly what the HSM will sign: the administrator reads it aloud and
+    confirms, then the witness confirms. No from either: nothing is signed (ReviewDeclined)."""
+    text = "\n".join(lines)
+    ctx.read_aloud(title, text)
+
+    def confirmed(who: str):
+        def parse(a):
+            if not a.yes:
+                raise _Declined(who)
+            return True
+        return parse
+
+    for ask, who in (("review", ctx.values.get("administrator") or "administrator"),
+                     ("review:witness", ctx.values.get("witness") or "witness")):
+        try:
+            yield from ctx.ask(ConfirmPrompt, ask, confirmed(who), question=f"{title}\n{text}\n\n{who}: sign exactly this in the HSM?",
+                               yes_label="Sign", no_label="Do not sign")
+        except _Declined:
+            raise ReviewDeclined(f"{who} did not confirm the review of {title.lower()}; nothing was signed.") from None
+
+
+class _Declined(Exception):
+    pass
+
+
+def _issuer_choice(ctx, *, for_crl: bool = False):
+    """The CA certificate that signs: ours, valid now, not revoked (refused ones say why)."""
+    from vault.pki.issue import issuer_from_record, usable_issuers
+
+    now = _now(ctx)
+    listed = usable_issuers(ctx.vault, now=now, for_crl=for_crl)
+    if not listed:
+        raise PreconditionFailed("This vault holds no CA certificate whose key is in its HSM.",
+                                 next_step="Run the root-ca ceremony first.")
+    records = {r.serial_hex: r for r, _ in listed}
+
+    def parse(a: ChoiceAnswer):
+        record = records.get(a.value.lower().replace(":", ""))
+        if record is None:  # the label of the CA's HSM key: its newest certificate that can sign
+            mine = [r for r, why in listed if r.key_label == a.value]
+            record = next((r for r, why in reversed(listed) if r.key_label == a.value and why is None),
+                          mine[-1] if mine else None)
+        if record is None:
+            raise AnswerInvalid(f"{a.value!r} is not one of the CA certificates offered.",
+                                next_step=f"Choose one of: {', '.join(records)} (or the CA key's label).")
+        return issuer_from_record(ctx.vault, record, now=now, for_crl=for_crl)  # IssuerNotUsable re-asks
+
+    choices = tuple(Choice(r.serial_hex, r.subject, f"key {r.key_label}, until {r.not_after}"
+                           + (f" - cannot sign: {why}" if why else "")) for r, why in listed)
+    default = next((r.serial_hex for r, why in listed if why is None), None)
+    issuer = yield from ctx.ask(ChoicePrompt, "issuer", parse, question="Which CA certificate signs?",
+                                choices=choices, default=default)
+    return issuer
+
+
+def _finish(ctx, session, prepared, out: Path):
+    from vault.pki.issue import record_issued, sign_prepared
+
+    signer = session.x509_signer(session.get_key(prepared.issuer.key_label))
+    ctx.progress(f"Signing in the HSM with {prepared.issuer.key_label}")
+    issued = sign_prepared(ctx.vault, signer, prepared, ceremony_id=ctx.ceremony_id)
+    record = record_issued(ctx.vault, issued, out, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+    ctx.read_aloud("Certificate SHA-256", f"{record.sha256} ({_words(record.sha256)})")
+    return {"certificate_serial": record.serial_hex, "certificate_sha256": record.sha256,
+            "certificate_path": record.path, "certificate_kind": record.kind,
+            "lint_warnings": [f["code"] for f in record.lint_findings],
+            "summary": f"{record.kind} certificate {record.serial_hex} for {record.subject} signed, checked, "
+                       f"written to {record.path}"}
+
+
+def _signing_key(ctx, ask: str, question: str, *, exclude: str | None = None, default: str | None = None):
+    keys = [k for k in ctx.vault.store.list_keys(KeyState.ACTIVE) if k.algorithm.can_sign and k.label != exclude]
+    if not keys:
+        raise PreconditionFailed("No active signing key is in this vault.", next_step="Generate one first.")
+    labels = [k.label for k in keys]
+
+    def parse(a: ChoiceAnswer):
+        if a.value not in labels:
+            raise AnswerInvalid(f"{a.value!r} is not an active signing key of this vault.",
+                                next_step=f"Choose one of: {', '.join(labels)}.")
+        return next(k for k in keys if k.label == a.value)
+
+    key = yield from ctx.ask(ChoicePrompt, ask, parse, question=question,
+                             choices=tuple(Choice(k.label, k.label, f"{k.algorithm.value}, {k.fingerprint}") for k in keys),
+                             default=default if default in labels else None)
+    return key
+
+
+@step_kind("root-certificate", params=_PROFILE, needs_quorum=True, repeatable=False)
+def root_certificate(ctx, params):
+    """A self-signed root certificate for an HSM key (made earlier in the ceremony or before)."""
+    from vault.pki import build
+    from vault.pki.issue import Subject, prepare_certificate, self_issuer
+
+    profile = _load_profile(ctx, params["profile"], kind="root-ca")
+    key = yield from _signing_key(ctx, "key", "Which HSM key does the root certify?", default=ctx.values.get("key_label"))
+    out = yield from ctx.ask(PathPrompt, "path", _output_path, question="Write the root certificate to (a new file)",
+                             purpose=PathPurpose.OUTPUT_FILE)
+    with _session(ctx) as session:
+        name, _ = build.subject_name(profile)
+        issuer = self_issuer(ctx.vault, key.label, session.public_key_pem(session.get_key(key.label)), name)
+        subject = Subject(name, issuer.public_key, key_label=key.label, source=f"HSM key {key.label} ({key.fingerprint})")
+        prepared = prepare_certificate(ctx.vault, profile, issuer, subject, serial_source=session.random, now=_now(ctx))
+        yield from review_before_signing(ctx, "Root certificate to sign", prepared.review_lines())
+        return _finish(ctx, session, prepared, out)
+
+
+def _read_csr(a: TextAnswer):
+    from vault.pki.csr import read_csr
+
+    return read_csr(_input_path(a) if a.text.strip() else Path(""))
+
+
+@step_kind("sign-csr", params=_PROFILE, needs_quorum=True, repeatable=False)
+def sign_csr(ctx, params):
+    """A certificate from a CSR: its signature checked, its subject and key fingerprint read aloud,
+    the profile applied (only the key and the subject attributes the profile allows are used)."""
+    from vault.pki import build
+    from vault.pki.issue import Subject, prepare_certificate
+
+    profile = _load_profile(ctx, params["profile"], kind=("intermediate", "leaf"))
+    issuer = yield from _issuer_choice(ctx)
+    csr = yield from ctx.ask(PathPrompt, "csr", _read_csr, question="The certificate signing request (PEM or DER)",
+                             purpose=PathPurpose.INPUT_FILE)
+    ctx.read_aloud("CSR subject", csr.subject.rfc4514_string() or "(empty)")
+    ctx.read_aloud("CSR public key", f"{csr.key_description} {csr.spki_sha256} ({fingerprint_words(csr.spki_sha256)})")
+    out = yield from ctx.ask(PathPrompt, "path", _output_path, question="Write the certificate to (a new file)",
+                             purpose=PathPurpose.OUTPUT_FILE)
+    name, dropped = build.subject_name(profile, csr.subject)
+    subject = Subject(name, csr.public_key, source=f"CSR {csr.path} sha256:{csr.sha256}", dropped=dropped,
+                      requested_extensions=csr.requested_extensions)
+    with _session(ctx) as session:
+        prepared = prepare_certificate(ctx.vault, profile, issuer, subject, serial_source=session.random, now=_now(ctx))
+        yield from review_before_signing(ctx, f"{profile.kind.capitalize()} certificate to sign", prepared.review_lines())
+        result = _finish(ctx, session, prepared, out)
+    return {**result, "csr_sha256": csr.sha256, "csr_spki_sha256": csr.spki_sha256}
+
+
+def _read_other_root(a: TextAnswer):
+    from vault.pki.cross import read_other_root
+
+    return read_other_root(_input_path(a))
+
+
+@step_kind("cross-certificate", params=_PROFILE, needs_quorum=True, repeatable=False)
+def cross_certificate(ctx, params):
+    """A cross-certificate: another root's exact subject and key, certified by one of our CAs."""
+    from vault.pki.issue import Subject, prepare_certificate
+
+    profile = _load_profile(ctx, params["profile"], kind="cross-sign")
+    issuer = yield from _issuer_choice(ctx)
+    other = yield from ctx.ask(PathPrompt, "certificate", _read_other_root,
+                               question="The other root's self-signed certificate (PEM or DER)",
+                               purpose=PathPurpose.INPUT_FILE)
+    ctx.read_aloud("Other root", other.subject.rfc4514_string())
+    ctx.read_aloud("Other root's key", f"{other.spki_sha256} ({fingerprint_words(other.spki_sha256)})")
+    out = yield from ctx.ask(PathPrompt, "path", _output_path, question="Write the cross-certificate to (a new file)",
+                             purpose=PathPurpose.OUTPUT_FILE)
+    subject = Subject(other.subject, other.public_key, source=f"root certificate {other.path} sha256:{other.sha256}")
+    with _session(ctx) as session:
+        prepared = prepare_certificate(ctx.vault, profile, issuer, subject, serial_source=session.random, now=_now(ctx))
+        yield from review_before_signing(ctx, "Cross-certificate to sign", prepared.review_lines())
+        return _finish(ctx, session, prepared, out)
+
+
+@step_kind("key-certificate", params=_PROFILE, needs_quorum=True, repeatable=False)
+def key_certificate(ctx, params):
+    """A certificate for another HSM key of this vault (a delegated OCSP responder), by one of our CAs."""
+    from vault.pki import build
+    from vault.pki.issue import Subject, prepare_certificate
+    from cryptography.hazmat.primitives import serialization
+
+    profile = _load_profile(ctx, params["profile"], kind=("ocsp-signer", "leaf"))
+    issuer = yield from _issuer_choice(ctx)
+    key = yield from _signing_key(ctx, "key", "Which HSM key is certified?", exclude=issuer.key_label,
+                                  default=ctx.values.get("key_label"))
+    out = yield from ctx.ask(PathPrompt, "path", _output_path, question="Write the certificate to (a new file)",
+                             purpose=PathPurpose.OUTPUT_FILE)
+    with _session(ctx) as session:
+        public_key = serialization.load_pem_public_key(session.public_key_pem(session.get_key(key.label)).encode())
+        name, _ = build.subject_name(profile)
+        subject = Subject(name, public_key, key_label=key.label, source=f"HSM key {key.label} ({key.fingerprint})")
+        prepared = prepare_certificate(ctx.vault, profile, issuer, subject, serial_source=session.random, now=_now(ctx))
+        if prepared.spki_sha256 != key.fingerprint:
+            raise IssuerNotUsable(f"The token's public key of {key.label!r} is not the one the vault recorded.")
+        yield from review_before_signing(ctx, f"{profile.kind} certificate to sign", prepared.review_lines())
+        return _finish(ctx, session, prepared, out)
+
+
+@step_kind("crl", params=_PROFILE, needs_quorum=True, repeatable=False)
+def crl(ctx, params):
+    """A CRL: every certificate the CA revoked (new revocations asked one at a time, with reasons),
+    the next CRL number, this and next update from the profile."""
+    from vault.pki.crl import parse_revocation, prepare_crl, record_crl, sign_crl
+
+    profile = _load_profile(ctx, params["profile"], kind="crl")
+    issuer = yield from _issuer_choice(ctx, for_crl=True)
+    new: list = []
+    while True:
+        def parse(a: TextAnswer):
+            return None if not a.text.strip() else parse_revocation(a.text, ctx.vault, issuer, new)
+
+        item = yield from ctx.ask(TextPrompt, "revoke", parse,
+                                  question="Serial (hex) and reason of a certificate to revoke; empty when done")
+        if item is None:
+            break
+        new.append(item)
+        ctx.notice(f"To revoke: {item.certificate.serial_hex} {item.certificate.subject} ({item.reason})")
+    out = yield from ctx.ask(PathPrompt, "path", _output_path, question="Write the CRL to (a new file)",
+                             purpose=PathPurpose.OUTPUT_FILE)
+    with _session(ctx) as session:
+        prepared = prepare_crl(ctx.vault, profile, issuer, new, now=_now(ctx))
+        yield from review_before_signing(ctx, f"CRL number {prepared.crl_number} to sign", prepared.review_lines())
+        signer = session.x509_signer(session.get_key(issuer.key_label))
+        issued = sign_crl(signer, prepared)
+        record = record_crl(ctx.vault, issued, out, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+    ctx.read_aloud("CRL SHA-256", f"{record.sha256} ({_words(record.sha256)})")
+    return {"crl_number": record.crl_number, "crl_sha256": record.sha256, "crl_path": record.path,
+            "revoked_now": [r.certificate.serial_hex for r in new],
+            "summary": f"CRL {record.crl_number} of {issuer.record.subject} ({record.revoked_count} revoked) signed, "
+                       f"checked, written to {record.path}"}
+
+
+def _csr_dir(a: TextAnswer) -> Path:
+    path = Path(a.text.strip()).expanduser()
+    if not a.text.strip() or not path.is_dir() or not any(path.glob("*.csr")):
+        raise AnswerInvalid(f"{path} is not a directory holding *.csr files.")
+    return path
+
+
+def _new_dir(a: TextAnswer) -> Path:
+    path = Path(a.text.strip()).expanduser()
+    if not a.text.strip():
+        raise AnswerInvalid("Give a directory path.")
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise AnswerInvalid(f"{path} exists and is not an empty directory; certificates are never written over files.")
+    if not path.parent.is_dir():
+        raise AnswerInvalid(f"The directory {path.parent} does not exist.")
+    return path
+
+
+@step_kind("sign-csr-batch", params=_PROFILE, needs_quorum=True, repeatable=False)
+def sign_csr_batch(ctx, params):
+    """Certificates for every CSR in a directory (test fleets, intermediates in bulk): every CSR
+    checked and every TBS linted before one review of the whole batch; then each is signed,
+    checked, linted again, written (NAME.pem) and recorded. Times per phase are reported."""
+    from vault.pki import build
+    from vault.pki.csr import read_csr
+    from vault.pki.issue import Subject, prepare_certificate, record_issued, sign_prepared
+
+    profile = _load_profile(ctx, params["profile"], kind=("intermediate", "leaf"))
+    issuer = yield from _issuer_choice(ctx)
+    source = yield from ctx.ask(PathPrompt, "csr-dir", _csr_dir, question="Directory of CSRs (*.csr)",
+                                purpose=PathPurpose.INPUT_FILE)
+    target = yield from ctx.ask(PathPrompt, "out-dir", _new_dir, question="Write the certificates into (a new or empty directory)",
+                                purpose=PathPurpose.OUTPUT_DIRECTORY)
+    paths = sorted(source.glob("*.csr"))
+    timing = {"check_and_lint": 0.0, "sign_check_lint": 0.0}
+    with _session(ctx) as session:
+        prepared = []
+        for i, path in enumerate(paths):
+            try:
+                csr = read_csr(path)
+            except CsrInvalid as exc:
+                raise CsrInvalid(f"{path.name}: {exc.message}", next_step="Remove or replace that CSR; nothing was signed.") from None
+            name, dropped = build.subject_name(profile, csr.subject)
+            t = time.perf_counter()
+            prepared.append((path, prepare_certificate(ctx.vault, profile, issuer,
+                                                       Subject(name, csr.public_key, source=f"CSR {path.name} sha256:{csr.sha256}",
+                                                               dropped=dropped), serial_source=session.random,
+                                                       now=_now(ctx))))
+            timing["check_and_lint"] += time.perf_counter() - t
+            ctx.progress("Checking and linting the CSRs", i + 1, len(paths))
+        lines = [f"{len(prepared)} certificates, profile {profile.name} (sha256 {profile.sha256}), issuer "
+                 f"{issuer.name.rfc4514_string()}", *prepared[0][1].review_lines()[4:9]]
+        lines += [f"  {p.name}: {pr.subject.name.rfc4514_string()} {pr.spki_sha256}" for p, pr in prepared[:20]]
+        if len(prepared) > 20:
+            lines.append(f"  ... and {len(prepared) - 20} more")
+        yield from review_before_signing(ctx, f"Batch of {len(prepared)} certificates to sign", lines)
+        target.mkdir(exist_ok=True)
+        signer = session.x509_signer(session.get_key(issuer.key_label))
+        for i, (path, pr) in enumerate(prepared):
+            t0 = time.perf_counter()
+            issued = sign_prepared(ctx.vault, signer, pr, ceremony_id=ctx.ceremony_id)
+            timing["sign_check_lint"] += time.perf_counter() - t0
+            record_issued(ctx.vault, issued, target / f"{path.stem}.pem", ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+            ctx.progress("Signing", i + 1, len(prepared))
+    n = max(len(prepared), 1)
+    return {"issued": len(prepared), "out_dir": str(target),
+            "ms_per_certificate": {k: round(v * 1000 / n, 3) for k, v in timing.items()},
+            "summary": f"{len(prepared)} certificates signed, checked and written to {target}"}
