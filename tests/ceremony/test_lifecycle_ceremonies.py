@@ -11,6 +11,8 @@ import pytest
 
 from console.cli import main as custodian
 from support.ceremony_workspace import LIFECYCLE_ORDER, Workspace
+from vault.errors import ScriptInvalid, TransitionRefused
+from vault.operations.lifecycle import reactivate_key
 from vault.operations.export import export_key
 from vault.operations.signing import verify_payload
 from vault.types import KeyPurpose, KeyState, RevocationReason
@@ -45,9 +47,9 @@ def test_every_lifecycle_transition_through_a_scripted_ceremony(ws, tmp_path):
         assert dek.expires_at[:4] == str(int(dek.activated_at[:4]) + 1)  # 365 days
         assert v.store.resolve_key("dek-2099").state is KeyState.PRE_ACTIVATION
     ws.run_ok("suspend")
-    # a suspended key cannot be suspended again: the step offers only active keys
-    again = ws.run("suspend", ws.variant("suspend"))
-    assert not again.ok and "is not one of the keys offered" in again.one_line()
+    # a suspended key cannot be suspended again: refused by the script check, before anything runs
+    with pytest.raises(ScriptInvalid, match="is suspended; this step takes a key that is active"):
+        ws.run("suspend", ws.variant("suspend"))
     ws.run_ok("reactivate")
     ws.run_ok("deactivate")
     with ws.vault() as v:
@@ -55,8 +57,10 @@ def test_every_lifecycle_transition_through_a_scripted_ceremony(ws, tmp_path):
         history = [h.to_state for h in v.store.key_history(v.store.resolve_key("signer-2026").id)]
         assert history == [KeyState.PRE_ACTIVATION, KeyState.ACTIVE, KeyState.SUSPENDED, KeyState.ACTIVE]
     # reactivating a deactivated key is refused (SP 800-57 has no way back)
-    back = ws.run("reactivate", ws.variant("reactivate", answers={"reactivate.key": "dek-2027"}))
-    assert not back.ok and "state this step can use (suspended)" in back.one_line()
+    with pytest.raises(ScriptInvalid, match="is deactivated; this step takes a key that is suspended"):
+        ws.run("reactivate", ws.variant("reactivate", answers={"reactivate.key": "dek-2027"}))
+    with ws.vault() as v, pytest.raises(TransitionRefused):  # and by the engine itself, without a script
+        reactivate_key(v, "dek-2027", reason="the script check is not the only guard")
     ws.run_ok("revoke")
     with ws.vault() as v:
         dek = v.store.resolve_key("dek-2027")
@@ -80,8 +84,8 @@ def test_a_non_compromise_revocation_deactivates_and_destroy_deactivates_an_acti
         ws.run_ok(name)
     with ws.vault() as v:
         head = v.ledger.head()
-    missing = ws.run("revoke", ws.variant("revoke", drop=("revoke.signer",)))
-    assert not missing.ok
+    with pytest.raises(ScriptInvalid, match="no answer for 'revoke.signer'"):
+        ws.run("revoke", ws.variant("revoke", drop=("revoke.signer",)))
     with ws.vault() as v:  # every question comes before the revocation: nothing was revoked
         assert v.store.resolve_key("dek-2027").state is KeyState.ACTIVE
         assert "key.revoked" not in [e.action for e in v.ledger.events(head.seq + 1)]
