@@ -513,3 +513,15 @@ class ReviewDeclined(PkiError):
     code = "PKI_REVIEW_DECLINED"
     title = "The review was not confirmed"
     default_next_step = "Nothing was signed; correct what was wrong and run the ceremony again."
+
+
+class EnvelopeCorrupt(VaultError):
+    code = "ENVELOPE_CORRUPT"
+    title = "Encrypted file is damaged or was changed"
+    default_next_step = "Nothing was written. Use an intact copy of the encrypted file."
+
+
+class DecryptionRefused(VaultError):
+    code = "DECRYPT_REFUSED"
+    title = "This key version may not decrypt"
+    default_next_step = "Only versions that are active, suspended or deactivated, at or above the minimum decryption version, decrypt."

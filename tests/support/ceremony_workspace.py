@@ -32,6 +32,9 @@ PEOPLE = ("admin", "wendy", "alice", "bob", "carol", "dave", "erin")
 ORDER = ("init", "generate-key", "sign", "backup", "drill", "rotate", "compromise", "destroy", "reshare", "restore")
 # The lifecycle examples replay in their own order after init and generate-key
 # (tests/ceremony/test_lifecycle_ceremonies.py).
+# The envelope examples replay after init, generate-key, plan-key and activate
+# (tests/ceremony/test_envelope_ceremonies.py); rotate-dek-2027.toml is a rotate script.
+ENVELOPE_ORDER = ("encrypt", "rotate-dek-2027", "decrypt", "rewrap", "min-decryption-version")
 LIFECYCLE_ORDER = ("init", "generate-key", "plan-key", "activate", "suspend", "reactivate", "deactivate", "revoke")
 #: The PKI ceremonies' examples, in the order they replay after init (tests/ceremony/test_pki_lifecycle.py).
 PKI_ORDER = ("root-ca", "root-ca-existing", "intermediate", "cross-sign", "crl", "ocsp-signer", "issue-batch")

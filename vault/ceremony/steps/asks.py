@@ -341,6 +341,26 @@ def _revoke(params, plan):
     return asks
 
 
+def _encrypt(params, plan):
+    return [Ask("key", "choice", required=True, check=_key_check(plan, ("active",))),
+            Ask("input", "path-in", required=True, check=_in(plan)),
+            Ask("output", "path-out", required=True, check=_out(plan))]
+
+
+def _files(params, plan):
+    return [Ask("input", "path-in", required=True), Ask("output", "path-out", required=True, check=_out(plan))]
+
+
+def _min_version(params, plan):
+    return [Ask("key", "choice", required=True, check=_key_check(plan, ("active",))),
+            Ask("version", "text", required=True, check=lambda v: None if str(v).isdigit() else "a version number")]
+
+
+for _kind, _fn in (("encrypt", _encrypt), ("decrypt", _files), ("rewrap", _files),
+                   ("min-decryption-version", _min_version)):
+    declare_asks(_kind, _fn)
+
+
 for _kind, _fn in (("plan-key", _plan_key), ("activate-key", _transition("pre-activation")),
                    ("suspend-key", _transition("active")), ("reactivate-key", _transition("suspended")),
                    ("deactivate-key", _transition("active", "suspended")), ("revoke-key", _revoke)):
