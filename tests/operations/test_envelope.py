@@ -12,7 +12,7 @@ from vault.envelope import format as fmt
 from vault.errors import (DecryptionRefused, EnvelopeCorrupt, KeyNotActive, OutputExists, PurposeMismatch,
                           WrappedKeyInvalid)
 from vault.operations import generate_key
-from vault.operations.envelope import (decrypt_file, decrypt_record, encrypt_file, encrypt_record,
+from vault.operations.envelope import (RecordCipher, decrypt_file, decrypt_record, encrypt_file, encrypt_record,
                                        raise_min_decryption_version, rewrap_file)
 from vault.operations.keys import compromise_key, rotate_key
 from vault.types import KeyAlgorithm, KeyPurpose, KeyState
@@ -108,6 +108,11 @@ def test_encryption_needs_an_active_wrap_key_and_decryption_refuses_compromised_
 
 def test_records_round_trip(practice_vault, session):
     key = generate_key(practice_vault, session, "dek", KeyAlgorithm.AES_256, purpose=KeyPurpose.WRAP)
+    cipher = RecordCipher(practice_vault, session, "dek")
     for size in (0, 1, 1024, 5000):
         record = os.urandom(size)
         assert decrypt_record(session, practice_vault, encrypt_record(session, key, record)) == record
+        blob = cipher.encrypt(record)
+        assert cipher.decrypt(blob) == record and decrypt_record(session, practice_vault, blob) == record
+        with pytest.raises(EnvelopeCorrupt):
+            cipher.decrypt(blob[:-1] + bytes([blob[-1] ^ 1]))

@@ -69,15 +69,40 @@ class DataKey:
             objects.destroy_quietly([self._obj])
 
 
+_GCM_OFFERED: dict[tuple[str, str], bool] = {}  # (module, token serial) -> the token's answer
+
+
 def gcm_offered(session: HsmSession) -> bool:
-    with HSM_LOCK, translated("mechanisms"):
-        return int(Mechanism.AES_GCM) in {int(m) for m in session.p11.token.slot.get_mechanisms()}
+    """Whether the token lists CKM_AES_GCM (asked once per token and process)."""
+    cache_key = (session.module_path, session.token.serial)
+    if cache_key not in _GCM_OFFERED:
+        with HSM_LOCK, translated("mechanisms"):
+            _GCM_OFFERED[cache_key] = int(Mechanism.AES_GCM) in {
+                int(m) for m in session.p11.token.slot.get_mechanisms()}
+    return _GCM_OFFERED[cache_key]
 
 
 def _require_gcm(session: HsmSession) -> None:
     if not gcm_offered(session):
         raise MechanismUnsupported(f"The token {session.token.describe()} does not offer CKM_AES_GCM.",
                                    next_step="Use a token with AES-GCM for envelope encryption.")
+
+
+class MasterKey:
+    """A key-wrapping master key's object on the token, found once (``master_key``)."""
+
+    __slots__ = ("label", "_obj")
+
+    def __init__(self, label: str, obj: Any) -> None:
+        self.label, self._obj = label, obj
+
+    def __repr__(self) -> str:
+        return f"<MasterKey {self.label!r}>"
+
+
+def master_key(session: HsmSession, key: KeyObject) -> MasterKey:
+    with HSM_LOCK, translated("find"):
+        return MasterKey(key.label, _master(session, key))
 
 
 def _master(session: HsmSession, key: KeyObject) -> Any:
@@ -97,17 +122,17 @@ def new_data_key(session: HsmSession) -> DataKey:
                                                 template=data_key_template()))
 
 
-def wrap_data_key(session: HsmSession, master: KeyObject, dek: DataKey) -> bytes:
+def wrap_data_key(session: HsmSession, master: MasterKey, dek: DataKey) -> bytes:
     mechanism = Mechanism(session.wrap_mechanism.value)
     with HSM_LOCK, translated("wrap"):
-        return bytes(_master(session, master).wrap_key(dek._obj, mechanism=mechanism))
+        return bytes(master._obj.wrap_key(dek._obj, mechanism=mechanism))
 
 
-def unwrap_data_key(session: HsmSession, master: KeyObject, blob: bytes) -> DataKey:
+def unwrap_data_key(session: HsmSession, master: MasterKey, blob: bytes) -> DataKey:
     _require_gcm(session)
     mechanism = Mechanism(session.wrap_mechanism.value)
     with HSM_LOCK:
-        kek = _master(session, master)
+        kek = master._obj
         try:
             obj = kek.unwrap_key(ObjectClass.SECRET_KEY, KeyType.AES, blob, mechanism=mechanism, store=False,
                                  capabilities=0, template=data_key_template())

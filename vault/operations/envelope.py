@@ -79,10 +79,15 @@ def decryption_key(vault, header: fmt.Header) -> KeyRecord:
     return key
 
 
-def _encrypt_stream(session, key: KeyRecord, src: BinaryIO, dst: BinaryIO, chunk_size: int) -> fmt.Header:
+def _master(session, key: KeyRecord):
+    return hsm_envelope.master_key(session, token_key(session, key))
+
+
+def _encrypt_stream(session, key: KeyRecord, src: BinaryIO, dst: BinaryIO, chunk_size: int,
+                    master=None) -> fmt.Header:
     dek = hsm_envelope.new_data_key(session)
     try:
-        wrapped = hsm_envelope.wrap_data_key(session, token_key(session, key), dek)
+        wrapped = hsm_envelope.wrap_data_key(session, master or _master(session, key), dek)
         header = fmt.Header(key.name, key.version, key.fingerprint, session.wrap_mechanism.name, wrapped,
                             fmt.new_file_id(), chunk_size)
         dst.write(header.encode())
@@ -93,16 +98,48 @@ def _encrypt_stream(session, key: KeyRecord, src: BinaryIO, dst: BinaryIO, chunk
         dek.destroy()
 
 
-def _decrypt_stream(session, vault, src: BinaryIO, dst: BinaryIO) -> tuple[fmt.Header, KeyRecord]:
+def _decrypt_stream(session, vault, src: BinaryIO, dst: BinaryIO, masters: dict | None = None
+                    ) -> tuple[fmt.Header, KeyRecord]:
     header = fmt.read_header(src)
-    key = decryption_key(vault, header)
-    dek = hsm_envelope.unwrap_data_key(session, token_key(session, key), header.wrapped_key)
+    if masters is not None and header.key_ref in masters:
+        key, master = masters[header.key_ref]
+        if key.fingerprint != header.key_fingerprint:
+            key = decryption_key(vault, header)  # names the mismatch
+    else:
+        key = decryption_key(vault, header)
+        master = _master(session, key)
+        if masters is not None:
+            masters[header.key_ref] = (key, master)
+    dek = hsm_envelope.unwrap_data_key(session, master, header.wrapped_key)
     try:
         for index, block, final in fmt.chunks(src, header.chunk_size + fmt.TAG):
             dst.write(hsm_envelope.decrypt(dek, fmt.nonce(header, index), fmt.aad(header, index, final), block))
         return header, key
     finally:
         dek.destroy()
+
+
+class RecordCipher:
+    """Small records, each its own envelope (own data key), with the master key found once and
+    the key policy checked once per key version for the life of this object (one ceremony step)."""
+
+    def __init__(self, vault, session, ref: str | None = None) -> None:
+        self.vault, self.session = vault, session
+        self.key = encryption_key(vault, ref) if ref is not None else None
+        self._master = _master(session, self.key) if self.key is not None else None
+        self._masters: dict = {}
+
+    def encrypt(self, data: bytes) -> bytes:
+        if self.key is None:
+            raise ValueError("RecordCipher made without a key only decrypts")
+        out = io.BytesIO()
+        _encrypt_stream(self.session, self.key, io.BytesIO(data), out, fmt.DEFAULT_CHUNK, self._master)
+        return out.getvalue()
+
+    def decrypt(self, blob: bytes) -> bytes:
+        out = io.BytesIO()
+        _decrypt_stream(self.session, self.vault, io.BytesIO(blob), out, self._masters)
+        return out.getvalue()
 
 
 def encrypt_record(session, key: KeyRecord, data: bytes) -> bytes:
@@ -181,9 +218,9 @@ def rewrap_file(vault, session, src: Path, dst: Path, *, ceremony_id: str | None
         if new.version == old.version:
             raise DecryptionRefused(f"{src} is already under {new.ref}, the newest active version.",
                                     next_step="Rotate the key first, then rewrap.")
-        dek = hsm_envelope.unwrap_data_key(session, token_key(session, old), header.wrapped_key)
+        dek = hsm_envelope.unwrap_data_key(session, _master(session, old), header.wrapped_key)
         try:
-            wrapped = hsm_envelope.wrap_data_key(session, token_key(session, new), dek)
+            wrapped = hsm_envelope.wrap_data_key(session, _master(session, new), dek)
         finally:
             dek.destroy()
         rewrapped = header.rewrapped(new.name, new.version, new.fingerprint, wrapped, session.wrap_mechanism.name)
