@@ -525,3 +525,9 @@ class DecryptionRefused(VaultError):
     code = "DECRYPT_REFUSED"
     title = "This key version may not decrypt"
     default_next_step = "Only versions that are active, suspended or deactivated, at or above the minimum decryption version, decrypt."
+
+
+class TransportRefused(VaultError):
+    code = "TRANSPORT_REFUSED"
+    title = "Key transport refused"
+    default_next_step = "Nothing was created. Check the file, its sender and the pinned peer vaults."

@@ -23,6 +23,7 @@ from vault.cryptoperiods import DEFAULT_DAYS
 from vault.types import ALLOWED_TRANSITIONS, KeyAlgorithm, KeyPurpose, KeyState, Mode, RevocationReason, Role
 
 from vault.store.schema_pki import PKI_STATEMENTS
+from vault.store.transport import TRANSPORT_STATEMENTS
 from vault.store.records import (
     BackupDecision,
     CeremonyStatus,
@@ -351,6 +352,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "ledger: named columns in a view, not generated on every append", _V2),
     Migration(3, "certificate store: serials, certificates, revocations, CRLs", PKI_STATEMENTS),
     Migration(4, "named, versioned keys: key_names, purpose, activation and expiry dates, revocation reason", _V4),
+    Migration(5, "key transport: pinned peer vaults, import requests, imported keys", TRANSPORT_STATEMENTS),
 )
 
 LATEST_VERSION = len(MIGRATIONS)
