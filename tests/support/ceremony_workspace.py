@@ -35,6 +35,8 @@ ORDER = ("init", "generate-key", "sign", "backup", "drill", "rotate", "compromis
 # The envelope examples replay after init, generate-key, plan-key and activate
 # (tests/ceremony/test_envelope_ceremonies.py); rotate-dek-2027.toml is a rotate script.
 ENVELOPE_ORDER = ("encrypt", "rotate-dek-2027", "decrypt", "rewrap", "min-decryption-version")
+# The transport examples run on two workspaces (tests/ceremony/test_transport_ceremonies.py).
+TRANSPORT_CEREMONIES = ("pin-vault", "transport-request", "transport", "import")
 LIFECYCLE_ORDER = ("init", "generate-key", "plan-key", "activate", "suspend", "reactivate", "deactivate", "revoke")
 #: The PKI ceremonies' examples, in the order they replay after init (tests/ceremony/test_pki_lifecycle.py).
 PKI_ORDER = ("root-ca", "root-ca-existing", "intermediate", "cross-sign", "crl", "ocsp-signer", "issue-batch")

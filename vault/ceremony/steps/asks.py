@@ -356,6 +356,35 @@ def _min_version(params, plan):
             Ask("version", "text", required=True, check=lambda v: None if str(v).isdigit() else "a version number")]
 
 
+def _pin_peer(params, plan):
+    return [Ask("own-name", "text", required=True), Ask("peer", "text", required=True),
+            Ask("public-key", "path-in", required=True, check=_in(plan)), Ask("confirm", "confirm", required=True)]
+
+
+def _import_request(params, plan):
+    return [Ask("signer", "choice", required=True, check=_key_check(plan, ("active",), signing=True)),
+            Ask("request", "path-out", required=True, check=_out(plan))]
+
+
+def _transport_key(params, plan):
+    return [Ask("request", "path-in", required=True, check=_in(plan)),
+            Ask("confirm-fingerprint", "confirm", required=True),
+            Ask("key", "choice", required=True, check=_key_check(plan, ("active",))),
+            Ask("signer", "choice", required=True, check=_key_check(plan, ("active",), signing=True)),
+            Ask("output", "path-out", required=True, check=_out(plan))]
+
+
+def _import_key(params, plan):
+    plan.facts["keys_change"] = True
+    return [Ask("transport", "path-in", required=True, check=_in(plan)),
+            Ask("confirm-fingerprint", "confirm", required=True)]
+
+
+for _kind, _fn in (("pin-peer", _pin_peer), ("import-request", _import_request), ("transport-key", _transport_key),
+                   ("import-key", _import_key)):
+    declare_asks(_kind, _fn)
+
+
 for _kind, _fn in (("encrypt", _encrypt), ("decrypt", _files), ("rewrap", _files),
                    ("min-decryption-version", _min_version)):
     declare_asks(_kind, _fn)
