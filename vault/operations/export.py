@@ -67,6 +67,14 @@ def fingerprint_words(fingerprint: str) -> str:
     return " ".join(words_for(bytes.fromhex(fingerprint.split(":", 1)[-1])))
 
 
+_SUFFIXES = {".pem": "pem", ".der": "der", ".jwk": "jwk", ".json": "jwk", ".pub": "openssh", ".kcv": "kcv"}
+
+
+def format_for_path(path: Path) -> str | None:
+    """The export format a file name asks for by its extension (None: the key's default)."""
+    return _SUFFIXES.get(Path(path).suffix.lower())
+
+
 def parse_format(value: str | None, key: KeyRecord) -> ExportFormat:
     if value is None:
         return ExportFormat.KCV if key.algorithm.is_secret_key else ExportFormat.PEM
