@@ -349,6 +349,14 @@ class AnswerInvalid(CeremonyError):
     title = "Answer not accepted"
 
 
+class ReviewMismatch(CeremonyError):
+    """What the HSM would act on is no longer what the administrator and the witness reviewed."""
+
+    code = "REVIEW_MISMATCH"
+    title = "Changed since the review"
+    default_next_step = "Start the step again and review what is there now."
+
+
 # --- operations (vault.operations) ------------------------------------------------------------
 class LabelInvalid(VaultError):
     code = "LABEL_INVALID"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from console.cli import main as custodian
-from support.ceremony_workspace import ENVELOPE_ORDER, Workspace
+from support.ceremony_workspace import REVIEWED_ACTIONS, assert_reviewed_first, ENVELOPE_ORDER, Workspace
 from vault.envelope import format as fmt
 from vault.types import KeyState
 
@@ -47,3 +47,5 @@ def test_encrypt_rotate_decrypt_rewrap_raise_minimum(ws):
     assert not (media / "flipped.txt").exists() and not (media / "refused.txt").exists()
     assert not list(media.glob("*.partial")) and not list(media.glob(".*partial"))
     assert custodian(["--home", str(ws.home), "ledger", "verify"]) == 0
+    with ws.vault() as v:
+        assert assert_reviewed_first(v, REVIEWED_ACTIONS - {"key.generated"}) >= 2  # generate-key reviews itself

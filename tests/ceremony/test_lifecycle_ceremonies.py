@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from console.cli import main as custodian
-from support.ceremony_workspace import LIFECYCLE_ORDER, Workspace
+from support.ceremony_workspace import REVIEWED_ACTIONS, assert_reviewed_first, LIFECYCLE_ORDER, Workspace
 from vault.errors import ScriptInvalid, TransitionRefused
 from vault.operations.lifecycle import reactivate_key
 from vault.operations.export import export_key
@@ -77,6 +77,8 @@ def test_every_lifecycle_transition_through_a_scripted_ceremony(ws, tmp_path):
     assert subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(tmp_path / "signer.pem"), "-signature",
                            str(signature), str(statement)], capture_output=True).returncode == 0
     assert custodian(["--home", str(ws.home), "ledger", "verify"]) == 0
+    with ws.vault() as v:
+        assert assert_reviewed_first(v, REVIEWED_ACTIONS - {"key.generated"}) >= 3  # generate-key reviews itself
 
 
 def test_a_non_compromise_revocation_deactivates_and_destroy_deactivates_an_active_key_first(ws):

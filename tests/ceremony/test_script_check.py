@@ -51,7 +51,7 @@ def test_an_answer_to_no_question_is_refused(with_key: Workspace, capsys):
     ws = with_key
     script = ws.variant("backup", answers={"backup.paht": "media/x.ccb"})
     line = refused(ws, "backup", script, capsys)
-    assert "step 'backup' (backup) asks no question 'paht' (its questions: path, witness)" in line
+    assert "step 'backup' (backup) asks no question 'paht' (its questions: path, witness, witness-passphrase)" in line
     script = ws.variant("backup", answers={"bakup.path": "media/x.ccb"})
     assert "naming a step of the ceremony" in refused(ws, "backup", script, capsys)
 

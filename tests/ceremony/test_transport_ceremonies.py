@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from console.cli import main as custodian
-from support.ceremony_workspace import Workspace
+from support.ceremony_workspace import Workspace, assert_reviewed_first
 from vault.types import KeyState
 
 
@@ -55,3 +55,6 @@ def test_two_vaults_transport_an_aes_and_an_ec_key(two):
     assert not replay.ok and "already imported" in replay.one_line()
     for ws in (a, b):
         assert custodian(["--home", str(ws.home), "ledger", "verify"]) == 0
+        with ws.vault() as v:
+            assert assert_reviewed_first(v, {"peer.pinned", "transport.requested", "key.transported",
+                                              "key.imported"}) >= 2

@@ -3,6 +3,12 @@
 A step kind declares its parameter schema (checked when a definition is loaded), whether it is
 safe to repeat after a crash (``repeatable``), whether it needs an activated quorum, and its
 ``run(ctx, params)`` generator, which yields prompts and receives answers (see vault.ceremony.engine).
+
+A kind whose step acts irreversibly on the HSM (or on the vault's keys) declares ``review=``: a
+sentence saying what its review shows. Its body then runs ``yield from ctx.review(...)`` after
+its last question and before its first HSM call that changes anything (vault.ceremony.review);
+the paper script prints the sentence, and tests/ceremony/test_review.py checks, for every such
+kind in the built-in ceremonies, that the review comes before the token or the ledger changes.
 """
 
 from __future__ import annotations
@@ -73,6 +79,7 @@ class StepKind:
     needs_quorum: bool = False
     doc: str = ""
     asks: AsksFn | None = None  # the questions it puts (scripts are checked against them)
+    review: str = ""  # what the review before its irreversible action shows ("" = acts on nothing irreversible)
 
 
 REGISTRY: dict[str, StepKind] = {}
@@ -86,8 +93,10 @@ def declare_asks(name: str, fn: AsksFn) -> None:
 
 
 def step_kind(name: str, *, params: Mapping[str, ParamSpec] | None = None, repeatable: bool = True,
-              needs_quorum: bool = False, doc: str = "", asks: AsksFn | None = None) -> Callable[[StepBody], StepBody]:
-    """Decorator registering a step body under ``name`` (``asks``: its questions, for script checks)."""
+              needs_quorum: bool = False, doc: str = "", asks: AsksFn | None = None,
+              review: str = "") -> Callable[[StepBody], StepBody]:
+    """Decorator registering a step body under ``name`` (``asks``: its questions, for script checks;
+    ``review``: what its review before action shows)."""
 
     def register(fn: StepBody) -> StepBody:
         if name in REGISTRY:
@@ -100,7 +109,7 @@ def step_kind(name: str, *, params: Mapping[str, ParamSpec] | None = None, repea
                 yield  # noqa: unreachable - makes this a generator function
 
         REGISTRY[name] = StepKind(name, body, dict(params or {}), repeatable, needs_quorum,
-                                  doc or (fn.__doc__ or "").strip(), asks)
+                                  doc or (fn.__doc__ or "").strip(), asks, review)
         return fn
 
     return register

@@ -18,12 +18,14 @@ from vault.ceremony.prompts import (
     AbortAnswer,
     Answer,
     AttestationAnswer,
+    BackAnswer,
     CancelAnswer,
     ChoiceAnswer,
     ConfirmAnswer,
     PassphrasePrompt,
     Prompt,
     ResetAnswer,
+    ReviewAnswer,
     SecretAnswer,
     ShareAnswer,
     ShareEntryPrompt,
@@ -73,6 +75,10 @@ class RecordingResponder:
             return {"action": "reset"}
         if isinstance(a, CancelAnswer):
             return {"action": "cancel"}
+        if isinstance(a, BackAnswer):
+            return {"action": "back"}
+        if isinstance(a, ReviewAnswer):
+            return a.administrator and a.witness
         if isinstance(a, ShareAnswer) and isinstance(prompt, ShareEntryPrompt):
             self._shares += 1
             return {"share": f"env:SHARE_{self._shares}"}

@@ -7,7 +7,9 @@ variable) or ``file:PATH`` (relative to the script's directory).
 
 Without an explicit answer: ready gates and "recorded?" are confirmed; a share verify-back reads
 the share the engine wrote to ``share_dir``; a passphrase prompt for a person uses
-``[passphrases]``; checklists, witness confirmations and attestations follow ``[defaults]``.
+``[passphrases]`` (the witness's once-per-ceremony authentication too); checklists, witness
+confirmations and attestations follow ``[defaults]``; reviews are confirmed unless
+``[defaults] review = "ask"`` (the script is what the administrator and the witness agreed to).
 
 A prompt repeated with an error (``error_code``) is a failure unless the script's list has a
 further answer for it: the responder then aborts the ceremony with the error as the reason, and
@@ -29,6 +31,7 @@ from vault.ceremony.prompts import (
     Answer,
     AttestationAnswer,
     AttestationPrompt,
+    BackAnswer,
     CancelAnswer,
     ChecklistPrompt,
     ChoiceAnswer,
@@ -39,6 +42,8 @@ from vault.ceremony.prompts import (
     PathPrompt,
     Prompt,
     ResetAnswer,
+    ReviewAnswer,
+    ReviewPrompt,
     SecretAnswer,
     ShareAnswer,
     ShareEntryPrompt,
@@ -57,7 +62,8 @@ from vault.secret import Secret
 FORMAT = 1
 _TOP = {"format": int, "ceremony": str, "share_dir": str, "verify": str, "airgap_override": str,
         "defaults": dict, "passphrases": dict, "answers": dict}
-_DEFAULTS = {"checklists": ("ask", "confirm"), "witness": ("ask", "confirm"), "attest": ("ask", "agree")}
+_DEFAULTS = {"checklists": ("ask", "confirm"), "witness": ("ask", "confirm"), "attest": ("ask", "agree"),
+             "review": ("ask", "confirm")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +254,8 @@ class ScriptResponder:
             return ConfirmAnswer(True)
         if isinstance(prompt, WitnessPrompt) and d.get("witness") == "confirm":
             return WitnessAnswer(True)
+        if isinstance(prompt, ReviewPrompt) and d.get("review", "confirm") == "confirm":
+            return ReviewAnswer(True, True)  # the script itself is what the administrator and witness agreed
         if isinstance(prompt, PassphrasePrompt) and prompt.custodian in self.script.passphrases:
             return SecretAnswer(self._secret(self.script.passphrases[prompt.custodian], key, "passphrase"))
         if isinstance(prompt, AttestationPrompt) and d.get("attest") == "agree" \
@@ -271,6 +279,8 @@ class ScriptResponder:
             share.wipe()
 
     def _convert(self, prompt: Prompt, key: str, value: Any) -> Answer:
+        if isinstance(value, bool) and isinstance(prompt, ReviewPrompt):
+            return ReviewAnswer(value, value)
         if isinstance(value, bool):
             return ConfirmAnswer(value)
         if isinstance(value, str):
@@ -290,7 +300,9 @@ class ScriptResponder:
                 return ResetAnswer()
             if value["action"] == "cancel":
                 return CancelAnswer()
-            raise ScriptInvalid(f"answer '{key}': action must be reset or cancel.")
+            if value["action"] == "back":
+                return BackAnswer()
+            raise ScriptInvalid(f"answer '{key}': action must be reset, cancel or back.")
         if "secret" in value:
             return SecretAnswer(self._secret(value["secret"], key, "secret"))
         if "share" in value:

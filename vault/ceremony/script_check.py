@@ -48,6 +48,7 @@ SHAPES = {
     "share-verify": '{ share = REF }, { secret = REF } (quiz words), or { action = "reset" }',
     "witness": "{ confirmed = true } or { deviation = { expected, happened, action, decided_by } }",
     "attest": '{ agree = true|false, comment = "...", passphrase = REF }',
+    "review": 'true (the administrator and the witness confirm), or { action = "back" }',
 }
 
 
@@ -97,7 +98,26 @@ def asks_of(step: StepDef, plan: Plan) -> list[Ask]:
     asks = list(kind.asks(step.params, plan))
     if step.witness:
         asks.append(Ask("witness", "witness", required=True, default="witness"))
+    if kind.review:  # the review before the HSM acts (vault.ceremony.review): confirmed unless review = "ask"
+        asks.append(Ask("review", "review", required=True, default="review"))
+    if step.witness or kind.review:  # the witness's passphrase, once per run, before their first act
+        witness = _witness_name(plan)
+        asks.append(Ask("witness-passphrase", "secret", default=f"passphrase:{witness}" if witness else None))
     return asks
+
+
+def _witness_name(plan: Plan) -> str | None:
+    """Who the script names as the witness (a participants step's answer, or init's enroll step)."""
+    for s in plan.definition.steps:
+        if s.kind == "participants":
+            name = plan.answer("witness", s.id)
+        elif s.kind == "enroll" and s.params.get("role") == "witness":
+            name = plan.answer("name", s.id)
+        else:
+            continue
+        if isinstance(name, str) and name.strip():
+            return name.strip()
+    return None
 
 
 class ScriptChecker:
@@ -196,6 +216,8 @@ class ScriptChecker:
             return s.defaults.get("checklists") == "confirm"
         if d == "witness":
             return s.defaults.get("witness") == "confirm"
+        if d == "review":
+            return s.defaults.get("review", "confirm") == "confirm"
         if d == "share_dir":
             return s.share_dir is not None
         kind, _, person = d.partition(":")
@@ -275,6 +297,11 @@ def _ref_problem(ref: Any) -> str | None:
 
 def shape_problem(shape: str, value: Any) -> str | None:
     """None when ``value`` can answer a question of ``shape``, else what is wrong with it."""
+    if value == {"action": "back"}:  # back one question in the step (vault.ceremony.engine)
+        return None
+    if shape == "review":
+        return None if isinstance(value, bool) or (isinstance(value, dict) and "abort" in value) \
+            else f"{_what(value)} is not true or false"
     if isinstance(value, dict) and "abort" in value:
         problem = _fields(value, {"abort"}, {"abort"})
         if problem:

@@ -56,8 +56,12 @@ def sign_payload(
     *,
     ceremony_id: str | None = None,
     actor: str = ACTOR,
+    expected_sha256: str | None = None,
 ) -> SignResult:
-    """Sign the file ``payload`` with the active key ``label``; write the signature to the new file ``out``."""
+    """Sign the file ``payload`` with the active key ``label``; write the signature to the new file ``out``.
+
+    ``expected_sha256``: the payload digest that was reviewed; a payload that differs is refused
+    (``REVIEW_MISMATCH``) before the HSM signs."""
     payload, out = Path(payload), Path(out)
     record = _key_row(vault, label)
     if record.state is not KeyState.ACTIVE:
@@ -75,6 +79,11 @@ def sign_payload(
         raise KeyExpired(f"Key {record.ref}'s cryptoperiod ended at {record.expires_at}; it signs nothing new.")
     refuse_existing(out)
     data = _read_payload(payload)
+    if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
+        from vault.errors import ReviewMismatch
+
+        raise ReviewMismatch(f"The payload {payload} changed after the review; nothing was signed.",
+                             next_step="Start the signing again and review the payload that is there now.")
     key = token_key(session, record)
     pem = session.public_key_pem(key)
     if spki_fingerprint(pem_to_der(pem)) != record.fingerprint:

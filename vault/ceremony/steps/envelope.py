@@ -4,6 +4,7 @@ decryption version (vault.operations.envelope)."""
 from __future__ import annotations
 
 from vault.ceremony.kinds import step_kind
+from vault.ceremony.review import item
 from vault.ceremony.prompts import PathPrompt, PathPurpose, TextAnswer, TextPrompt
 from vault.ceremony.steps.keys import _input_path, _key_choice, _output_path, _session
 from vault.errors import AnswerInvalid
@@ -54,7 +55,8 @@ def rewrap(ctx, params):
     return {"key": result.key, "output": result.path, "summary": f"{src.name} rewrapped under {result.key}"}
 
 
-@step_kind("min-decryption-version", repeatable=False)
+@step_kind("min-decryption-version", repeatable=False,
+           review="the key, its current and new minimum decryption version, and the versions that stop decrypting")
 def min_decryption_version(ctx, params):
     """Raise a key's minimum decryption version: older versions stop decrypting (never lowered)."""
     from vault.operations.envelope import raise_min_decryption_version
@@ -69,6 +71,11 @@ def min_decryption_version(ctx, params):
 
     target = yield from ctx.ask(TextPrompt, "version", version,
                                 question=f"Minimum version of {key.name} that may still decrypt (1..{key.version})")
+    current = ctx.vault.store.get_key_name(key.name).min_decryption_version
+    yield from ctx.review("min-decryption-version", f"Raise {key.name}'s minimum decryption version to {target} "
+                          "(never lowered again)", [
+        item("Key", key.name), item("Minimum now", str(current)), item("Minimum after", str(target)),
+        item("Stop decrypting", ", ".join(f"{key.name}@{v}" for v in range(current, target)) or "none")])
     record = raise_min_decryption_version(ctx.vault, key.name, target, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
     return {"name": record.name, "min_decryption_version": record.min_decryption_version,
             "summary": f"{record.name}: versions below {record.min_decryption_version} no longer decrypt"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vault.ceremony.kinds import ParamSpec, step_kind
+from vault.ceremony.review import digest_item, fingerprint_item, item
 from vault.ceremony.prompts import (
     Choice,
     ChoiceAnswer,
@@ -17,7 +18,7 @@ from vault.ceremony.prompts import (
     TextPrompt,
     TypedConfirmPrompt,
 )
-from vault.errors import AnswerInvalid, BundleUnreadable, KeyNotWrappable, LabelExists, MechanismUnsupported, OutputExists, PreconditionFailed
+from vault.errors import AnswerInvalid, BundleUnreadable, ReviewMismatch, KeyNotWrappable, LabelExists, MechanismUnsupported, OutputExists, PreconditionFailed
 from vault.pgpwords import words_for
 from vault.types import KeyAlgorithm, KeyState
 
@@ -93,7 +94,8 @@ def pick_key(keys, text: str):
     raise AnswerInvalid(f"{text!r} is not one of the keys offered.", next_step=f"Choose one of: {offered}.")
 
 
-@step_kind("prepare-token", repeatable=False)
+@step_kind("prepare-token", repeatable=False,
+           review="the token label and module, and that it is initialised with transient PINs")
 def prepare_token(ctx, params):
     """Init: initialise the configured token with transient random PINs held only in memory.
 
@@ -104,6 +106,10 @@ def prepare_token(ctx, params):
     """
     from vault.operations.token import initialise_token_transient
 
+    yield from ctx.review("prepare-token", "Initialise the token (C_InitToken) with transient PINs", [
+        item("Token label", _token_label(ctx)), item("PKCS#11 module", ctx.vault.home.config.module),
+        item("What happens", "the token is initialised (anything on it is erased); its PINs are random and held "
+                             "only in memory until the share set is committed")])
     ctx.progress("Initialising the token with transient PINs (held only in memory until the share set is committed)")
     info, pins = initialise_token_transient(ctx.vault, _token_label(ctx), ceremony_id=ctx.ceremony_id,
                                             actor=ctx.actor)
@@ -116,7 +122,7 @@ def prepare_token(ctx, params):
 @step_kind("init-token", params={
     "if_missing": ParamSpec("bool", default=False, doc="skip when the token exists"),
     "replacement": ParamSpec("bool", default=False, doc="the vault had a token: this one replaces it (restore)"),
-}, needs_quorum=True, repeatable=False)
+}, needs_quorum=True, repeatable=False, review="the token label and module, and that its PINs derive from the quorum")
 def init_token(ctx, params):
     """Initialise the configured token with the PINs derived from the active quorum (a replacement
     token for a restore; init itself uses prepare-token, because its quorum does not exist yet)."""
@@ -131,6 +137,11 @@ def init_token(ctx, params):
         if info is not None:
             ctx.notice(f"Token {info.label} ({info.serial}) is already initialised; it is used as it is.")
             return {"token_serial": info.serial, "summary": f"token {info.label} already initialised"}
+    yield from ctx.review("init-token", "Initialise the token (C_InitToken) with the quorum's PINs", [
+        item("Token label", _token_label(ctx)), item("PKCS#11 module", ctx.vault.home.config.module),
+        item("Replaces the vault's token", "yes" if params["replacement"] else "no"),
+        item("What happens", "the token is initialised (anything on it is erased) with SO and user PINs derived "
+                             "from the active quorum secret")])
     ctx.progress("Initialising the token")
     info = initialise_token(ctx.vault, ctx.secrets.quorum, _token_label(ctx), replacement=params["replacement"],
                             ceremony_id=ctx.ceremony_id, actor=ctx.actor)
@@ -151,7 +162,7 @@ def _token_label(ctx) -> str:
 
 @step_kind("generate-key", params={
     "algorithms": ParamSpec("list[str]", default=[a.value for a in KeyAlgorithm]),
-}, needs_quorum=True, repeatable=False)
+}, needs_quorum=True, repeatable=False, review="the label, the algorithm, the backup decision and the token")
 def generate_key(ctx, params):
     """Preflight (label free, algorithm supported and wrappable, or a recorded no-backup decision),
     generate inside the HSM, check, record; the fingerprint is read aloud."""
@@ -194,6 +205,11 @@ def generate_key(ctx, params):
                 ctx.emit_rejected(exc)
                 ctx.notice(str(exc), "warning")
                 algorithm, refused = None, exc
+        yield from ctx.review("generate-key", f"Generate the {algorithm.value} key {label!r} in the HSM", [
+            item("Label", label), item("Algorithm", algorithm.value),
+            item("Backup", "backed up: extractable only to be wrapped under the quorum's backup key" if backup
+                 else f"NO BACKUP: the key never leaves the HSM ({reason})"),
+            item("Token", f"{session.token.label} (serial {session.token.serial})")])
         ctx.progress(f"Generating {algorithm.value} key {label!r} in the HSM")
         record = op_generate(ctx.vault, session, label, algorithm, backup=backup, no_backup_reason=reason,
                              ceremony_id=ctx.ceremony_id, actor=ctx.actor)
@@ -253,6 +269,19 @@ def backup(ctx, params):
     return {"backup_path": str(path), "backup_sha256": sha, "summary": f"backup written to {path}"}
 
 
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as exc:
+        raise BundleUnreadable(f"{path} cannot be read: {exc.strerror}.") from None
+    return h.hexdigest()
+
+
 def _attr(obj, *names, default=None):
     for n in names:
         if hasattr(obj, n):
@@ -275,7 +304,8 @@ def verify_bundle(ctx, params):
             "summary": f"{path} verified: {check.key_count} keys, written under this quorum's backup key"}
 
 
-@step_kind("restore", needs_quorum=True, repeatable=True)
+@step_kind("restore", needs_quorum=True, repeatable=True,
+           review="the bundle (path, SHA-256, key count) and the token it is restored onto")
 def restore(ctx, params):
     """Restore every key of a bundle onto the token (all or nothing); fingerprints compared."""
     from vault.operations.restore import restore_backup
@@ -285,6 +315,20 @@ def restore(ctx, params):
     else:
         path = yield from ctx.ask(PathPrompt, "bundle", _input_path, question="Bundle to restore",
                                   purpose=PathPurpose.INPUT_FILE)
+    sha = _file_sha256(path)
+    if ctx.values.get("bundle_sha256") and ctx.values.get("bundle_path") == str(path) and sha != ctx.values["bundle_sha256"]:
+        raise ReviewMismatch(f"{path} changed since it was verified (SHA-256 {sha[:16]}…, verified "
+                             f"{ctx.values['bundle_sha256'][:16]}…); nothing was restored.",
+                             next_step="Put the verified bundle back, or start the restore again.")
+    count = ctx.values.get("bundle_keys") if ctx.values.get("bundle_path") == str(path) else None
+    yield from ctx.review("restore", "Restore every key of the bundle onto the token (unwrap)", [
+        item("Bundle", path), digest_item("Bundle SHA-256", sha),
+        item("Keys in the bundle", count if count is not None else "(counted when the bundle is opened)"),
+        item("Token", ctx.vault.token),
+        item("What happens", "every key is unwrapped onto the token, all or nothing; fingerprints are compared")])
+    if _file_sha256(path) != sha:
+        raise ReviewMismatch(f"{path} changed after the review; nothing was restored.",
+                             next_step="Start the restore again with the bundle you mean.")
     with _session(ctx) as session:
         ctx.progress("Unwrapping keys onto the token")
         result = restore_backup(ctx.vault, session, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id,
@@ -312,12 +356,19 @@ def drill(ctx, params):
             "summary": f"drill {'passed' if ok else 'FAILED'} ({compared} keys compared)"}
 
 
-@step_kind("rotate-key", needs_quorum=True, repeatable=False)
+@step_kind("rotate-key", needs_quorum=True, repeatable=False,
+           review="the key and its fingerprint, the new version's label and algorithm, the backup decision")
 def rotate_key(ctx, params):
     """Generate the key's next version (active) and deactivate the current one."""
     from vault.operations.keys import rotate_key as op_rotate
 
     key = yield from _key_choice(ctx, "key", "Which key is rotated?", (KeyState.ACTIVE,))
+    yield from ctx.review("rotate-key", f"Generate the next version of {key.label!r}; deactivate {key.label!r}", [
+        item("Key", f"{key.label} (v{key.version}, {key.state.value})"), fingerprint_item("Fingerprint", key.fingerprint),
+        item("New version", f"{key.lineage}-v{key.version + 1} (v{key.version + 1}), {key.algorithm.value}"),
+        item("Backup", key.backup.value + (f" ({key.no_backup_reason})" if key.no_backup_reason else "")),
+        item("What happens", f"the new version is generated in the HSM and becomes active; {key.label} is "
+                             "deactivated (kept to verify and decrypt, never to protect anything new)")])
     with _session(ctx) as session:
         ctx.progress(f"Generating the next version of {key.label}")
         old, new = op_rotate(ctx.vault, session, key.ref, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
@@ -326,7 +377,8 @@ def rotate_key(ctx, params):
             "summary": f"{old.label} deactivated; {new.label} active"}
 
 
-@step_kind("destroy-key", needs_quorum=True, repeatable=False)
+@step_kind("destroy-key", needs_quorum=True, repeatable=False,
+           review="the key and its fingerprint, its state, and every backup that still holds it")
 def destroy_key(ctx, params):
     """Typed confirmation of the label; an active or suspended key is deactivated first; destroy;
     confirm gone; tombstone; list backups still holding it."""
@@ -344,6 +396,14 @@ def destroy_key(ctx, params):
 
     yield from ctx.ask(TypedConfirmPrompt, "confirm-label", typed, expected=key.label,
                        question=f"Type the label {key.label!r} to destroy it. This cannot be undone.")
+    holding = ctx.vault.store.backups_holding(key.id)
+    yield from ctx.review("destroy-key", f"Destroy {key.label!r} in the HSM (cannot be undone)", [
+        item("Key", f"{key.label} (v{key.version}, {key.algorithm.value}, {key.state.value})"),
+        fingerprint_item("Fingerprint", key.fingerprint),
+        item("Backups still holding it", "; ".join(f"{b.path} (sha256 {b.sha256[:16]}…)" for b in holding) or "none"),
+        item("What happens", ("it is deactivated first (it is " + key.state.value + "), then " if key.state in
+                              (KeyState.ACTIVE, KeyState.SUSPENDED) else "")
+             + "the key is destroyed on the token and confirmed gone; the tombstone stays in the vault")])
     with _session(ctx) as session:
         record = op_destroy(ctx.vault, session, key.ref, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
     backups = [getattr(b, "path", str(b)) for b in (_attr(record, "backups_holding", "backups", default=[]) or [])]
@@ -353,7 +413,8 @@ def destroy_key(ctx, params):
     return {"destroyed": key.label, "fingerprint": key.fingerprint, "backups_holding": backups, "summary": text}
 
 
-@step_kind("compromise-key", needs_quorum=False, repeatable=True)
+@step_kind("compromise-key", needs_quorum=False, repeatable=True,
+           review="the key and its fingerprint, its state, and the reason")
 def compromise_key(ctx, params):
     """Mark a key compromised (it then protects nothing new), with the reason recorded."""
     from vault.operations.keys import compromise_key as op_compromise
@@ -361,11 +422,16 @@ def compromise_key(ctx, params):
     key = yield from _key_choice(ctx, "key", "Which key is compromised?",
                                  (KeyState.PRE_ACTIVATION, KeyState.ACTIVE, KeyState.SUSPENDED, KeyState.DEACTIVATED))
     reason = yield from ctx.ask(TextPrompt, "reason", _why, question="What happened? (recorded in the ledger)")
+    yield from ctx.review("compromise-key", f"Mark {key.label!r} compromised (cannot be undone)", [
+        item("Key", f"{key.ref}, label {key.label} (, {key.algorithm.value}, {key.state.value})"),
+        fingerprint_item("Fingerprint", key.fingerprint), item("Reason", reason),
+        item("What happens", "the key protects nothing new from now on; only destruction follows")])
     op_compromise(ctx.vault, key.ref, reason=reason, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
     return {"compromised": key.label, "reason": reason, "summary": f"{key.label} marked compromised: {reason}"}
 
 
-@step_kind("reshare-commit", needs_quorum=True, repeatable=False)
+@step_kind("reshare-commit", needs_quorum=True, repeatable=False,
+           review="the new policy and holders, the new bundle's path, the token PIN change, the set retired")
 def reshare_commit(ctx, params):
     """Switch to the new quorum: every key backed up under the new KEK (a new bundle), the token's
     PINs re-keyed to the new derivations, the new share set activated and the old one retired.
@@ -382,6 +448,15 @@ def reshare_commit(ctx, params):
                                  next_step="Distribute and verify the new shares first.")
     path = yield from ctx.ask(PathPrompt, "path", _output_path, question="Write the new backup bundle to (a new file)",
                               purpose=PathPurpose.OUTPUT_FILE)
+    current = ctx.vault.store.active_share_set()
+    yield from ctx.review("reshare-commit", "Switch to the new share set: re-back-up every key, re-key the token's PINs", [
+        item("New policy", policy_from_dict(ctx.values["policy"]).describe()),
+        item("New holders", ", ".join(c for _, c in holders)),
+        item("New set's identifying words", split.public.identifying_words),
+        item("New backup bundle", path),
+        item("Share set retired", current.name if current else "none"),
+        item("What happens", "every key is wrapped under the new backup key into the new bundle, the token's PINs "
+                             "change to the new set's, the old shares open nothing new")])
     ctx.progress("Re-wrapping every key under the new backup KEK and re-keying the token's PINs")
 
     def record_pending():
@@ -410,7 +485,8 @@ def reshare_commit(ctx, params):
                        f"{old_set.name} retired"}
 
 
-@step_kind("sign", params={}, needs_quorum=True, repeatable=True)
+@step_kind("sign", params={}, needs_quorum=True, repeatable=True,
+           review="the key and its fingerprint, the payload's path, SHA-256 (hex and PGP words) and size, the output")
 def sign(ctx, params):
     """Sign a payload with a master key; the signature is verified in software before it is written."""
     from vault.operations.signing import sign_payload
@@ -420,9 +496,14 @@ def sign(ctx, params):
                                  purpose=PathPurpose.INPUT_FILE)
     out = yield from ctx.ask(PathPrompt, "signature", _output_path, question="Write the signature to (a new file)",
                              purpose=PathPurpose.OUTPUT_FILE)
+    sha, size = _file_sha256(payload), payload.stat().st_size
+    yield from ctx.review("sign", f"Sign {payload.name} with {key.label!r} in the HSM", [
+        item("Key", f"{key.label} (v{key.version}, {key.algorithm.value})"),
+        fingerprint_item("Fingerprint", key.fingerprint), item("Payload", payload),
+        digest_item("Payload SHA-256", sha), item("Payload size", f"{size} bytes"), item("Signature file", out)])
     with _session(ctx) as session:
         result = sign_payload(ctx.vault, session, key.ref, payload, out, ceremony_id=ctx.ceremony_id,
-                              actor=ctx.actor)
+                              actor=ctx.actor, expected_sha256=sha)
     digest = _attr(result, "payload_sha256", default="")
     return {"signed_with": key.label, "payload": str(payload), "signature": str(out), "payload_sha256": digest,
             "summary": f"{payload.name} signed with {key.label}; signature verified and written to {out}"}

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from vault.ceremony.kinds import ParamSpec, step_kind
+from vault.ceremony.review import fingerprint_item, item
 from vault.ceremony.prompts import Choice, ChoicePrompt, PathPrompt, PathPurpose, TextAnswer, TextPrompt
 from vault.ceremony.steps.keys import _key_choice, _output_path, _session, _why, fingerprint_words
 from vault.errors import AnswerInvalid
@@ -40,7 +41,8 @@ def _days(a: TextAnswer) -> int | None:
     return int(text)
 
 
-@step_kind("plan-key", needs_quorum=True, repeatable=False)
+@step_kind("plan-key", needs_quorum=True, repeatable=False,
+           review="the name, algorithm, purpose, activation date and cryptoperiod, and the token")
 def plan_key(ctx, params):
     """Generate version 1 of a named key in pre-activation: purpose, activation date, cryptoperiod."""
     from vault.ceremony.steps.keys import _algorithm, _label
@@ -69,6 +71,10 @@ def plan_key(ctx, params):
                               question=f"Cryptoperiod in days from activation ('default': {default}, SP 800-57)")
     with _session(ctx) as session:
         preflight_generate(ctx.vault, session, name, algorithm, True, purpose=purpose)
+        yield from ctx.review("plan-key", f"Generate the {algorithm.value} key {name!r} in the HSM (pre-activation)", [
+            item("Name", f"{name} (version 1, token label {name})"), item("Algorithm", algorithm.value),
+            item("Purpose", purpose.value), item("Activation date", activate_after),
+            item("Cryptoperiod", f"{days or default} days from activation"), item("Token", session.token.describe())])
         ctx.progress(f"Generating {algorithm.value} key {name!r} ({purpose.value}) in the HSM")
         record = generate_key(ctx.vault, session, name, algorithm, purpose=purpose, activate_after=activate_after,
                               cryptoperiod=days, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
@@ -78,20 +84,25 @@ def plan_key(ctx, params):
             "summary": f"{record.ref} generated ({purpose.value}), {record.state.value} until {activate_after}"}
 
 
-def _transition_step(ctx, question: str, states, op, **kwargs):
+def _transition_step(ctx, question: str, states, op, *, review: str | None = None, **kwargs):
     key = yield from _key_choice(ctx, "key", question, states)
     reason = yield from ctx.ask(TextPrompt, "reason", _why, question="Why? (recorded in the ledger)")
+    if review:
+        yield from ctx.review(ctx.step.kind, review.format(key=key.ref), [
+            item("Key", f"{key.ref} ({key.algorithm.value}, {key.purpose.value}, {key.state.value}, label {key.label})"),
+            fingerprint_item("Fingerprint", key.fingerprint), item("Reason", reason)])
     updated = op(ctx.vault, key.ref, reason=reason, ceremony_id=ctx.ceremony_id, actor=ctx.actor, **kwargs)
     return updated, reason
 
 
-@step_kind("activate-key", repeatable=False)
+@step_kind("activate-key", repeatable=False, review="the key and its fingerprint, and the reason")
 def activate(ctx, params):
     """pre-activation -> active, on or after the key's activation date."""
     from vault.operations.lifecycle import activate_key
 
     key, reason = yield from _transition_step(ctx, "Which key is activated?", (KeyState.PRE_ACTIVATION,),
-                                              activate_key, now=ctx.now())
+                                              activate_key, now=ctx.now(),
+                                              review="Activate {key}: pre-activation -> active (no way back)")
     return {"key": key.ref, "state": key.state.value, "expires_at": key.expires_at,
             "summary": f"{key.ref} active until {key.expires_at}"}
 
@@ -115,19 +126,21 @@ def reactivate(ctx, params):
     return {"key": key.ref, "state": key.state.value, "summary": f"{key.ref} reactivated: {reason}"}
 
 
-@step_kind("deactivate-key", repeatable=False)
+@step_kind("deactivate-key", repeatable=False, review="the key and its fingerprint, and the reason")
 def deactivate(ctx, params):
     """active or suspended -> deactivated, no successor: kept to verify and decrypt only."""
     from vault.operations.lifecycle import deactivate_key
 
     key, reason = yield from _transition_step(ctx, "Which key is deactivated?",
-                                              (KeyState.ACTIVE, KeyState.SUSPENDED), deactivate_key)
+                                              (KeyState.ACTIVE, KeyState.SUSPENDED), deactivate_key,
+                                              review="Deactivate {key} without a successor (no way back)")
     return {"key": key.ref, "state": key.state.value, "summary": f"{key.ref} deactivated: {reason}"}
 
 
 @step_kind("revoke-key", params={
     "statement": ParamSpec("bool", default=True, doc="write a signed revocation statement"),
-}, needs_quorum=True, repeatable=False)
+}, needs_quorum=True, repeatable=False,
+    review="the key and its fingerprint, the KMIP reason, the state it goes to, and the statement's signer")
 def revoke(ctx, params):
     """Revoke with a KMIP reason code; compromise -> compromised, any other reason -> deactivated.
     A revocation statement is signed in the HSM by an active signing key and written once."""
@@ -155,6 +168,14 @@ def revoke(ctx, params):
                                            "beside it as .sig)", purpose=PathPurpose.OUTPUT_FILE)
         if signer.id == key.id:
             raise AnswerInvalid("A key does not sign its own revocation.", next_step="Choose another signing key.")
+    from vault.operations.lifecycle import revoke_target
+
+    yield from ctx.review("revoke-key", f"Revoke {key.ref} for {reason.value} (cannot be undone)", [
+        item("Key", f"{key.ref} ({key.algorithm.value}, {key.purpose.value}, {key.state.value})"),
+        fingerprint_item("Fingerprint", key.fingerprint),
+        item("Reason", f"{reason.value} (KMIP {reason.kmip_code}): {note}"),
+        item("State after", revoke_target(key, reason).value),
+        item("Statement", f"signed by {signer.ref} into {path}" if signer is not None else "none")])
     updated = revoke_key(ctx.vault, key.ref, reason, note=note, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
     out: dict = {"key": updated.ref, "state": updated.state.value, "revocation_reason": reason.value,
                  "summary": f"{updated.ref} revoked ({reason.value}), now {updated.state.value}"}

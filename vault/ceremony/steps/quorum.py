@@ -379,7 +379,8 @@ def _check_random_subset(ctx, split) -> None:
 
 
 # --- commit ---------------------------------------------------------------------------------------------
-@step_kind("commit-share-set", params={"retire_previous": ParamSpec("bool", default=False)}, repeatable=False)
+@step_kind("commit-share-set", params={"retire_previous": ParamSpec("bool", default=False)}, repeatable=False,
+           review="the share set's policy, holders and identifying words, the set retired, the token PIN change")
 def commit_share_set(ctx, params):
     """Record the verified share set and make it the active one (retiring the previous set).
 
@@ -399,6 +400,16 @@ def commit_share_set(ctx, params):
     name = f"set-{ctx.ceremony_id}"
     transient = ctx.secrets.transient_pins
     serial = ctx.values.get("token_serial")
+    from vault.ceremony.review import item
+
+    yield from ctx.review("commit-share-set", "Record the share set" + (
+        " and set the token's PINs to the ones derived from the new quorum secret" if transient is not None else ""), [
+        item("Share set", name), item("Policy", policy_from_dict(ctx.values["policy"]).describe()),
+        item("Holders", ", ".join(c for _, c in holders)),
+        item("Identifying words", split.public.identifying_words),
+        item("Share set retired", previous.name if previous else "none"),
+        item("Token PINs", f"token {serial}: SO and user PINs change from the transient ones to the derived ones"
+             if transient is not None else "unchanged")])
     if transient is not None:
         ctx.progress("Setting the token's PINs to the ones derived from the new quorum secret")
     with ctx.vault.store.atomic():
