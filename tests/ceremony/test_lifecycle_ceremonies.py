@@ -91,6 +91,10 @@ def test_a_non_compromise_revocation_deactivates_and_destroy_deactivates_an_acti
     with ws.vault() as v:  # every question comes before the revocation: nothing was revoked
         assert v.store.resolve_key("dek-2027").state is KeyState.ACTIVE
         assert "key.revoked" not in [e.action for e in v.ledger.events(head.seq + 1)]
+    own = ws.run("revoke", ws.variant("revoke", answers={"revoke.key": "signer-2026", "revoke.reason": "superseded"}))
+    assert not own.ok and "does not sign its own revocation" in own.one_line()  # asked before anything is revoked
+    with ws.vault() as v:
+        assert v.store.resolve_key("signer-2026").state is KeyState.ACTIVE
     ws.run_ok("revoke", ws.variant("revoke", answers={"revoke.reason": "superseded"}))
     with ws.vault() as v:
         dek = v.store.resolve_key("dek-2027")

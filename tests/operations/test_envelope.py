@@ -99,7 +99,7 @@ def test_encryption_needs_an_active_wrap_key_and_decryption_refuses_compromised_
     with pytest.raises(OutputExists):
         encrypt_file(practice_vault, session, "dek", plain, enc)
     compromise_key(practice_vault, "dek", reason="practice: the wrap key leaked")
-    with pytest.raises(DecryptionRefused, match="compromised"):
+    with pytest.raises(DecryptionRefused, match="compromised: what it protected is not trusted"):
         decrypt_file(practice_vault, session, enc, tmp_path / "out")
     with pytest.raises(KeyNotActive):
         encrypt_file(practice_vault, session, "dek", plain, tmp_path / "y.cce")

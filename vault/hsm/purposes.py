@@ -55,3 +55,34 @@ def check(is_secret: bool, objects: list, purpose: KeyPurpose | None) -> list[st
         got = obj.get_attributes(list(want))
         problems += [f"{a.name} is {got.get(a)!r}, expected {v!r}" for a, v in want.items() if got.get(a) != v]
     return problems
+
+
+def wrap_check_value(p11_session, kek) -> str:
+    """The KCV of a key that may wrap but not encrypt: AES-ECB(K, 0^16)[:3], obtained as the
+    CKM_AES_CBC wrap (zero IV) of an all-zero 16-byte AES session key, whose one block is exactly
+    that. "" when the token does not wrap with CKM_AES_CBC (the caller then has no check value)."""
+    import pkcs11
+    from pkcs11 import KeyType, Mechanism, ObjectClass
+
+    if not hasattr(kek, "wrap_key"):
+        return ""
+    zero = None
+    try:
+        zero = p11_session.create_object({
+            A.CLASS: ObjectClass.SECRET_KEY,  # a public test value, not a secret
+            A.KEY_TYPE: KeyType.AES,
+            A.VALUE: bytes(16),  # all zero: its CBC wrap under K is AES(K, 0^16)
+            A.TOKEN: False,  # session object, destroyed at once
+            A.SENSITIVE: False,
+            A.EXTRACTABLE: True,  # so that K can wrap it
+        })
+        block = bytes(kek.wrap_key(zero, mechanism=Mechanism.AES_CBC, mechanism_param=bytes(16)))
+        return "kcv:" + block[:3].hex()
+    except pkcs11.PKCS11Error:
+        return ""
+    finally:
+        if zero is not None:
+            try:
+                zero.destroy()
+            except pkcs11.PKCS11Error:
+                pass
