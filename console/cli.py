@@ -261,9 +261,9 @@ def _global_options_everywhere(parser: argparse.ArgumentParser) -> None:
 
 def _extra_registrations() -> list[Callable]:
     """Command groups that live in their own modules (ceremonies, transcripts, verify, certificates)."""
-    from console import cli_ceremony, cli_certs, cli_keys
+    from console import cli_backup, cli_ceremony, cli_certs, cli_keys
 
-    return [cli_ceremony.register, cli_certs.register, cli_keys.register]
+    return [cli_ceremony.register, cli_certs.register, cli_backup.register, cli_keys.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

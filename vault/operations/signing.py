@@ -14,7 +14,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from vault.backup.outfile import WriteOnceFile, output_failed
-from vault.errors import HsmCheckFailed, KeyNotActive, MechanismUnsupported, OutputWriteFailed, PayloadUnreadable
+from vault.errors import (HsmCheckFailed, KeyNotActive, MechanismUnsupported, OutputWriteFailed, PayloadUnreadable,
+                          SignatureInvalid)
 from vault.hsm import HsmSession, verify_signature
 from vault.hsm.software import public_key_algorithm, spki_fingerprint
 from vault.operations._common import ACTOR, pem_to_der, refuse_existing
@@ -89,7 +90,11 @@ def sign_payload(
     if spki_fingerprint(pem_to_der(pem)) != record.fingerprint:
         raise HsmCheckFailed(f"The token's public key of {label!r} is not the one the vault recorded.")
     signature = session.sign(key, data)
-    verify_signature(pem, record.algorithm, data, signature)  # here too: the vault checks what it writes
+    try:  # here too, whatever the HSM layer did: the vault checks what it writes
+        verify_signature(pem, record.algorithm, data, signature)
+    except SignatureInvalid:
+        raise HsmCheckFailed(f"The HSM's signature of {payload.name} with {label!r} did not verify in software; "
+                             "nothing was written.") from None
     _write_once(out, signature)
     result = SignResult(
         label=record.label,
