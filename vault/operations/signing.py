@@ -166,7 +166,10 @@ def read_public_key(path: Path) -> str:
         except (ValueError, TypeError):
             raise PublicKeyUnreadable(f"{path} is neither a PEM nor a DER public key.") from None
     if public_key_algorithm(key) is None:
-        raise PublicKeyUnreadable(f"{path} holds a public key of an algorithm the console does not sign with.",
+        size = getattr(key, "key_size", None)
+        what = f" (it reads as a {type(key).__name__.replace('PublicKey', '').lstrip('_')} key of {size} bits)" if size else ""
+        raise PublicKeyUnreadable(f"{path} is not the public key of a key the console signs with{what}: "
+                                  "is it the signature or another file?",
                                   next_step="Give the public key of an EC P-256/P-384, RSA-3072/4096 or Ed25519 key.")
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
