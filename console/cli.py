@@ -100,7 +100,11 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
         keys = vault.store.list_keys()
         rows = [
             {
+                "key": k.ref,
+                "name": k.name,
                 "label": k.label,
+                "purpose": k.purpose.value,
+                "expires_at": k.expires_at or "",
                 "algorithm": k.algorithm.value,
                 "state": k.state.value,
                 "version": k.version,
@@ -115,7 +119,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(rows)
     else:
-        print(_table(rows, ["label", "algorithm", "state", "version", "fingerprint", "backup"]))
+        print(_table(rows, ["key", "label", "algorithm", "purpose", "state", "fingerprint", "backup"]))
     return EXIT_OK
 
 
@@ -212,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = sub.add_parser("keys", help="master keys").add_subparsers(
         title="keys commands", metavar="ACTION", dest="keys_command", required=True)
+    sub.keys_commands = keys  # other modules add `keys` actions (console/cli_keys.py)
     p = keys.add_parser("list", help="list master keys and their states")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_keys_list)
@@ -256,9 +261,9 @@ def _global_options_everywhere(parser: argparse.ArgumentParser) -> None:
 
 def _extra_registrations() -> list[Callable]:
     """Command groups that live in their own modules (ceremonies, transcripts, verify, certificates)."""
-    from console import cli_backup, cli_ceremony, cli_certs
+    from console import cli_backup, cli_ceremony, cli_certs, cli_keys
 
-    return [cli_ceremony.register, cli_certs.register, cli_backup.register]
+    return [cli_ceremony.register, cli_certs.register, cli_backup.register, cli_keys.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

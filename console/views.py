@@ -74,13 +74,13 @@ def token_view(vault) -> TokenView:
                      capabilities=", ".join(f for f in info.flags[:4]))
 
 
-def _doctor(vault) -> tuple[list[str], str]:
+def _doctor(vault, now: datetime | None = None) -> tuple[list[str], str]:
     """``vault.doctor.run_doctor``: its warnings and errors (with the next step), and the
     recorded capability summary for the token panel."""
     from vault.doctor import run_doctor
 
     try:
-        report = run_doctor(vault)
+        report = run_doctor(vault, now=now)
     except VaultError as exc:
         return [f"doctor could not run: {exc.message} Next: {exc.next_step}"], ""
     except Exception as exc:  # noqa: BLE001 - a fault in one check must not hide the dashboard
@@ -119,7 +119,7 @@ def dashboard(vault, now: datetime) -> DashboardView:
     next_drill = _next_drill(vault, now)
     head = vault.ledger.head()
     words = pgp(head.hash_hex) if head.seq else ""
-    warnings, caps = _doctor(vault)
+    warnings, caps = _doctor(vault, now)
     token = token_view(vault)
     if caps:
         token = TokenView(token.label, token.serial, token.model, caps, token.problem)

@@ -110,7 +110,7 @@ def recorded_capabilities(vault) -> dict[str, Any] | None:
     return json.loads(raw) if raw else None
 
 
-def run_doctor(vault, *, airgap_root=None) -> DoctorReport:
+def run_doctor(vault, *, airgap_root=None, now: datetime | None = None) -> DoctorReport:
     findings: list[Finding] = []
     add = lambda *a: findings.append(Finding(*a))  # noqa: E731
 
@@ -199,6 +199,15 @@ def run_doctor(vault, *, airgap_root=None) -> DoctorReport:
     if vault.store.get_setting("reshare.pending"):  # see vault.operations.reshare
         add(WARNING, "quorum", "a reshare was interrupted while switching the token's PINs",
             "Activate the quorum once (any ceremony): the shares of either set are accepted and the token decides.")
+    from vault.expiry import expiry_notices
+
+    for notice in expiry_notices(vault.store, now):  # cryptoperiods: 90 and 30 days ahead, and past
+        if notice.level == "expired":
+            add(WARNING, "expired key", notice.message(),
+                "It protects nothing new: rotate it (rotate ceremony) or deactivate it (deactivate ceremony).")
+        else:
+            add(WARNING, "key expiry", notice.message(),
+                "Plan a rotate ceremony before that date.")
     findings.extend(_definition_findings(vault))
     from vault.backup.outfile import pending_outputs
 

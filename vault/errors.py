@@ -432,6 +432,30 @@ class PayloadUnreadable(VaultError):
     default_next_step = "Check the path and that the medium is mounted and readable."
 
 
+class PurposeMismatch(VaultError):
+    code = "KEY_PURPOSE"
+    title = "The key's purpose does not allow this"
+    default_next_step = "Use a key whose purpose fits (sign, encrypt, wrap or transport); `custodian keys list` shows them."
+
+
+class KeyExpired(VaultError):
+    code = "KEY_EXPIRED"
+    title = "The key's cryptoperiod is over"
+    default_next_step = "Rotate the key, or deactivate it; it may still verify or decrypt what it protected."
+
+
+class NotYetActive(VaultError):
+    code = "KEY_NOT_YET_ACTIVE"
+    title = "The key's activation date has not come"
+    default_next_step = "Activate it on or after its activation date."
+
+
+class ExportRefused(VaultError):
+    code = "EXPORT_REFUSED"
+    title = "This key cannot be exported in that form"
+    default_next_step = "Key pairs export as pem, der, jwk or openssh; AES keys only as their check value (kcv)."
+
+
 class PublicKeyUnreadable(VaultError):
     code = "PUBLIC_KEY"
     title = "Public key cannot be read"
@@ -523,3 +547,21 @@ class ReviewDeclined(PkiError):
     code = "PKI_REVIEW_DECLINED"
     title = "The review was not confirmed"
     default_next_step = "Nothing was signed; correct what was wrong and run the ceremony again."
+
+
+class EnvelopeCorrupt(VaultError):
+    code = "ENVELOPE_CORRUPT"
+    title = "Encrypted file is damaged or was changed"
+    default_next_step = "Nothing was written. Use an intact copy of the encrypted file."
+
+
+class DecryptionRefused(VaultError):
+    code = "DECRYPT_REFUSED"
+    title = "This key version may not decrypt"
+    default_next_step = "Only versions that are active, suspended or deactivated, at or above the minimum decryption version, decrypt."
+
+
+class TransportRefused(VaultError):
+    code = "TRANSPORT_REFUSED"
+    title = "Key transport refused"
+    default_next_step = "Nothing was created. Check the file, its sender and the pinned peer vaults."

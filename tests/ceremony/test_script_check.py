@@ -96,11 +96,13 @@ def test_lifecycle_answers_are_checked_against_the_vault(with_key: Workspace, ca
     ws = with_key
     script = ws.variant("rotate", answers={"rotate.key": "signer-2062"})
     assert "there is no key labelled 'signer-2062' (keys: signer-2026)" in refused(ws, "rotate", script, capsys)
-    script = ws.variant("destroy", answers={"destroy.key": "signer-2026", "destroy.confirm-label": "signer-2026"})
-    assert "key 'signer-2026' is active; this step takes a key that is" in refused(ws, "destroy", script, capsys)
+    # (an active key may be destroyed: the destroy step deactivates it first; reactivate takes a suspended one)
+    script = ws.variant("reactivate", answers={"reactivate.key": "signer-2026"})
+    assert "key 'signer-2026' is active; this step takes a key that is suspended" in refused(ws, "reactivate", script,
+                                                                                              capsys)
     ws.run_ok("rotate")
     script = ws.variant("destroy", answers={"destroy.confirm-label": "signer-2062"})
-    assert "the typed label 'signer-2062' is not the key chosen" in refused(ws, "destroy", script, capsys)
+    assert "the typed label 'signer-2062' is not the label of the key chosen" in refused(ws, "destroy", script, capsys)
 
 
 def test_a_missing_attestation_passphrase_stops_before_the_irreversible_step(with_key: Workspace, capsys):

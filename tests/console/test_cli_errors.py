@@ -155,6 +155,7 @@ def test_verify_refuses_a_binary_or_missing_key_file_in_one_line(signed, capsys)
     junk = root / "junk.bin"
     junk.write_bytes(os.urandom(300))
     for key, words in ((junk, "neither a PEM nor a DER public key"), (root / "missing.pem", "Cannot read the public key"),
+                       (sig, "payload.sig"),  # the signature given as the key: refused whichever way it parses
                        (root, "Cannot read the public key")):
         code, out, err = run(capsys, "verify", "--public-key", str(key), "--payload", str(payload), "--signature", str(sig))
         assert code == 2 and out == "" and words in one_line(err, "PUBLIC_KEY")

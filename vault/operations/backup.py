@@ -64,7 +64,8 @@ def keys_to_back_up(vault) -> list[KeyRecord]:
 def record_key(record: KeyRecord) -> KeyObject:
     """The KeyObject the token should hold for ``record`` (found by label and CKA_ID)."""
     pair = record.algorithm.is_key_pair
-    return KeyObject(record.label, record.cka_id, record.algorithm, record.fingerprint, True, True, pair)
+    return KeyObject(record.label, record.cka_id, record.algorithm, record.fingerprint, True, True, pair,
+                     record.purpose)
 
 
 class _KeysDigest:

@@ -56,8 +56,9 @@ def _foreign(path: Path, header: BundleHeader, quorum: ActiveQuorum) -> BundleFo
     )
 
 
-def entry_key(entry: KeyEntry) -> KeyObject:
-    """The KeyObject a bundle entry restores to (same label and CKA_ID, extractable for backup)."""
+def entry_key(entry: KeyEntry, record=None) -> KeyObject:
+    """The KeyObject a bundle entry restores to (same label and CKA_ID, extractable for backup;
+    the purpose the vault recorded, when it has the key)."""
     return KeyObject(
         label=entry.label,
         key_id=entry.cka_id,
@@ -66,11 +67,12 @@ def entry_key(entry: KeyEntry) -> KeyObject:
         extractable=True,
         has_private=True,
         has_public=entry.algorithm.is_key_pair,
+        purpose=None if record is None else record.purpose,
     )
 
 
-def entry_item(entry: KeyEntry) -> tuple[KeyObject, bytes, bytes | None]:
-    return entry_key(entry), entry.wrapped, pem_to_der(entry.public_key_pem)
+def entry_item(entry: KeyEntry, record=None) -> tuple[KeyObject, bytes, bytes | None]:
+    return entry_key(entry, record), entry.wrapped, pem_to_der(entry.public_key_pem)
 
 
 def test_unwrap(session: HsmSession, wkey: WrappingKey, items: Iterable[tuple[KeyObject, bytes, bytes | None]]) -> int:

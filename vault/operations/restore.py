@@ -132,7 +132,7 @@ def restore_backup(
         with quorum.kek() as kek:
             wkey = session.import_wrapping_key(kek)
         try:
-            items = crashpoint.counting("restore:unwrapped", (entry_item(e) for e, _ in _restorable(vault, verified)))
+            items = crashpoint.counting("restore:unwrapped", (entry_item(e, r) for e, r in _restorable(vault, verified)))
             made = session.unwrap_all(wkey, items, store=True)
         finally:
             try:

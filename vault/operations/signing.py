@@ -20,7 +20,7 @@ from vault.hsm import HsmSession, verify_signature
 from vault.hsm.software import public_key_algorithm, spki_fingerprint
 from vault.operations._common import ACTOR, pem_to_der, refuse_existing
 from vault.operations.keys import _key_row, token_key
-from vault.types import KeyAlgorithm, KeyState
+from vault.types import KeyAlgorithm, KeyPurpose, KeyState
 
 MAX_PAYLOAD_BYTES = 256 * 1024 * 1024
 
@@ -70,6 +70,14 @@ def sign_payload(
     if not record.algorithm.can_sign:
         raise MechanismUnsupported(f"Key {label!r} is {record.algorithm.value}; only key pairs sign.",
                                    next_step="Choose an EC, RSA or Ed25519 key.")  # fmt: skip
+    if record.purpose is not KeyPurpose.SIGN:
+        from vault.errors import PurposeMismatch
+
+        raise PurposeMismatch(f"Key {record.ref} has the purpose {record.purpose.value}; only signing keys sign.")
+    if record.expires_at and vault.store.now() >= record.expires_at:
+        from vault.errors import KeyExpired
+
+        raise KeyExpired(f"Key {record.ref}'s cryptoperiod ended at {record.expires_at}; it signs nothing new.")
     refuse_existing(out)
     data = _read_payload(payload)
     if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
@@ -89,7 +97,7 @@ def sign_payload(
                              "nothing was written.") from None
     _write_once(out, signature)
     result = SignResult(
-        label=label,
+        label=record.label,
         algorithm=record.algorithm,
         fingerprint=record.fingerprint,
         payload_path=str(payload.resolve()),
@@ -101,8 +109,8 @@ def sign_payload(
     try:
         vault.ledger.append(
             "payload.signed",
-            {"label": label, "algorithm": record.algorithm.value, "fingerprint": record.fingerprint,
-             "payload": result.payload_path, "payload_sha256": result.payload_sha256,
+            {"label": record.label, "key": record.ref, "algorithm": record.algorithm.value,
+             "fingerprint": record.fingerprint, "payload": result.payload_path, "payload_sha256": result.payload_sha256,
              "payload_size": len(data), "signature": result.signature_path,
              "signature_sha256": result.signature_sha256},
             actor=actor,
@@ -158,7 +166,10 @@ def read_public_key(path: Path) -> str:
         except (ValueError, TypeError):
             raise PublicKeyUnreadable(f"{path} is neither a PEM nor a DER public key.") from None
     if public_key_algorithm(key) is None:
-        raise PublicKeyUnreadable(f"{path} holds a public key of an algorithm the console does not sign with.",
+        size = getattr(key, "key_size", None)
+        what = f" (it reads as a {type(key).__name__.replace('PublicKey', '').lstrip('_')} key of {size} bits)" if size else ""
+        raise PublicKeyUnreadable(f"{path} is not the public key of a key the console signs with{what}: "
+                                  "is it the signature or another file?",
                                   next_step="Give the public key of an EC P-256/P-384, RSA-3072/4096 or Ed25519 key.")
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 

@@ -181,9 +181,9 @@ def _key_check(plan, states: tuple[str, ...] | None, *, signing: bool = False):
         if plan.vault is None:
             return None
         keys = {k.label: k for k in plan.keys()}
-        if v in new_keys:
+        if v in new_keys or str(v).partition("@")[0] in new_keys:
             return None
-        k = keys.get(v)
+        k = _resolve(plan, v, states)
         if k is None:
             if keys_change:
                 return None  # an earlier step of this run changes the keys: the step itself decides
@@ -194,6 +194,20 @@ def _key_check(plan, states: tuple[str, ...] | None, *, signing: bool = False):
             return f"key {v!r} is {k.algorithm.value}, which does not sign"
         return None
     return check
+
+
+def _resolve(plan, v: Any, states: tuple[str, ...] | None = None):
+    """The key ``v`` names (a label, NAME or NAME@VERSION), preferring one in ``states``; None if none."""
+    from vault.ceremony.steps.keys import pick_key
+
+    every = list(plan.keys())
+    usable = [k for k in every if states is None or k.state.value in states]
+    for candidates in (usable, every):
+        try:
+            return pick_key(candidates, str(v))
+        except VaultError:
+            continue
+    return None
 
 
 def _generate(params, plan):
@@ -247,11 +261,14 @@ def _rotate(params, plan):
 
 def _destroy(params, plan):
     key = plan.answer("key")
-    asks = [Ask("key", "choice", required=True,
-                check=_key_check(plan, ("pre-activation", "deactivated", "compromised"))),
+    live = ("pre-activation", "active", "suspended", "deactivated", "compromised")
+    chosen = _resolve(plan, key, live) if isinstance(key, str) and plan.vault is not None else None
+    label = chosen.label if chosen is not None else key
+    asks = [Ask("key", "choice", required=True, check=_key_check(plan, live)),
             Ask("confirm-label", "typed", required=True,
-                check=lambda v: None if not isinstance(key, str) or v == key
-                else f"the typed label {v!r} is not the key chosen at 'key' ({key!r}); nothing would be destroyed")]
+                check=lambda v: None if not isinstance(label, str) or v == label
+                else f"the typed label {v!r} is not the label of the key chosen at 'key' ({label!r}); "
+                     "nothing would be destroyed")]
     plan.facts["keys_change"] = True
     return asks
 
@@ -282,6 +299,101 @@ def _attest(params, plan):
     for person in plan.facts["participants"]:
         asks.append(Ask(f"attest:{person}", "attest", required=True, default=f"attest:{person}"))
     return asks
+
+
+def _why_ask(name: str = "reason") -> Ask:
+    from vault.ceremony.prompts import TextAnswer
+    from vault.ceremony.steps.keys import _why
+
+    return Ask(name, "text", required=True, check=lambda v: _problem(_why, TextAnswer(str(v))))
+
+
+def _plan_key(params, plan):
+    from vault.ceremony.prompts import TextAnswer
+    from vault.ceremony.steps.keys import _label
+    from vault.ceremony.steps.lifecycle import _date, _days
+
+    name = plan.answer("name")
+    if isinstance(name, str):
+        plan.facts["new_keys"].add(name.strip())
+    return [Ask("name", "text", required=True, check=lambda v: _problem(_label, str(v))),
+            Ask("algorithm", "choice", required=True), Ask("purpose", "choice", required=True),
+            Ask("activate-after", "text", required=True, check=lambda v: _problem(_date, TextAnswer(str(v)))),
+            Ask("cryptoperiod", "text", required=True, check=lambda v: _problem(_days, TextAnswer(str(v))))]
+
+
+def _transition(*states: str):
+    def asks(params, plan):
+        result = [Ask("key", "choice", required=True, check=_key_check(plan, states)), _why_ask()]
+        plan.facts["keys_change"] = True
+        return result
+    return asks
+
+
+def _revoke(params, plan):
+    asks = [Ask("key", "choice", required=True,
+                check=_key_check(plan, ("pre-activation", "active", "suspended", "deactivated"))),
+            Ask("reason", "choice", required=True), _why_ask("note")]
+    if params["statement"]:
+        asks += [Ask("signer", "choice", required=True, check=_key_check(plan, ("active",), signing=True)),
+                 Ask("statement", "path-out", required=True, check=_out(plan))]
+    plan.facts["keys_change"] = True
+    return asks
+
+
+def _encrypt(params, plan):
+    return [Ask("key", "choice", required=True, check=_key_check(plan, ("active",))),
+            Ask("input", "path-in", required=True, check=_in(plan)),
+            Ask("output", "path-out", required=True, check=_out(plan))]
+
+
+def _files(params, plan):
+    return [Ask("input", "path-in", required=True), Ask("output", "path-out", required=True, check=_out(plan))]
+
+
+def _min_version(params, plan):
+    return [Ask("key", "choice", required=True, check=_key_check(plan, ("active",))),
+            Ask("version", "text", required=True, check=lambda v: None if str(v).isdigit() else "a version number")]
+
+
+def _pin_peer(params, plan):
+    return [Ask("own-name", "text", required=True), Ask("peer", "text", required=True),
+            Ask("public-key", "path-in", required=True, check=_in(plan)), Ask("confirm", "confirm", required=True)]
+
+
+def _import_request(params, plan):
+    return [Ask("signer", "choice", required=True, check=_key_check(plan, ("active",), signing=True)),
+            Ask("request", "path-out", required=True, check=_out(plan))]
+
+
+def _transport_key(params, plan):
+    return [Ask("request", "path-in", required=True, check=_in(plan)),
+            Ask("confirm-fingerprint", "confirm", required=True),
+            Ask("key", "choice", required=True, check=_key_check(plan, ("active",))),
+            Ask("signer", "choice", required=True, check=_key_check(plan, ("active",), signing=True)),
+            Ask("output", "path-out", required=True, check=_out(plan))]
+
+
+def _import_key(params, plan):
+    plan.facts["keys_change"] = True
+    return [Ask("transport", "path-in", required=True, check=_in(plan)),
+            Ask("confirm-fingerprint", "confirm", required=True)]
+
+
+for _kind, _fn in (("pin-peer", _pin_peer), ("import-request", _import_request), ("transport-key", _transport_key),
+                   ("import-key", _import_key)):
+    declare_asks(_kind, _fn)
+
+
+for _kind, _fn in (("encrypt", _encrypt), ("decrypt", _files), ("rewrap", _files),
+                   ("min-decryption-version", _min_version)):
+    declare_asks(_kind, _fn)
+
+
+for _kind, _fn in (("plan-key", _plan_key), ("activate-key", _transition("pre-activation")),
+                   ("suspend-key", _transition("active")), ("reactivate-key", _transition("suspended")),
+                   ("deactivate-key", _transition("active", "suspended")), ("revoke-key", _revoke)):
+    declare_asks(_kind, _fn)
 
 
 for _kind, _fn in (("generate-key", _generate), ("backup", _backup), ("verify-bundle", _verify_bundle),

@@ -66,24 +66,45 @@ def _input_path(a: TextAnswer) -> Path:
     return path
 
 
-def _key_choice(ctx, ask: str, question: str, states: tuple[KeyState, ...], *, signing: bool = False):
+def _key_choice(ctx, ask: str, question: str, states: tuple[KeyState, ...], *, signing: bool = False,
+                purposes: tuple = ()):
+    """Choose a key version among those in ``states``: answered as NAME (its newest version
+    offered here), NAME@VERSION or a token label. Each choice's value is the token label (one
+    per version), shown as NAME@VERSION."""
     keys = [k for k in ctx.vault.store.list_keys() if k.state in states
-            and (not signing or k.algorithm.can_sign)]
+            and (not signing or k.algorithm.can_sign) and (not purposes or k.purpose in purposes)]
     if not keys:
-        raise PreconditionFailed("No key is in a state this step can use.",
+        wanted = " or ".join(s.value for s in states)
+        raise PreconditionFailed(f"No key is in a state this step can use ({wanted}).",
                                  next_step="List keys with `custodian keys list`.")
-    labels = [k.label for k in keys]
 
     def parse(a: ChoiceAnswer):
-        for k in keys:
-            if k.label == a.value:
-                return k
-        raise AnswerInvalid(f"{a.value!r} is not one of the keys offered.", next_step=f"Choose one of: {', '.join(labels)}.")
+        return pick_key(keys, a.value)
 
     key = yield from ctx.ask(ChoicePrompt, ask, parse, question=question,
-                             choices=tuple(Choice(k.label, k.label, f"{k.algorithm.value}, {k.state.value}, v{k.version}")
-                                           for k in keys))
+                             choices=tuple(Choice(k.label, k.ref, f"{k.algorithm.value}, {k.purpose.value}, "
+                                                  f"{k.state.value}, label {k.label}") for k in keys))
     return key
+
+
+def pick_key(keys, text: str):
+    """The key among ``keys`` that ``text`` (NAME@VERSION, NAME or a label) names."""
+    from vault.keynames import KeyRef
+
+    text = (text or "").strip()
+    for k in keys:
+        if text in (k.ref, k.label):
+            return k
+    try:
+        ref = KeyRef.parse(text)
+    except Exception:
+        ref = None
+    if ref is not None and ref.version is None:
+        same = sorted((k for k in keys if k.name == ref.name), key=lambda k: (k.state is KeyState.ACTIVE, k.version))
+        if same:
+            return same[-1]
+    offered = ", ".join(k.ref for k in keys)
+    raise AnswerInvalid(f"{text!r} is not one of the keys offered.", next_step=f"Choose one of: {offered}.")
 
 
 @step_kind("prepare-token", repeatable=False,
@@ -433,12 +454,13 @@ def rotate_key(ctx, params):
                              "deactivated (kept to verify and decrypt, never to protect anything new)")])
     with _session(ctx) as session:
         ctx.progress(f"Generating the next version of {key.label}")
-        old_label = key.label
-        new_label = f"{key.lineage}-v{key.version + 1}"
-        intents.record(ctx.vault, ctx.ceremony_id, ctx.step.id, "rotate-key", from_label=old_label,
+        from vault.keynames import token_label
+
+        new_label = token_label(key.lineage, key.version + 1)
+        intents.record(ctx.vault, ctx.ceremony_id, ctx.step.id, "rotate-key", from_label=key.label,
                        new_label=new_label, label=new_label, algorithm=key.algorithm.value,
                        backup=key.backup.value == "backed-up")
-        old, new = op_rotate(ctx.vault, session, key.label, new_label=new_label, ceremony_id=ctx.ceremony_id,
+        old, new = op_rotate(ctx.vault, session, key.ref, new_label=new_label, ceremony_id=ctx.ceremony_id,
                              actor=ctx.actor)
     return _rotated(ctx, old, new)
 
@@ -470,8 +492,9 @@ def _rotate_after_crash(ctx, intent: dict):
 @step_kind("destroy-key", needs_quorum=True, repeatable=False,  # resumable by its recovery rule (its intent)
            review="the key and its fingerprint, its state, and every backup that still holds it")
 def destroy_key(ctx, params):
-    """Typed confirmation of the label; destroy; confirm gone; tombstone; list backups still holding it."""
-    from vault.operations.keys import destroy_key as op_destroy
+    """Typed confirmation of the label; an active or suspended key is deactivated first; destroy;
+    confirm gone; tombstone; list backups still holding it."""
+    from vault.operations.lifecycle import destroy_any_key as op_destroy
 
     crashed = intents.get(ctx.vault, ctx.ceremony_id, ctx.step.id)
     if crashed is not None:  # recovery rule on resume: finish what the HSM already did
@@ -479,7 +502,8 @@ def destroy_key(ctx, params):
         if finished is not None:
             return finished
     key = yield from _key_choice(ctx, "key", "Which key is destroyed?",
-                                 (KeyState.PRE_ACTIVATION, KeyState.DEACTIVATED, KeyState.COMPROMISED))
+                                 (KeyState.PRE_ACTIVATION, KeyState.ACTIVE, KeyState.SUSPENDED, KeyState.DEACTIVATED,
+                                  KeyState.COMPROMISED))
 
     def typed(a: TextAnswer) -> str:
         if a.text != key.label:
@@ -494,10 +518,12 @@ def destroy_key(ctx, params):
         item("Key", f"{key.label} (v{key.version}, {key.algorithm.value}, {key.state.value})"),
         fingerprint_item("Fingerprint", key.fingerprint),
         item("Backups still holding it", "; ".join(f"{b.path} (sha256 {b.sha256[:16]}…)" for b in holding) or "none"),
-        item("What happens", "the key is destroyed on the token and confirmed gone; the tombstone stays in the vault")])
+        item("What happens", ("it is deactivated first (it is " + key.state.value + "), then " if key.state in
+                              (KeyState.ACTIVE, KeyState.SUSPENDED) else "")
+             + "the key is destroyed on the token and confirmed gone; the tombstone stays in the vault")])
     with _session(ctx) as session:
         intents.record(ctx.vault, ctx.ceremony_id, ctx.step.id, "destroy-key", label=key.label)
-        record = op_destroy(ctx.vault, session, key.label, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+        record = op_destroy(ctx.vault, session, key.ref, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
     backups = [getattr(b, "path", str(b)) for b in (_attr(record, "backups_holding", "backups", default=[]) or [])]
     return _destroyed(ctx, key, backups)
 
@@ -542,10 +568,10 @@ def compromise_key(ctx, params):
                                  (KeyState.PRE_ACTIVATION, KeyState.ACTIVE, KeyState.SUSPENDED, KeyState.DEACTIVATED))
     reason = yield from ctx.ask(TextPrompt, "reason", _why, question="What happened? (recorded in the ledger)")
     yield from ctx.review("compromise-key", f"Mark {key.label!r} compromised (cannot be undone)", [
-        item("Key", f"{key.label} (v{key.version}, {key.algorithm.value}, {key.state.value})"),
+        item("Key", f"{key.ref}, label {key.label} (, {key.algorithm.value}, {key.state.value})"),
         fingerprint_item("Fingerprint", key.fingerprint), item("Reason", reason),
         item("What happens", "the key protects nothing new from now on; only destruction follows")])
-    op_compromise(ctx.vault, key.label, reason=reason, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+    op_compromise(ctx.vault, key.ref, reason=reason, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
     return {"compromised": key.label, "reason": reason, "summary": f"{key.label} marked compromised: {reason}"}
 
 
@@ -623,7 +649,7 @@ def sign(ctx, params):
         fingerprint_item("Fingerprint", key.fingerprint), item("Payload", payload),
         digest_item("Payload SHA-256", sha), item("Payload size", f"{size} bytes"), item("Signature file", out)])
     with _session(ctx) as session:
-        result = sign_payload(ctx.vault, session, key.label, payload, out, ceremony_id=ctx.ceremony_id,
+        result = sign_payload(ctx.vault, session, key.ref, payload, out, ceremony_id=ctx.ceremony_id,
                               actor=ctx.actor, expected_sha256=sha)
     digest = _attr(result, "payload_sha256", default="")
     return {"signed_with": key.label, "payload": str(payload), "signature": str(out), "payload_sha256": digest,
