@@ -35,9 +35,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
     args = ap.parse_args()
-    home = tempfile.mkdtemp(prefix="bench-home-")
+    home = os.path.join(tempfile.mkdtemp(prefix="bench-"), "home")
     env = dict(os.environ, CUSTODIAN_HOME=home)
-    subprocess.run([CUSTODIAN, "doctor"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([CUSTODIAN, "home", "init"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     cases = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "custodian --help": [CUSTODIAN, "--help"],

@@ -2,7 +2,23 @@
 
 Every command runs on the main thread, which is then the vault's owning thread (vault.runtime).
 Textual is imported only when the TUI opens, so ``custodian --help`` and the reporting commands
-start fast. Every failure exits non-zero with one line on stderr: ``error: CODE: message Next: …``.
+start fast.
+
+Every failure is one line on stderr, ``error: CODE: message Next: …``, never a traceback, and
+the exit status says what kind of failure it was (documented in the README):
+
+* 0  done;
+* 1  the command ran and the answer is no: a verification failed (ledger, transcript, signature,
+     bundle), doctor found a problem, or a ceremony did not complete;
+* 2  the command could not run: bad input, no vault at ``--home``, an unreadable file, a usage
+     error;
+* 3  an internal error (a bug): nothing further was done; ``CUSTODIAN_DEBUG=1`` shows the traceback;
+* 130 interrupted (Ctrl-C).
+
+Global options (``--home``) are accepted before or after the command (``custodian doctor --home
+DIR`` is ``custodian --home DIR doctor``); the value given last wins. Command groups that live in
+their own modules register through ``_extra_registrations()`` and get the same global options,
+the same one-line errors and the same exit codes.
 """
 
 from __future__ import annotations
@@ -14,18 +30,33 @@ import sys
 from typing import Callable, Sequence
 
 from vault import __version__
-from vault.errors import VaultError
+from vault.errors import InternalError, UsageError, VaultError
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the command ran and found a problem (a broken ledger, a failed check)
 EXIT_ERROR = 2  # the command could not run (bad input, missing token, ...)
+EXIT_INTERNAL = 3  # a bug: an exception no check anticipated
+EXIT_INTERRUPTED = 130
+
+HOME_HELP = "console home (default: $CUSTODIAN_HOME, else the user data directory)"
 
 
-def _open_vault(args: argparse.Namespace, *, create: bool = True):
+def _open_vault(args: argparse.Namespace, *, create: bool = False):
+    """The vault at ``--home``; a directory that is not a home is refused (NO_VAULT), never created."""
     from vault.home import resolve_home
     from vault.vault import Vault
 
     return Vault.open(resolve_home(args.home), create_practice=create)
+
+
+def home_path(args: argparse.Namespace, *, must_exist: bool = True):
+    """The ``--home`` path; with ``must_exist`` a directory that is not a home is refused (NO_VAULT)."""
+    from vault.home import require_home, resolve_home
+
+    path = resolve_home(getattr(args, "home", None))
+    if must_exist:
+        require_home(path)
+    return path
 
 
 def _print_json(data) -> None:
@@ -69,7 +100,11 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
         keys = vault.store.list_keys()
         rows = [
             {
+                "key": k.ref,
+                "name": k.name,
                 "label": k.label,
+                "purpose": k.purpose.value,
+                "expires_at": k.expires_at or "",
                 "algorithm": k.algorithm.value,
                 "state": k.state.value,
                 "version": k.version,
@@ -84,7 +119,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(rows)
     else:
-        print(_table(rows, ["label", "algorithm", "state", "version", "fingerprint", "backup"]))
+        print(_table(rows, ["key", "label", "algorithm", "purpose", "state", "fingerprint", "backup"]))
     return EXIT_OK
 
 
@@ -130,16 +165,18 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_home_init(args: argparse.Namespace) -> int:
-    from vault.home import create_production_home, resolve_home
+    from vault.home import create_practice_home, create_production_home, resolve_home
     from vault.vault import Vault
 
     path = resolve_home(args.home)
     if args.production:
         if not args.module or not args.token:
-            raise VaultError("A production home needs --module and --token.",
+            raise UsageError("A production home needs --module and --token.",
                              next_step="Give the HSM vendor's PKCS#11 module path and the token URI or label.")
         create_production_home(path, args.module, args.token)
-    vault = Vault.open(path)
+    else:
+        create_practice_home(path)
+    vault = Vault.open(path, create_practice=False)  # writes the ledger's genesis event
     try:
         info = vault.info
     finally:
@@ -149,13 +186,23 @@ def cmd_home_init(args: argparse.Namespace) -> int:
 
 
 # --- parser ---------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse with the console's one-line error (``error: USAGE: …``) and exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        err = UsageError(f"{message} ({self.prog}).", next_step=f"See `{self.prog} --help`.")
+        self.exit(EXIT_ERROR, f"error: {err.one_line()}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="custodian",
         description="Custodian console: guided m-of-n key ceremonies on an HSM. "
         "Without a command it opens the console (TUI) on the home's vault.",
+        epilog="Exit status: 0 done; 1 a verification failed or a ceremony did not complete; 2 the command "
+        "could not run (bad input, no vault, unreadable file); 3 internal error; 130 interrupted.",
     )
-    parser.add_argument("--home", metavar="DIR", help="console home (default: $CUSTODIAN_HOME, else the user data directory)")
+    parser.add_argument("--home", metavar="DIR", help=HOME_HELP)
     parser.add_argument("--version", action="version", version=f"custodian-console {__version__}")
     parser.set_defaults(handler=cmd_tui)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -167,22 +214,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_doctor)
 
-    keys = sub.add_parser("keys", help="master keys").add_subparsers(title="keys commands", metavar="ACTION")
+    keys = sub.add_parser("keys", help="master keys").add_subparsers(
+        title="keys commands", metavar="ACTION", dest="keys_command", required=True)
+    sub.keys_commands = keys  # other modules add `keys` actions (console/cli_keys.py)
     p = keys.add_parser("list", help="list master keys and their states")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_keys_list)
 
-    cust = sub.add_parser("custodians", help="enrolled people").add_subparsers(title="custodians commands", metavar="ACTION")
+    cust = sub.add_parser("custodians", help="enrolled people").add_subparsers(
+        title="custodians commands", metavar="ACTION", dest="custodians_command", required=True)
     p = cust.add_parser("list", help="list custodians, administrators and witnesses")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_custodians_list)
 
-    led = sub.add_parser("ledger", help="the hash-chained event ledger").add_subparsers(title="ledger commands", metavar="ACTION")
+    led = sub.add_parser("ledger", help="the hash-chained event ledger").add_subparsers(
+        title="ledger commands", metavar="ACTION", dest="ledger_command", required=True)
     p = led.add_parser("verify", help="verify the whole hash chain; names the first bad event")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_ledger_verify)
 
-    home = sub.add_parser("home", help="the console home").add_subparsers(title="home commands", metavar="ACTION")
+    home = sub.add_parser("home", help="the console home").add_subparsers(
+        title="home commands", metavar="ACTION", dest="home_command", required=True)
     p = home.add_parser("init", help="create a home (practice by default)")
     p.add_argument("--production", action="store_true", help="a production home on a real HSM")
     p.add_argument("--module", help="PKCS#11 module path (production)")
@@ -191,30 +243,63 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in _extra_registrations():
         register(sub)
+    _global_options_everywhere(parser)
     return parser
 
 
-def _extra_registrations() -> list[Callable]:
-    """Command groups that live in their own modules (ceremonies, transcripts, verify)."""
-    from console import cli_ceremony, cli_certs
+def _global_options_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Give every (sub)command ``--home`` with ``default=SUPPRESS``: a value given after the
+    command overrides the one before it, and an absent one leaves the top-level value alone."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for child in {id(p): p for p in action.choices.values()}.values():
+            if "--home" not in child._option_string_actions:
+                child.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS, help=HOME_HELP)
+            _global_options_everywhere(child)
 
-    return [cli_ceremony.register, cli_certs.register]
+
+def _extra_registrations() -> list[Callable]:
+    """Command groups that live in their own modules (ceremonies, transcripts, verify, certificates)."""
+    from console import cli_backup, cli_ceremony, cli_certs, cli_keys
+
+    return [cli_ceremony.register, cli_certs.register, cli_backup.register, cli_keys.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from vault.process import harden_process
+
+    harden_process()  # no core dump, no ptrace, private umask: before any secret can exist
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error already printed on one line
+        return done.code if isinstance(done.code, int) else EXIT_ERROR
     try:
         return args.handler(args)
     except VaultError as exc:
-        print(f"error: {exc.one_line()}", file=sys.stderr)
-        return EXIT_ERROR
+        return fail(exc, EXIT_ERROR)
     except KeyboardInterrupt:
         print("error: interrupted; nothing further was done.", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `custodian ledger verify | head -1`: the reader left
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:  # a file the command needed: named, without a traceback
+        where = f" {exc.filename}" if exc.filename else ""
+        return fail(VaultError(f"Cannot use{where}: {exc.strerror or exc}.",
+                               next_step="Check the path and its permissions, then retry."), EXIT_ERROR)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+        if os.environ.get("CUSTODIAN_DEBUG"):
+            raise
+        # Only the type is shown: an unexpected exception's text was never checked for secrets.
+        return fail(InternalError(f"Unexpected {type(exc).__name__} in `custodian`."), EXIT_INTERNAL)
+
+
+def fail(exc: VaultError, status: int) -> int:
+    """Print ``error: CODE: message Next: …`` on one line of stderr and return ``status``."""
+    print(f"error: {exc.one_line()}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,10 +12,10 @@ EXIT_OK, EXIT_ERROR = 0, 2
 
 
 def _vault(args):
-    from vault.home import resolve_home
-    from vault.vault import Vault
+    """The vault at ``--home``; NO_VAULT (and nothing created) when there is none (console.cli)."""
+    from console.cli import _open_vault
 
-    return Vault.open(resolve_home(getattr(args, "home", None)))
+    return _open_vault(args)
 
 
 def _status(store, record) -> str:
@@ -117,7 +117,7 @@ def cmd_crls_list(args) -> int:
 
 def register(sub) -> None:
     certs = sub.add_parser("certs", help="issued certificates (the certificate store)").add_subparsers(
-        title="certs commands", metavar="ACTION")
+        title="certs commands", metavar="ACTION", dest="certs_command", required=True)
     p = certs.add_parser("list", help="every certificate issued by this vault, with its status")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_certs_list)
@@ -130,8 +130,8 @@ def register(sub) -> None:
     p.add_argument("out", metavar="FILE")
     p.add_argument("--der", action="store_true", help="DER instead of PEM")
     p.set_defaults(handler=cmd_certs_export)
-    crls = sub.add_parser("crls", help="CRLs signed by this vault").add_subparsers(title="crls commands",
-                                                                                  metavar="ACTION")
+    crls = sub.add_parser("crls", help="CRLs signed by this vault").add_subparsers(
+        title="crls commands", metavar="ACTION", dest="crls_command", required=True)
     p = crls.add_parser("list", help="every CRL, newest number last")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_crls_list)

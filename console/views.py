@@ -74,13 +74,13 @@ def token_view(vault) -> TokenView:
                      capabilities=", ".join(f for f in info.flags[:4]))
 
 
-def _doctor(vault) -> tuple[list[str], str]:
+def _doctor(vault, now: datetime | None = None) -> tuple[list[str], str]:
     """``vault.doctor.run_doctor``: its warnings and errors (with the next step), and the
     recorded capability summary for the token panel."""
     from vault.doctor import run_doctor
 
     try:
-        report = run_doctor(vault)
+        report = run_doctor(vault, now=now)
     except VaultError as exc:
         return [f"doctor could not run: {exc.message} Next: {exc.next_step}"], ""
     except Exception as exc:  # noqa: BLE001 - a fault in one check must not hide the dashboard
@@ -119,7 +119,7 @@ def dashboard(vault, now: datetime) -> DashboardView:
     next_drill = _next_drill(vault, now)
     head = vault.ledger.head()
     words = pgp(head.hash_hex) if head.seq else ""
-    warnings, caps = _doctor(vault)
+    warnings, caps = _doctor(vault, now)
     token = token_view(vault)
     if caps:
         token = TokenView(token.label, token.serial, token.model, caps, token.problem)
@@ -248,11 +248,12 @@ def lifecycle_key(d) -> tuple[int, str]:
 
 
 def catalogue(vault) -> list[CeremonyEntry]:
-    from vault.ceremony.definitions import load_catalogue
+    from vault.ceremony.definitions import load_catalogue_report
     from vault.ceremony.preconditions import check_preconditions
 
     entries = []
-    for d in sorted(load_catalogue(vault.home.path).values(), key=lifecycle_key):
+    report = load_catalogue_report(vault.home.path)
+    for d in sorted(report.definitions.values(), key=lifecycle_key):
         try:
             check_preconditions(vault, d)
             blocked = ""
@@ -260,6 +261,9 @@ def catalogue(vault) -> list[CeremonyEntry]:
             blocked = f"{exc.message} Next: {exc.next_step}"
         entries.append(CeremonyEntry(d.name, d.title, d.purpose, d.quorum.value, tuple(d.preconditions),
                                      tuple(s.title for s in d.steps), d.builtin, blocked))
+    for b in report.broken:  # a broken file of yours blocks only itself
+        entries.append(CeremonyEntry(b.name, "(broken definition file)", str(b.path), "", (), (), False,
+                                     f"{b.error.code}: {b.error.message} Next: {b.error.next_step}"))
     return entries
 
 

@@ -18,6 +18,7 @@ command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)  # tests render PDF 
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v openssl >/dev/null || need_apt+=(openssl)  # the independent verifier of the PKI tests
+command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)  # converts exported OpenSSH keys in the export tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

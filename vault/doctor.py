@@ -25,9 +25,11 @@ from typing import Any
 
 from vault.environment import airgap_report
 from vault.errors import VaultError
-from vault.types import KeyAlgorithm, Mode
+from vault.types import KeyAlgorithm, KeyState, Mode
 
 CAPABILITIES_SETTING = "hsm.capabilities"
+#: Keys whose objects are gone from the token on purpose (their tombstones stay in the database).
+DESTROYED = frozenset({KeyState.DESTROYED, KeyState.DESTROYED_COMPROMISED})
 OK, NOTE, WARNING, ERROR = "ok", "note", "warning", "error"
 
 
@@ -108,7 +110,7 @@ def recorded_capabilities(vault) -> dict[str, Any] | None:
     return json.loads(raw) if raw else None
 
 
-def run_doctor(vault, *, airgap_root=None) -> DoctorReport:
+def run_doctor(vault, *, airgap_root=None, now: datetime | None = None) -> DoctorReport:
     findings: list[Finding] = []
     add = lambda *a: findings.append(Finding(*a))  # noqa: E731
 
@@ -174,9 +176,22 @@ def run_doctor(vault, *, airgap_root=None) -> DoctorReport:
         findings.extend(_public_reconcile(vault, module, token["serial"]))
 
     # -- ceremonies and drills -------------------------------------------------------------------
+    from vault.lock import current_holder
+
+    holder = current_holder(vault.home.path)
+    live = holder.ceremony_id if holder is not None else None
+    if holder is not None:
+        add(NOTE, "lock", f"the home is in use by {holder.describe()}",
+            "A live process is changing this home: let it finish; read-only commands still work.")
     for c in vault.store.unfinished_ceremonies():
-        add(WARNING, "ceremony", f"{c.definition_name} ({c.id}) started {c.started_at} never finished",
-            "Open the console to resume it or abort it with a reason.")
+        if c.id == live:
+            add(NOTE, "ceremony", f"{c.definition_name} ({c.id}) is live: running in pid {holder.pid} on host "
+                f"{holder.host} since {holder.since}", "Let it finish; it is not a crashed ceremony.")
+            continue
+        add(WARNING, "ceremony", f"{c.definition_name} ({c.id}) started {c.started_at} stopped without finishing "
+            "(crashed or killed)",
+            f"`custodian ceremony unfinished` says where it stopped; then `custodian ceremony resume {c.id} --script "
+            f"FILE` or `custodian ceremony abort {c.id} --reason TEXT` (or open the console).")
     if vault.store.get_setting("token.pins") == "transient":  # see vault.operations.token
         add(WARNING, "token", "an init did not finish: the token has transient PINs that only that init knew",
             "Abort the unfinished init; in practice the next init re-initialises the token, in production reset "
@@ -184,6 +199,21 @@ def run_doctor(vault, *, airgap_root=None) -> DoctorReport:
     if vault.store.get_setting("reshare.pending"):  # see vault.operations.reshare
         add(WARNING, "quorum", "a reshare was interrupted while switching the token's PINs",
             "Activate the quorum once (any ceremony): the shares of either set are accepted and the token decides.")
+    from vault.expiry import expiry_notices
+
+    for notice in expiry_notices(vault.store, now):  # cryptoperiods: 90 and 30 days ahead, and past
+        if notice.level == "expired":
+            add(WARNING, "expired key", notice.message(),
+                "It protects nothing new: rotate it (rotate ceremony) or deactivate it (deactivate ceremony).")
+        else:
+            add(WARNING, "key expiry", notice.message(),
+                "Plan a rotate ceremony before that date.")
+    findings.extend(_definition_findings(vault))
+    from vault.backup.outfile import pending_outputs
+
+    for p in pending_outputs(vault.home.pending_outputs_dir):
+        add(WARNING, "outputs", f"an interrupted write left the partial file {p.partial} (for {p.target}, "
+            f"started {p.started_at})", f"The next write of {p.target} removes it; or delete it by hand.")
     from vault.operations.drill import next_drill_due
 
     schedule = next_drill_due(vault)
@@ -213,6 +243,22 @@ def run_doctor(vault, *, airgap_root=None) -> DoctorReport:
     )
 
 
+def _definition_findings(vault) -> list[Finding]:
+    """The home's own ceremony definitions that cannot be used (each blocks only itself)."""
+    from vault.ceremony.definitions import load_catalogue_report
+
+    try:
+        report = load_catalogue_report(vault.home.path)
+    except VaultError as exc:  # a built-in definition is broken: the installation is damaged
+        return [Finding(ERROR, "definitions", exc.message, "Reinstall the console; a built-in definition is damaged.")]
+    out = [Finding(WARNING, "definitions", f"{b.path.name} cannot be used: {b.error.message}", b.error.next_step)
+           for b in report.broken]
+    if not out:
+        out.append(Finding(OK, "definitions", f"{len(report.definitions)} ceremonies "
+                           f"({sum(not d.builtin for d in report.definitions.values())} of your own)"))
+    return out
+
+
 def _minutes(stamp: str) -> str:
     """A UTC ISO stamp as people read it aloud: to the minute."""
     return datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%MZ")
@@ -229,7 +275,7 @@ def _public_reconcile(vault, module, serial: str) -> list[Finding]:
     finally:
         session.close()
     records = [r for r in vault.store.list_keys() if r.token_serial == serial]
-    live_pairs = [r for r in records if KeyAlgorithm(r.algorithm).is_key_pair and r.state not in ("destroyed", "destroyed-compromised")]
+    live_pairs = [r for r in records if KeyAlgorithm(r.algorithm).is_key_pair and r.state not in DESTROYED]
     known = {(r.label, r.cka_id) for r in records}
     out = []
     unknown = [k for ident, k in visible.items() if ident not in known]
@@ -242,10 +288,16 @@ def _public_reconcile(vault, module, serial: str) -> list[Finding]:
     for r in missing:
         out.append(Finding(ERROR, "token objects", f"key '{r.label}' v{r.version} is recorded but its public half is missing from the token",
                            "Restore it from the latest backup, or record what happened."))
+    resurrected = [r for r in records if KeyAlgorithm(r.algorithm).is_key_pair and r.state in DESTROYED
+                   and (r.label, r.cka_id) in visible]
+    for r in resurrected:
+        out.append(Finding(ERROR, "token objects", f"key '{r.label}' v{r.version} is recorded as {r.state.value} but "
+                           "its public half is still on the token",
+                           "Stop; investigate how it came back and destroy it again in a destroy ceremony."))
     for r in mismatch:
         out.append(Finding(ERROR, "token objects", f"key '{r.label}' on the token has another fingerprint than recorded",
                            "Stop; treat the key as suspect and start the compromise ceremony if confirmed."))
-    if not (unknown or missing or mismatch):
+    if not (unknown or missing or mismatch or resurrected):
         out.append(Finding(OK, "token objects", f"{len(live_pairs)} key pairs match the database (public halves; "
                            "secret keys are checked at every ceremony start with a quorum)"))
     return out

@@ -40,6 +40,19 @@ class HomeError(ConfigError):
     title = "Console home problem"
 
 
+class HomeLocked(HomeError):
+    code = "HOME_LOCKED"
+    title = "Home in use"
+    default_next_step = ("Wait until that process ends (or end it where it runs); read-only commands such as "
+                         "`custodian doctor` still work meanwhile.")
+
+
+class NoVault(HomeError):
+    code = "NO_VAULT"
+    title = "No console home here"
+    default_next_step = "Create one with `custodian home init` (or open the console), or check --home."
+
+
 class AirGapViolation(VaultError):
     code = "AIRGAP"
     title = "Machine is not air-gapped"
@@ -291,6 +304,12 @@ class OutputWriteFailed(BackupError):
     default_next_step = "Check the medium is mounted and writable, then retry."
 
 
+class OutputPathUnsafe(BackupError):
+    code = "OUTPUT_UNSAFE"
+    title = "Output path is not safe to write"
+    default_next_step = "Give a new file in a real directory: no symbolic link in the path."
+
+
 class BundleUnreadable(BackupError):
     code = "BUNDLE_UNREADABLE"
     title = "Backup bundle cannot be read"
@@ -314,6 +333,12 @@ class PreconditionFailed(CeremonyError):
     title = "Ceremony cannot start"
 
 
+class CeremonyUnfinished(CeremonyError):
+    code = "CEREMONY_UNFINISHED"
+    title = "An unfinished ceremony is waiting"
+    default_next_step = "Resume it or abort it with a reason (`custodian ceremony unfinished` lists them)."
+
+
 class ScriptInvalid(CeremonyError):
     code = "SCRIPT"
     title = "Ceremony script is invalid"
@@ -326,9 +351,23 @@ class CeremonyAborted(CeremonyError):
     default_next_step = "Review the transcript; start the ceremony again when ready."
 
 
+class CeremonyUnknown(CeremonyError):
+    code = "CEREMONY_UNKNOWN"
+    title = "No such ceremony"
+    default_next_step = "List the ceremonies with `custodian ceremony list`."
+
+
 class AnswerInvalid(CeremonyError):
     code = "ANSWER"
     title = "Answer not accepted"
+
+
+class ReviewMismatch(CeremonyError):
+    """What the HSM would act on is no longer what the administrator and the witness reviewed."""
+
+    code = "REVIEW_MISMATCH"
+    title = "Changed since the review"
+    default_next_step = "Start the step again and review what is there now."
 
 
 # --- operations (vault.operations) ------------------------------------------------------------
@@ -362,10 +401,23 @@ class TokenNotEmpty(HsmError):
     default_next_step = "Restore onto a fresh token (or remove the listed keys through the destroy ceremony)."
 
 
+class TokenDisagrees(HsmError):
+    code = "HSM_TOKEN_DISAGREES"
+    title = "Token and database disagree"
+    default_next_step = "Run the reconcile ceremony to adopt or destroy each orphan with a quorum."
+
+
 class BundleForeign(BackupError):
     code = "BUNDLE_FOREIGN"
     title = "Bundle belongs to another quorum"
     default_next_step = "Activate the quorum (share set) that wrote this bundle, or use a bundle of this quorum."
+
+
+class BundleMismatch(BackupError):
+    code = "BUNDLE_MISMATCH"
+    title = "Bundle differs from the vault's record"
+    default_next_step = ("Use an untouched copy of this backup (its SHA-256 is in the ledger's backup.written event) "
+                         "or another recorded backup; nothing was changed.")
 
 
 class DrillFailed(BackupError):
@@ -378,6 +430,62 @@ class PayloadUnreadable(VaultError):
     code = "PAYLOAD_UNREADABLE"
     title = "Payload cannot be read"
     default_next_step = "Check the path and that the medium is mounted and readable."
+
+
+class PurposeMismatch(VaultError):
+    code = "KEY_PURPOSE"
+    title = "The key's purpose does not allow this"
+    default_next_step = "Use a key whose purpose fits (sign, encrypt, wrap or transport); `custodian keys list` shows them."
+
+
+class KeyExpired(VaultError):
+    code = "KEY_EXPIRED"
+    title = "The key's cryptoperiod is over"
+    default_next_step = "Rotate the key, or deactivate it; it may still verify or decrypt what it protected."
+
+
+class NotYetActive(VaultError):
+    code = "KEY_NOT_YET_ACTIVE"
+    title = "The key's activation date has not come"
+    default_next_step = "Activate it on or after its activation date."
+
+
+class ExportRefused(VaultError):
+    code = "EXPORT_REFUSED"
+    title = "This key cannot be exported in that form"
+    default_next_step = "Key pairs export as pem, der, jwk or openssh; AES keys only as their check value (kcv)."
+
+
+class PublicKeyUnreadable(VaultError):
+    code = "PUBLIC_KEY"
+    title = "Public key cannot be read"
+    default_next_step = "Give the signer's public key as a PEM or DER SubjectPublicKeyInfo file."
+
+
+class TranscriptUnreadable(VaultError):
+    code = "TRANSCRIPT_UNREADABLE"
+    title = "Transcript cannot be read"
+    default_next_step = "Export it with `custodian transcript ID --format json` and give that file."
+
+
+class PinnedKeysInvalid(VaultError):
+    code = "PINNED_KEYS"
+    title = "Pinned keys file is not usable"
+    default_next_step = 'Give a JSON object of participant name -> public key PEM, e.g. {"alice": "-----BEGIN PUBLIC KEY-----..."}.'
+
+
+# --- the command line -----------------------------------------------------------------------------
+class UsageError(VaultError):
+    code = "USAGE"
+    title = "Command not understood"
+    default_next_step = "See `custodian --help` (or `custodian COMMAND --help`)."
+
+
+class InternalError(VaultError):
+    code = "INTERNAL"
+    title = "Internal error"
+    default_next_step = ("This is a bug and nothing further was done; run again with CUSTODIAN_DEBUG=1 to see "
+                         "the traceback, and report it.")
 
 
 # --- PKI (certificates, CSRs, CRLs) -----------------------------------------------------------------
@@ -439,3 +547,21 @@ class ReviewDeclined(PkiError):
     code = "PKI_REVIEW_DECLINED"
     title = "The review was not confirmed"
     default_next_step = "Nothing was signed; correct what was wrong and run the ceremony again."
+
+
+class EnvelopeCorrupt(VaultError):
+    code = "ENVELOPE_CORRUPT"
+    title = "Encrypted file is damaged or was changed"
+    default_next_step = "Nothing was written. Use an intact copy of the encrypted file."
+
+
+class DecryptionRefused(VaultError):
+    code = "DECRYPT_REFUSED"
+    title = "This key version may not decrypt"
+    default_next_step = "Only versions that are active, suspended or deactivated, at or above the minimum decryption version, decrypt."
+
+
+class TransportRefused(VaultError):
+    code = "TRANSPORT_REFUSED"
+    title = "Key transport refused"
+    default_next_step = "Nothing was created. Check the file, its sender and the pinned peer vaults."

@@ -9,9 +9,11 @@ Layout::
     HOME/logs/              console logs (no secrets)
 
 The home is chosen by ``--home DIR``, else ``$CUSTODIAN_HOME``, else the platform's user data
-directory (``$XDG_DATA_HOME/custodian-console`` or ``~/.local/share/custodian-console``). A home
-that does not exist yet is created as a PRACTICE home on first use; a production home is only
-ever created explicitly, naming its PKCS#11 module and token.
+directory (``$XDG_DATA_HOME/custodian-console`` or ``~/.local/share/custodian-console``). Only
+``custodian home init`` and the console's (TUI's) first run create a home: every other command
+refuses a directory that is not a home (``NoVault``) and creates nothing, so a mistyped
+``--home`` never becomes a new, empty vault. A production home is only ever created
+explicitly, naming its PKCS#11 module and token. The home is 0700 and every file in it 0600.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from vault import __version__
-from vault.errors import ConfigError, HomeError
+from vault.errors import ConfigError, HomeError, NoVault
 from vault.types import Mode
 
 CONFIG_NAME = "custodian.toml"
@@ -104,6 +106,11 @@ class Home:
         return self.path / "logs"
 
     @property
+    def pending_outputs_dir(self) -> Path:
+        """Markers of output files being written (vault.backup.outfile): a crash leaves one."""
+        return self.path / "pending-outputs"
+
+    @property
     def softhsm_conf(self) -> Path | None:
         return self.path / self.config.softhsm_conf if self.config.softhsm_conf else None
 
@@ -138,6 +145,12 @@ def load_config(path: Path) -> HomeConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise HomeError(f"No {CONFIG_NAME} in {path.parent}.", next_step="Create the home with `custodian home init`.")
+    except OSError as exc:
+        raise HomeError(f"{path} cannot be read ({exc.strerror or exc}).",
+                        next_step="Check the home's permissions (it is yours, mode 0700).") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}).",
+                          next_step="Fix the file by hand or restore it from the binder copy.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML ({exc}).", next_step="Fix the file by hand or restore it from the binder copy.")
 
@@ -192,11 +205,14 @@ def load_config(path: Path) -> HomeConfig:
 
 def _write_new(path: Path, text: str) -> None:
     """Write a file that must not exist yet (never overwrite), then read it back."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise _cannot_create(path.parent, exc) from None
     if path.read_text(encoding="utf-8") != text:
         raise HomeError(f"{path} did not read back as written.", next_step="Check the disk and try again.")
 
@@ -209,48 +225,123 @@ def write_softhsm_conf(home_path: Path) -> Path:
     return hsm_write_conf(home_path)
 
 
+def _check_new_home(path: Path) -> None:
+    """A new home goes into a new or empty directory; anything else is refused before writing."""
+    if (path / CONFIG_NAME).exists():
+        raise HomeError(f"{path} already is a console home; nothing was changed.",
+                        next_step="Open it instead of creating it, or choose another --home.")
+    if os.path.lexists(path) and not path.is_dir():
+        raise HomeError(f"{path} is a file, not a directory; a console home is a directory.",
+                        next_step="Choose a new directory for the console home.")
+    try:
+        if path.is_dir() and any(path.iterdir()):
+            raise HomeError(f"{path} exists and is not empty, but has no {CONFIG_NAME}.",
+                            next_step="Choose an empty or new directory for the console home.")
+    except OSError as exc:
+        raise _cannot_create(path, exc) from None
+
+
+def _cannot_create(path: Path, exc: OSError) -> HomeError:
+    return HomeError(f"The console home {path} cannot be created ({exc.strerror or exc}).",
+                     next_step="Choose a directory you can write, for example under your own home directory.")
+
+
+def _make_home_dirs(path: Path) -> None:
+    """The home (0700, also when it existed empty) and its logs folder."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+        (path / "logs").mkdir(mode=0o700, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"  # an unwritable directory fails here, not half-way
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        raise _cannot_create(path, exc) from None
+
+
+def require_home(path: Path) -> None:
+    """Refuse, creating nothing, a path that is not an existing console home (``NoVault``)."""
+    path = Path(path)
+    try:
+        if os.path.lexists(path) and not path.is_dir():
+            raise NoVault(f"No vault at {path}: it is a file, not a console home directory.",
+                          next_step="Give the console home's directory with --home; create one with "
+                                    "`custodian home init` (or open the console).")
+        if not (path / CONFIG_NAME).is_file():
+            raise NoVault(f"No vault at {path}; create one with `custodian home init` (or open the console).",
+                          next_step="Check --home (or $CUSTODIAN_HOME): nothing was created.")
+    except OSError as exc:
+        raise NoVault(f"No vault at {path} ({exc.strerror or exc}).",
+                      next_step="Check --home (or $CUSTODIAN_HOME): nothing was created.") from None
+
+
 def create_practice_home(path: Path) -> Home:
     """Create a practice home: its own SoftHSM token directory and configuration."""
-    if (path / CONFIG_NAME).exists():
-        raise HomeError(f"{path} already is a console home.", next_step="Open it instead of creating it.")
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    (path / "logs").mkdir(mode=0o700, exist_ok=True)
-    write_softhsm_conf(path)
-    config = HomeConfig(
-        mode=Mode.PRACTICE,
-        module=SOFTHSM_MODULE,
-        token=f"pkcs11:token={PRACTICE_TOKEN_LABEL}",
-        softhsm_conf="softhsm2.conf",
-        kdf_profile="practice",
-        created_at=now_utc(),
-    )
-    _write_new(path / CONFIG_NAME, config.to_toml())
+    path = Path(path)
+    _check_new_home(path)
+    existed = path.is_dir()
+    try:
+        _make_home_dirs(path)
+        try:
+            write_softhsm_conf(path)
+        except OSError as exc:
+            raise _cannot_create(path, exc) from None
+        config = HomeConfig(
+            mode=Mode.PRACTICE,
+            module=SOFTHSM_MODULE,
+            token=f"pkcs11:token={PRACTICE_TOKEN_LABEL}",
+            softhsm_conf="softhsm2.conf",
+            kdf_profile="practice",
+            created_at=now_utc(),
+        )
+        _write_new(path / CONFIG_NAME, config.to_toml())
+    except HomeError:
+        _undo_new_home(path, existed)
+        raise
     return Home(path, config, created_now=True)
 
 
+def _undo_new_home(path: Path, existed: bool) -> None:
+    """A home that could not be completed leaves nothing behind (an empty directory it was given stays)."""
+    import shutil
+
+    if not existed:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    for child in ("custodian.toml", "softhsm2.conf", "softhsm2.conf.tmp"):
+        try:
+            (path / child).unlink()
+        except OSError:
+            pass
+    for child in ("tokens", "logs"):
+        shutil.rmtree(path / child, ignore_errors=True)
+
+
 def create_production_home(path: Path, module: str, token: str) -> Home:
-    if (path / CONFIG_NAME).exists():
-        raise HomeError(f"{path} already is a console home.", next_step="Open it instead of creating it.")
+    path = Path(path)
+    _check_new_home(path)
     if not Path(module).exists():
         raise HomeError(f"PKCS#11 module {module} does not exist.", next_step="Give the path of the HSM vendor's module.")
     if token.startswith("pkcs11:"):  # refused before anything is written: a pin-value would land on disk
         from vault.hsm.uri import parse_token_uri
 
         parse_token_uri(token)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    (path / "logs").mkdir(mode=0o700, exist_ok=True)
+    _make_home_dirs(path)
     config = HomeConfig(mode=Mode.PRODUCTION, module=module, token=token, created_at=now_utc())
     _write_new(path / CONFIG_NAME, config.to_toml())
     return Home(path, config, created_now=True)
 
 
 def open_home(path: Path, *, create_practice: bool = True) -> Home:
-    """Open the home at ``path``; create a practice home there on first use."""
-    if not (path / CONFIG_NAME).exists():
+    """Open the home at ``path``; with ``create_practice`` create a practice home there on first
+    use (the TUI's first run), else refuse with ``NoVault`` and create nothing."""
+    path = Path(path)
+    try:
+        is_home = (path / CONFIG_NAME).is_file()
+    except OSError:
+        is_home = False
+    if not is_home:
         if not create_practice:
-            raise HomeError(f"{path} is not a console home.", next_step="Create it with `custodian home init` or pick another --home.")
-        if path.exists() and any(path.iterdir()):
-            raise HomeError(f"{path} exists and is not empty, but has no {CONFIG_NAME}.",
-                            next_step="Choose an empty or new directory for the console home.")
+            require_home(path)
         return create_practice_home(path)
     return Home(path, load_config(path / CONFIG_NAME))

@@ -93,6 +93,56 @@ class TokenSelector:
         return " ".join(p for p in parts if p) or "any token"
 
 
+class KeyPurpose(enum.Enum):
+    """What a key may do; the HSM template and the engine both enforce it (one purpose a key)."""
+
+    SIGN = "sign"  # key pairs: sign (private) / verify (public)
+    ENCRYPT = "encrypt"  # AES: encrypt and decrypt data directly (AES-GCM in the HSM)
+    WRAP = "wrap"  # AES: wrap and unwrap data keys (envelope encryption), never data itself
+    TRANSPORT = "transport"  # RSA: receive keys from another vault (wrap with the public half)
+
+    @classmethod
+    def default_for(cls, algorithm: KeyAlgorithm) -> "KeyPurpose":
+        return cls.ENCRYPT if algorithm.is_secret_key else cls.SIGN
+
+    def allows(self, algorithm: KeyAlgorithm) -> bool:
+        if self in (KeyPurpose.ENCRYPT, KeyPurpose.WRAP):
+            return algorithm.is_secret_key
+        if self is KeyPurpose.TRANSPORT:
+            return algorithm in (KeyAlgorithm.RSA_3072, KeyAlgorithm.RSA_4096)
+        return algorithm.is_key_pair
+
+
+class RevocationReason(enum.Enum):
+    """KMIP 2.1 revocation reason codes (section 11.25); the number is KMIP's."""
+
+    UNSPECIFIED = "unspecified"
+    KEY_COMPROMISE = "key-compromise"
+    CA_COMPROMISE = "ca-compromise"
+    AFFILIATION_CHANGED = "affiliation-changed"
+    SUPERSEDED = "superseded"
+    CESSATION_OF_OPERATION = "cessation-of-operation"
+
+    @property
+    def kmip_code(self) -> int:
+        return _KMIP_CODES[self]
+
+    @property
+    def compromise(self) -> bool:
+        """KMIP: a compromise reason moves the key to Compromised, any other to Deactivated."""
+        return self in (RevocationReason.KEY_COMPROMISE, RevocationReason.CA_COMPROMISE)
+
+
+_KMIP_CODES = {
+    RevocationReason.UNSPECIFIED: 1,
+    RevocationReason.KEY_COMPROMISE: 2,
+    RevocationReason.CA_COMPROMISE: 3,
+    RevocationReason.AFFILIATION_CHANGED: 4,
+    RevocationReason.SUPERSEDED: 5,
+    RevocationReason.CESSATION_OF_OPERATION: 6,
+}
+
+
 class SignatureScheme(enum.Enum):
     """How a certificate or CRL is signed (the AlgorithmIdentifier in it and the HSM mechanism).
 

@@ -8,6 +8,8 @@ never share it across threads.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,9 @@ class Vault:
         self.ledger = ledger
         self._owner = threading.get_ident()
         self._hsm = None
+        from vault.lock import HomeLock
+
+        self.home_lock = HomeLock(home.path)
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -46,20 +51,32 @@ class Vault:
 
         home = open_home(Path(path), create_practice=create_practice)
         store = Store.open(home.db_path)
+        from vault.backup.outfile import track_pending_outputs
+
+        track_pending_outputs(home.pending_outputs_dir)  # a crash's partial outputs: doctor names them
         ledger = Ledger(store)
         vault = cls(home, store, ledger)
         if ledger.head().seq == 0:
-            ledger.append(
-                "home.created",
-                {
-                    "software_version": __version__,
-                    "mode": home.mode.value,
-                    "module": home.config.module,
-                    "token": home.config.token,
-                    "home": str(home.path),
-                },
-                actor="console",
-            )
+            try:
+                vault.lock_for_writing("creating the home")
+            except BaseException:
+                store.close()
+                raise
+            try:
+                if ledger.head().seq == 0:  # not written by another process meanwhile
+                    ledger.append(
+                        "home.created",
+                        {
+                            "software_version": __version__,
+                            "mode": home.mode.value,
+                            "module": home.config.module,
+                            "token": home.config.token,
+                            "home": str(home.path),
+                        },
+                        actor="console",
+                    )
+            finally:
+                vault.unlock()
         return vault
 
     @property
@@ -95,5 +112,29 @@ class Vault:
         """The configured token: a PKCS#11 URI or a label."""
         return self.home.config.token
 
+    def lock_for_writing(self, purpose: str, *, ceremony_id: str | None = None) -> None:
+        """Hold the home's writer lock (vault.lock) until ``unlock()`` or ``close()``; ``HomeLocked``
+        names a live holder. A dead holder's lock is taken over and the ledger records it."""
+        stale = self.home_lock.acquire(purpose, ceremony_id=ceremony_id)
+        if stale is not None and self.ledger.head().seq > 0:
+            self.ledger.append("home.lock_recovered", {"previous_holder": stale.to_dict(),
+                                                       "reason": "the holder died without releasing the lock"},
+                               actor="console")  # fmt: skip
+
+    def unlock(self) -> None:
+        self.home_lock.release()
+
+    @contextmanager
+    def writing(self, purpose: str, *, ceremony_id: str | None = None) -> Iterator[None]:
+        """The writer lock for the ``with`` block (released after it only if taken here)."""
+        held_before = self.home_lock.held
+        self.lock_for_writing(purpose, ceremony_id=ceremony_id)
+        try:
+            yield
+        finally:
+            if not held_before:
+                self.unlock()
+
     def close(self) -> None:
+        self.home_lock.release()
         self.store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from console.panes.base import PromptPane
 from console.panes.people import AttestationPane, PassphrasePane, WitnessPane
+from console.panes.review import ReviewPane
 from console.panes.shares import ShareEntryPane, ShareReadyPane, ShareVerifyPane
 from console.panes.simple import ChecklistPane, ChoicePane, ConfirmPane, PathPane, TextPane, TypedConfirmPane
 
@@ -20,6 +21,7 @@ PANES: dict[str, type[PromptPane]] = {
     "share-verify": ShareVerifyPane,
     "witness": WitnessPane,
     "attestation": AttestationPane,
+    "review": ReviewPane,
 }
 
 

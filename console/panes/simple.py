@@ -95,8 +95,9 @@ class ChoicePane(PromptPane):
     def on_mount(self) -> None:
         ol = self.query_one(OptionList)
         values = [c.value for c in self.prompt.choices]
-        if self.prompt.default in values:
-            ol.highlighted = values.index(self.prompt.default)
+        preferred = self.prompt.previous or self.prompt.default  # after a back: the earlier answer
+        if preferred in values:
+            ol.highlighted = values.index(preferred)
         super().on_mount()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -111,7 +112,7 @@ class TextPane(PromptPane):
 
     def compose_pane(self) -> ComposeResult:
         yield Static(self.prompt.question, classes="question")
-        yield Input(value=self.prompt.default or "", max_length=self.prompt.max_length, id="text")
+        yield Input(value=self.prompt.previous or self.prompt.default or "", max_length=self.prompt.max_length, id="text")
         yield Static("", classes="pane-problem")
         suggestion = practice_text(self.prompt.ask, self.prompt.question) if self.prompt.practice else None
         if suggestion:
@@ -150,7 +151,7 @@ class PathPane(PromptPane):
     def compose_pane(self) -> ComposeResult:
         yield Static(self.prompt.question, classes="question")
         yield Static(f"({self.prompt.purpose.value.replace('-', ' ')})", classes="hint")
-        yield Input(value=self.prompt.suggestion or "", id="path")
+        yield Input(value=self.prompt.previous or self.prompt.suggestion or "", id="path")
         if self._practice_path() is not None:
             yield Static(f"PRACTICE: ctrl+f fills {self._practice_path()}", classes="practice-hint")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from vault.backup.outfile import WriteOnceFile, output_failed
+from vault.backup.outfile import output_failed
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 _FOLD = {"→": "->", "✓": "v", "✗": "x", "“": '"', "”": '"', "‘": "'", "’": "'", "—": "-", "–": "-", "…": "...",
@@ -88,20 +88,15 @@ def write_pdf(doc: Paper, path: Path) -> Path:
 
 
 def write_bytes(data: bytes, path: Path) -> Path:
-    """Any paper (PDF, markdown, JSON) to a new file, written once and read back."""
-    path = Path(path)
-    out = WriteOnceFile(path)
+    """Any paper (PDF, markdown, JSON) to a new file: vault.backup.outfile.write_new_file (0600, never
+    over an existing file or through a symlink), then read back."""
+    from vault.backup.outfile import write_new_file
+
+    path = write_new_file(Path(path), data)
     try:
-        out.file.write(data)
-        out.publish()
-    except BaseException:
-        out.discard()
-        raise
-    try:
-        ok = path.read_bytes() == data
+        ok = Path(path).read_bytes() == data
     except OSError as e:
-        raise output_failed(path, "Reading back", e) from None
+        raise output_failed(Path(path), "Reading back", e) from None
     if not ok:
-        out.remove_published()
-        raise output_failed(path, "Reading back")
-    return path
+        raise output_failed(Path(path), "Reading back")
+    return Path(path)

@@ -55,6 +55,9 @@ Every master key the database knows, in any state.
 * The detail pane shows the fingerprint (also as PGP words), the lifecycle history, and which
   backups hold the key.
 * `/` focuses the filter, `escape` returns to the table.
+* `x` exports the highlighted key (written once, recorded in the ledger): a key pair's public
+  half as `.pem`, `.der`, `.jwk` or `.pub` (OpenSSH) by the file name's extension; an AES key
+  only as its check value (`.kcv`). The fingerprint is shown in hex and PGP words.
 """
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", id="keys.filter"),
@@ -62,6 +65,7 @@ Every master key the database knows, in any state.
         Binding("S", "reverse", "Reverse", show=False),
         Binding("escape", "focus_table", "Table", show=False),
         Binding("r", "refresh", "Refresh", id="keys.refresh", show=False),
+        Binding("x", "export", "Export", id="keys.export"),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -137,6 +141,39 @@ Every master key the database knows, in any state.
 
     def action_focus_table(self) -> None:
         self.query_one(RowTable).focus()
+
+    def action_export(self) -> None:
+        """Export the highlighted key (vault.operations.export) to a new file named in a dialog."""
+        from console.modals.path import NewFileDialog
+        from vault.operations.export import format_for_path
+
+        shown = getattr(self, "_shown", [])
+        index = self.query_one(RowTable).cursor_row if shown else -1
+        if not 0 <= index < len(shown):
+            self.notify("Select a key to export first.", severity="warning")
+            return
+        row = shown[index]
+        suffix = ".kcv" if row.algorithm.startswith("aes") else ".pem"
+        suggestion = self.app.home_path / "exports" / f"{row.label}{suffix}"
+
+        def chosen(path) -> None:
+            if path is not None:
+                run_guarded(self, self._export(row, path, format_for_path(path)), "keys-export")
+
+        self.app.push_screen(NewFileDialog(f"Export {row.label} to (a new file)", suggestion,
+                                           hint=".pem .der .jwk .pub (OpenSSH) for key pairs; .kcv for AES keys",
+                                           action="Export"), callback=chosen)
+
+    async def _export(self, row, path, fmt) -> None:
+        from vault.operations.export import export_key
+
+        try:
+            result = await self.app.bridge.run(lambda vault: export_key(vault, row.label, fmt, path))
+        except VaultError as exc:
+            self.notify(f"{exc.code}: {exc}", severity="error", timeout=10)
+            return
+        self.notify(f"{result.key.ref} exported to {result.path}\n{result.fingerprint}\n{result.fingerprint_words}",
+                    timeout=15)
 
     def action_sort(self) -> None:
         self.sort_index = (self.sort_index + 1) % 4

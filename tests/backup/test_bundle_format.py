@@ -329,8 +329,8 @@ def test_read_back_failure_removes_the_file(tmp_path, mac_key, monkeypatch):
     real_link = os.link
 
     def link_then_decay(src, dst, *a, **kw):
-        real_link(src, dst, *a, **kw)
-        with open(dst, "r+b") as f:
+        real_link(src, dst, *a, **kw)  # vault.backup.outfile links relative to the folder's descriptor
+        with open(dst, "r+b", opener=lambda name, flags: os.open(name, flags, dir_fd=kw.get("dst_dir_fd"))) as f:
             f.seek(100)
             b = f.read(1)
             f.seek(100)

@@ -20,6 +20,9 @@ def _env() -> dict[str, str]:
 
 
 def test_init_as_a_subprocess_then_the_ledger_verifies(ws: Workspace):
+    made = subprocess.run([sys.executable, "-m", "console.cli", "--home", str(ws.home), "home", "init"], env=_env(),
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert made.returncode == 0, made.stderr
     cmd = [sys.executable, "-m", "console.cli", "--home", str(ws.home), "ceremony", "run", "init",
            "--script", str(ws.root / "init.toml")]
     done = subprocess.run(cmd, env=_env(), cwd=ws.root, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
@@ -50,14 +53,23 @@ def test_exit_status_and_json_in_process(ws: Workspace, capsys):
     assert [e["type"] for e in out["events"]][:2] == ["CeremonyStarted", "StepStarted"]
     assert out["events"][-1]["type"] == "CeremonyCompleted"
 
-    script = ws.variant("backup", answers={"backup.path": "media/backup-1.ccb"})  # exists now
+    script = ws.variant("backup", answers={"quorum.share": [{"share": "file:shares/alice.share"}],
+                                          "backup.path": "media/backup-2.ccb"})  # one share of three
     assert custodian(home + ["ceremony", "run", "backup", "--script", str(script), "--json"]) == 1
     captured = capsys.readouterr()
     out = json.loads(captured.out)
     assert out["ok"] is False and out["status"] == "aborted"
     [line] = captured.err.splitlines()
     assert line == f"error: {out['message']}"
-    assert f"aborted at step 4 'backup': OUTPUT_EXISTS: {ws.root / 'media' / 'backup-1.ccb'} already exists." in line
+    assert "aborted at step 3 'quorum': QUORUM_INCOMPLETE: Not enough shares: 1 of 3" in line
+
+    # a script the check refuses (the bundle exists now) never starts: exit 2, no JSON outcome
+    script = ws.variant("backup", answers={"backup.path": "media/backup-1.ccb"})
+    assert custodian(home + ["ceremony", "run", "backup", "--script", str(script), "--json"]) == 2
+    captured = capsys.readouterr()
+    [line] = captured.err.splitlines()
+    assert captured.out == "" and line.startswith("error: ceremony backup: SCRIPT: ")
+    assert f"{ws.root / 'media' / 'backup-1.ccb'} already exists" in line
 
     # a ceremony that cannot start (precondition) is an error before the first step, exit 2
     assert custodian(home + ["ceremony", "run", "init", "--script", str(ws.root / "init.toml")]) == 2

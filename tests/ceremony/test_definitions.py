@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vault.ceremony.definitions import load_catalogue, parse_definition
+from vault.ceremony.definitions import load_catalogue, load_catalogue_report, parse_definition
 from vault.errors import DefinitionInvalid
 
 GOOD = '''format = 1
@@ -87,5 +87,8 @@ def test_a_missing_required_parameter(tmp_path):
 def test_user_definitions_cannot_shadow_builtins(tmp_path):
     (tmp_path / "ceremonies").mkdir()
     write(tmp_path / "ceremonies", GOOD.replace('name = "demo"', 'name = "init"'), "init")
-    with pytest.raises(DefinitionInvalid, match="built-in ceremony name"):
-        load_catalogue(tmp_path)
+    report = load_catalogue_report(tmp_path)
+    [broken] = report.broken
+    assert broken.name == "init" and "built-in ceremony name" in str(broken.error)
+    assert report.definitions["init"].builtin  # the built-in one still runs
+    assert load_catalogue(tmp_path)["init"].builtin

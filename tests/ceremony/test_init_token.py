@@ -9,6 +9,7 @@ in production refused until the vendor's tools reset it.
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -87,8 +88,13 @@ def test_an_init_stopped_in_process_discards_its_practice_token_at_once(ws: Work
     with ws.vault() as v:
         assert v.hsm().tokens() == []
         assert v.store.get_setting("token.serial") == "" and v.store.get_setting("token.pins") == ""
-        actions = [e.action for e in v.ledger.events_of(result.outcome.ceremony_id)]
-        assert actions[-2:] == ["token.discarded", "ceremony.aborted"]
+        events = v.ledger.events_of(result.outcome.ceremony_id)
+        actions = [e.action for e in events]
+        assert actions[-1] == "ceremony.aborted" and "token.discarded" in actions
+        undone = [e.details["what"] for e in events if e.action == "ceremony.undone"]
+        # the abort undoes the enrollments of the failed init (recovery rule of enroll)
+        assert sum(line.startswith("withdrew the enrollment of ") for line in undone) == 7, undone
+        assert v.store.list_custodians(status=None) == []
     ws.run_ok("init")  # nothing left in the way
     assert ws.token_keys() == ()
 
@@ -117,3 +123,20 @@ def test_production_keeps_an_orphaned_token_and_says_how_to_reset_it(ws: Workspa
     result = ws.run("init", again, allow_production_share_export=True)
     assert not result.ok and result.outcome.code == "HSM_TOKEN_IN_USE"
     assert "Reset it with the HSM vendor's tools" in result.outcome.message
+    # the vendor reset: the token is wiped and uninitialised (its directory removed, as SoftHSM's
+    # --delete-token does); the next init recognises it, records the old attempt and starts again
+    from vault.hsm.module import _softhsm_token_dir
+
+    with ws.vault() as v:
+        v.hsm().close()
+    shutil.rmtree(_softhsm_token_dir(tmp_path / "production-hsm" / "tokens", token.serial))
+    HsmModule.load(SOFTHSM_MODULE, softhsm_conf=conf)
+    third = ws.variant("init", airgap_override="test machine: the air gap is simulated", share_dir="shares-3")
+    result = ws.run("init", third, allow_production_share_export=True)
+    assert result.ok, result.one_line()
+    with ws.vault() as v:
+        [reset] = [e.details for e in v.ledger.events() if e.action == "token.reset_recognised"]
+        assert reset["serial"] == token.serial
+        [new] = v.hsm().tokens()
+        assert new.serial != token.serial and v.store.get_setting("token.serial") == new.serial
+        assert v.ledger.verify().ok

@@ -84,6 +84,10 @@ def test_practice_pki_lifecycle_verifies_with_openssl_and_pkilint(ws: Workspace,
     ws.run_ok("root-ca", ws.variant("root-ca", answers={"generate.algorithm": algorithm}))
     root = x509.load_pem_x509_certificate(root_pem.read_bytes())
     assert root.subject == root.issuer and "Practice Root CA R1" in root.subject.rfc4514_string()
+    ws.run_ok("root-ca-existing")  # a re-issued root for the same HSM key: same subject and key, new serial
+    reissued = x509.load_pem_x509_certificate((media / "root-2026-reissued.pem").read_bytes())
+    assert reissued.public_key() == root.public_key() and reissued.serial_number != root.serial_number
+    assert openssl("verify", "-CAfile", media / "root-2026-reissued.pem", media / "root-2026-reissued.pem").returncode == 0
 
     int_key = csr(ws, "intermediate", "Practice Issuing CA 1")
     ws.run_ok("intermediate")
@@ -150,9 +154,23 @@ def test_practice_pki_lifecycle_verifies_with_openssl_and_pkilint(ws: Workspace,
     # the store and the ledger know everything; the CLI lists and exports it
     with ws.vault() as v:
         kinds = [c.kind for c in v.store.list_certificates()]
-        assert kinds == ["root-ca", "intermediate", "intermediate", "ocsp-signer", "cross-sign", "leaf", "leaf", "leaf"]
+        assert kinds == ["root-ca", "root-ca", "intermediate", "intermediate", "ocsp-signer", "cross-sign", "leaf", "leaf", "leaf"]
         actions = [e.action for e in v.ledger.events()]
-        assert actions.count("certificate.issued") == 8 and actions.count("crl.issued") == 1
+        assert actions.count("certificate.issued") == 9 and actions.count("crl.issued") == 1
         assert actions.count("certificate.revoked") == 1
         assert v.store.list_crls()[0].crl_number == 1
     assert custodian(["--home", str(ws.home), "ledger", "verify"]) == 0
+
+    # no share, quorum secret, PIN or passphrase anywhere the PKI ceremonies wrote
+    from support.ceremony_workspace import PEOPLE, passphrase
+    from support.secret_scan import scan, secret_needles, share_needles, text_needles
+    from vault.secret import Secret
+    from vault.shares import derive_user_pin
+
+    needles = [n for owner, m in ws.shares().items() for n in share_needles(owner, m)]
+    qs = ws.quorum_secret()
+    needles += secret_needles("QS", qs)
+    with derive_user_pin(Secret(qs)) as pin:
+        needles += text_needles("user PIN", pin.reveal_text())
+    needles += [n for person in PEOPLE for n in text_needles(f"passphrase of {person}", passphrase(person))]
+    assert scan([ws.home, media], needles) == []

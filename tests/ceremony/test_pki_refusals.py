@@ -60,3 +60,12 @@ def test_a_user_profile_pkilint_rejects_signs_nothing(ws: Workspace):
     (mine / "my-intermediate.toml").write_text(own.replace('profile = "intermediate"', 'profile = "my-intermediate"'))
     script = ws.variant("intermediate", ceremony="my-intermediate")
     refused(ws, "my-intermediate", script, "PKI_LINT_FAILED")
+
+
+def test_a_mistyped_csr_path_is_asked_again_with_the_reason(ws: Workspace):
+    script = ws.variant("intermediate", answers={"intermediate.csr": ["pki/intermediat.csr", "pki/intermediate.csr"]})
+    result = ws.run_ok("intermediate", script)
+    with ws.vault() as v:
+        rejected = [e for e in result.events if type(e).__name__ == "AnswerRejected"]
+        assert [e.code for e in rejected] == ["PKI_CSR_INVALID"] and "not a readable file" in rejected[0].message
+        assert [c.kind for c in v.store.list_certificates()] == ["root-ca", "intermediate"]

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -62,7 +63,11 @@ def test_a_token_refusing_the_re_key_leaves_the_old_state(before_reshare: Worksp
     assert not result.ok and result.outcome.step_id == "switch" and result.outcome.code == "HSM_PIN"
     with ws.vault() as v:
         actions = [e.action for e in v.ledger.events_of(result.outcome.ceremony_id)]
-        assert actions[-3:] == ["reshare.prepared", "reshare.abandoned", "ceremony.aborted"]
+        undone = [e.details["what"] for e in v.ledger.events_of(result.outcome.ceremony_id)
+                  if e.action == "ceremony.undone"]
+        assert [a for a in actions if a != "ceremony.undone"][-3:] == [
+            "reshare.prepared", "reshare.abandoned", "ceremony.aborted"]
+        assert undone and all(line.startswith("removed the void share file") for line in undone)
     assert_old_state(ws, keys, backups)
 
 
@@ -78,6 +83,8 @@ def test_a_failure_after_the_re_key_puts_the_old_pins_back(before_reshare: Works
 
     def hook(point, step):
         if point == "pins-rekeyed":
+            # a copy of the new shares for this test only: the abort removes the void share files
+            shutil.copytree(ws.root / "new-shares", ws.root / "new-shares-copy")
             raise ve.HsmCheckFailed("simulated: the token misbehaved right after the re-key")
 
     result = ws.run("reshare", hook=hook)
@@ -86,8 +93,9 @@ def test_a_failure_after_the_re_key_puts_the_old_pins_back(before_reshare: Works
         [abandoned] = [json.loads(e.details_json) for e in v.ledger.events_of(result.outcome.ceremony_id)
                        if e.action == "reshare.abandoned"]
         assert abandoned["token_pins_restored"] is True
+    assert not list((ws.root / "new-shares").glob("*.share"))  # void share files removed by the abort
     with pytest.raises(ve.PinIncorrect):
-        ws.token_keys("new-shares")  # the new PIN was taken back
+        ws.token_keys("new-shares-copy")  # the new PIN was taken back
     assert_old_state(ws, keys, backups)
 
 
@@ -108,7 +116,9 @@ def test_power_loss_after_the_re_key_is_settled_by_the_next_quorum(before_reshar
     with ws.vault() as v:
         [u] = unfinished(v)
         assert not u.resumable and "it may already have the new set's PINs" in u.why_not
-        abort_unfinished(v, u.ceremony_id, "power cut during the switch")
+        undone = abort_unfinished(v, u.ceremony_id, "power cut during the switch")
+        # the new shares may be the only way into the token now: the abort never removes them
+        assert undone == ["kept the new share files: the reshare's switch is not settled yet (the next quorum decides)"]
         new_set = [s for s in v.store.list_share_sets() if s.status.value == "pending"][0]
     script = ws.variant("backup", answers={"quorum.share": OLD + NEW, "backup.path": "media/after-recovery.ccb"})
     events = []

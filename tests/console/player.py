@@ -11,6 +11,7 @@ from typing import Awaitable, Callable
 from console.modals.read_aloud import ReadAloudDialog
 from console.modals.share_reveal import ShareRevealScreen
 from console.panes.people import AttestationPane, PassphrasePane, WitnessPane
+from console.panes.review import ReviewPane
 from console.panes.shares import ShareEntryPane, ShareReadyPane, ShareVerifyPane
 from console.panes.simple import ChecklistPane, ChoicePane, ConfirmPane, PathPane, TextPane, TypedConfirmPane
 from console.screens.wizard import WizardScreen
@@ -120,6 +121,11 @@ class CeremonyPlayer:
             await self.pilot.pause()
             await press("enter")
         elif isinstance(pane, (ShareReadyPane, WitnessPane)):
+            await press("enter")
+        elif isinstance(pane, ReviewPane):
+            await press("enter")  # the administrator confirms (focused), then the witness
+            await wait_until(self.pilot, lambda: self.app.focused is not None and self.app.focused.id == "review-witness",
+                             what="the witness's confirmation")
             await press("enter")
         elif isinstance(pane, AttestationPane):
             await press("ctrl+f", "enter")

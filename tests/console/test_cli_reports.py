@@ -30,6 +30,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_a_new_practice_home_reports_no_token_yet_and_a_genesis_event(tmp_path, capsys):
     home = str(tmp_path / "home")
+    code, out, err = run(capsys, "--home", home, "home", "init")
+    assert code == 0 and out.startswith("practice home ready at"), err
     code, out, err = run(capsys, "--home", home, "doctor", "--json")
     assert code == 0, err
     report = json.loads(out)
@@ -85,6 +87,7 @@ def test_doctor_names_an_unfinished_ceremony(ws: Workspace, capsys):
 
 def test_a_tampered_ledger_fails_verify_and_doctor_with_the_sequence_number(tmp_path, capsys):
     home = tmp_path / "home"
+    assert run(capsys, "--home", str(home), "home", "init")[0] == 0
     assert run(capsys, "--home", str(home), "ledger", "verify")[0] == 0
     db = sqlite3.connect(home / "custodian.db")
     triggers = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='ledger'")]
@@ -105,5 +108,21 @@ def test_a_directory_that_is_not_a_home_is_refused_in_one_line(tmp_path, capsys)
     code, out, err = run(capsys, "--home", str(tmp_path / "stuff"), "keys", "list")
     assert code == 2 and out == ""
     [line] = err.splitlines()
-    assert line.startswith("error: HOME: ") and "Next:" in line
+    assert line.startswith("error: NO_VAULT: No vault at ") and "Next:" in line
     assert (tmp_path / "stuff" / "notes.txt").read_text() == "not a console home"  # nothing written
+    assert sorted(p.name for p in (tmp_path / "stuff").iterdir()) == ["notes.txt"]
+
+
+def test_doctor_is_healthy_after_a_whole_key_lifecycle(ws: Workspace, capsys):
+    """init -> generate -> (sign, backup, drill) -> rotate -> compromise -> destroy: the destroyed
+    key's public half is gone from the token on purpose, which is not a problem."""
+    ws.replay("destroy")
+    code, out, err = run(capsys, "--home", str(ws.home), "doctor", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["ok"] is True, out
+    objects = [f for f in report["findings"] if f["area"] == "token objects"]
+    assert [f["severity"] for f in objects] == ["ok"], objects
+    states = {k["label"]: k["state"] for k in json.loads(run(capsys, "--home", str(ws.home), "keys", "list", "--json")[1])}
+    assert states["signer-2026"] == "destroyed-compromised" and states["signer-2026-v2"] == "active"
+    code, out, _ = run(capsys, "--home", str(ws.home), "doctor")
+    assert code == 0 and "result: healthy" in out

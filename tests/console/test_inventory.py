@@ -54,3 +54,42 @@ async def test_ten_thousand_keys_open_scroll_filter_sort(make_app, practice_home
         await pilot.press("s", "s")  # sort by state, then reverse
         await pilot.press("S")
         assert "sorted by state (reversed)" in str(screen.query_one("#key-status").render())
+
+
+async def test_the_keys_screen_exports_the_highlighted_key(make_app, practice_home, tmp_path):
+    """`x` on the keys screen: a new-file dialog, the export written once and ledgered; an AES key
+    asked for as PEM is refused with a one-line message and nothing is written."""
+    import json
+
+    from textual.widgets import Input
+
+    vault = Vault.open(practice_home)
+    try:
+        vault.store.add_key("dek", cka_id="00" * 16, algorithm=KeyAlgorithm.AES_256, fingerprint="kcv:8eda13",
+                            token_serial="test", actor="test", state=KeyState.ACTIVE)
+    finally:
+        vault.close()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until_screen(pilot, "WelcomeScreen")
+        await pilot.press("escape", "k")
+        await until_screen(pilot, "InventoryScreen")
+        table = app.screen.query_one(RowTable)
+        await wait_until(pilot, lambda: table.row_count == 1, what="the row")
+        for target, ok in ((tmp_path / "dek.pem", False), (tmp_path / "dek.kcv", True)):
+            await pilot.press("x")
+            await until_screen(pilot, "NewFileDialog")
+            app.screen.query_one(Input).value = str(target)
+            await pilot.press("enter")
+            await until_screen(pilot, "InventoryScreen")
+            if ok:
+                await wait_until(pilot, lambda: target.exists(), what="the export")
+            else:
+                await pilot.pause(0.3)
+        assert not (tmp_path / "dek.pem").exists()
+    assert json.loads((tmp_path / "dek.kcv").read_text())["check_value"] == "kcv:8eda13"
+    vault = Vault.open(practice_home)
+    try:
+        assert [e.details["format"] for e in vault.ledger.events() if e.action == "key.exported"] == ["kcv"]
+    finally:
+        vault.close()

@@ -87,7 +87,7 @@ def test_rotation_activates_the_next_version_and_keeps_the_previous(practice_vau
     assert new.state is KeyState.ACTIVE
     assert {k.label for k in session.list_keys()} == {"signer", "signer-v2"}  # the old key is kept
     with pytest.raises(TransitionRefused):  # only the latest active version rotates
-        rotate_key(practice_vault, session, "signer")
+        rotate_key(practice_vault, session, "signer@1")  # "signer" is now v2
     assert last_event(practice_vault, "key.rotated").details["new"]["version"] == 2
 
 

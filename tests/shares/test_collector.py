@@ -216,3 +216,22 @@ def test_repr_shows_the_set_and_progress_only(three_of_five):
     assert repr(c) == f"<ShareCollector set {three_of_five.public.identifying_words!r} 1 of 3 shares>"
     assert_echoes_only_set_words(repr(c), share, three_of_five.public.identifying_words)
     assert c.ceremony_id == "cer-1"
+
+
+def test_messages_name_the_custodian_who_holds_the_member(three_of_five, other_three_of_five):
+    from vault.shares import ShareRef
+
+    holders = {ShareRef(0, m): n for m, n in enumerate(("alice", "bob", "carol", "dave", "erin"))}
+    c = collector(three_of_five, holders=holders)
+    c.add(text(three_of_five, 0, 1))
+    with pytest.raises(ShareDuplicate) as err:
+        c.add(text(three_of_five, 0, 1))
+    assert err.value.message.startswith("The share of bob (member 2 of group 1) was already entered")
+    with pytest.raises(ShareMismatch) as err:
+        c.add(forged(text(three_of_five, 0, 3)))
+    assert err.value.message == "The share of dave (member 4 of group 1) does not match what was distributed."
+    known = [KnownShareSet(3, other_three_of_five.public, "root-2024", "retired", "2025-03-01",
+                           tuple((ShareRef(0, m), n) for m, n in enumerate(("olga", "pete", "quin", "rita", "sam"))))]
+    with pytest.raises(ShareRetired) as err:
+        collector(three_of_five, known=known).add(text(other_three_of_five, 0, 2))
+    assert "This share (quin's, member 3 of group 1," in err.value.message

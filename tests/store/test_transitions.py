@@ -110,8 +110,9 @@ def test_check_constraint_refuses_an_unknown_state(store, make_key, db_path):
             raw.execute("UPDATE keys SET state = 'retired' WHERE id = ?", (key.id,))
         with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
             raw.execute(
-                "INSERT INTO keys (label, cka_id, algorithm, state, lineage, fingerprint, backup_decision, "
-                "token_serial, created_at) VALUES ('x', '01', 'aes-256', 'bogus', 'x', 'f', 'backed-up', 's', 't')"
+                "INSERT INTO keys (label, cka_id, algorithm, state, lineage, version, fingerprint, backup_decision, "
+                "token_serial, created_at) VALUES ('x', '01', 'aes-256', 'bogus', ?, 2, 'f', 'backed-up', 's', 't')",
+                (key.lineage,),  # an existing name: a version of an unknown name is refused before CHECK
             )
     finally:
         raw.close()

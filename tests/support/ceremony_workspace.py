@@ -30,10 +30,27 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "ceremonies" / "examples"
 PEOPLE = ("admin", "wendy", "alice", "bob", "carol", "dave", "erin")
 ORDER = ("init", "generate-key", "sign", "backup", "drill", "rotate", "compromise", "destroy", "reshare", "restore")
+# The lifecycle examples replay in their own order after init and generate-key
+# (tests/ceremony/test_lifecycle_ceremonies.py).
+# The envelope examples replay after init, generate-key, plan-key and activate
+# (tests/ceremony/test_envelope_ceremonies.py); rotate-dek-2027.toml is a rotate script.
+ENVELOPE_ORDER = ("encrypt", "rotate-dek-2027", "decrypt", "rewrap", "min-decryption-version")
+# The transport examples run on two workspaces (tests/ceremony/test_transport_ceremonies.py).
+TRANSPORT_CEREMONIES = ("pin-vault", "transport-request", "transport", "import")
+# Reviewed step kinds whose review-before-action is checked in their own chains' tests
+# (test_lifecycle_ceremonies, test_envelope_ceremonies, test_transport_ceremonies).
+OWN_CHAIN_REVIEWED_KINDS = frozenset({"plan-key", "activate-key", "deactivate-key", "revoke-key",
+                                      "min-decryption-version", "pin-peer", "import-request", "transport-key",
+                                      "import-key"})
+LIFECYCLE_ORDER = ("init", "generate-key", "plan-key", "activate", "suspend", "reactivate", "deactivate", "revoke")
 #: The PKI ceremonies' examples, in the order they replay after init (tests/ceremony/test_pki_lifecycle.py).
+#: Ceremonies run only to recover from a crash (their examples replay in tests/ceremony/test_crash_sweep.py).
+RECOVERY_ONLY = ("reconcile",)
 PKI_ORDER = ("root-ca", "root-ca-existing", "intermediate", "cross-sign", "crl", "ocsp-signer", "issue-batch")
 # What a failed ceremony may add: its own bookkeeping, nothing about the vault's state.
-BOOKKEEPING = frozenset({"ceremony.started", "environment.checked", "quorum.activated", "ceremony.aborted"})
+BOOKKEEPING = frozenset({"ceremony.started", "environment.checked", "quorum.activated", "ceremony.aborted",
+                         # the witness's evidence: authenticated, reviews confirmed or withdrawn, sign-offs
+                         "witness.authenticated", "review.confirmed", "review.withdrawn", "ceremony.witnessed"})
 JOURNAL_TABLES = frozenset({"ceremonies", "ceremony_steps", "attestations", "deviations", "ledger"})
 
 
@@ -210,3 +227,23 @@ class Workspace:
             assert set(actions) <= BOOKKEEPING, actions
             assert v.store.get_ceremony(ceremony_id).status.value == "aborted"
         return actions
+
+
+REVIEWED_ACTIONS = frozenset({"key.generated", "key.activated", "key.deactivated", "key.revoked",
+                              "key.min_decryption_version", "peer.pinned", "transport.requested", "key.transported",
+                              "key.imported", "key.destroyed"})
+
+
+def assert_reviewed_first(vault, actions=REVIEWED_ACTIONS) -> int:
+    """Every event of ``actions`` a ceremony wrote comes after a ``review.confirmed`` of that
+    ceremony (and after no other such action since that review). Returns how many were checked."""
+    checked, reviewed = 0, {}
+    for e in vault.ledger.events():
+        if e.ceremony_id is None:
+            continue
+        if e.action == "review.confirmed":
+            reviewed[e.ceremony_id] = True
+        elif e.action in actions:
+            assert reviewed.pop(e.ceremony_id, False), f"{e.action} (#{e.seq}) was not reviewed first"
+            checked += 1
+    return checked

@@ -37,6 +37,9 @@ class RunOptions:
     kdf_profile: str | None = None  # "default" | "practice" | "fast-for-tests"; None = the home's
     verify_mode: str = "full"  # share verify-back: "full" | "quiz"
     idle_timeout: float | None = None  # seconds; None = the home's [ceremony] idle_timeout_seconds
+    # Called before every step that cannot be repeated, with (step, the ceremony's values); a
+    # VaultError stops the ceremony there, before the step (a script's check: script_check).
+    preflight: Any = None
 
 
 @dataclass
@@ -127,10 +130,42 @@ class StepContext:
         while True:
             answer = yield prompt
             try:
-                return parse(answer)
+                value = parse(answer)
             except VaultError as exc:
+                self._engine.note_answer(ask, answer, accepted=False)
                 self.emit_rejected(exc)
                 prompt = dataclasses.replace(prompt, error_code=exc.code, error_message=str(exc))
+                continue
+            self._engine.note_answer(ask, answer, accepted=True)
+            return value
+
+    def review(self, action: str, title: str, items, *, ask: str = "review") -> Generator[Prompt, Answer, None]:
+        """Review before an irreversible action (vault.ceremony.review): returns once the
+        administrator and the witness confirmed it and the ledger has ``review.confirmed``."""
+        from vault.ceremony.prompts import ReviewAnswer, ReviewPrompt
+        from vault.ceremony.review import review_body, review_sha256
+        from vault.errors import AnswerInvalid, PreconditionFailed
+
+        items = tuple(items)
+        witness = self.values.get("witness")
+        administrator = self.values.get("administrator")
+        if not witness or not administrator:
+            raise PreconditionFailed(f"Step '{self.step.id}' reviews an irreversible action, which the administrator "
+                                     "and the witness confirm, but the ceremony has not named both.",
+                                     next_step="Put a participants (or enroll) step for both before it.")
+        body = review_body(self.ceremony_id, self.step.id, action, title, items)
+        digest = review_sha256(body)
+
+        def parse(a: ReviewAnswer) -> None:
+            if not (a.administrator and a.witness):
+                who = " and ".join(n for n, ok in ((administrator, a.administrator), (witness, a.witness)) if not ok)
+                raise AnswerInvalid(f"The review needs both confirmations; {who} has not confirmed.",
+                                    next_step="Both confirm, go back to change an answer, or abort.")
+
+        yield from self.ask(ReviewPrompt, ask, parse, action=action, title=title, items=items,
+                            administrator=administrator, witness=witness, review_sha256=digest,
+                            read_aloud=f"{administrator}: read the review aloud. {witness}: check it, then both confirm.")
+        self._engine.review_confirmed(self.step, body, digest)
 
     def emit(self, event: Event) -> None:
         self._engine.emit(event)

@@ -36,11 +36,22 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from vault.errors import DefinitionInvalid
+from vault.errors import DefinitionInvalid, VaultError
 from vault.types import Role
 
 FORMAT = 1
-BUILTIN_DIR = Path(__file__).resolve().parents[2] / "ceremonies"
+
+
+def builtin_dir_path() -> Path:
+    """The built-in definitions: package data of the ``ceremonies`` package (importlib.resources),
+    so an installed wheel has them as well as a source checkout. Adding a ``ceremonies/*.toml``
+    file is the only step needed to add a built-in ceremony."""
+    from importlib.resources import files
+
+    return Path(str(files("ceremonies")))
+
+
+BUILTIN_DIR = builtin_dir_path()
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 
 
@@ -133,6 +144,23 @@ def _locate(lines: dict[tuple, int], path: tuple) -> int:
     return 1
 
 
+# --- reading ----------------------------------------------------------------------------------------
+def read_toml_text(path: Path, error: type[VaultError]) -> str:
+    """The file's text; ``error`` names the file and, for bytes that are not UTF-8, the line and
+    column of the first one (a value or a comment alike)."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise error(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise error(f"{path}:{line}: byte 0x{raw[exc.start]:02x} at column {column} is not UTF-8 text.",
+                    next_step="Save the file as UTF-8 (in a value or a comment alike) and try again.") from None
+
+
 # --- parsing ----------------------------------------------------------------------------------------
 class _Parser:
     def __init__(self, path: Path, text: str) -> None:
@@ -168,10 +196,7 @@ def parse_definition(path: Path, text: str | None = None, *, kinds=None, precond
     known_pre = pre.PRECONDITIONS if preconditions is None else preconditions
     path = Path(path)
     if text is None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise DefinitionInvalid(f"{path}: cannot be read ({exc.strerror}).") from None
+        text = read_toml_text(path, DefinitionInvalid)
     p = _Parser(path, text)
     try:
         data = tomllib.loads(text)
@@ -243,27 +268,67 @@ def user_dir(home_path: Path) -> Path:
     return Path(home_path) / "ceremonies"
 
 
-def load_catalogue(home_path: Path | None = None, *, builtin_dir: Path = BUILTIN_DIR) -> dict[str, CeremonyDefinition]:
-    """Every definition: built-in first, then the home's own (a user file may not reuse a built-in name)."""
+@dataclass(frozen=True, slots=True)
+class BrokenDefinition:
+    """A user definition file that cannot be used: it is reported, and blocks only itself."""
+
+    name: str  # the file name without .toml
+    path: Path
+    error: DefinitionInvalid
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueReport:
+    definitions: Mapping[str, CeremonyDefinition]
+    broken: tuple[BrokenDefinition, ...] = ()
+
+
+def builtin_definition_paths(builtin_dir: Path | None = None) -> list[Path]:
+    return sorted(Path(builtin_dir or builtin_dir_path()).glob("*.toml"))
+
+
+def load_catalogue_report(home_path: Path | None = None, *, builtin_dir: Path | None = None) -> CatalogueReport:
+    """Every usable definition (built-in first, then the home's own) and the home's broken files.
+
+    A built-in definition that fails to parse is a defect of the installed package and raises.
+    A user file that fails (bad TOML, a bad key, a built-in's name, not UTF-8, unreadable) is
+    listed in ``broken`` with its ``DefinitionInvalid`` (file, line, key) and skipped: the
+    other ceremonies, and every built-in one, still run.
+    """
     out: dict[str, CeremonyDefinition] = {}
-    for path in sorted(Path(builtin_dir).glob("*.toml")):
+    for path in builtin_definition_paths(builtin_dir):
         d = parse_definition(path, builtin=True)
         out[d.name] = d
-    if home_path is not None and user_dir(home_path).is_dir():
-        for path in sorted(user_dir(home_path).glob("*.toml")):
-            d = parse_definition(path, builtin=False)
-            if d.name in out:
-                raise DefinitionInvalid(f"{path}:1: key 'name': {d.name!r} is a built-in ceremony name.",
-                                        next_step="Rename your file and its name key.")
+    broken: list[BrokenDefinition] = []
+    folder = user_dir(home_path) if home_path is not None else None
+    if folder is not None and folder.is_dir():
+        for path in sorted(folder.glob("*.toml")):
+            try:
+                d = parse_definition(path, builtin=False)
+                if d.name in out:
+                    raise DefinitionInvalid(f"{path}:1: key 'name': {d.name!r} is a built-in ceremony name.",
+                                            next_step="Rename your file and its name key.")
+            except DefinitionInvalid as exc:
+                broken.append(BrokenDefinition(path.stem, path, exc))
+                continue
             out[d.name] = d
-    return out
+    return CatalogueReport(MappingProxyType(out), tuple(broken))
+
+
+def load_catalogue(home_path: Path | None = None, *, builtin_dir: Path | None = None) -> dict[str, CeremonyDefinition]:
+    """Every usable definition: built-in first, then the home's own (broken files skipped; see
+    ``load_catalogue_report`` for them)."""
+    return dict(load_catalogue_report(home_path, builtin_dir=builtin_dir).definitions)
 
 
 def find_definition(name: str, home_path: Path | None = None) -> CeremonyDefinition:
-    catalogue = load_catalogue(home_path)
-    if name not in catalogue:
-        from vault.errors import RecordNotFound
+    report = load_catalogue_report(home_path)
+    if name in report.definitions:
+        return report.definitions[name]
+    for broken in report.broken:
+        if broken.name == name:
+            raise broken.error
+    from vault.errors import CeremonyUnknown
 
-        raise RecordNotFound(f"There is no ceremony named {name!r}.",
-                             next_step=f"Choose one of: {', '.join(sorted(catalogue))} (`custodian ceremony list`).")
-    return catalogue[name]
+    raise CeremonyUnknown(f"There is no ceremony named {name!r}.",
+                          next_step=f"Choose one of: {', '.join(sorted(report.definitions))} (`custodian ceremony list`).")

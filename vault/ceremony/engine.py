@@ -16,6 +16,23 @@ Either way the ceremony's secrets (quorum, partial shares, undistributed shares)
 
 A crash (power loss, kill -9) leaves the ceremony ``running`` with a step ``started``: see
 vault.ceremony.recovery for resume and abort.
+
+Going back (``BackAnswer``). Every prompt says whether the engine will take a back there
+(``prompt.can_go_back``): while the current step has only asked questions — nothing in the
+ledger moved except the engine's own review/witness bookkeeping, no answer held a secret, and
+every answer went through ``ctx.ask`` — a back drops the step's last accepted answer, starts the
+step's body again and replays the earlier answers into it (events and read-aloud facts of the
+replay are not emitted again), and shows the question whose answer was dropped, with that
+answer in ``prompt.previous``. A step body is therefore written so that everything before its
+review only reads (the token, the database, files) and asks. A back from a review records
+``review.withdrawn``. There is no back into a finished step, from the witness's sign-off, or
+once a review was confirmed.
+
+Witness evidence. The first time the witness is asked to act (a review or a step's sign-off)
+the engine first asks the witness's passphrase and checks it against their enrollment
+(vault.ceremony.witness), once per ceremony run, recording ``witness.authenticated``. Every
+sign-off is recorded as ``ceremony.witnessed`` (who, when, confirmed or the deviation), with the
+witness as the event's actor; the witness's closing attestation signs a head that chains them.
 """
 
 from __future__ import annotations
@@ -30,6 +47,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from vault import crashpoint
 from vault.ceremony import journal
 from vault.ceremony.context import RunOptions, Secrets, StepContext
 from vault.ceremony.definitions import CeremonyDefinition, StepDef
@@ -49,8 +67,16 @@ from vault.ceremony.kinds import registry
 from vault.ceremony.prompts import (
     AbortAnswer,
     Answer,
+    AttestationAnswer,
+    BackAnswer,
+    ChoiceAnswer,
+    ConfirmAnswer,
     Prompt,
+    ReviewPrompt,
+    SecretAnswer,
+    ShareAnswer,
     ShareEntryPrompt,
+    TextAnswer,
     WitnessAnswer,
     WitnessPrompt,
     accepts,
@@ -96,6 +122,17 @@ def new_ceremony_id(name: str, now: datetime | None = None) -> str:
     return f"{name}-{now:%Y%m%d-%H%M%S}-{_secrets.token_hex(2)}"
 
 
+def _display(answer: Answer) -> str | None:
+    """What a question was answered with, to offer it again after a back (never a secret)."""
+    if isinstance(answer, TextAnswer):
+        return answer.text
+    if isinstance(answer, ChoiceAnswer):
+        return answer.value
+    if isinstance(answer, ConfirmAnswer):
+        return "yes" if answer.yes else "no"
+    return None
+
+
 def definition_sha256(definition: CeremonyDefinition) -> str:
     return hashlib.sha256(definition.source.read_bytes()).hexdigest()
 
@@ -129,12 +166,23 @@ class Engine:
         self.idle_timeout = float(idle if idle is not None else vault.home.config.idle_timeout_seconds)
         self._reactivate: StepDef | None = None  # a quorum step run again to resume
         self._step_result: dict[str, Any] = {}
+        # going back (module doc): the current step's accepted answers, and whether it may rewind
+        self._step_log: list[tuple[str, Answer]] = []
+        self._step_seq = 0  # the ledger's head when the step started, plus the engine's own events
+        self._noted = 0  # answers ctx.ask took or refused: a step answer that it did not see ends rewinding
+        self._unrewindable = False
+        self._replaying = False
+        # witness evidence (module doc)
+        self._auth_for: Prompt | None = None  # a witness prompt waiting behind the witness's passphrase
+        self.witness_authenticated: str | None = None
 
     # -- subscriptions and events ----------------------------------------------------------------
     def subscribe(self, fn: Callable[[Event], None]) -> None:
         self._subscribers.append(fn)
 
     def emit(self, event: Event) -> None:
+        if self._replaying:  # a back replays a step's answers: what it said is not said again
+            return
         self._collected.append(event)
         for fn in self._subscribers:
             fn(event)
@@ -147,13 +195,125 @@ class Engine:
         return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
     def record_fact(self, step_id: str, title: str, text: str) -> None:
+        if self._replaying:
+            return
         self.facts.append({"step": step_id, "title": title, "text": text})
 
-    def ledger_append(self, action: str, details: dict[str, Any]):
-        return self.vault.ledger.append(action, details, actor=self.values.get("administrator") or "console",
+    def ledger_append(self, action: str, details: dict[str, Any], *, actor: str | None = None):
+        return self.vault.ledger.append(action, details, actor=actor or self.values.get("administrator") or "console",
                                         ceremony_id=self.ceremony_id)
 
+    def _own_append(self, action: str, details: dict[str, Any], *, actor: str | None = None):
+        """The engine's bookkeeping inside a step (reviews, the witness): it does not end rewinding."""
+        event = self.ledger_append(action, details, actor=actor)
+        self._step_seq += 1
+        return event
+
+    # -- going back and reviews (module doc) -------------------------------------------------------
+    def note_answer(self, ask: str, answer: Answer, *, accepted: bool) -> None:
+        """Called by ``ctx.ask`` for every answer it takes (``accepted``) or refuses."""
+        self._noted += 1
+        if not accepted:
+            return
+        if isinstance(answer, (SecretAnswer, ShareAnswer, AttestationAnswer)):
+            self._unrewindable = True  # a secret is wiped once used: it cannot be replayed
+        self._step_log.append((ask, answer))
+
+    def review_confirmed(self, step: StepDef, body: dict[str, Any], digest: str) -> None:
+        self._unrewindable = True
+        self._own_append("review.confirmed", {"step": step.id, "action": body["action"], "review": body,
+                                              "review_sha256": digest,
+                                              "administrator": self.values.get("administrator"),
+                                              "witness": self.values.get("witness")})
+
+    def _can_go_back(self) -> bool:
+        return (self._phase == "body" and self._gen is not None and self._reactivate is None
+                and not self._unrewindable and bool(self._step_log)
+                and self.vault.ledger.head().seq == self._step_seq)
+
+    def _present(self, prompt: Prompt) -> Prompt:
+        """The prompt as the front end sees it: behind the witness's passphrase when the witness
+        acts for the first time in this run, and with ``can_go_back`` set."""
+        from vault.ceremony import witness
+
+        if isinstance(prompt, (ReviewPrompt, WitnessPrompt)):
+            name = self.values.get("witness")
+            if name and self.witness_authenticated != name:
+                self._auth_for = prompt
+                step = self._reactivate or self.current_step
+                prompt = witness.auth_prompt(StepContext(self, step), name)
+        return dataclasses.replace(prompt, can_go_back=self._can_go_back())
+
+    def _witness_auth_answer(self, answer: SecretAnswer) -> None:
+        from vault.ceremony import witness
+
+        name = self.values["witness"]
+        try:
+            fingerprint = witness.authenticate(self.vault, name, answer.secret)
+        except VaultError as exc:
+            self._reprompt(exc)
+            return
+        self.witness_authenticated = name
+        step = self.current_step
+        self._own_append("witness.authenticated", {"witness": name, "fingerprint": fingerprint,
+                                                   "step": step.id if step else None}, actor=name)
+        prompt, self._auth_for = self._auth_for, None
+        self._pending = self._present(prompt)
+
+    def _back(self) -> None:
+        prompt = self._pending
+        assert prompt is not None
+        if not prompt.can_go_back:
+            acted = (self._phase != "body" or self._unrewindable or self._reactivate is not None
+                     or self.vault.ledger.head().seq != self._step_seq)
+            why = ("something was already done or recorded in this step, or a secret was entered" if acted
+                   else "this is the step's first question")
+            self._reprompt(AnswerInvalid(f"There is no going back from here: {why}.",
+                                         next_step="Answer the question, or abort the ceremony."))
+            return
+        shown = self._auth_for or prompt
+        self._auth_for = None
+        if isinstance(shown, ReviewPrompt):
+            self._own_append("review.withdrawn", {"step": shown.step_id, "action": shown.action,
+                                                  "review_sha256": shown.review_sha256})
+        self._rewind()
+
+    def _rewind(self) -> None:
+        """Start the step's body again and replay every accepted answer but the last (module doc)."""
+        step = self.current_step
+        assert step is not None and self._step_log
+        dropped_ask, dropped = self._step_log[-1]
+        keep = self._step_log[:-1]
+        try:
+            self._gen.close()  # runs the body's finally blocks (sessions close)
+        except Exception:
+            pass
+        kind = registry()[step.kind]
+        for attempt in (keep, []):  # a replay that no longer fits (the world changed): from the start
+            self._gen = kind.run(StepContext(self, step), dict(step.params))
+            self._step_log = []
+            self._replaying = True
+            try:
+                prompt = next(self._gen)
+                for ask, ans in attempt:
+                    if prompt.ask != ask:
+                        break
+                    prompt = self._gen.send(ans)
+                break
+            except StopIteration:
+                continue
+            except VaultError as exc:
+                self._replaying = False
+                self._gen = None
+                self._fail(exc)
+                return
+            finally:
+                self._replaying = False
+        previous = _display(dropped) if prompt.ask == dropped_ask else None
+        self._pending = self._present(dataclasses.replace(prompt, previous=previous))
+
     def run_hook(self, point: str, step: StepDef) -> None:
+        crashpoint.reached(f"{step.kind}:{point}")  # crash tests only (vault.crashpoint); a no-op otherwise
         if self.hook is not None:
             self.hook(point, step)
 
@@ -174,7 +334,12 @@ class Engine:
         if self.status is not Status.NEW:
             raise CeremonyError("This ceremony was already started.", next_step="Start a new engine.")
         self.vault.check_owner()
-        check_preconditions(self.vault, self.definition)  # PreconditionFailed: nothing recorded yet
+        self._hold_lock()  # HomeLocked: another process is changing this home
+        try:
+            check_preconditions(self.vault, self.definition)  # PreconditionFailed: nothing recorded yet
+        except BaseException:
+            self._release_lock()
+            raise
         journal.start_ceremony(self.vault, self, definition_sha256(self.definition))
         self.status = Status.RUNNING
         self.ledger_append("ceremony.started", {"name": self.definition.name, "mode": self.vault.mode.value,
@@ -189,6 +354,7 @@ class Engine:
 
     def resume_at(self, step_pos: int, values: dict[str, Any]) -> list[Event]:
         """Continue a crashed ceremony at ``step_pos`` (0-based) with the journaled values (recovery)."""
+        self._hold_lock()
         self.values.update(values)
         self.status = Status.RUNNING
         self._step_pos = step_pos
@@ -223,11 +389,16 @@ class Engine:
                 return self._drain()
             self._abort(reason, code="ABORTED")
             return self._drain()
+        if isinstance(answer, BackAnswer):
+            self._back()
+            return self._drain()
         if not accepts(prompt, answer):
             self._reprompt(AnswerInvalid(f"{type(answer).__name__} does not answer a {prompt.KIND} question.",
                                          next_step="Answer the question shown."))
             return self._drain()
-        if self._phase == "witness":
+        if self._auth_for is not None:
+            self._witness_auth_answer(answer)  # type: ignore[arg-type]
+        elif self._phase == "witness":
             self._witness_answer(answer)  # type: ignore[arg-type]
         else:
             self._advance(answer)
@@ -263,7 +434,8 @@ class Engine:
         assert self._pending is not None
         self.emit(AnswerRejected(ceremony_id=self.ceremony_id, step_id=self._pending.step_id, code=exc.code,
                                  message=str(exc)))
-        self._pending = dataclasses.replace(self._pending, error_code=exc.code, error_message=str(exc))
+        self._pending = dataclasses.replace(self._pending, error_code=exc.code, error_message=str(exc),
+                                            can_go_back=self._pending.can_go_back and self._can_go_back())
 
     def _advance(self, answer: Answer | None) -> None:
         """Feed ``answer`` to the current step and run until the next prompt or the end."""
@@ -280,7 +452,15 @@ class Engine:
                 if step is None:
                     self._complete()
                     return
+                if self.options.preflight is not None and not kinds[step.kind].repeatable:
+                    try:  # e.g. a script that cannot answer what follows: stop before what cannot be undone
+                        self.options.preflight(step, self.values)
+                    except VaultError as exc:
+                        self._fail(exc)
+                        return
                 self._journal_id = journal.step_started(self.vault, self.ceremony_id, step)
+                self._step_log, self._unrewindable = [], False
+                self._step_seq = self.vault.ledger.head().seq
                 self.emit(StepStarted(ceremony_id=self.ceremony_id, step_index=step.index, step_id=step.id,
                                       title=step.title, kind=step.kind))
                 self.run_hook("step-started", step)
@@ -293,6 +473,7 @@ class Engine:
                 answer = None
             step = self._reactivate or self.current_step
             assert step is not None
+            noted = self._noted
             try:
                 prompt = self._gen.send(answer) if answer is not None else next(self._gen)
             except StopIteration as stop:
@@ -312,7 +493,9 @@ class Engine:
                 self._gen = None
                 self._fail(exc)
                 return
-            self._pending = prompt
+            if answer is not None and self._noted == noted:
+                self._unrewindable = True  # answered a prompt ctx.ask did not make: cannot be replayed
+            self._pending = self._present(prompt)
             return
 
     def _step_body_done(self, step: StepDef, result: dict[str, Any]) -> None:
@@ -322,10 +505,11 @@ class Engine:
         if step.witness:
             self._phase = "witness"
             ctx = StepContext(self, step)
-            self._pending = ctx.prompt(WitnessPrompt, "witness", witness=self.values.get("witness") or "witness",
-                                       summary=result.get("summary", step.title), read_aloud="", help=(
-                                           "Confirm the step went as read from the script, or record a deviation: "
-                                           "what was expected, what happened, what was done, who decided."))
+            self._pending = self._present(ctx.prompt(
+                WitnessPrompt, "witness", witness=self.values.get("witness") or "witness",
+                summary=result.get("summary", step.title), read_aloud="", help=(
+                    "Confirm the step went as read from the script, or record a deviation: "
+                    "what was expected, what happened, what was done, who decided.")))
             return
         self._finish_step(step)
 
@@ -338,15 +522,24 @@ class Engine:
                 self._reprompt(AnswerInvalid("A deviation needs what was expected, what happened, the action "
                                              "taken and who decided.", next_step="Fill in all four."))
                 return
-            journal.add_deviation(self.vault, self.ceremony_id, step.id, d)
-            self.ledger_append("ceremony.deviation", {"step": step.id, "expected": d.expected,
-                                                      "happened": d.happened, "action": d.action,
-                                                      "decided_by": d.decided_by})
-            self.emit(DeviationRecorded(ceremony_id=self.ceremony_id, step_id=step.id, deviation=d))
         elif not answer.confirmed:
             self._reprompt(AnswerInvalid("The witness neither confirmed the step nor recorded a deviation.",
                                          next_step="Confirm the step, record a deviation, or abort."))
             return
+        witness = self.values.get("witness") or "witness"
+        summary = self._step_result.get("summary", step.title)
+        if answer.deviation is not None:
+            d = answer.deviation
+            journal.add_deviation(self.vault, self.ceremony_id, step.id, d)
+            self.ledger_append("ceremony.deviation", {"step": step.id, "expected": d.expected,
+                                                      "happened": d.happened, "action": d.action,
+                                                      "decided_by": d.decided_by}, actor=witness)
+            self.ledger_append("ceremony.witnessed", {"step": step.id, "witness": witness, "outcome": "deviation",
+                                                      "summary": summary}, actor=witness)
+            self.emit(DeviationRecorded(ceremony_id=self.ceremony_id, step_id=step.id, deviation=d))
+        else:
+            self.ledger_append("ceremony.witnessed", {"step": step.id, "witness": witness, "outcome": "confirmed",
+                                                      "summary": summary}, actor=witness)
         self._phase = "body"
         self._pending = None
         self._finish_step(step)
@@ -368,6 +561,7 @@ class Engine:
                                                   "transcript_sha256": final_digest(self.vault, self.ceremony_id)})
         head = self.vault.ledger.head()
         journal.finish_ceremony(self.vault, self.ceremony_id, completed=True, reason=None)
+        self._release_lock()
         self.status = Status.COMPLETED
         self._pending = None
         self.outcome = Outcome(Status.COMPLETED, self.ceremony_id)
@@ -385,6 +579,7 @@ class Engine:
         if self.status is not Status.RUNNING:
             return
         step = self.current_step
+        self._auth_for = None
         if self._gen is not None:
             try:
                 self._gen.close()  # runs the step's finally blocks (they wipe what they hold)
@@ -393,6 +588,11 @@ class Engine:
             self._gen = None
         self._release_transient_token(reason)
         self._wipe("abort")
+        from vault.ceremony import step_recovery
+
+        undone = step_recovery.undo_on_abort(self.vault, self.ceremony_id, crashed=False)
+        for line in undone:
+            self.record_fact(step.id if step else "-", "Undone", line)
         if self._journal_id is not None and step is not None:
             journal.step_failed(self.vault, self.ceremony_id, step.index, code)
         from vault.ceremony.transcript import final_digest
@@ -401,11 +601,23 @@ class Engine:
                                                 "code": code, "reason": reason,
                                                 "transcript_sha256": final_digest(self.vault, self.ceremony_id)})
         journal.finish_ceremony(self.vault, self.ceremony_id, completed=False, reason=f"{code}: {reason}")
+        self._release_lock()
         self.status = Status.ABORTED
         self._pending = None
         self.outcome = Outcome(Status.ABORTED, self.ceremony_id, step.id if step else None,
                                step.index if step else None, code, reason)
         self.emit(CeremonyAborted(ceremony_id=self.ceremony_id, step_id=step.id if step else None, reason=reason))
+
+    def _hold_lock(self) -> None:
+        """The home's writer lock (vault.lock) for the ceremony's lifetime; a crash releases it."""
+        held_before = self.vault.home_lock.held
+        self.vault.lock_for_writing("ceremony", ceremony_id=self.ceremony_id)
+        self._owns_lock = not held_before
+
+    def _release_lock(self) -> None:
+        if getattr(self, "_owns_lock", False):
+            self._owns_lock = False
+            self.vault.unlock()
 
     def _release_transient_token(self, reason: str) -> None:
         """An init stopping before its commit leaves a token with transient PINs: while they are

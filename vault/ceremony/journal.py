@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from vault import crashpoint
+from vault.ceremony import intents
 from vault.ceremony.definitions import StepDef
 from vault.ceremony.prompts import Deviation
 
@@ -41,11 +43,15 @@ def finish_ceremony(vault, ceremony_id: str, *, completed: bool, reason: str | N
 
 def step_started(vault, ceremony_id: str, step: StepDef) -> int:
     vault.store.journal_step_started(ceremony_id, step.index, step.id, step.kind)
+    crashpoint.reached(f"journal:{step.id}:started")
     return step.index
 
 
 def step_finished(vault, ceremony_id: str, step_index: int, result: dict[str, Any] | None) -> None:
-    vault.store.journal_step_completed(ceremony_id, step_index, _plain(result or {}))
+    with vault.store.atomic():
+        row = vault.store.journal_step_completed(ceremony_id, step_index, _plain(result or {}))
+        intents.clear(vault, ceremony_id)  # the step's work is committed: nothing in flight any more
+    crashpoint.reached(f"journal:{row.step_id}:finished")
 
 
 def step_failed(vault, ceremony_id: str, step_index: int, code: str) -> None:

@@ -3,13 +3,19 @@
 A step kind declares its parameter schema (checked when a definition is loaded), whether it is
 safe to repeat after a crash (``repeatable``), whether it needs an activated quorum, and its
 ``run(ctx, params)`` generator, which yields prompts and receives answers (see vault.ceremony.engine).
+
+A kind whose step acts irreversibly on the HSM (or on the vault's keys) declares ``review=``: a
+sentence saying what its review shows. Its body then runs ``yield from ctx.review(...)`` after
+its last question and before its first HSM call that changes anything (vault.ceremony.review);
+the paper script prints the sentence, and tests/ceremony/test_review.py checks, for every such
+kind in the built-in ceremonies, that the review comes before the token or the ledger changes.
 """
 
 from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generator, Mapping
+from typing import Any, Callable, Generator, Iterable, Mapping
 
 from vault.ceremony.prompts import Answer, Prompt
 
@@ -43,6 +49,28 @@ class ParamSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Ask:
+    """One question a step puts, as a script answers it (vault.ceremony.script_check).
+
+    ``name`` is the prompt's ``ask`` ("label"), or a family ending in ``:*`` ("attest:*": any
+    person); ``shape`` how a script answers it (script_check.SHAPES); ``required``: every run
+    asks it, so the script needs an answer unless ``default`` names one it may rely on
+    ("always", "checklists", "witness", "share_dir", "passphrase:<person>", "attest:<person>");
+    ``check(value)`` returns what is wrong with a single answer, or None.
+    """
+
+    name: str
+    shape: str
+    required: bool = False
+    default: str | None = None
+    check: Callable[[Any], "str | None"] | None = None
+
+
+# A kind's declaration of its questions: (params, plan) -> the Asks of that step, in order.
+AsksFn = Callable[[Mapping[str, Any], Any], "Iterable[Ask]"]
+
+
+@dataclass(frozen=True, slots=True)
 class StepKind:
     name: str
     run: StepBody
@@ -50,14 +78,25 @@ class StepKind:
     repeatable: bool = True  # safe to run again after a crash in the middle of it
     needs_quorum: bool = False
     doc: str = ""
+    asks: AsksFn | None = None  # the questions it puts (scripts are checked against them)
+    review: str = ""  # what the review before its irreversible action shows ("" = acts on nothing irreversible)
 
 
 REGISTRY: dict[str, StepKind] = {}
 
 
+def declare_asks(name: str, fn: AsksFn) -> None:
+    """Declare the questions of the registered kind ``name`` (vault.ceremony.steps.asks)."""
+    import dataclasses
+
+    REGISTRY[name] = dataclasses.replace(REGISTRY[name], asks=fn)
+
+
 def step_kind(name: str, *, params: Mapping[str, ParamSpec] | None = None, repeatable: bool = True,
-              needs_quorum: bool = False, doc: str = "") -> Callable[[StepBody], StepBody]:
-    """Decorator registering a step body under ``name``."""
+              needs_quorum: bool = False, doc: str = "", asks: AsksFn | None = None,
+              review: str = "") -> Callable[[StepBody], StepBody]:
+    """Decorator registering a step body under ``name`` (``asks``: its questions, for script checks;
+    ``review``: what its review before action shows)."""
 
     def register(fn: StepBody) -> StepBody:
         if name in REGISTRY:
@@ -70,7 +109,7 @@ def step_kind(name: str, *, params: Mapping[str, ParamSpec] | None = None, repea
                 yield  # noqa: unreachable - makes this a generator function
 
         REGISTRY[name] = StepKind(name, body, dict(params or {}), repeatable, needs_quorum,
-                                  doc or (fn.__doc__ or "").strip())
+                                  doc or (fn.__doc__ or "").strip(), asks, review)
         return fn
 
     return register

@@ -21,6 +21,9 @@ def paper_script(d: CeremonyDefinition) -> str:
         items = s.params.get("items") if s.kind == "checklist" else None
         if items:
             doing += " " + " ".join(f"[ ] {i}" for i in items)
+        if kinds[s.kind].review:
+            doing += (f" REVIEW before the HSM acts: {kinds[s.kind].review}; the administrator reads it aloud, "
+                      "administrator and witness confirm [ ] [ ]")
         out.append(f"| {s.index} | {s.title} | {doing.replace('|', '/')} | {'yes' if s.witness else ''} | ____ | ____ |")
     out += _profiles(d)
     out += ["", "Deviations (expected / happened / action / decided by):", "", "_" * 96, "", "_" * 96, "",

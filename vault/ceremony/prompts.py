@@ -20,6 +20,10 @@ Common to every prompt (``Prompt``)::
     help            longer help text for the screen's help panel
     error_code /    set when the prompt is repeated because the previous answer was refused:
     error_message   the VaultError code and its one-line message (safe to show)
+    can_go_back     the engine accepts ``BackAnswer()`` here: it returns to the step's previous
+                    question with nothing done (see "Going back" in vault.ceremony.engine)
+    previous        after a back, the answer this question had (text, choice value, "yes"/"no"),
+                    for the front end to offer again; never a secret
 
 Valid answers per prompt are in each class's ``ANSWERS``; ``AbortAnswer(reason)`` is valid at
 any prompt and aborts the ceremony with the reason recorded in the ledger.
@@ -123,6 +127,8 @@ class Prompt:
     help: str = ""
     error_code: str | None = None
     error_message: str | None = None
+    can_go_back: bool = False
+    previous: str | None = None
 
     @property
     def header(self) -> str:
@@ -277,6 +283,34 @@ class AttestationPrompt(Prompt):
     ledger_head_words: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """One line of a review: what it is, its value, and (for digests and fingerprints) the
+    value's PGP words, read aloud by the administrator and checked by the witness."""
+
+    label: str
+    value: str
+    words: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewPrompt(Prompt):
+    """Before an irreversible HSM action: exactly what will happen, confirmed by the
+    administrator AND the witness (``ReviewAnswer(True, True)``) before the HSM is touched.
+    ``BackAnswer()`` (``can_go_back``) returns to the step's answers with nothing done.
+
+    ``review_sha256`` is the SHA-256 of the review's canonical JSON (vault.ceremony.review);
+    the ledger's ``review.confirmed`` event carries the review and this digest."""
+
+    KIND: ClassVar[str] = "review"
+    action: str  # e.g. "generate-key"
+    title: str  # one line: what the HSM is about to do
+    items: tuple[ReviewItem, ...]
+    administrator: str
+    witness: str
+    review_sha256: str
+
+
 # --- answers --------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Answer:
@@ -333,6 +367,19 @@ class AttestationAnswer(Answer):
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewAnswer(Answer):
+    """Both must be True: the administrator confirms and the witness confirms."""
+
+    administrator: bool = True
+    witness: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class BackAnswer(Answer):
+    """Valid where ``prompt.can_go_back``: back to the step's previous question, nothing done."""
+
+
+@dataclass(frozen=True, slots=True)
 class AbortAnswer(Answer):
     """Valid at any prompt: abort the ceremony; ``reason`` goes to the ledger and transcript."""
 
@@ -353,21 +400,24 @@ ShareRevealPrompt.ANSWERS = (ConfirmAnswer,)
 ShareVerifyPrompt.ANSWERS = (ShareAnswer, SecretAnswer, ResetAnswer)
 WitnessPrompt.ANSWERS = (WitnessAnswer,)
 AttestationPrompt.ANSWERS = (AttestationAnswer,)
+ReviewPrompt.ANSWERS = (ReviewAnswer,)
 
 PROMPT_KINDS: dict[str, type[Prompt]] = {
     cls.KIND: cls
     for cls in (ChecklistPrompt, ConfirmPrompt, ChoicePrompt, TextPrompt, TypedConfirmPrompt, PathPrompt,
                 PassphrasePrompt, ShareEntryPrompt, ShareReadyPrompt, ShareRevealPrompt, ShareVerifyPrompt,
-                WitnessPrompt, AttestationPrompt)
+                WitnessPrompt, AttestationPrompt, ReviewPrompt)
 }
 
 
 def accepts(prompt: Prompt, answer: Answer) -> bool:
+    if isinstance(answer, BackAnswer):
+        return prompt.can_go_back
     return isinstance(answer, AbortAnswer) or isinstance(answer, type(prompt).ANSWERS)
 
 
 __all__ = [
-    "Answer", "AbortAnswer", "AttestationAnswer", "AttestationPrompt", "CancelAnswer", "ChecklistPrompt",
+    "Answer", "AbortAnswer", "AttestationAnswer", "BackAnswer", "ReviewAnswer", "ReviewItem", "ReviewPrompt", "AttestationPrompt", "CancelAnswer", "ChecklistPrompt",
     "Choice", "ChoiceAnswer", "ChoicePrompt", "ConfirmAnswer", "ConfirmPrompt", "Deviation", "GroupProgress",
     "MemberRef", "PassphrasePrompt", "PathPrompt", "PathPurpose", "Prompt", "PROMPT_KINDS", "QuorumProgress",
     "ResetAnswer", "SecretAnswer", "ShareAnswer", "ShareEntryPrompt", "ShareReadyPrompt", "ShareRevealPrompt",

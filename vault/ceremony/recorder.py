@@ -9,7 +9,6 @@ defaults (the replay reads ``share_dir``). The person replaying sets those varia
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,14 @@ from vault.ceremony.prompts import (
     AbortAnswer,
     Answer,
     AttestationAnswer,
+    BackAnswer,
     CancelAnswer,
     ChoiceAnswer,
     ConfirmAnswer,
     PassphrasePrompt,
     Prompt,
     ResetAnswer,
+    ReviewAnswer,
     SecretAnswer,
     ShareAnswer,
     ShareEntryPrompt,
@@ -74,6 +75,10 @@ class RecordingResponder:
             return {"action": "reset"}
         if isinstance(a, CancelAnswer):
             return {"action": "cancel"}
+        if isinstance(a, BackAnswer):
+            return {"action": "back"}
+        if isinstance(a, ReviewAnswer):
+            return a.administrator and a.witness
         if isinstance(a, ShareAnswer) and isinstance(prompt, ShareEntryPrompt):
             self._shares += 1
             return {"share": f"env:SHARE_{self._shares}"}
@@ -107,11 +112,9 @@ class RecordingResponder:
 
     def save(self, path: Path) -> Path:
         """Write the script once (never overwrite)."""
-        path = Path(path)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(self.script_text())
-        return path
+        from vault.backup.outfile import write_new_file
+
+        return write_new_file(Path(path), self.script_text().encode("utf-8"))
 
 
 def _toml(v: Any) -> str:

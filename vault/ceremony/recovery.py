@@ -25,6 +25,9 @@ from vault.errors import CeremonyError, PreconditionFailed
 # Kinds whose work lives in memory until a later step commits it: a crash anywhere from them up
 # to that commit cannot be resumed (the new secret is gone; its shares must not be used).
 _VOLATILE_FROM = {"new-quorum", "prepare-token"}
+# Not safe to repeat as they are, but their step body applies a recovery rule on resume (it reads
+# the intent the crashed attempt recorded: vault.ceremony.intents, ceremonies/README.md).
+RESUMABLE_BY_RULE = frozenset({"generate-key", "rotate-key", "destroy-key"})
 _VOLATILE_UNTIL = {"commit-share-set", "reshare-commit"}
 _TOKEN_LOST = ("the token was initialised with transient PINs held only in memory; it is empty and its PINs are "
                "lost (practice: the next init discards and re-initialises it; production: reset it with the HSM "
@@ -70,7 +73,7 @@ def _analyse(vault, record) -> tuple[Unfinished, int, dict]:
     token_lost = volatile and "prepare-token" in kinds and _token_transient(vault)
     if definition_sha256(definition) != record.definition_sha256:
         why = "the ceremony's definition file changed since it started"
-    elif step is not None and not registry()[step.kind].repeatable:
+    elif step is not None and not registry()[step.kind].repeatable and step.kind not in RESUMABLE_BY_RULE:
         why = f"step '{step.id}' ({step.kind}) is not safe to repeat"
     elif volatile:
         why = "a new quorum secret was being handed out; it was only in memory"
@@ -132,12 +135,22 @@ def resume(vault, ceremony_id: str, *, options=None, hook=None, clock=None, rng=
     return engine, events
 
 
-def abort_unfinished(vault, ceremony_id: str, reason: str) -> None:
+def abort_unfinished(vault, ceremony_id: str, reason: str) -> list[str]:
+    """Abort a crashed ceremony with a recorded reason; the recovery rules undo what it wrote
+    (vault.ceremony.step_recovery). Returns one line per thing undone."""
     reason = (reason or "").strip()
     if not reason:
         raise CeremonyError("Aborting an unfinished ceremony needs a reason for the record.",
                             next_step="Say why it is aborted.")
+    with vault.writing("ceremony abort", ceremony_id=ceremony_id):  # never a live ceremony of another process
+        return _abort_unfinished(vault, ceremony_id, reason)
+
+
+def _abort_unfinished(vault, ceremony_id: str, reason: str) -> list[str]:
     record = vault.store.get_ceremony(ceremony_id)
+    if record.status.value != "running":
+        raise CeremonyError(f"Ceremony {ceremony_id} is {record.status.value}, not unfinished.",
+                            next_step="Only an unfinished ceremony can be aborted.")
     u, _pos, _values = _analyse(vault, record)
     if u.step_index is not None:
         steps = vault.store.steps_of(ceremony_id)
@@ -154,13 +167,18 @@ def abort_unfinished(vault, ceremony_id: str, reason: str) -> None:
             vault.ledger.append("token.orphaned", {"label": info.label, "serial": info.serial,
                                                    "reason": f"the init stopped by a crash: {reason}"},
                                 actor="console", ceremony_id=ceremony_id)  # fmt: skip
+    from vault.ceremony.step_recovery import undo_on_abort
     from vault.ceremony.transcript import final_digest
 
+    undone = undo_on_abort(vault, ceremony_id, crashed=True)
+    if undone:
+        details["undone"] = undone
     details["transcript_sha256"] = final_digest(vault, ceremony_id)
     vault.ledger.append("ceremony.aborted", details, actor="console", ceremony_id=ceremony_id)
     from vault.ceremony.journal import finish_ceremony
 
     finish_ceremony(vault, ceremony_id, completed=False, reason=f"INTERRUPTED: {reason}")
+    return undone
 
 
 _ = json

@@ -7,7 +7,9 @@ variable) or ``file:PATH`` (relative to the script's directory).
 
 Without an explicit answer: ready gates and "recorded?" are confirmed; a share verify-back reads
 the share the engine wrote to ``share_dir``; a passphrase prompt for a person uses
-``[passphrases]``; checklists, witness confirmations and attestations follow ``[defaults]``.
+``[passphrases]`` (the witness's once-per-ceremony authentication too); checklists, witness
+confirmations and attestations follow ``[defaults]``; reviews are confirmed unless
+``[defaults] review = "ask"`` (the script is what the administrator and the witness agreed to).
 
 A prompt repeated with an error (``error_code``) is a failure unless the script's list has a
 further answer for it: the responder then aborts the ceremony with the error as the reason, and
@@ -18,17 +20,18 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vault.ceremony.definitions import CeremonyDefinition, _line_map, _locate
+from vault.ceremony.definitions import CeremonyDefinition, _line_map, _locate, read_toml_text
 from vault.ceremony.events import Event
 from vault.ceremony.prompts import (
     AbortAnswer,
     Answer,
     AttestationAnswer,
     AttestationPrompt,
+    BackAnswer,
     CancelAnswer,
     ChecklistPrompt,
     ChoiceAnswer,
@@ -39,6 +42,8 @@ from vault.ceremony.prompts import (
     PathPrompt,
     Prompt,
     ResetAnswer,
+    ReviewAnswer,
+    ReviewPrompt,
     SecretAnswer,
     ShareAnswer,
     ShareEntryPrompt,
@@ -50,13 +55,15 @@ from vault.ceremony.prompts import (
     WitnessAnswer,
     WitnessPrompt,
 )
+from vault.backup.outfile import absolute
 from vault.errors import ScriptInvalid
 from vault.secret import Secret
 
 FORMAT = 1
 _TOP = {"format": int, "ceremony": str, "share_dir": str, "verify": str, "airgap_override": str,
-        "defaults": dict, "passphrases": dict, "answers": dict}
-_DEFAULTS = {"checklists": ("ask", "confirm"), "witness": ("ask", "confirm"), "attest": ("ask", "agree")}
+        "defaults": dict, "passphrases": dict, "answers": dict, "unfinished": dict}
+_DEFAULTS = {"checklists": ("ask", "confirm"), "witness": ("ask", "confirm"), "attest": ("ask", "agree"),
+             "review": ("ask", "confirm")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,7 @@ class Script:
     defaults: dict[str, str]
     passphrases: dict[str, str]
     answers: dict[str, Any]
+    unfinished: dict[str, Any] = field(default_factory=dict)  # {"resume": True} | {"abort": "reason"}
 
     @property
     def base(self) -> Path:
@@ -88,10 +96,7 @@ class Script:
 
 def load_script(path: Path, definition: CeremonyDefinition | None = None) -> Script:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScriptInvalid(f"{path}: cannot be read ({exc.strerror}).") from None
+    text = read_toml_text(path, ScriptInvalid)
     lines = _line_map(text)
 
     def fail(keypath: tuple, problem: str) -> ScriptInvalid:
@@ -128,11 +133,16 @@ def load_script(path: Path, definition: CeremonyDefinition | None = None) -> Scr
     verify = data.get("verify")
     if verify is not None and verify not in ("full", "quiz"):
         raise fail(("verify",), "must be full or quiz")
+    unfinished = data.get("unfinished", {})
+    if unfinished and not (set(unfinished) == {"resume"} and unfinished["resume"] is True
+                           or set(unfinished) == {"abort"} and isinstance(unfinished["abort"], str)
+                           and unfinished["abort"].strip()):
+        raise fail(("unfinished",), 'must be `resume = true` or `abort = "reason"` (one of them)')
     share_dir = data.get("share_dir")
     return Script(path=path, ceremony=data["ceremony"],
-                  share_dir=(path.parent / share_dir).resolve() if share_dir else None, verify=verify,
+                  share_dir=absolute(path.parent / share_dir) if share_dir else None, verify=verify,
                   airgap_override=data.get("airgap_override"), defaults=dict(defaults),
-                  passphrases=dict(data.get("passphrases", {})), answers=dict(answers))
+                  passphrases=dict(data.get("passphrases", {})), answers=dict(answers), unfinished=dict(unfinished))
 
 
 def _check_ref(ref: Any, fail) -> None:
@@ -151,9 +161,16 @@ def resolve_ref(ref: str, base: Path, kind: str) -> Secret:
     if ref.startswith("file:"):
         p = (base / ref[5:]).expanduser()
         try:
-            return Secret(p.read_text(encoding="utf-8").strip(), kind)
-        except OSError:
-            raise ScriptInvalid(f"The {kind} file {p} cannot be read.", next_step="Check the path in the script.") from None
+            raw = p.read_bytes()
+        except OSError as exc:
+            raise ScriptInvalid(f"The {kind} file {p} ({ref}) cannot be read ({exc.strerror or exc}).",
+                                next_step="Check the path in the script.") from None
+        try:
+            return Secret(raw.decode("utf-8").strip(), kind)
+        except UnicodeDecodeError as exc:  # the message names the byte's place, never the content
+            raise ScriptInvalid(f"The {kind} file {p} ({ref}) is not UTF-8 text (a byte at offset {exc.start} "
+                                f"is not), so it cannot hold a {kind}.",
+                                next_step=f"Write the {kind} into the file again as plain text.") from None
     raise ScriptInvalid(f"{ref!r} is not a reference ('env:NAME' or 'file:PATH').")
 
 
@@ -165,6 +182,7 @@ class ScriptResponder:
         self.failure: Failure | None = None
         self._used: dict[str, int] = {}
         self._on_event = on_event
+        self._rejected: dict[str, list[tuple[str, str]]] = {}  # answer key -> (code, message) of each refused share
 
     def on_event(self, event: Event) -> None:
         if self._on_event is not None:
@@ -174,12 +192,24 @@ class ScriptResponder:
         key = f"{prompt.step_id}.{prompt.ask}"
         entry = self.script.answers.get(key)
         is_list = isinstance(entry, list)
+        if isinstance(prompt, ShareEntryPrompt) and (prompt.error_code or "").startswith("SHARE"):
+            refused = self._refused_share(key, entry, prompt)
+            if refused is not None and not (is_list and self._used.get(key, 0) < len(entry)):
+                (code, first), others = self._rejected[key][0], self._rejected[key][1:]
+                also = f" Also refused: {'; '.join(f'{c}: {m}' for c, m in others)}" if others else ""
+                return self._fail(prompt, code, first + also)
         if prompt.error_code is not None and not (is_list and self._used.get(key, 0) < len(entry)):
             return self._fail(prompt, prompt.error_code, prompt.error_message or "")
         if is_list:
             i = self._used.get(key, 0)
             if i >= len(entry):
-                if isinstance(prompt, ShareEntryPrompt):  # the quorum is short: say so, as the TUI would
+                if isinstance(prompt, ShareEntryPrompt):
+                    rejected = self._rejected.get(key)
+                    if rejected:  # the quorum is short because of a refused share: name it, not the count
+                        (code, first), others = rejected[0], rejected[1:]
+                        also = f" Also refused: {'; '.join(f'{c}: {m}' for c, m in others)}" if others else ""
+                        return self._fail(prompt, code, f"{first} ({prompt.progress.describe()} accepted; the "
+                                          f"script has no more shares for '{key}').{also}")
                     return self._fail(prompt, "QUORUM_INCOMPLETE",
                                       f"Not enough shares: {prompt.progress.describe()} entered, and the script "
                                       f"has no more for '{key}'. Next: Add the missing custodians' shares.")
@@ -196,6 +226,22 @@ class ScriptResponder:
             return self._fail(prompt, exc.code, str(exc))
 
     # -- internals ------------------------------------------------------------------------------
+    def _refused_share(self, key: str, entry: Any, prompt: ShareEntryPrompt) -> str | None:
+        """The share just refused, named by its place in the script and its reference (never its words)."""
+        used = self._used.get(key, 0)
+        if isinstance(entry, list):
+            if used == 0:
+                return None
+            value, where = entry[used - 1], f"answer {used} of '{key}'"
+        else:
+            value, where = entry, f"'{key}'"
+        ref = value.get("share") if isinstance(value, dict) else None
+        if ref is None:
+            return None
+        text = f"The share {ref} ({where}) was refused: {prompt.error_message or ''}".strip()
+        self._rejected.setdefault(key, []).append((prompt.error_code or "SHARE", text))
+        return text
+
     def _fail(self, prompt: Prompt, code: str, message: str) -> AbortAnswer:
         self.failure = Failure(prompt.step_index, prompt.step_id, code, message)
         return AbortAnswer(f"script stopped: {code}: {message}")
@@ -214,6 +260,8 @@ class ScriptResponder:
             return ConfirmAnswer(True)
         if isinstance(prompt, WitnessPrompt) and d.get("witness") == "confirm":
             return WitnessAnswer(True)
+        if isinstance(prompt, ReviewPrompt) and d.get("review", "confirm") == "confirm":
+            return ReviewAnswer(True, True)  # the script itself is what the administrator and witness agreed
         if isinstance(prompt, PassphrasePrompt) and prompt.custodian in self.script.passphrases:
             return SecretAnswer(self._secret(self.script.passphrases[prompt.custodian], key, "passphrase"))
         if isinstance(prompt, AttestationPrompt) and d.get("attest") == "agree" \
@@ -237,13 +285,15 @@ class ScriptResponder:
             share.wipe()
 
     def _convert(self, prompt: Prompt, key: str, value: Any) -> Answer:
+        if isinstance(value, bool) and isinstance(prompt, ReviewPrompt):
+            return ReviewAnswer(value, value)
         if isinstance(value, bool):
             return ConfirmAnswer(value)
         if isinstance(value, str):
             if isinstance(prompt, ChoicePrompt):
                 return ChoiceAnswer(value)
             if isinstance(prompt, PathPrompt) and value.strip():
-                return TextAnswer(str((self.script.base / value).resolve()) if not os.path.isabs(value) else value)
+                return TextAnswer(str(absolute(self.script.base / value)) if not os.path.isabs(value) else value)
             return TextAnswer(value)
         if isinstance(value, int):
             return TextAnswer(str(value))
@@ -256,7 +306,9 @@ class ScriptResponder:
                 return ResetAnswer()
             if value["action"] == "cancel":
                 return CancelAnswer()
-            raise ScriptInvalid(f"answer '{key}': action must be reset or cancel.")
+            if value["action"] == "back":
+                return BackAnswer()
+            raise ScriptInvalid(f"answer '{key}': action must be reset, cancel or back.")
         if "secret" in value:
             return SecretAnswer(self._secret(value["secret"], key, "secret"))
         if "share" in value:
@@ -310,9 +362,12 @@ def run_script(vault, script_path: Path, *, name: str | None = None, allow_produ
     from vault.ceremony.engine import Engine
     from vault.ceremony.runner import drive
 
-    raw = load_script(Path(script_path))
-    definition = find_definition(name or raw.ceremony, vault.home.path)
+    definition = find_definition(name or load_script(Path(script_path)).ceremony, vault.home.path)
     script = load_script(Path(script_path), definition)
+    from vault.ceremony.script_check import check_script
+
+    checker = check_script(script, definition, vault)  # ScriptInvalid before anything is recorded
+    option_overrides.setdefault("preflight", checker.before_irreversible)
     options = script_options(script, allow_production_share_export=allow_production_share_export, **option_overrides)
     kwargs = {k: v for k, v in (("clock", clock), ("rng", rng)) if v is not None}
     engine = Engine(vault, definition, options=options, hook=hook, **kwargs)

@@ -21,7 +21,8 @@ def public_of(store, record) -> ShareSetPublic:
 
 
 def known_sets(store) -> list[KnownShareSet]:
-    return [KnownShareSet(r.id, public_of(store, r), r.name, r.status.value, r.retired_at)
+    return [KnownShareSet(r.id, public_of(store, r), r.name, r.status.value, r.retired_at,
+                          tuple(holder_names(store, r.id).items()))
             for r in store.list_share_sets()]
 
 

@@ -241,10 +241,46 @@ class VerifyReport:
 
 
 def load_pinned_keys(path: Path) -> dict[str, str]:
-    """A pinned-keys file: JSON ``{"name": "-----BEGIN PUBLIC KEY-----..."}``."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    """A pinned-keys file: JSON ``{"name": "-----BEGIN PUBLIC KEY-----..."}``; ``PinnedKeysInvalid``
+    names what is wrong (missing, not JSON, not an object, a value that is not a PEM public key)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from vault.errors import PinnedKeysInvalid
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PinnedKeysInvalid(f"The pinned keys file {path} cannot be read ({exc.strerror or exc}).") from None
+    except UnicodeDecodeError as exc:
+        raise PinnedKeysInvalid(f"The pinned keys file {path} is not UTF-8 text (byte {exc.start}).") from None
+    except ValueError as exc:
+        raise PinnedKeysInvalid(f"The pinned keys file {path} is not JSON ({exc}).") from None
     if not isinstance(data, dict):
-        raise ValueError("pinned keys file must be a JSON object of name -> PEM")
+        raise PinnedKeysInvalid(f"The pinned keys file {path} holds a JSON {type(data).__name__}, not an object "
+                                "of participant name -> public key PEM.")
+    for name, pem in data.items():
+        if not isinstance(pem, str):
+            raise PinnedKeysInvalid(f"The pinned keys file {path}: the key of {name!r} is a JSON "
+                                    f"{type(pem).__name__}, not a PEM string.")
+        try:
+            serialization.load_pem_public_key(pem.encode("utf-8"))
+        except ValueError:
+            raise PinnedKeysInvalid(f"The pinned keys file {path}: the key of {name!r} is not a PEM public key.") from None
+    return data
+
+
+def load_file(path: Path) -> dict:
+    """A transcript file as JSON (``TranscriptUnreadable`` when it cannot be read or parsed)."""
+    from vault.errors import TranscriptUnreadable
+
+    path = Path(path)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TranscriptUnreadable(f"The transcript {path} cannot be read ({exc.strerror or exc}).") from None
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise TranscriptUnreadable(f"{path} is not a JSON transcript ({type(exc).__name__}).") from None
     return data
 
 
@@ -378,7 +414,8 @@ def _verify(t: dict, pinned: dict[str, str] | None) -> VerifyReport:
             if name not in pinned:
                 problems.append(f"attestation of {name}: no pinned public key")
                 continue
-            if pinned[name].strip() != pem.strip():
+            pinned_der = _spki_der(pinned[name])  # the key, not its PEM line wrapping
+            if pinned_der is None or pinned_der != _spki_der(pem):
                 problems.append(f"attestation of {name}: embedded key differs from the pinned key")
                 continue
         statement = a["statement"]
@@ -402,15 +439,20 @@ def _verify(t: dict, pinned: dict[str, str] | None) -> VerifyReport:
     return rep
 
 
+def _spki_der(pem: str) -> bytes | None:
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_pem_public_key(pem.encode("utf-8"))
+    except ValueError:
+        return None
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def _identity_of(c: dict) -> dict:
     return {k: c[k] for k in ("id", "name", "definition_sha256", "mode", "script_driven")}
 
 
 def verify_file(path: Path, pinned_path: Path | None = None) -> VerifyReport:
-    try:
-        t = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise VaultError(f"{path} is not a readable JSON transcript ({type(exc).__name__}).",
-                         next_step="Export it with `custodian transcript ID --format json`.") from None
     pinned = load_pinned_keys(pinned_path) if pinned_path else None
-    return verify(t, pinned)
+    return verify(load_file(path), pinned)

@@ -16,7 +16,7 @@ from pkcs11 import Attribute as A
 from pkcs11 import KeyType
 
 from vault.errors import HsmCheckFailed, LabelExists, LabelInvalid
-from vault.hsm import objects, software, templates
+from vault.hsm import objects, purposes, software, templates
 from vault.hsm.model import KeyObject
 from vault.types import KeyAlgorithm
 
@@ -44,19 +44,20 @@ _CHECK_ATTRIBUTES = (
 
 
 def generate_objects(
-    p11_session: Any, algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bool, backup: bool
+    p11_session: Any, algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bool, backup: bool,
+    purpose=None,
 ) -> list[Any]:
     """C_GenerateKey / C_GenerateKeyPair with the explicit templates. [secret] or [public, private]."""
     spec = templates.SPECS[algorithm]
     common = {"id": key_id, "label": label, "store": store, "capabilities": 0, "mechanism": spec.generate_mechanism}
     if algorithm.is_secret_key:
-        template = templates.secret_key(label, key_id, store=store, backup=backup)
+        template = templates.secret_key(label, key_id, store=store, backup=backup, purpose=purpose)
         return [p11_session.generate_key(spec.key_type, spec.bits, template=template, **common)]
     public, private = p11_session.generate_keypair(
         spec.key_type,
         spec.bits,
-        public_template=templates.public_key(algorithm, label, key_id, store=store),
-        private_template=templates.private_key(algorithm, label, key_id, store=store, backup=backup),
+        public_template=templates.public_key(algorithm, label, key_id, store=store, purpose=purpose),
+        private_template=templates.private_key(algorithm, label, key_id, store=store, backup=backup, purpose=purpose),
         **common,
     )
     return [public, private]
@@ -109,7 +110,7 @@ def check_generated(algorithm: KeyAlgorithm, made: list[Any], *, store: bool, ba
     return problems
 
 
-def generate(session: HsmSession, label: str, algorithm: KeyAlgorithm, *, backup: bool) -> KeyObject:
+def generate(session: HsmSession, label: str, algorithm: KeyAlgorithm, *, backup: bool, purpose=None) -> KeyObject:
     """See :meth:`vault.hsm.session.HsmSession.generate`."""
     if not isinstance(label, str) or not LABEL_RE.match(label):
         raise LabelInvalid(f"The key label {label!r} is not 1 to 128 printable characters.")
@@ -119,9 +120,10 @@ def generate(session: HsmSession, label: str, algorithm: KeyAlgorithm, *, backup
     if objects.label_taken(p11, label):
         raise LabelExists(f"The label '{label}' is already used on token {session.token.describe()}.")
     key_id = bytes(p11.generate_random(128))
-    made = generate_objects(p11, algorithm, label, key_id, store=True, backup=backup)
+    made = generate_objects(p11, algorithm, label, key_id, store=True, backup=backup, purpose=purpose)
     try:
         problems = check_generated(algorithm, made, store=True, backup=backup)
+        problems += purposes.check(algorithm.is_secret_key, made, purpose)
         if problems:
             raise HsmCheckFailed(f"The new {algorithm.value} key failed its checks: {'; '.join(problems)}.")
         found = objects.group((o, o.get_attributes(objects.LIST_ATTRIBUTES)) for o in made)[(label, key_id)]

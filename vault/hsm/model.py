@@ -8,7 +8,7 @@ from typing import Any
 
 from vault.errors import KeyNotWrappable, MechanismUnsupported
 from vault.hsm.uri import format_uri
-from vault.types import KeyAlgorithm
+from vault.types import KeyAlgorithm, KeyPurpose
 
 
 class WrapMechanism(enum.Enum):
@@ -69,6 +69,7 @@ class KeyObject:
     extractable: bool
     has_private: bool
     has_public: bool
+    purpose: KeyPurpose | None = None  # what the vault recorded; None: the algorithm's default
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,7 +133,7 @@ class HsmSession:
         return keys[0]
 
     @hsm_call("generate")
-    def generate(self, label: str, algorithm: KeyAlgorithm, *, backup: bool = True) -> KeyObject:
+    def generate(self, label: str, algorithm: KeyAlgorithm, *, backup: bool = True, purpose=None) -> KeyObject:
         """Generate a master key as a token object (see vault.hsm.templates for every attribute).
 
         backup=True: sensitive and extractable, so that it can be wrapped under the backup KEK;
@@ -141,9 +141,10 @@ class HsmSession:
         cannot wrap and unwrap the algorithm. backup=False: never extractable. CKA_ID is 16
         bytes from the HSM RNG. LabelExists if any object already has the label. After
         generation the key's parameters are checked; on a failed check the new objects are
-        destroyed and HsmCheckFailed is raised.
+        destroyed and HsmCheckFailed is raised. ``purpose`` (vault.types.KeyPurpose, default by
+        algorithm) sets the capability attributes (vault.hsm.purposes), checked after generation.
         """
-        return generation.generate(self, label, algorithm, backup=backup)
+        return generation.generate(self, label, algorithm, backup=backup, purpose=purpose)
 
     def x509_signer(self, key: KeyObject):
         """A signer of certificate and CRL TBS data with ``key`` (vault.hsm.x509sign)."""

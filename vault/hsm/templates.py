@@ -16,8 +16,9 @@ import pkcs11
 from pkcs11 import Attribute as A
 from pkcs11 import KeyType, Mechanism, ObjectClass
 
+from vault.hsm import purposes
 from vault.hsm.software import EC_PARAMS_DER
-from vault.types import KeyAlgorithm
+from vault.types import KeyAlgorithm, KeyPurpose
 
 Template = dict[A, Any]
 
@@ -48,8 +49,8 @@ SPECS: dict[KeyAlgorithm, AlgorithmSpec] = {
 }
 
 
-def secret_key(label: str, key_id: bytes, *, store: bool, backup: bool) -> Template:
-    """AES-256 master key, for C_GenerateKey."""
+def secret_key(label: str, key_id: bytes, *, store: bool, backup: bool, purpose: KeyPurpose | None = None) -> Template:
+    """AES-256 master key, for C_GenerateKey; capabilities by purpose (vault.hsm.purposes)."""
     return {
         A.CLASS: ObjectClass.SECRET_KEY,  # a symmetric key
         A.KEY_TYPE: KeyType.AES,  # AES
@@ -68,10 +69,12 @@ def secret_key(label: str, key_id: bytes, *, store: bool, backup: bool) -> Templ
         A.WRAP: False,  # not a KEK: it wraps nothing
         A.UNWRAP: False,  # not a KEK: it imports nothing
         A.DERIVE: False,  # no key derivation from it
+        **purposes.flags(purposes.SECRET, purpose, KeyPurpose.ENCRYPT),  # ENCRYPT/DECRYPT or WRAP/UNWRAP
     }
 
 
-def public_key(algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bool) -> Template:
+def public_key(algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bool,
+               purpose: KeyPurpose | None = None) -> Template:
     """Public half of a key pair, for C_GenerateKeyPair."""
     spec = SPECS[algorithm]
     template: Template = {
@@ -86,6 +89,7 @@ def public_key(algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: boo
         A.ENCRYPT: False,  # master keys only sign
         A.WRAP: False,  # never a KEK
         A.DERIVE: False,  # no key agreement
+        **purposes.flags(purposes.PUBLIC, purpose, KeyPurpose.SIGN),  # VERIFY, or WRAP for a transport key
     }
     if spec.key_type is KeyType.RSA:
         template[A.MODULUS_BITS] = spec.bits  # 3072 or 4096, checked after generation
@@ -95,7 +99,8 @@ def public_key(algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: boo
     return template
 
 
-def private_key(algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bool, backup: bool) -> Template:
+def private_key(algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bool, backup: bool,
+                purpose: KeyPurpose | None = None) -> Template:
     """Private half of a key pair, for C_GenerateKeyPair."""
     return {
         A.CLASS: ObjectClass.PRIVATE_KEY,  # the private half
@@ -111,6 +116,7 @@ def private_key(algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bo
         A.DECRYPT: False,  # master keys only sign
         A.UNWRAP: False,  # never a KEK
         A.DERIVE: False,  # no key agreement
+        **purposes.flags(purposes.PRIVATE, purpose, KeyPurpose.SIGN),  # SIGN, or UNWRAP for a transport key
     }
 
 
@@ -134,7 +140,8 @@ def wrapping_key(kek: bytes) -> Template:
     }
 
 
-def unwrapped_secret_key(label: str, key_id: bytes, *, store: bool, extractable: bool) -> Template:
+def unwrapped_secret_key(label: str, key_id: bytes, *, store: bool, extractable: bool,
+                         purpose: KeyPurpose | None = None) -> Template:
     """Template for C_UnwrapKey of an AES master key (the restored twin of :func:`secret_key`)."""
     return {
         A.CLASS: ObjectClass.SECRET_KEY,  # a symmetric key
@@ -153,6 +160,7 @@ def unwrapped_secret_key(label: str, key_id: bytes, *, store: bool, extractable:
         A.WRAP: False,  # as the original
         A.UNWRAP: False,  # as the original
         A.DERIVE: False,  # as the original
+        **purposes.flags(purposes.SECRET, purpose, KeyPurpose.ENCRYPT),  # the original's purpose
     }
 
 

@@ -19,12 +19,13 @@ from pkcs11 import Attribute as A
 from pkcs11 import Mechanism, ObjectClass
 
 from vault.errors import HsmCheckFailed, LabelExists, SignatureInvalid, WrappedKeyInvalid
-from vault.hsm import bulk, objects, software, templates
+from vault.hsm import bulk, objects, purposes, software, templates
 from vault.hsm.errors import translated
 from vault.hsm.model import KeyObject, WrappingKey
 from vault.hsm.restored import RestoredObjects
 from vault.hsm.signing import raw_sign
 from vault.hsm.wrap import kek_object
+from vault.types import KeyPurpose
 
 if TYPE_CHECKING:
     from vault.hsm.session import HsmSession
@@ -46,7 +47,8 @@ def unwrap_one(
     spec = templates.SPECS[key.algorithm]
     if key.algorithm.is_secret_key:
         object_class = ObjectClass.SECRET_KEY
-        template = templates.unwrapped_secret_key(key.label, key_id, store=store, extractable=key.extractable)
+        template = templates.unwrapped_secret_key(key.label, key_id, store=store, extractable=key.extractable,
+                                                  purpose=key.purpose)
     else:
         if public_der is None:
             raise ValueError("restoring a key pair needs the public key DER from the backup")
@@ -71,9 +73,13 @@ def unwrap_one(
             raise HsmCheckFailed(f"The restored '{key.label}' has other attributes than requested.")
         if key.algorithm.is_secret_key:
             fingerprint = objects.aes_fingerprint(obj, {})
+            if not fingerprint and key.purpose is KeyPurpose.WRAP:
+                # A key-wrapping key cannot encrypt: its KCV comes from a wrap (vault.hsm.purposes).
+                fingerprint = purposes.wrap_check_value(session.p11, obj)
             if fingerprint != key.fingerprint:
                 raise HsmCheckFailed(f"The restored '{key.label}' has KCV {fingerprint}, expected {key.fingerprint}.")
-            return KeyObject(key.label, key.key_id, key.algorithm, fingerprint, key.extractable, True, False), created
+            return KeyObject(key.label, key.key_id, key.algorithm, fingerprint, key.extractable, True, False,
+                             key.purpose), created
         assert public_der is not None
         signature = raw_sign(key.algorithm, obj, UNWRAP_CHECK_MESSAGE)
         try:

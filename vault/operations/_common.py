@@ -29,8 +29,10 @@ def require_reason(reason: object, what: str) -> str:
 
 
 def refuse_existing(path: Path) -> None:
-    if Path(path).exists() or Path(path).is_symlink():
-        raise OutputExists(f"{path} already exists and was left unchanged.")
+    """OutputExists for anything at ``path``; OutputPathUnsafe for a link there (vault.backup.outfile)."""
+    from vault.backup.outfile import refuse_existing as refuse
+
+    refuse(path)
 
 
 def sha256_file(path: Path) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from itertools import tee
 from pathlib import Path
 
+from vault import crashpoint
 from vault.backup.format import FORMAT_VERSION, BundleHeader, BundleWriter, KeyEntry, kek_check_value
 from vault.errors import HsmCheckFailed, StoreError, VaultError
 from vault.hsm import HsmSession, KeyObject, WrappingKey
@@ -63,7 +64,8 @@ def keys_to_back_up(vault) -> list[KeyRecord]:
 def record_key(record: KeyRecord) -> KeyObject:
     """The KeyObject the token should hold for ``record`` (found by label and CKA_ID)."""
     pair = record.algorithm.is_key_pair
-    return KeyObject(record.label, record.cka_id, record.algorithm, record.fingerprint, True, True, pair)
+    return KeyObject(record.label, record.cka_id, record.algorithm, record.fingerprint, True, True, pair,
+                     record.purpose)
 
 
 class _KeysDigest:
@@ -161,6 +163,7 @@ def write_backup(
             written = writer.result
             assert written is not None
             inode = os.stat(path).st_ino
+            crashpoint.reached("backup:published")  # the bundle is in place, not yet recorded
             try:
                 with store.atomic():
                     recorded_keys = _KeysDigest()

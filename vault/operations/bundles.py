@@ -8,7 +8,7 @@ from itertools import islice
 from pathlib import Path
 
 from vault.backup.format import BundleHeader, KeyEntry, VerifiedEntries, inspect_bundle, iter_verified_entries
-from vault.errors import BundleCorrupt, BundleForeign
+from vault.errors import BundleCorrupt, BundleForeign, HsmCheckFailed, VaultError, WrappedKeyInvalid
 from vault.hsm import HsmSession, KeyObject, WrappingKey
 from vault.operations._common import pem_to_der
 from vault.operations.quorum import ActiveQuorum
@@ -56,8 +56,9 @@ def _foreign(path: Path, header: BundleHeader, quorum: ActiveQuorum) -> BundleFo
     )
 
 
-def entry_key(entry: KeyEntry) -> KeyObject:
-    """The KeyObject a bundle entry restores to (same label and CKA_ID, extractable for backup)."""
+def entry_key(entry: KeyEntry, record=None) -> KeyObject:
+    """The KeyObject a bundle entry restores to (same label and CKA_ID, extractable for backup;
+    the purpose the vault recorded, when it has the key)."""
     return KeyObject(
         label=entry.label,
         key_id=entry.cka_id,
@@ -66,19 +67,43 @@ def entry_key(entry: KeyEntry) -> KeyObject:
         extractable=True,
         has_private=True,
         has_public=entry.algorithm.is_key_pair,
+        purpose=None if record is None else record.purpose,
     )
 
 
-def entry_item(entry: KeyEntry) -> tuple[KeyObject, bytes, bytes | None]:
-    return entry_key(entry), entry.wrapped, pem_to_der(entry.public_key_pem)
+def entry_item(entry: KeyEntry, record=None) -> tuple[KeyObject, bytes, bytes | None]:
+    return entry_key(entry, record), entry.wrapped, pem_to_der(entry.public_key_pem)
 
 
 def test_unwrap(session: HsmSession, wkey: WrappingKey, items: Iterable[tuple[KeyObject, bytes, bytes | None]]) -> int:
     """Every blob unwrapped into a session object and checked by the token module (AES: KCV;
     pairs: SPKI fingerprint and a signature verified in software against the bundle's public
     key), each copy destroyed by handle at once. In batches, so memory does not grow with the
-    number of keys. Returns how many keys were checked; raises on the first that fails."""
-    return sum(session.check_unwrap_many(wkey, batch) for batch in batches(items, TEST_UNWRAP_BATCH))
+    number of keys. Returns how many keys were checked; raises on the first that fails, naming
+    its label (a failed batch is checked again one key at a time to find it)."""
+    checked = 0
+    for batch in batches(items, TEST_UNWRAP_BATCH):
+        try:
+            checked += session.check_unwrap_many(wkey, batch)
+        except VaultError:
+            for item in batch:
+                try:
+                    session.check_unwrap_many(wkey, [item])
+                except VaultError as exc:
+                    raise _naming(exc, item[0].label) from None
+            raise
+    return checked
+
+
+def _naming(exc: VaultError, label: str) -> VaultError:
+    """The same error (same code), its message starting with the key's label."""
+    bad_blob = isinstance(exc, (WrappedKeyInvalid, HsmCheckFailed))
+    next_step = ("Use another copy of this backup, or another backup; this copy was changed after it was written."
+                 if bad_blob else exc.next_step)
+    try:
+        return type(exc)(f"Key {label!r} of the bundle: {exc.message}", next_step=next_step)
+    except TypeError:  # an error class with a constructor of its own: keep it as it is
+        return exc
 
 
 def batches(items: Iterable, size: int) -> Iterator[list]:

@@ -24,7 +24,8 @@ from vault import hsm
 from vault.errors import BundleUnreadable, DrillFailed, HsmCheckFailed, RecordNotFound, VaultError
 from vault.hsm import HsmModule
 from vault.operations._common import ACTOR, Stopwatch, sha256_file
-from vault.operations.bundles import entry_item, open_verified, test_unwrap, with_records
+from vault.operations.bundle_record import check_against_record
+from vault.operations.bundles import entry_item, open_verified, test_unwrap
 from vault.operations.drill_coverage import LISTED, Coverage, coverage_of, standing
 from vault.operations.quorum import ActiveQuorum, wrap_mechanism
 from vault.secret import Secret
@@ -128,28 +129,33 @@ def _backup_of(vault, bundle_path: Path | None) -> BackupRecord:
 def _drill(vault, quorum: ActiveQuorum, path: Path) -> int:
     with quorum.mac_key() as mac_key:
         verified = open_verified(path, quorum, mac_key)
-        # The bundle must agree with the database before anything is unwrapped (looked up a batch at a time).
-        for entry, record in with_records(vault, verified):
-            if record is not None and record.fingerprint != entry.fingerprint:
-                raise HsmCheckFailed(f"The bundle's {entry.label!r} is {entry.fingerprint}; the vault recorded "
-                                     f"{record.fingerprint}.")  # fmt: skip
-        module = _scratch_module(vault)
-        label = f"drill-{os.urandom(4).hex()}"
-        so_pin, user_pin = Secret(os.urandom(16).hex(), "so-pin"), Secret(os.urandom(16).hex(), "user-pin")
-        info = module.init_token(label, so_pin, user_pin)
+        # The bundle must be, key for key, the backup the vault recorded before anything is unwrapped.
+        check_against_record(vault, verified, path)
+        return unwrap_in_scratch_token(vault, quorum, verified)
+
+
+def unwrap_in_scratch_token(vault, quorum: ActiveQuorum, verified) -> int:
+    """Every entry of ``verified`` unwrapped as a session object of a scratch token and checked
+    (KCV / SPKI fingerprint and a signature), the scratch token wiped whatever happens; the
+    vault's own token is not touched. Returns how many keys were checked. The restore's
+    pre-check before a replacement token is initialised uses it too."""
+    module = _scratch_module(vault)
+    label = f"drill-{os.urandom(4).hex()}"
+    so_pin, user_pin = Secret(os.urandom(16).hex(), "so-pin"), Secret(os.urandom(16).hex(), "user-pin")
+    info = module.init_token(label, so_pin, user_pin)
+    try:
+        with module.open_session(info, user_pin, wrap_mechanism=wrap_mechanism(vault)) as session, quorum.kek() as kek:
+            wkey = session.import_wrapping_key(kek)
+            compared = test_unwrap(session, wkey, map(entry_item, verified))
+            if compared != verified.key_count:
+                raise HsmCheckFailed(f"{compared} of the bundle's {verified.key_count} keys were compared.")
+            return compared
+    finally:
         try:
-            with module.open_session(info, user_pin, wrap_mechanism=wrap_mechanism(vault)) as session, quorum.kek() as kek:
-                wkey = session.import_wrapping_key(kek)
-                compared = test_unwrap(session, wkey, map(entry_item, verified))
-                if compared != verified.key_count:
-                    raise HsmCheckFailed(f"{compared} of the bundle's {verified.key_count} keys were compared.")
-                return compared
+            module.wipe_softhsm_token(info, user_pin=user_pin)
         finally:
-            try:
-                module.wipe_softhsm_token(info, user_pin=user_pin)
-            finally:
-                so_pin.wipe()
-                user_pin.wipe()
+            so_pin.wipe()
+            user_pin.wipe()
 
 
 def _scratch_module(vault) -> HsmModule:

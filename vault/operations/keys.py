@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vault import crashpoint
 from vault.errors import (
     HsmCheckFailed,
     KeyNotFound,
@@ -23,7 +24,9 @@ from vault.hsm import HsmSession, KeyObject
 from vault.operations._common import ACTOR, check_label, destroy_quietly, require_reason
 from vault.store.keys import allowed_next_states
 from vault.store.records import BackupDecision, BackupRecord, KeyRecord
-from vault.types import KeyAlgorithm, KeyState, transition_allowed
+from vault.cryptoperiods import cryptoperiod_days
+from vault.keynames import check_name, token_label
+from vault.types import KeyAlgorithm, KeyPurpose, KeyState, transition_allowed
 
 #: States whose keys every backup includes (a destroyed or compromised key is never re-backed-up).
 BACKED_UP_STATES = frozenset({KeyState.PRE_ACTIVATION, KeyState.ACTIVE, KeyState.SUSPENDED, KeyState.DEACTIVATED})
@@ -40,10 +43,17 @@ class DestructionRecord:
 
 
 def _key_row(vault, label: str) -> KeyRecord:
+    """The key addressed by ``label``: ``name``, ``name@N`` or a token label."""
+    return resolve_key(vault, label)
+
+
+def resolve_key(vault, ref: str) -> KeyRecord:
+    """``name`` (the newest active version), ``name@N``, or a token label -> its record."""
     try:
-        return vault.store.get_key_by_label(label)
+        return vault.store.resolve_key(ref)
     except RecordNotFound:
-        raise KeyNotFound(f"No key labelled {label!r} in this vault.") from None
+        raise KeyNotFound(f"No key {ref!r} in this vault.",
+                          next_step="List keys with `custodian keys list`; address one as NAME or NAME@VERSION.") from None
 
 
 def token_key(session: HsmSession, record: KeyRecord) -> KeyObject:
@@ -71,6 +81,7 @@ def preflight_generate(
     backup: bool,
     *,
     no_backup_reason: str | None = None,
+    purpose: KeyPurpose | None = None,
 ) -> None:
     """Everything that can be checked before a key is generated; raises, changes nothing.
 
@@ -81,6 +92,7 @@ def preflight_generate(
     """
     check_label(label)
     algorithm = _algorithm(algorithm)
+    _purpose(purpose, algorithm)
     try:
         existing = vault.store.get_key_by_label(label)
     except RecordNotFound:
@@ -121,15 +133,31 @@ def generate_key(
     no_backup_reason: str | None = None,
     ceremony_id: str | None = None,
     actor: str = ACTOR,
+    purpose: KeyPurpose | None = None,
+    activate_after: str | None = None,
+    cryptoperiod: int | None = None,
 ) -> KeyRecord:
-    """Generate a master key on the token, record it (pre-activation -> active, version 1)."""
+    """Generate version 1 of the key named ``label`` on the token and record it.
+
+    The token label is derived from the name (vault.keynames). ``purpose`` (default: encrypt
+    for AES, sign for pairs) sets the token's capability attributes. Without
+    ``activate_after`` the key is activated at once; with one it stays in
+    pre-activation until an activate step, on or after that time, activates it. Its cryptoperiod
+    (``cryptoperiod`` days, default the vault's for the purpose) starts at activation.
+    """
     algorithm = _algorithm(algorithm)
+    purpose = _purpose(purpose, algorithm)
+    name = check_name(label)
+    label = token_label(name, 1)
     reason = None if backup else _require_no_backup_reason(label, no_backup_reason)
-    preflight_generate(vault, session, label, algorithm, backup, no_backup_reason=reason)
-    key = session.generate(label, algorithm, backup=backup)
+    preflight_generate(vault, session, label, algorithm, backup, no_backup_reason=reason, purpose=purpose)
+    days = cryptoperiod or cryptoperiod_days(vault.store, purpose)
+    key = session.generate(label, algorithm, backup=backup, purpose=purpose)
+    crashpoint.reached("generate:on-token")  # crash tests: the key exists, the database does not know it
     try:
         with vault.store.atomic():
-            record = _record_new_key(vault, session, key, backup, reason, ceremony_id, actor)
+            record = _record_new_key(vault, session, key, backup, reason, ceremony_id, actor,
+                                     purpose=purpose, activate_after=activate_after, days=days)
             vault.ledger.append("key.generated", _key_details(record), actor=actor, ceremony_id=ceremony_id)
             if reason:
                 vault.ledger.append(
@@ -153,7 +181,23 @@ def _algorithm(algorithm: KeyAlgorithm | str) -> KeyAlgorithm:
                                    next_step=f"Choose one of: {known}.") from None  # fmt: skip
 
 
-def _record_new_key(vault, session, key: KeyObject, backup: bool, reason, ceremony_id, actor) -> KeyRecord:
+def _purpose(purpose: KeyPurpose | str | None, algorithm: KeyAlgorithm) -> KeyPurpose:
+    from vault.errors import PurposeMismatch
+
+    try:
+        chosen = KeyPurpose(purpose) if purpose is not None else KeyPurpose.default_for(algorithm)
+    except ValueError:
+        raise PurposeMismatch(f"{purpose!r} is not a key purpose.",
+                              next_step="Choose one of: " + ", ".join(p.value for p in KeyPurpose) + ".") from None
+    if not chosen.allows(algorithm):
+        fits = ", ".join(p.value for p in KeyPurpose if p.allows(algorithm))
+        raise PurposeMismatch(f"A {algorithm.value} key cannot have the purpose {chosen.value}.",
+                              next_step=f"For {algorithm.value} choose: {fits}.")
+    return chosen
+
+
+def _record_new_key(vault, session, key: KeyObject, backup: bool, reason, ceremony_id, actor, *,
+                    purpose: KeyPurpose, activate_after: str | None, days: int) -> KeyRecord:
     record = vault.store.add_key(
         key.label,
         cka_id=key.key_id,
@@ -166,7 +210,12 @@ def _record_new_key(vault, session, key: KeyObject, backup: bool, reason, ceremo
         no_backup_reason=reason,
         state=KeyState.PRE_ACTIVATION,
         reason="generated; post-generation checks passed",
+        purpose=purpose,
+        activate_after=activate_after,
+        cryptoperiod_days=days,
     )
+    if activate_after is not None:
+        return record  # stays in pre-activation: an activate step, on or after the date, activates it
     return vault.store.transition_key(
         record.id, KeyState.ACTIVE, actor=actor, ceremony_id=ceremony_id, reason="activated at generation"
     )
@@ -180,6 +229,10 @@ def _key_details(record: KeyRecord) -> dict:
         "fingerprint": record.fingerprint,
         "version": record.version,
         "lineage": record.lineage,
+        "name": record.name,
+        "purpose": record.purpose.value,
+        "expires_at": record.expires_at,
+        "activate_after": record.activate_after,
         "state": record.state.value,
         "backup": record.backup.value,
         "token_serial": record.token_serial,
@@ -205,14 +258,16 @@ def rotate_key(
     if latest.id != old.id:
         raise TransitionRefused(
             f"Key {label!r} is version {old.version}; version {latest.version} ({latest.label!r}) is the latest.",
-            next_step=f"Rotate {latest.label!r} instead.",
+            next_step=f"Rotate {latest.name!r} (version {latest.version}) instead.",
         )
     if old.state not in (KeyState.ACTIVE, KeyState.SUSPENDED):
         raise TransitionRefused(f"Key {label!r} is {old.state.value}; only an active or suspended key is rotated.")
-    new_label = new_label or f"{old.lineage}-v{old.version + 1}"
+    new_label = new_label or token_label(old.lineage, old.version + 1)
     backup = old.backup is BackupDecision.BACKED_UP
-    preflight_generate(vault, session, new_label, old.algorithm, backup, no_backup_reason=old.no_backup_reason)
-    key = session.generate(new_label, old.algorithm, backup=backup)
+    preflight_generate(vault, session, new_label, old.algorithm, backup, no_backup_reason=old.no_backup_reason,
+                       purpose=old.purpose)
+    key = session.generate(new_label, old.algorithm, backup=backup, purpose=old.purpose)
+    crashpoint.reached("rotate:on-token")  # crash tests: the new version exists, the database does not know it
     try:
         with vault.store.atomic():
             new = vault.store.rotate_key(
@@ -255,7 +310,8 @@ def change_key_state(
         updated = vault.store.transition_key(record.id, new_state, actor=actor, ceremony_id=ceremony_id, reason=reason)
         vault.ledger.append(
             f"key.{new_state.value}",
-            {"label": label, "fingerprint": record.fingerprint, "from_state": record.state.value,
+            {"label": record.label, "name": record.name, "version": record.version,
+             "fingerprint": record.fingerprint, "from_state": record.state.value,
              "to_state": new_state.value, "reason": reason},
             actor=actor,
             ceremony_id=ceremony_id,
@@ -278,7 +334,8 @@ def compromise_key(
         updated = vault.store.transition_key(record.id, target, actor=actor, ceremony_id=ceremony_id, reason=reason)
         vault.ledger.append(
             "key.compromised",
-            {"label": label, "fingerprint": record.fingerprint, "algorithm": record.algorithm.value,
+            {"label": record.label, "name": record.name, "version": record.version,
+             "fingerprint": record.fingerprint, "algorithm": record.algorithm.value,
              "from_state": record.state.value, "to_state": target.value, "reason": reason,
              "at": updated.entered_at(target)},
             actor=actor,
@@ -322,7 +379,9 @@ def destroy_key(
         vault.ledger.append(
             "key.destroyed",
             {
-                "label": label,
+                "label": record.label,
+                "name": record.name,
+                "version": record.version,
                 "cka_id": record.cka_id,
                 "fingerprint": record.fingerprint,
                 "algorithm": record.algorithm.value,
@@ -337,10 +396,11 @@ def destroy_key(
         )
         # Last, inside the transaction: if the token refuses or the key survives, nothing commits.
         session.destroy(key)
+        crashpoint.reached("destroy:gone")  # crash tests: gone from the token, the tombstone not committed
         try:
-            session.get_key(label)
+            session.get_key(record.label)
         except KeyNotFound:
             pass
         else:
-            raise HsmCheckFailed(f"Key {label!r} is still on the token after destruction.")
+            raise HsmCheckFailed(f"Key {record.label!r} is still on the token after destruction.")
     return DestructionRecord(updated, record.state, holding)

@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from vault import crashpoint
 from vault.backup.format import KeyEntry
-from vault.errors import HsmCheckFailed, TokenNotEmpty, VaultError
+from vault.errors import BundleMismatch, HsmCheckFailed, TokenNotEmpty, VaultError
 from vault.hsm import HsmSession
 from vault.operations._common import ACTOR
+from vault.operations.bundle_record import check_against_record
 from vault.operations.bundles import LOOKUP_BATCH, batches, entry_item, open_verified, with_records
 from vault.operations.keys import DESTROYED_STATES
 from vault.operations.quorum import ActiveQuorum
@@ -72,6 +74,37 @@ def plan_restore(vault, entries) -> tuple[int, list[tuple[str, str]]]:
     return count, skipped
 
 
+@dataclass(frozen=True, slots=True)
+class RestorePreflight:
+    """A bundle checked for a restore without touching the vault's token (``preflight_restore``)."""
+
+    path: str
+    sha256: str
+    backup_id: int
+    key_count: int  # keys in the bundle
+    to_restore: int  # of which a restore brings back (destroyed keys are skipped)
+    skipped: tuple[tuple[str, str], ...]
+    keys_unwrapped: int  # blobs unwrapped and checked in a scratch token
+
+
+def preflight_restore(vault, quorum: ActiveQuorum, path: Path) -> RestorePreflight:
+    """Everything a restore checks before any token is touched, the replacement token included:
+    the whole file (lines, MAC, the quorum's KEK), the bundle against the vault's record of that
+    backup key for key (vault.operations.bundle_record), and every blob unwrapped and checked in a
+    throwaway scratch token (vault.operations.drill). Raises on the first problem; changes nothing
+    in the vault (no row, no setting, no ledger event)."""
+    from vault.operations.drill import unwrap_in_scratch_token
+
+    path = Path(path)
+    with quorum.mac_key() as mac_key:
+        verified = open_verified(path, quorum, mac_key)
+        record = check_against_record(vault, verified, path)
+        count, skipped = plan_restore(vault, verified)
+        unwrapped = unwrap_in_scratch_token(vault, quorum, verified)
+    return RestorePreflight(str(path), verified.sha256, record.id, verified.key_count, count, tuple(skipped),
+                            unwrapped)  # fmt: skip
+
+
 def restore_backup(
     vault,
     session: HsmSession,
@@ -80,22 +113,27 @@ def restore_backup(
     *,
     ceremony_id: str | None = None,
     actor: str = ACTOR,
+    expected_sha256: str | None = None,
 ) -> RestoreResult:
-    """Restore every key of the bundle at ``path`` onto the (fresh) token of ``session``."""
+    """Restore every key of the bundle at ``path`` onto the (fresh) token of ``session``.
+
+    ``expected_sha256``: the digest a ``preflight_restore`` checked; a file changed since is refused."""
     path = Path(path)
     with quorum.mac_key() as mac_key:  # kept until the last pass over the bundle
         verified = open_verified(path, quorum, mac_key)  # before the token is touched
+        if expected_sha256 is not None and verified.sha256 != expected_sha256:
+            raise BundleMismatch(f"Bundle {path} changed since it was checked (SHA-256 {expected_sha256[:16]}… "
+                                 f"then, {verified.sha256[:16]}… now); nothing was restored.")  # fmt: skip
+        check_against_record(vault, verified, path)
         count, skipped = plan_restore(vault, verified)
         present = session.list_keys()
         if present:
-            raise TokenNotEmpty(
-                f"Token {session.token.describe()} already holds {len(present)} keys "
-                f"(e.g. {present[0].label!r}); a restore goes onto a fresh token."
-            )
+            _clear_partial_restore(vault, session, verified, present, ceremony_id=ceremony_id, actor=actor)
         with quorum.kek() as kek:
             wkey = session.import_wrapping_key(kek)
         try:
-            made = session.unwrap_all(wkey, (entry_item(e) for e, _ in _restorable(vault, verified)), store=True)
+            items = crashpoint.counting("restore:unwrapped", (entry_item(e, r) for e, r in _restorable(vault, verified)))
+            made = session.unwrap_all(wkey, items, store=True)
         finally:
             try:
                 session.destroy_wrapping_key(wkey)
@@ -125,6 +163,36 @@ def restore_backup(
             made.undo()
             raise
     return RestoreResult(str(path), verified.sha256, session.token.serial, labels, tuple(skipped))
+
+
+def _clear_partial_restore(vault, session: HsmSession, verified, present, *, ceremony_id, actor) -> None:
+    """A replacement token half filled by a restore that was killed: every object on it is a copy
+    of one of this bundle's keys, and none of them is recorded on this token yet. Those copies are
+    destroyed (the bundle still holds every one) so that the restore starts again from empty;
+    anything else on the token is refused (``TokenNotEmpty``)."""
+    serial = session.token.serial
+    by_ident = {(k.label, k.key_id): k for k in present}
+    matched = 0
+    for entry, record in with_records(vault, verified):
+        key = by_ident.get((entry.label, entry.cka_id))
+        if key is None:
+            continue
+        if (key.algorithm is not entry.algorithm or key.fingerprint not in ("", entry.fingerprint)
+                or (record is not None and record.token_serial == serial)):
+            break
+        matched += 1
+    if matched != len(present):
+        raise TokenNotEmpty(
+            f"Token {session.token.describe()} already holds {len(present)} keys "
+            f"(e.g. {present[0].label!r}); a restore goes onto a fresh token."
+        )
+    for key in present:
+        session.destroy(key)
+    vault.ledger.append("restore.partial_cleared", {
+        "token_serial": serial, "keys_destroyed": len(present), "path": str(verified.path),
+        "sha256": verified.sha256,
+        "reason": "copies left by a restore that did not finish; the bundle holds every one",
+    }, actor=actor, ceremony_id=ceremony_id)  # fmt: skip
 
 
 def _record(vault, session: HsmSession, verified, ceremony_id, actor) -> tuple[str, ...]:

@@ -14,12 +14,13 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from vault.backup.outfile import WriteOnceFile, output_failed
-from vault.errors import HsmCheckFailed, KeyNotActive, MechanismUnsupported, OutputWriteFailed, PayloadUnreadable
+from vault.errors import (HsmCheckFailed, KeyNotActive, MechanismUnsupported, OutputWriteFailed, PayloadUnreadable,
+                          SignatureInvalid)
 from vault.hsm import HsmSession, verify_signature
 from vault.hsm.software import public_key_algorithm, spki_fingerprint
 from vault.operations._common import ACTOR, pem_to_der, refuse_existing
 from vault.operations.keys import _key_row, token_key
-from vault.types import KeyAlgorithm, KeyState
+from vault.types import KeyAlgorithm, KeyPurpose, KeyState
 
 MAX_PAYLOAD_BYTES = 256 * 1024 * 1024
 
@@ -56,8 +57,12 @@ def sign_payload(
     *,
     ceremony_id: str | None = None,
     actor: str = ACTOR,
+    expected_sha256: str | None = None,
 ) -> SignResult:
-    """Sign the file ``payload`` with the active key ``label``; write the signature to the new file ``out``."""
+    """Sign the file ``payload`` with the active key ``label``; write the signature to the new file ``out``.
+
+    ``expected_sha256``: the payload digest that was reviewed; a payload that differs is refused
+    (``REVIEW_MISMATCH``) before the HSM signs."""
     payload, out = Path(payload), Path(out)
     record = _key_row(vault, label)
     if record.state is not KeyState.ACTIVE:
@@ -65,17 +70,34 @@ def sign_payload(
     if not record.algorithm.can_sign:
         raise MechanismUnsupported(f"Key {label!r} is {record.algorithm.value}; only key pairs sign.",
                                    next_step="Choose an EC, RSA or Ed25519 key.")  # fmt: skip
+    if record.purpose is not KeyPurpose.SIGN:
+        from vault.errors import PurposeMismatch
+
+        raise PurposeMismatch(f"Key {record.ref} has the purpose {record.purpose.value}; only signing keys sign.")
+    if record.expires_at and vault.store.now() >= record.expires_at:
+        from vault.errors import KeyExpired
+
+        raise KeyExpired(f"Key {record.ref}'s cryptoperiod ended at {record.expires_at}; it signs nothing new.")
     refuse_existing(out)
     data = _read_payload(payload)
+    if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
+        from vault.errors import ReviewMismatch
+
+        raise ReviewMismatch(f"The payload {payload} changed after the review; nothing was signed.",
+                             next_step="Start the signing again and review the payload that is there now.")
     key = token_key(session, record)
     pem = session.public_key_pem(key)
     if spki_fingerprint(pem_to_der(pem)) != record.fingerprint:
         raise HsmCheckFailed(f"The token's public key of {label!r} is not the one the vault recorded.")
     signature = session.sign(key, data)
-    verify_signature(pem, record.algorithm, data, signature)  # here too: the vault checks what it writes
+    try:  # here too, whatever the HSM layer did: the vault checks what it writes
+        verify_signature(pem, record.algorithm, data, signature)
+    except SignatureInvalid:
+        raise HsmCheckFailed(f"The HSM's signature of {payload.name} with {label!r} did not verify in software; "
+                             "nothing was written.") from None
     _write_once(out, signature)
     result = SignResult(
-        label=label,
+        label=record.label,
         algorithm=record.algorithm,
         fingerprint=record.fingerprint,
         payload_path=str(payload.resolve()),
@@ -87,8 +109,8 @@ def sign_payload(
     try:
         vault.ledger.append(
             "payload.signed",
-            {"label": label, "algorithm": record.algorithm.value, "fingerprint": record.fingerprint,
-             "payload": result.payload_path, "payload_sha256": result.payload_sha256,
+            {"label": record.label, "key": record.ref, "algorithm": record.algorithm.value,
+             "fingerprint": record.fingerprint, "payload": result.payload_path, "payload_sha256": result.payload_sha256,
              "payload_size": len(data), "signature": result.signature_path,
              "signature_sha256": result.signature_sha256},
             actor=actor,
@@ -114,6 +136,50 @@ def _write_once(path: Path, data: bytes) -> None:
     except BaseException:
         out.discard()
         raise
+
+
+MAX_PUBLIC_KEY_BYTES = 64 * 1024
+
+
+def read_public_key(path: Path) -> str:
+    """The public key file of ``custodian verify`` as PEM: PEM or DER SubjectPublicKeyInfo (or an
+    RSA PKCS#1 DER public key); ``PublicKeyUnreadable`` names the file and what is wrong."""
+    from vault.errors import PublicKeyUnreadable
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_PUBLIC_KEY_BYTES + 1)
+    except OSError as exc:
+        raise PublicKeyUnreadable(f"Cannot read the public key {path}: {exc.strerror or exc}.") from None
+    if len(raw) > MAX_PUBLIC_KEY_BYTES:
+        raise PublicKeyUnreadable(f"{path} is larger than any public key ({MAX_PUBLIC_KEY_BYTES} bytes or more).")
+    key = None
+    if raw.lstrip().startswith(b"-----BEGIN"):
+        try:
+            key = serialization.load_pem_public_key(raw)
+        except (ValueError, TypeError):
+            raise PublicKeyUnreadable(f"{path} is a PEM file, but not of a public key the console can read.") from None
+    else:
+        try:
+            key = serialization.load_der_public_key(raw)
+        except (ValueError, TypeError):
+            raise PublicKeyUnreadable(f"{path} is neither a PEM nor a DER public key.") from None
+    if public_key_algorithm(key) is None:
+        size = getattr(key, "key_size", None)
+        what = f" (it reads as a {type(key).__name__.replace('PublicKey', '').lstrip('_')} key of {size} bits)" if size else ""
+        raise PublicKeyUnreadable(f"{path} is not the public key of a key the console signs with{what}: "
+                                  "is it the signature or another file?",
+                                  next_step="Give the public key of an EC P-256/P-384, RSA-3072/4096 or Ed25519 key.")
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def read_signed_file(path: Path, what: str) -> bytes:
+    """A payload or signature file for verification (``PayloadUnreadable`` naming it)."""
+    try:
+        return _read_payload(Path(path))
+    except PayloadUnreadable as exc:
+        raise PayloadUnreadable(exc.message.replace("the payload", f"the {what}"), next_step=exc.next_step) from None
 
 
 def verify_payload(

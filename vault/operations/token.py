@@ -177,6 +177,28 @@ def discard_orphaned_token(vault, *, reason: str, ceremony_id: str | None = None
     return info.serial
 
 
+def forget_reset_token(vault, *, ceremony_id: str | None = None, actor: str = ACTOR) -> str | None:
+    """The production init wedge: an init that stopped left the token with transient PINs, the
+    token was then reset with the vendor's tools, so the recorded serial is gone (or no longer an
+    initialised token). The vault forgets it — recording the old attempt (``token.reset_recognised``)
+    — and init can start again. Returns the forgotten serial, or None when there was nothing to do.
+    A token still initialised under the recorded serial is never forgotten."""
+    serial = vault.store.get_setting(SETTING_SERIAL)
+    if not serial or vault.store.get_setting(SETTING_PINS) != PINS_TRANSIENT:
+        return None
+    if any(t.serial == serial for t in vault.hsm().tokens()):
+        return None
+    with vault.store.atomic():
+        label = vault.store.get_setting(SETTING_LABEL)
+        _forget_token(vault)
+        vault.ledger.append("token.reset_recognised", {
+            "label": label, "serial": serial,
+            "reason": "an init that did not finish left this token with transient PINs; it is no longer an "
+                      "initialised token (reset with the vendor's tools), so the vault forgets it",
+        }, actor=actor, ceremony_id=ceremony_id)  # fmt: skip
+    return serial
+
+
 def initialise_token_transient(
     vault, label: str | None = None, *, ceremony_id: str | None = None, actor: str = ACTOR
 ) -> tuple[TokenInfo, TransientPins]:
@@ -195,6 +217,7 @@ def initialise_token_transient(
     if orphaned_token(vault) is not None:
         discard_orphaned_token(vault, reason="left with transient PINs by an init that did not finish; "
                                              "discarded by the next init", ceremony_id=ceremony_id, actor=actor)
+    forget_reset_token(vault, ceremony_id=ceremony_id, actor=actor)
     module = vault.hsm()
     clash = [t for t in module.tokens() if t.label == label]
     if clash:

@@ -17,7 +17,7 @@ Order of checks for each share (the first failure is raised; nothing is kept on 
 from __future__ import annotations
 
 import hmac
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from shamir_mnemonic import MnemonicError, combine_mnemonics
 
@@ -46,10 +46,12 @@ from vault.shares.parse import (
 class ShareCollector:
     """A UI-free quorum collector for one share set and one ceremony (``ceremony_id``)."""
 
-    def __init__(self, expected: ShareSetPublic, *, ceremony_id: str, known: Sequence[KnownShareSet] = ()) -> None:
+    def __init__(self, expected: ShareSetPublic, *, ceremony_id: str, known: Sequence[KnownShareSet] = (),
+                 holders: Mapping[ShareRef, str] | None = None) -> None:
         self._expected = expected
         self._ceremony_id = ceremony_id
         self._known = tuple(known)
+        self._holders = dict(holders or {})  # messages name the custodian who holds a member
         self._shares: dict[ShareRef, ParsedShare] = {}
         self._last: ShareRef | None = None
 
@@ -90,18 +92,18 @@ class ShareCollector:
             raise_foreign(share, expected, self._known)
         held = self._shares.get(share.ref)
         if held is not None:
+            who = self._describe(share.ref)
             if hmac.compare_digest(held.text.reveal(), share.text.reveal()):
-                raise ShareDuplicate(
-                    f"{share.ref.describe(capital=True)} was already entered ({self.progress().describe()})."
-                )
-            raise ShareConflict(
-                f"{share.ref.describe(capital=True)} was already entered, with other words: "
-                f"this share does not match what was distributed."
-            )
+                raise ShareDuplicate(f"{who} was already entered ({self.progress().describe()}).")
+            raise ShareConflict(f"{who} was already entered, with other words: "
+                                f"this share does not match what was distributed.")
         if matches_commitment(share, expected) is False:
             # A 1-in-32768 identifier collision with a known set is named before calling it a typo.
             raise_if_known_elsewhere(share, expected, self._known)
-            raise ShareMismatch(f"{share.ref.describe(capital=True)} does not match what was distributed.")
+            raise ShareMismatch(f"{self._describe(share.ref)} does not match what was distributed.")
+
+    def _describe(self, ref: ShareRef) -> str:
+        return ref.describe(capital=True, holder=self._holders.get(ref))
 
     def progress(self) -> Progress:
         counts = [0] * len(self._expected.groups)

@@ -20,9 +20,13 @@ class ShareRef:
     group: int
     member: int
 
-    def describe(self, *, capital: bool = False) -> str:
-        """For people: 1-based, e.g. "member 3 of group 1" ("Member 3 ..." to start a sentence)."""
-        return f"{'M' if capital else 'm'}ember {self.member + 1} of group {self.group + 1}"
+    def describe(self, *, capital: bool = False, holder: str | None = None) -> str:
+        """For people: 1-based, e.g. "member 3 of group 1" ("Member 3 ..." to start a sentence);
+        with the custodian who holds it, "the share of alice (member 3 of group 1)"."""
+        where = f"member {self.member + 1} of group {self.group + 1}"
+        if holder:
+            return f"{'T' if capital else 't'}he share of {holder} ({where})"
+        return where[0].upper() + where[1:] if capital else where
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,10 @@ class KnownShareSet:
     name: str
     status: str  # "active" | "retired" | "pending"
     retired_at: str | None = None
+    holders: tuple[tuple[ShareRef, str], ...] = ()  # who holds each share (custodian names), when known
+
+    def holder(self, ref: ShareRef) -> str | None:
+        return dict(self.holders).get(ref)
 
 
 @dataclass(frozen=True, slots=True)

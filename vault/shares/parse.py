@@ -108,14 +108,16 @@ def raise_if_known_elsewhere(share: ParsedShare, expected: ShareSetPublic, known
             continue
         if matches_commitment(share, other.public) is not True:
             continue
+        holder = other.holder(share.ref)
+        which = f"{holder}'s, {share.ref.describe()}" if holder else share.ref.describe()
         if other.status == "retired":
             when = other.retired_at or "an unrecorded date"
             raise ShareRetired(
-                f"This share ({share.ref.describe()}, starting {share.set_words!r}) belongs to share set "
+                f"This share ({which}, starting {share.set_words!r}) belongs to share set "
                 f"{other.name!r}, retired on {when}. It opens nothing any more."
             )
         raise ShareForeign(
-            f"This share ({share.ref.describe()}, starting {share.set_words!r}) belongs to share set "
+            f"This share ({which}, starting {share.set_words!r}) belongs to share set "
             f"{other.name!r} ({other.status}), not to the set this step needs (shares start "
             f"{expected.identifying_words!r})."
         )

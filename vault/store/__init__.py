@@ -74,7 +74,8 @@ Backups
                   ceremony_id), key_entries: [(key_id, fingerprint), ...]) -> BackupRecord
         (key_entries is streamed: a generator is read once)
     backups_holding(key_id) -> list[BackupRecord] ; latest_backup() -> BackupRecord | None ;
-    get_backup(id) ; get_backup_by_sha256(hex) ; list_backups() ; backup_keys(backup_id)
+    get_backup(id) ; get_backup_by_sha256(hex) ; list_backups() ; backup_keys(backup_id) ;
+    iter_backup_keys(backup_id, *, page=1000) -> Iterator[(KeyRecord, fingerprint written)]   (key id order)
 Ceremonies and the step journal
     start_ceremony(ceremony_id, *, definition_name, definition_sha256, mode, script_driven=False,
                    ledger_head: LedgerHead | None = None, params: dict | None = None) -> CeremonyRecord
@@ -95,7 +96,8 @@ Attestations, deviations, drills
                  keys_compared, detail="") -> DrillRecord
     last_drill(*, ok_only=False) -> DrillRecord | None ; list_drills()
 Settings (non-secret text)
-    get_setting(key, default=None) -> str | None ; set_setting(key, value: str) ; settings() -> dict
+    get_setting(key, default=None) -> str | None ; set_setting(key, value: str) ; delete_setting(key) -> bool ;
+    settings() -> dict
 Ledger rows (the chain itself is ``vault.ledger.Ledger``; use that, not these, to append)
     A stored event is (seq, body, hash): body = the canonical JSON the hash covers; at, actor,
     ceremony_id, action, details, prev_hash are derived from it by SQLite when read (view

@@ -8,6 +8,7 @@ from typing import Iterable, Iterator
 from vault.errors import RecordNotFound, StoreError, TransitionRefused
 from vault.store.base import StoreBase
 from vault.store.records import (
+    KeyNameRecord,
     STATE_TIME_COLUMN,
     BackupDecision,
     BackupKeyRecord,
@@ -16,13 +17,16 @@ from vault.store.records import (
     KeyTransitionRecord,
     NewBackup,
 )
-from vault.types import ALLOWED_TRANSITIONS, KeyAlgorithm, KeyState
+from vault.keynames import KeyRef
+from vault.types import ALLOWED_TRANSITIONS, KeyAlgorithm, KeyPurpose, KeyState, RevocationReason
 
 _KEY_COLS = (
     "id, label, cka_id, algorithm, state, version, lineage, previous_key_id, fingerprint, backup_decision, "
     "no_backup_reason, token_serial, ceremony_id, created_at, pre_activation_at, activated_at, suspended_at, "
-    "deactivated_at, compromised_at, destroyed_at, destroyed_compromised_at"
+    "deactivated_at, compromised_at, destroyed_at, destroyed_compromised_at, purpose, activate_after, "
+    "cryptoperiod_days, expires_at, revocation_reason"
 )
+_NAME_COLS = "name, min_decryption_version, created_at, ceremony_id"
 _HISTORY_COLS = "id, key_id, from_state, to_state, at, actor, ceremony_id, reason"
 _BACKUP_COLS = "id, path, sha256, format_version, share_set_id, kek_check_value, key_count, created_at, ceremony_id"
 
@@ -34,7 +38,7 @@ INITIAL_STATES = frozenset({KeyState.PRE_ACTIVATION, KeyState.ACTIVE})
 def _key(r: tuple) -> KeyRecord:
     return KeyRecord(
         r[0], r[1], r[2], KeyAlgorithm(r[3]), KeyState(r[4]), r[5], r[6], r[7], r[8], BackupDecision(r[9]),
-        *r[10:],
+        *r[10:21], KeyPurpose(r[21]), r[22], r[23], r[24], None if r[25] is None else RevocationReason(r[25]),
     )
 
 
@@ -65,12 +69,21 @@ class KeyRepository(StoreBase):
         version: int = 1,
         previous_key_id: int | None = None,
         reason: str = "generated",
+        purpose: KeyPurpose | None = None,
+        activate_after: str | None = None,
+        cryptoperiod_days: int | None = None,
     ) -> KeyRecord:
         """Insert a key and its first history row (from None) in one transaction.
 
-        ``lineage`` defaults to the label; versions of one lineage are unique.
+        ``lineage`` (the key's name) defaults to the label; versions of one name are unique.
+        The name is recorded in ``key_names`` on its first version. ``purpose`` defaults to
+        encrypt for AES and sign for key pairs; ``cryptoperiod_days`` sets ``expires_at`` when
+        the key becomes active.
         """
         state, backup = KeyState(state), BackupDecision(backup)
+        purpose = KeyPurpose(purpose) if purpose is not None else KeyPurpose.default_for(KeyAlgorithm(algorithm))
+        if not purpose.allows(KeyAlgorithm(algorithm)):
+            raise ValueError(f"purpose {purpose.value} does not fit {KeyAlgorithm(algorithm).value}")
         if state not in INITIAL_STATES:
             raise ValueError(f"a key is created in {sorted(s.value for s in INITIAL_STATES)}, not {state.value}")
         if (backup is BackupDecision.NO_BACKUP) != bool(no_backup_reason):
@@ -80,12 +93,19 @@ class KeyRepository(StoreBase):
             exists=f"A key labelled {label!r} (or version {version} of lineage {lineage or label!r}) already exists.",
             missing="The ceremony or previous key this key refers to does not exist.",
         ), self.atomic():
+            self._write(
+                "INSERT OR IGNORE INTO key_names (name, min_decryption_version, created_at, ceremony_id) "
+                "VALUES (?, 1, ?, ?)", (lineage or label, now, ceremony_id),
+            )
+            expires = _expiry(now, cryptoperiod_days) if state is KeyState.ACTIVE else None
             cur = self._write(
                 f"INSERT INTO keys (label, cka_id, algorithm, state, version, lineage, previous_key_id, fingerprint, "
-                f"backup_decision, no_backup_reason, token_serial, ceremony_id, created_at, "
-                f"{STATE_TIME_COLUMN[state]}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"backup_decision, no_backup_reason, token_serial, ceremony_id, created_at, purpose, activate_after, "
+                f"cryptoperiod_days, expires_at, {STATE_TIME_COLUMN[state]}) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (label, cka_id, KeyAlgorithm(algorithm).value, state.value, version, lineage or label,
-                 previous_key_id, fingerprint, backup.value, no_backup_reason, token_serial, ceremony_id, now, now),
+                 previous_key_id, fingerprint, backup.value, no_backup_reason, token_serial, ceremony_id, now,
+                 purpose.value, activate_after, cryptoperiod_days, expires, now),
             )
             key_id = cur.lastrowid
             self._history(key_id, None, state, now, actor, ceremony_id, reason)
@@ -181,9 +201,60 @@ class KeyRepository(StoreBase):
                 raise RecordNotFound(f"No key with id {key_id}.")
             return self.get_key(key_id)
 
+    # --- names -----------------------------------------------------------------------------------
+    def get_key_name(self, name: str) -> KeyNameRecord:
+        return KeyNameRecord(*self._row(f"SELECT {_NAME_COLS} FROM key_names WHERE name = ?", (name,),
+                                        f"No key named {name!r} in this vault."))
+
+    def list_key_names(self) -> list[KeyNameRecord]:
+        return [KeyNameRecord(*r) for r in self._rows(f"SELECT {_NAME_COLS} FROM key_names ORDER BY name")]
+
+    def key_versions(self, name: str) -> list[KeyRecord]:
+        """Every version of ``name``, oldest first."""
+        return [_key(r) for r in self._rows(f"SELECT {_KEY_COLS} FROM keys WHERE lineage = ? ORDER BY version",
+                                            (name,))]
+
+    def resolve_key(self, ref: KeyRef | str) -> KeyRecord:
+        """``name`` (newest active version; else newest version), ``name@N``, or a token label."""
+        ref = KeyRef.parse(ref) if isinstance(ref, str) else ref
+        if ref.version is not None:
+            return _key(self._row(
+                f"SELECT {_KEY_COLS} FROM keys WHERE lineage = ? AND version = ?", (ref.name, ref.version),
+                f"No version {ref.version} of a key named {ref.name!r} in this vault.",
+            ))
+        rows = self._rows(
+            f"SELECT {_KEY_COLS} FROM keys WHERE lineage = ? ORDER BY (state = 'active') DESC, version DESC LIMIT 1",
+            (ref.name,),
+        )
+        if rows:
+            return _key(rows[0])
+        return self.get_key_by_label(ref.name)  # a label (e.g. a legacy custom rotation label)
+
+    def set_min_decryption_version(self, name: str, version: int) -> KeyNameRecord:
+        """Raise the minimum version that may still decrypt (never lower; never past the newest)."""
+        with self.atomic():
+            current = self.get_key_name(name)
+            newest = self.latest_version(name).version
+            if not (current.min_decryption_version <= version <= newest):
+                raise TransitionRefused(
+                    f"The minimum decryption version of {name!r} is {current.min_decryption_version}; "
+                    f"it can be raised up to {newest}, not set to {version}.",
+                    next_step=f"Give a version from {current.min_decryption_version} to {newest}.",
+                )
+            self._write("UPDATE key_names SET min_decryption_version = ? WHERE name = ?", (version, name))
+            return self.get_key_name(name)
+
+    def keys_expiring(self, before: str) -> list[KeyRecord]:
+        """Active or suspended keys whose cryptoperiod ends before ``before`` (ISO time), soonest first."""
+        return [_key(r) for r in self._rows(
+            f"SELECT {_KEY_COLS} FROM keys WHERE state IN ('active', 'suspended') AND expires_at IS NOT NULL "
+            "AND expires_at < ? ORDER BY expires_at", (before,),
+        )]
+
     # --- lifecycle -------------------------------------------------------------------------------
     def transition_key(
-        self, key_id: int, new_state: KeyState, *, actor: str, ceremony_id: str | None, reason: str
+        self, key_id: int, new_state: KeyState, *, actor: str, ceremony_id: str | None, reason: str,
+        revocation: RevocationReason | None = None,
     ) -> KeyRecord:
         """Move a key to ``new_state`` if SP 800-57 allows it: state, lifecycle time, history row, atomically.
 
@@ -195,10 +266,16 @@ class KeyRepository(StoreBase):
             key = self.get_key(key_id)
             if (key.state, new_state) not in ALLOWED_TRANSITIONS:
                 raise _refused(key, new_state)
+            extra, extra_params = "", []
+            if new_state is KeyState.ACTIVE and key.expires_at is None and key.cryptoperiod_days:
+                extra, extra_params = ", expires_at = ?", [_expiry(now, key.cryptoperiod_days)]
+            if revocation is not None:
+                extra += ", revocation_reason = ?"
+                extra_params.append(RevocationReason(revocation).value)
             try:
                 cur = self._write(
-                    f"UPDATE keys SET state = ?, {STATE_TIME_COLUMN[new_state]} = ? WHERE id = ? AND state = ?",
-                    (new_state.value, now, key_id, key.state.value),
+                    f"UPDATE keys SET state = ?, {STATE_TIME_COLUMN[new_state]} = ?{extra} WHERE id = ? AND state = ?",
+                    (new_state.value, now, *extra_params, key_id, key.state.value),
                 )
             except sqlite3.IntegrityError as exc:
                 if "transition not allowed" in str(exc):  # the schema trigger agrees with the code
@@ -234,6 +311,7 @@ class KeyRepository(StoreBase):
                 label, cka_id=cka_id, algorithm=old.algorithm, fingerprint=fingerprint, token_serial=token_serial,
                 actor=actor, ceremony_id=ceremony_id, backup=backup, no_backup_reason=no_backup_reason,
                 lineage=old.lineage, version=old.version + 1, previous_key_id=old.id, reason="rotation: generated",
+                purpose=old.purpose, cryptoperiod_days=old.cryptoperiod_days,
             )
             new = self.transition_key(new.id, KeyState.ACTIVE, actor=actor, ceremony_id=ceremony_id,
                                       reason=f"rotation: replaces {old.label}")
@@ -317,6 +395,37 @@ class KeyRepository(StoreBase):
             "JOIN keys k ON k.id = bk.key_id WHERE bk.backup_id = ? ORDER BY k.id", (backup_id,),
         )]
 
+    def iter_backup_keys(self, backup_id: int, *, page: int = 1000) -> Iterator[tuple[KeyRecord, str]]:
+        """(key record, fingerprint as written into the bundle) of every key of a backup, in key
+        creation order (the order a backup writes them), ``page`` rows per query."""
+        self.get_backup(backup_id)
+        cols = ", ".join(f"k.{c.strip()}" for c in _KEY_COLS.split(","))
+        last = 0
+        while True:
+            rows = self._rows(
+                f"SELECT {cols}, bk.fingerprint FROM backup_keys bk JOIN keys k ON k.id = bk.key_id "
+                "WHERE bk.backup_id = ? AND k.id > ? ORDER BY k.id LIMIT ?", (backup_id, last, page),
+            )
+            for row in rows:
+                yield _key(row[:-1]), row[-1]
+            if len(rows) < page:
+                return
+            last = rows[-1][0]
+
+    def backups_of_ceremony(self, ceremony_id: str) -> list[BackupRecord]:
+        return [BackupRecord(*r) for r in self._rows(
+            f"SELECT {_BACKUP_COLS} FROM backups WHERE ceremony_id = ? ORDER BY id", (ceremony_id,))]
+
+    def withdraw_backup(self, backup_id: int) -> bool:
+        """Remove a backup row and its key list when no drill refers to it: the undo of a ceremony
+        aborted after writing it. False (and nothing changed) when a drill refers to it."""
+        with self.atomic():
+            if self._rows("SELECT count(*) FROM drills WHERE backup_id = ?", (backup_id,))[0][0]:
+                return False
+            self._write("DELETE FROM backup_keys WHERE backup_id = ?", (backup_id,))
+            self._write("DELETE FROM backups WHERE id = ?", (backup_id,))
+            return True
+
     def backups_holding(self, key_id: int) -> list[BackupRecord]:
         """Every backup that contains the key (destruction lists these: they still hold it)."""
         self.get_key(key_id)
@@ -325,6 +434,16 @@ class KeyRepository(StoreBase):
             f"SELECT {cols} FROM backups b JOIN backup_keys bk ON bk.backup_id = b.id "
             "WHERE bk.key_id = ? ORDER BY b.id", (key_id,),
         )]
+
+
+def _expiry(start_iso: str, days: int | None) -> str | None:
+    if not days:
+        return None
+    from datetime import datetime, timedelta
+
+    from vault.store.clock import iso
+
+    return iso(datetime.fromisoformat(start_iso.replace("Z", "+00:00")) + timedelta(days=days))
 
 
 def _refused(key: KeyRecord, new_state: KeyState) -> TransitionRefused:

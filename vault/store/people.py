@@ -130,6 +130,22 @@ class PeopleRepository(StoreBase):
             )
             return self.get_custodian_by_id(current.id)
 
+    def custodians_enrolled_by(self, ceremony_id: str) -> list[CustodianRecord]:
+        return [_custodian(r) for r in self._rows(
+            f"SELECT {_CUSTODIAN_COLS} FROM custodians WHERE enrolled_ceremony_id = ? ORDER BY id", (ceremony_id,))]
+
+    def withdraw_custodian(self, custodian_id: int) -> bool:
+        """Remove an enrollment nothing refers to (no share held, no attestation): the undo of a
+        failed init's enrollments. False (and nothing changed) when something refers to it."""
+        with self.atomic():
+            used = self._rows(
+                "SELECT (SELECT count(*) FROM share_holders WHERE custodian_id = ?) + "
+                "(SELECT count(*) FROM attestations WHERE custodian_id = ?)", (custodian_id, custodian_id))[0][0]
+            if used:
+                return False
+            self._write("DELETE FROM custodians WHERE id = ?", (custodian_id,))
+            return True
+
     # --- quorum policy ---------------------------------------------------------------------------
     def add_policy(
         self,

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from vault.types import KeyAlgorithm, KeyState, Mode, Role
+from vault.types import KeyAlgorithm, KeyPurpose, KeyState, Mode, RevocationReason, Role
 
 
 class CustodianStatus(enum.Enum):
@@ -195,10 +195,35 @@ class KeyRecord:
     compromised_at: str | None
     destroyed_at: str | None
     destroyed_compromised_at: str | None
+    purpose: KeyPurpose = KeyPurpose.SIGN
+    activate_after: str | None = None  # planned activation (pre-activation keys); None: at once
+    cryptoperiod_days: int | None = None  # originator-usage period from activation
+    expires_at: str | None = None  # end of the cryptoperiod (set at activation)
+    revocation_reason: RevocationReason | None = None
 
     def entered_at(self, state: KeyState) -> str | None:
         """When the key (last) entered ``state``, or None if it never did."""
         return getattr(self, STATE_TIME_COLUMN[state])
+
+    @property
+    def name(self) -> str:
+        """The key's stable name (its versions share it); ``lineage`` in the schema."""
+        return self.lineage
+
+    @property
+    def ref(self) -> str:
+        """``name@version``: how this version is addressed."""
+        return f"{self.lineage}@{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyNameRecord:
+    """What belongs to a key's name rather than to one version."""
+
+    name: str
+    min_decryption_version: int
+    created_at: str
+    ceremony_id: str | None
 
 
 @dataclass(frozen=True, slots=True)

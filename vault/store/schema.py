@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vault.types import ALLOWED_TRANSITIONS, KeyAlgorithm, KeyState, Mode, Role
+from vault.cryptoperiods import DEFAULT_DAYS
+from vault.types import ALLOWED_TRANSITIONS, KeyAlgorithm, KeyPurpose, KeyState, Mode, RevocationReason, Role
 
 from vault.store.schema_pki import PKI_STATEMENTS
+from vault.store.transport import TRANSPORT_STATEMENTS
 from vault.store.records import (
     BackupDecision,
     CeremonyStatus,
@@ -297,11 +299,60 @@ _V2 = (
     f"CREATE VIEW ledger_events AS SELECT seq, {_LEDGER_V2_VIEW_COLUMNS}, hash FROM ledger",
 )
 
+
+def _plus_days(column: str, days: int) -> str:
+    """SQL for ``column`` + ``days`` in the store's own time format (microseconds and Z kept)."""
+    return f"strftime('%Y-%m-%dT%H:%M:%S', {column}, '+{days:d} days') || substr({column}, 20)"
+
+
+# Version 4: named, versioned keys. A key's stable name is its lineage; ``key_names`` holds
+# what belongs to the name rather than to one version (the minimum decryption version). Each
+# version gets a purpose (sign, encrypt, wrap, transport), a planned activation date
+# (``activate_after``, for keys generated in pre-activation), the end of its cryptoperiod
+# (``cryptoperiod_days`` from activation to ``expires_at``) and, once revoked, a KMIP reason. Existing keys: AES keys were generated
+# with ENCRYPT/DECRYPT, so their purpose is encrypt; key pairs only ever signed. Their
+# expiry is their activation time plus the SP 800-57 default of their purpose. Token labels
+# stay as they are: the console already derived them as name, name-v2, name-v3, ...
+_V4 = (
+    """CREATE TABLE key_names (
+        name TEXT PRIMARY KEY,
+        min_decryption_version INTEGER NOT NULL DEFAULT 1 CHECK (min_decryption_version >= 1),
+        created_at TEXT NOT NULL,
+        ceremony_id TEXT REFERENCES ceremonies(id)
+    )""",
+    "INSERT INTO key_names (name, min_decryption_version, created_at, ceremony_id) "
+    "SELECT lineage, 1, min(created_at), NULL FROM keys GROUP BY lineage",
+    f"ALTER TABLE keys ADD COLUMN purpose TEXT NOT NULL DEFAULT 'sign' CHECK (purpose IN {_in(KeyPurpose)})",
+    "UPDATE keys SET purpose = 'encrypt' WHERE algorithm = 'aes-256'",
+    "ALTER TABLE keys ADD COLUMN activate_after TEXT",
+    "ALTER TABLE keys ADD COLUMN cryptoperiod_days INTEGER CHECK (cryptoperiod_days IS NULL OR cryptoperiod_days >= 1)",
+    "ALTER TABLE keys ADD COLUMN expires_at TEXT",
+    f"ALTER TABLE keys ADD COLUMN revocation_reason TEXT "
+    f"CHECK (revocation_reason IS NULL OR revocation_reason IN {_in(RevocationReason)})",
+    *(
+        f"UPDATE keys SET cryptoperiod_days = {days:d}, expires_at = CASE WHEN activated_at IS NULL THEN NULL "
+        f"ELSE {_plus_days('activated_at', days)} END WHERE purpose = '{purpose.value}'"
+        for purpose, days in DEFAULT_DAYS.items()
+    ),
+    """CREATE TRIGGER keys_named BEFORE INSERT ON keys
+        WHEN NOT EXISTS (SELECT 1 FROM key_names WHERE name = NEW.lineage)
+        BEGIN SELECT RAISE(ABORT, 'a key version needs its name in key_names'); END""",
+    """CREATE TRIGGER keys_purpose_fixed BEFORE UPDATE OF purpose, lineage, version, algorithm ON keys
+        BEGIN SELECT RAISE(ABORT, 'a key keeps its name, version, algorithm and purpose'); END""",
+    """CREATE TRIGGER key_names_min_decryption_only_up BEFORE UPDATE OF min_decryption_version ON key_names
+        WHEN NEW.min_decryption_version < OLD.min_decryption_version
+        BEGIN SELECT RAISE(ABORT, 'the minimum decryption version only goes up'); END""",
+    """CREATE TRIGGER key_names_no_delete BEFORE DELETE ON key_names
+        BEGIN SELECT RAISE(ABORT, 'key names are never deleted'); END""",
+)
+
 #: Every migration, in order. ``MIGRATIONS[i].version == i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "ledger: named columns in a view, not generated on every append", _V2),
     Migration(3, "certificate store: serials, certificates, revocations, CRLs", PKI_STATEMENTS),
+    Migration(4, "named, versioned keys: key_names, purpose, activation and expiry dates, revocation reason", _V4),
+    Migration(5, "key transport: pinned peer vaults, import requests, imported keys", TRANSPORT_STATEMENTS),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

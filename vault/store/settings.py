@@ -22,3 +22,8 @@ class SettingsRepository(StoreBase):
 
     def settings(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT key, value FROM settings ORDER BY key").fetchall())
+
+    def delete_setting(self, key: str) -> bool:
+        """Remove a setting; False when there was none."""
+        with self.atomic():
+            return self._write("DELETE FROM settings WHERE key = ?", (key,)).rowcount > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -16,12 +17,13 @@ from vault.store.ledger_rows import LedgerRowRepository
 from vault.store.people import PeopleRepository
 from vault.store.schema import LATEST_VERSION, MIGRATIONS, Migration
 from vault.store.settings import SettingsRepository
+from vault.store.transport import TransportRepository
 
 BUSY_TIMEOUT_SECONDS = 10.0
 
 
 class Store(PeopleRepository, KeyRepository, CeremonyRepository, LedgerRowRepository, SettingsRepository,
-            CertificateRepository):
+            CertificateRepository, TransportRepository):
     """The console's metadata and ledger in one SQLite file. See ``vault.store`` for the API."""
 
     def __init__(self, db: Database, path: Path, clock: Clock) -> None:  # use Store.open
@@ -39,6 +41,7 @@ class Store(PeopleRepository, KeyRepository, CeremonyRepository, LedgerRowReposi
         if not path.parent.is_dir():
             raise StoreError(f"The folder for the database, {path.parent}, does not exist.",
                              next_step="Create the console home first (`custodian home init`).")
+        _create_private(path)
         try:
             # isolation_level=None: the driver opens no implicit transactions; atomic() is the
             # only way a transaction starts. check_same_thread stays True: the owning thread.
@@ -106,6 +109,19 @@ class Store(PeopleRepository, KeyRepository, CeremonyRepository, LedgerRowReposi
                     f"failed: {exc}. Nothing was changed.",
                     next_step="Keep the database as it is and report this; the previous console version still opens it.",
                 ) from None
+
+
+def _create_private(path: Path) -> None:
+    """Create a new database file 0600 before SQLite opens it: SQLite gives its -wal and -shm
+    files the database file's permissions, so all three stay readable by their owner only."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(f"Cannot create the database {path}: {exc.strerror or exc}.",
+                         next_step="Check the console home's permissions.") from None
+    os.close(fd)
 
 
 def _configure(db: Database, path: Path) -> None:

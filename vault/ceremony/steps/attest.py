@@ -18,7 +18,8 @@ from vault.pgpwords import words_for
 @step_kind("attest", repeatable=True)
 def attest(ctx, params):
     """Closing attestations of every participant, signed over the closing ledger head."""
-    from vault.identity import Enrollment, KdfParams, attestation_statement, unlock
+    from vault.ceremony.witness import enrollment_of
+    from vault.identity import attestation_statement, unlock
 
     people = list(ctx.values.get("participants", []))
     if not people:
@@ -40,10 +41,7 @@ def attest(ctx, params):
     results = []
     for person in people:
         record = ctx.vault.store.get_custodian(person["name"])
-        enrollment = Enrollment(name=record.name, role=record.role, public_key_pem=record.public_key_pem,
-                                verifier=record.passphrase_verifier, kdf=KdfParams.from_dict(record.kdf_params),
-                                encrypted_key=record.encrypted_signing_key if isinstance(record.encrypted_signing_key, str)
-                                else record.encrypted_signing_key.decode())
+        enrollment = enrollment_of(record)
         preview = attestation_statement(ceremony_id=ctx.ceremony_id, ceremony_name=ctx.definition.name,
                                         ledger_head=head, custodian=record.name, role=record.role, agree=True,
                                         at=ctx.now()).decode()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from vault.ceremony.kinds import ParamSpec, step_kind
 from vault.ceremony.prompts import Choice, ChoiceAnswer, ChoicePrompt, ConfirmPrompt, PathPrompt, PathPurpose, TextAnswer, TextPrompt
-from vault.ceremony.steps.keys import _input_path, _output_path, _session, fingerprint_words
+from vault.ceremony.steps.keys import _output_path, _session, fingerprint_words
 from vault.errors import AnswerInvalid, CsrInvalid, IssuerNotUsable, PreconditionFailed, ReviewDeclined
 from vault.pgpwords import words_for
 from vault.types import KeyState
@@ -154,10 +154,18 @@ def root_certificate(ctx, params):
         return _finish(ctx, session, prepared, out)
 
 
+def _pki_input(a: TextAnswer, what: str) -> Path:
+    path = Path(a.text.strip()).expanduser()
+    if not a.text.strip() or not path.is_file():
+        raise CsrInvalid(f"{path if a.text.strip() else 'No path'} is not a readable file." if a.text.strip()
+                         else "Give the path of the file.", next_step=f"Type the path of the {what}.")
+    return path
+
+
 def _read_csr(a: TextAnswer):
     from vault.pki.csr import read_csr
 
-    return read_csr(_input_path(a) if a.text.strip() else Path(""))
+    return read_csr(_pki_input(a, "certificate signing request"))
 
 
 @step_kind("sign-csr", params=_PROFILE, needs_quorum=True, repeatable=False)
@@ -188,7 +196,7 @@ def sign_csr(ctx, params):
 def _read_other_root(a: TextAnswer):
     from vault.pki.cross import read_other_root
 
-    return read_other_root(_input_path(a))
+    return read_other_root(_pki_input(a, "other root's certificate"))
 
 
 @step_kind("cross-certificate", params=_PROFILE, needs_quorum=True, repeatable=False)

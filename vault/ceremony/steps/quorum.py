@@ -86,7 +86,7 @@ def quorum(ctx, params):
     public = shareset.public_of(store, record)
     holders = shareset.holder_names(store, record.id)
     known = shareset.known_sets(store)
-    collector = ShareCollector(public, ceremony_id=ctx.ceremony_id, known=known)
+    collector = ShareCollector(public, ceremony_id=ctx.ceremony_id, known=known, holders=holders)
     ctx.secrets.collector = collector
     # After a power loss in a reshare's switch the token may have either set's PINs: the first
     # share entered decides which set is collected, and the login after activation settles it.
@@ -131,7 +131,7 @@ def quorum(ctx, params):
                     record = pending.new_share_set
                     public = shareset.public_of(store, record)
                     holders = shareset.holder_names(store, record.id)
-                    alt = ShareCollector(public, ceremony_id=ctx.ceremony_id, known=known)
+                    alt = ShareCollector(public, ceremony_id=ctx.ceremony_id, known=known, holders=holders)
                     progress = alt.add(answer.share)  # a ShareError here names the share's real problem
                     collector = ctx.secrets.collector = alt
             except ShareError as exc:
@@ -172,7 +172,7 @@ def quorum(ctx, params):
                     public = shareset.public_of(store, record)
                     holders = shareset.holder_names(store, record.id)
                     collector = ctx.secrets.collector = ShareCollector(public, ceremony_id=ctx.ceremony_id,
-                                                                       known=known)
+                                                                       known=known, holders=holders)
                 error = exc
                 ctx.emit_rejected(exc)
                 ctx.emit(QuorumWiped(ceremony_id=ctx.ceremony_id, reason="error"))
@@ -255,17 +255,15 @@ def _draw_quorum_secret(vault) -> Secret:
 
 # --- distribution ----------------------------------------------------------------------------------------
 def _write_share_file(directory: Path, custodian: str, share: Secret) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
+    from vault.backup.outfile import write_new_file
+
     path = directory / f"{custodian}.share"
-    if "/" in custodian or "\\" in custodian or path.resolve().parent != directory.resolve():
+    if "/" in custodian or "\\" in custodian or custodian in ("", ".", ".."):
         raise PreconditionFailed(f"The custodian name {custodian!r} cannot name a file in the share directory.",
                                  next_step="Enroll custodians under names without '/' or '\\'.")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(share.reveal_text() + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    return path
+    if not os.path.islink(directory):  # a link is refused by write_new_file, naming it
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return write_new_file(path, share.reveal() + b"\n")  # 0600, O_EXCL|O_NOFOLLOW, fsynced
 
 
 @step_kind("distribute-shares", params={
@@ -397,7 +395,8 @@ def _check_random_subset(ctx, split) -> None:
 
 
 # --- commit ---------------------------------------------------------------------------------------------
-@step_kind("commit-share-set", params={"retire_previous": ParamSpec("bool", default=False)}, repeatable=False)
+@step_kind("commit-share-set", params={"retire_previous": ParamSpec("bool", default=False)}, repeatable=False,
+           review="the share set's policy, holders and identifying words, the set retired, the token PIN change")
 def commit_share_set(ctx, params):
     """Record the verified share set and make it the active one (retiring the previous set).
 
@@ -417,6 +416,16 @@ def commit_share_set(ctx, params):
     name = f"set-{ctx.ceremony_id}"
     transient = ctx.secrets.transient_pins
     serial = ctx.values.get("token_serial")
+    from vault.ceremony.review import item
+
+    yield from ctx.review("commit-share-set", "Record the share set" + (
+        " and set the token's PINs to the ones derived from the new quorum secret" if transient is not None else ""), [
+        item("Share set", name), item("Policy", policy_from_dict(ctx.values["policy"]).describe()),
+        item("Holders", ", ".join(c for _, c in holders)),
+        item("Identifying words", split.public.identifying_words),
+        item("Share set retired", previous.name if previous else "none"),
+        item("Token PINs", f"token {serial}: SO and user PINs change from the transient ones to the derived ones"
+             if transient is not None else "unchanged")])
     if transient is not None:
         ctx.progress("Setting the token's PINs to the ones derived from the new quorum secret")
     with ctx.vault.store.atomic():
