@@ -40,6 +40,7 @@ def first_page_ink(path: Path, tmp: Path) -> float:
 @needs_poppler
 def test_ceremony_show_pdf_is_the_paper_script(tmp_path, capsys):
     out = tmp_path / "init-script.pdf"
+    assert run(capsys, "--home", str(tmp_path / "home"), "home", "init")[0] == 0
     code, stdout, err = run(capsys, "--home", str(tmp_path / "home"), "ceremony", "show", "init", "--pdf", str(out))
     assert code == 0, err
     text = pdf_text(out)
@@ -57,7 +58,8 @@ def test_ceremony_show_pdf_is_the_paper_script(tmp_path, capsys):
 @needs_poppler
 def test_a_blank_share_card_has_33_numbered_boxes_and_the_set_fields(tmp_path, capsys):
     out = tmp_path / "card.pdf"
-    code, _, err = run(capsys, "share-card", "--pdf", str(out), "--set-words", "warmth aquatic",
+    assert run(capsys, "--home", str(tmp_path / "home"), "home", "init")[0] == 0
+    code, _, err = run(capsys, "--home", str(tmp_path / "home"), "share-card", "--pdf", str(out), "--set-words", "warmth aquatic",
                        "--custodian", "alice", "--member", "1", "--group", "1", "--serial", "ENV-0042")
     assert code == 0, err
     text = pdf_text(out)
