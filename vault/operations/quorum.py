@@ -162,7 +162,7 @@ def _scratch_random(vault, module, n: int) -> bytes:
 
     from vault import hsm
 
-    hsm.write_softhsm_conf(vault.home.path)  # see drill._scratch_module: only owned confs are wiped
+    hsm.write_softhsm_conf(vault.home.path)  # see practice_scratch: only owned confs are wiped
     so_pin, user_pin = Secret(os.urandom(16).hex(), "so-pin"), Secret(os.urandom(16).hex(), "user-pin")
     info = module.init_token(f"rng-{os.urandom(4).hex()}", so_pin, user_pin)
     try:
