@@ -1,4 +1,4 @@
-"""custodian.toml's [drill] section and [hsm] pin_policy: production only, strictly typed."""
+"""custodian.toml's [drill] section: production only, strictly typed."""
 
 from __future__ import annotations
 
@@ -15,18 +15,17 @@ def write(tmp_path, mode: str, extra: str):
     return path
 
 
-def test_a_production_home_names_its_drill_token_and_pin_policy(tmp_path):
-    config = load_config(write(tmp_path, "production", 'pin_policy = "hsm"\n[drill]\nmodule = "/spare.so"\n'
-                                                      'token = "drill-spare"\n'))
-    assert (config.pin_policy, config.drill_module, config.drill_token) == ("hsm", "/spare.so", "drill-spare")
+def test_a_production_home_names_its_drill_token(tmp_path):
+    config = load_config(write(tmp_path, "production", '[drill]\nmodule = "/spare.so"\ntoken = "drill-spare"\n'))
+    assert (config.drill_module, config.drill_token) == ("/spare.so", "drill-spare")
     (tmp_path / CONFIG_NAME).write_text(config.to_toml())
     again = load_config(tmp_path / CONFIG_NAME)
-    assert (again.pin_policy, again.drill_module, again.drill_token) == ("hsm", "/spare.so", "drill-spare")
-    assert load_config(write(tmp_path, "production", "")).pin_policy == "quorum"
+    assert (again.drill_module, again.drill_token) == ("/spare.so", "drill-spare")
+    assert load_config(write(tmp_path, "production", "")).drill_module is None
 
 
 @pytest.mark.parametrize("extra, message", [
-    ('pin_policy = "ped"\n', "pin_policy must be one of 'quorum', 'hsm'"),
+    ('pin_policy = "hsm"\n', "unknown key [hsm] 'pin_policy'"),  # not built: refused, never ignored
     ('[drill]\nmodule = "/spare.so"\n', "missing key [drill] 'token'"),
     ('[drill]\nmodule = "/spare.so"\ntoken = "d"\nslot = 3\n', "unknown key [drill] 'slot'"),
 ])
@@ -35,7 +34,7 @@ def test_bad_drill_and_pin_settings_are_refused_by_name(tmp_path, extra, message
         load_config(write(tmp_path, "production", extra))
 
 
-@pytest.mark.parametrize("extra", ['pin_policy = "hsm"\n', '[drill]\nmodule = "/spare.so"\ntoken = "d"\n'])
+@pytest.mark.parametrize("extra", ['[drill]\nmodule = "/spare.so"\ntoken = "d"\n'])
 def test_a_practice_home_drills_in_its_scratch_token_only(tmp_path, extra):
     with pytest.raises(ConfigError, match="a practice home drills in its scratch token"):
         load_config(write(tmp_path, "practice", extra))
@@ -43,4 +42,4 @@ def test_a_practice_home_drills_in_its_scratch_token_only(tmp_path, extra):
 
 def test_the_defaults_write_no_drill_section():
     text = HomeConfig(mode=Mode.PRODUCTION, module="/x.so", token="t").to_toml()
-    assert "[drill]" not in text and "pin_policy" not in text
+    assert "[drill]" not in text

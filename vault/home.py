@@ -34,13 +34,10 @@ DB_NAME = "custodian.db"
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 PRACTICE_TOKEN_LABEL = "custodian-practice"
 CONFIG_FORMAT = 1
-#: [hsm] pin_policy: "quorum" (the token's PINs derive from the quorum secret) or "hsm" (the HSM's
-#: own authentication: a protected authentication path / PED, or a PIN its own procedure sets).
-PIN_POLICIES = ("quorum", "hsm")
 
 _KNOWN = {
     "": {"format", "mode", "created_at", "software_version"},
-    "hsm": {"module", "token", "wrap_mechanism", "softhsm_conf", "pin_policy"},
+    "hsm": {"module", "token", "wrap_mechanism", "softhsm_conf"},
     "drill": {"module", "token"},  # production only: the spare partition or HSM drills restore into
     "identity": {"kdf_profile"},
     "ceremony": {"idle_timeout_seconds"},
@@ -54,7 +51,6 @@ class HomeConfig:
     token: str  # a PKCS#11 URI (RFC 7512) or a token label
     wrap_mechanism: str = "AES_KEY_WRAP_PAD"
     softhsm_conf: str | None = None  # relative to the home; practice only
-    pin_policy: str = "quorum"  # "quorum": PINs derived from the quorum secret | "hsm": the HSM authenticates
     drill_module: str | None = None  # [drill]: a production drill's own token (vault.operations.drill_place)
     drill_token: str | None = None
     kdf_profile: str = "default"
@@ -78,8 +74,6 @@ class HomeConfig:
         ]
         if self.softhsm_conf:
             lines.append(f"softhsm_conf = {q(self.softhsm_conf)}")
-        if self.pin_policy != "quorum":
-            lines.append(f"pin_policy = {q(self.pin_policy)}")
         if self.drill_module:
             lines += ["", "[drill]", f"module = {q(self.drill_module)}", f"token = {q(self.drill_token)}"]
         lines += [
@@ -204,7 +198,6 @@ def load_config(path: Path) -> HomeConfig:
         token=get(hsm, "token", str, "hsm"),
         wrap_mechanism=get(hsm, "wrap_mechanism", str, "hsm", "AES_KEY_WRAP_PAD"),
         softhsm_conf=hsm.get("softhsm_conf"),
-        pin_policy=get(hsm, "pin_policy", str, "hsm", "quorum"),
         drill_module=get(drill, "module", str, "drill") if drill is not None else None,
         drill_token=get(drill, "token", str, "drill") if drill is not None else None,
         kdf_profile=get(ident, "kdf_profile", str, "identity", "default"),
@@ -212,13 +205,9 @@ def load_config(path: Path) -> HomeConfig:
         created_at=get(data, "created_at", str, "top level", ""),
         software_version=get(data, "software_version", str, "top level", __version__),
     )
-    if config.pin_policy not in PIN_POLICIES:
-        raise ConfigError(f"{path}: [hsm] pin_policy must be one of {', '.join(map(repr, PIN_POLICIES))}.",
-                          next_step="Correct its value (docs/hsm-support.md explains both).")
-    if config.mode is Mode.PRACTICE and (drill is not None or config.pin_policy != "quorum"):
-        raise ConfigError(f"{path}: a practice home drills in its scratch token and uses the quorum's PINs; "
-                          "[drill] and [hsm] pin_policy are for production homes.",
-                          next_step="Remove them, or use a production home.")
+    if config.mode is Mode.PRACTICE and drill is not None:
+        raise ConfigError(f"{path}: a practice home drills in its scratch token; [drill] is for production homes.",
+                          next_step="Remove it, or use a production home.")
     if config.mode is Mode.PRODUCTION and config.softhsm_conf:
         raise ConfigError(f"{path}: a production home cannot use the practice SoftHSM configuration.",
                           next_step="Remove [hsm] softhsm_conf, or use a practice home.")

@@ -126,3 +126,24 @@ def test_the_practice_scratch_token_refuses_a_production_home(tmp_path):
         assert not (tmp_path / "home" / "softhsm2.conf").exists() and not (tmp_path / "home" / "tokens").exists()
     finally:
         vault.close()
+
+
+def test_doctor_says_where_drills_run(tmp_path):
+    from types import SimpleNamespace
+
+    from vault.home import CONFIG_NAME, Home, HomeConfig, load_config
+    from vault.operations.drill_place import doctor_finding
+    from vault.types import Mode
+
+    def home(mode, extra=""):
+        path = tmp_path / f"{mode}-{len(extra)}"
+        path.mkdir()
+        text = HomeConfig(mode=mode, module="/x.so", token="t").to_toml() + extra
+        (path / CONFIG_NAME).write_text(text)
+        return SimpleNamespace(home=Home(path, load_config(path / CONFIG_NAME)))
+
+    assert "scratch token of the practice SoftHSM" in doctor_finding(home(Mode.PRACTICE))[2]
+    severity, _, message, next_step = doctor_finding(home(Mode.PRODUCTION))
+    assert severity == "note" and "inside the production token" in message and "[drill]" in next_step
+    severity, _, message, _ = doctor_finding(home(Mode.PRODUCTION, '\n[drill]\nmodule = "/spare.so"\ntoken = "d"\n'))
+    assert severity == "ok" and "drill token 'd' of /spare.so" in message

@@ -166,3 +166,18 @@ def _drill_token(vault, module, quorum: ActiveQuorum, selector: str):
         }, actor="console")  # fmt: skip
     return info
 
+
+
+def doctor_finding(vault) -> tuple[str, str, str, str]:
+    """(severity, area, message, next step) for `custodian doctor`: where this home's drills run."""
+    place = drill_place(vault)
+    if place is DrillPlace.PRACTICE_SCRATCH:
+        return ("note", "drill place", "drills unwrap in a scratch token of the practice SoftHSM, wiped after", "")
+    if place is DrillPlace.DRILL_TOKEN:
+        config = vault.home.config
+        return ("ok", "drill place", f"drills unwrap as session objects in the drill token {config.drill_token!r} "
+                f"of {config.drill_module}", "")  # fmt: skip
+    return ("note", "drill place", "drills unwrap as session objects inside the production token (no [drill] "
+            "token configured); a restore after losing this HSM can test-unwrap only on the replacement",
+            "Configure a spare partition or HSM as [drill] module and token to have bundles checked before a "
+            "replacement token is touched.")

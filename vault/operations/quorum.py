@@ -194,4 +194,9 @@ def open_token_session(vault, quorum: ActiveQuorum):
     mechanism = wrap_mechanism(vault)
     module = vault.hsm()
     with quorum.user_pin() as pin:
-        return module.open_session(vault.token, pin, wrap_mechanism=mechanism)
+        session = module.open_session(vault.token, pin, wrap_mechanism=mechanism)
+    from vault.operations.trusted_policy import trusted_wrapping
+
+    # where the token's profile makes it safe, backed-up keys wrap only under an SO-made KEK (vault.hsm.trusted)
+    session.trusted_wrapping = trusted_wrapping(vault, session.token)
+    return session
