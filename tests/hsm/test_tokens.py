@@ -111,3 +111,18 @@ def test_one_session_per_token(hsm_module, hsm_session, token, token_pins):
 
 
 
+
+
+def test_tokens_alike_are_refused_naming_their_slots_and_the_slot_tells_them_apart(hsm_module, token, second_token):
+    """Serials are not unique on every module (tpm2-pkcs11: all 0000000000000000), so a
+    selector that matches two tokens is refused with every slot named, and a slot next to the
+    label or serial picks one."""
+    with pytest.raises(ve.TokenAmbiguous) as info:
+        hsm_module.find_token(TokenUri(model=token.model))
+    assert f"slot {token.slot_id}" in str(info.value) and f"slot {second_token.slot_id}" in str(info.value)
+    assert "slot-id" in info.value.next_step
+    assert hsm_module.find_token(TokenSelector(slot=second_token.slot_id)).serial == second_token.serial
+    uri = f"pkcs11:token={TOKEN_LABEL};slot-id={token.slot_id}"
+    assert hsm_module.find_token(uri) == token
+    with pytest.raises(TokenUriInvalid, match="not accepted alone"):
+        hsm_module.find_token(f"pkcs11:slot-id={token.slot_id}")

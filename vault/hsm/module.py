@@ -1,6 +1,10 @@
 """Loading the PKCS#11 module, finding and initialising tokens, opening sessions.
 
-Threading: python-pkcs11 calls ``C_Initialize(NULL)``, after which SoftHSM runs without
+Nothing here knows which module it talks to: limits, flags and mechanisms are asked of the
+token. The one exception, the practice token's private configuration, lives in
+:mod:`vault.hsm.softhsm_practice`.
+
+Threading: python-pkcs11 calls ``C_Initialize(NULL)``, after which some modules run without
 mutexes, and it releases the GIL around every call; two threads inside the module crash the
 process. :data:`HSM_LOCK` (one ``RLock`` for the whole process) is held around every PKCS#11
 call in vault.hsm, including ``Token.open`` and ``Session.close``. The vault runtime also
@@ -8,8 +12,8 @@ runs HSM work on one owner thread; the lock makes misuse safe, not fast.
 
 Staleness: a token's slot id changes when the library is re-initialised, and python-pkcs11
 ``Token`` objects cache what they read. Nothing here keeps either: every call selects the
-token again by serial (or label/URI). Re-initialising the library (loading another SoftHSM
-conf, wiping a scratch token) bumps a generation counter; an :class:`HsmModule` or
+token again by label and serial (or URI). Re-initialising the library (loading another
+practice conf, wiping a scratch token) bumps a generation counter; an :class:`HsmModule` or
 :class:`HsmSession` from an older generation refuses to run instead of touching whatever
 token now sits in its old slot.
 """
@@ -19,7 +23,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +33,6 @@ import pkcs11
 from pkcs11 import TokenFlag
 
 from vault.errors import (
-    ConfigError,
     HsmError,
     LabelExists,
     ModuleLoadError,
@@ -39,6 +41,7 @@ from vault.errors import (
     TokenNotFound,
     TokenNotInitialised,
 )
+from vault.hsm import softhsm_practice as practice
 from vault.hsm.errors import check_rv, translated
 from vault.hsm.model import TokenInfo, WrapMechanism
 from vault.hsm.uri import TokenUri, parse_token_uri
@@ -48,15 +51,12 @@ from vault.types import TokenSelector
 if TYPE_CHECKING:
     from vault.hsm.session import HsmSession
 
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-
 #: Held around every PKCS#11 call in the process (see module doc).
 HSM_LOCK = threading.RLock()
 
 Selector = TokenSelector | TokenUri | TokenInfo | str
 F = TypeVar("F", bound=Callable[..., Any])
 
-_OWN_CONFS: set[Path] = set()  # SoftHSM confs written by write_softhsm_conf in this process
 
 
 def hsm_call(operation: str | None = None) -> Callable[[F], F]:
@@ -73,39 +73,6 @@ def hsm_call(operation: str | None = None) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
-
-
-def write_softhsm_conf(home_dir: Path) -> Path:
-    """Write a private SoftHSM conf under ``home_dir`` and create ``home_dir/tokens``.
-
-    File backend (the only one Debian builds), errors-only logging, non-removable slots.
-    Only tokens under a conf written here may be wiped by :meth:`HsmModule.wipe_softhsm_token`.
-    """
-    home = Path(home_dir).resolve()
-    tokens = home / "tokens"
-    tokens.mkdir(parents=True, exist_ok=True)
-    conf = home / "softhsm2.conf"
-    text = (
-        f"# Written by the custodian console (vault.hsm.write_softhsm_conf).\n"
-        f"directories.tokendir = {tokens}\n"
-        f"objectstore.backend = file\n"
-        f"log.level = ERROR\n"
-        f"slots.removable = false\n"
-    )
-    tmp = conf.with_name(conf.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, conf)
-    _OWN_CONFS.add(conf)
-    return conf
-
-
-def softhsm_tokendir(conf: Path) -> Path:
-    """The ``directories.tokendir`` of a SoftHSM conf."""
-    for line in Path(conf).read_text().splitlines():
-        key, eq, value = line.partition("=")
-        if eq and key.strip() == "directories.tokendir":
-            return Path(value.strip())
-    raise ConfigError(f"The SoftHSM conf {conf} has no directories.tokendir line.")
 
 
 @dataclass(eq=False)
@@ -257,7 +224,7 @@ def _one(hits: list[tuple[Any, TokenInfo]], selector: Selector) -> tuple[Any, To
 
 class HsmModule:
     """A loaded PKCS#11 module. Get one with :meth:`load`; it is valid until the library is
-    re-initialised (another :meth:`load` with another SoftHSM conf, a wipe) or closed."""
+    re-initialised (another :meth:`load` with another practice conf, a wipe) or closed."""
 
     def __init__(self, library: _Library) -> None:
         self._library = library
@@ -267,10 +234,13 @@ class HsmModule:
 
     # --- loading ------------------------------------------------------------------------------
     @classmethod
-    def load(cls, module_path: str, *, softhsm_conf: Path | None = None) -> HsmModule:
+    def load(
+        cls, module_path: str, *, practice_conf: Path | None = None, softhsm_conf: Path | None = None
+    ) -> HsmModule:
         """Load (or re-use) the module at ``module_path``.
 
-        With ``softhsm_conf``, SOFTHSM2_CONF is set before C_Initialize; when the library is
+        ``practice_conf`` (old name ``softhsm_conf``): the practice token's private conf
+        (vault.hsm.softhsm_practice), set before C_Initialize; when the library is
         already initialised with another conf it is finalised and initialised again (every
         earlier HsmModule and HsmSession of it becomes stale). The same conf re-uses the
         running library. The path is resolved first, because loading the same .so through a
@@ -279,18 +249,13 @@ class HsmModule:
         real = os.path.realpath(module_path)
         if not os.path.isfile(real):
             raise ModuleLoadError(f"The PKCS#11 module {module_path} does not exist.")
-        conf = None
-        if softhsm_conf is not None:
-            conf = Path(softhsm_conf).resolve()
-            if not conf.is_file():
-                raise ModuleLoadError(f"The SoftHSM conf {conf} does not exist.")
-            if not softhsm_tokendir(conf).is_dir():
-                raise ModuleLoadError(f"The token directory named in {conf} does not exist.")
+        given = practice_conf if practice_conf is not None else softhsm_conf
+        conf = practice.checked_conf(given) if given is not None else None
         with HSM_LOCK:
             library = _LIBRARIES.get(real)
             if library is None:
                 if conf is not None:
-                    os.environ["SOFTHSM2_CONF"] = str(conf)
+                    practice.point_at(conf)
                 try:
                     lib = pkcs11.lib(real)
                 except pkcs11.PKCS11Error as exc:
@@ -324,9 +289,11 @@ class HsmModule:
         return f"<HsmModule {self.module_path} conf={self._library.conf}>"
 
     @property
-    def softhsm_conf(self) -> Path | None:
-        """The SoftHSM conf this handle was loaded with (None for other modules)."""
+    def practice_conf(self) -> Path | None:
+        """The practice token's conf this handle was loaded with (None for every other module)."""
         return self._conf
+
+    softhsm_conf = practice_conf  # the old name, until every caller says "practice"
 
     def _check_current(self) -> None:
         if self._generation != self._library.generation:
@@ -556,70 +523,22 @@ class HsmModule:
         if self._library.sessions.get(session.token.serial) is session:
             del self._library.sessions[session.token.serial]
 
-    # --- scratch tokens -------------------------------------------------------------------------
+    # --- the practice token ---------------------------------------------------------------------
     @hsm_call("wipe_token")
-    def wipe_softhsm_token(self, selector: Selector, *, user_pin: Secret | None = None) -> None:
-        """Destroy a drill's scratch token: every object, then the token itself.
+    def wipe_practice_token(self, selector: Selector, *, user_pin: Secret | None = None) -> None:
+        """Destroy a practice scratch token; see :func:`vault.hsm.softhsm_practice.wipe_token`."""
+        practice.wipe_token(self, selector, user_pin)
 
-        Only for SoftHSM tokens under a conf that this process wrote (write_softhsm_conf);
-        anything else is refused. With ``user_pin`` private objects are destroyed one by one
-        first (without it only public objects are visible); then the token's directory
-        (found under the conf's tokendir by serial) is removed and the library re-initialised
-        so that the slot list is fresh. No session may be open on the module (re-initialising
-        closes them all); this handle stays valid, others of the same library go stale.
-        """
-        conf = self._library.conf
-        if conf is None or conf not in _OWN_CONFS:
-            raise HsmError(
-                "Only SoftHSM scratch tokens under a conf this process wrote can be wiped.",
-                next_step="Wipe production tokens through the destroy ceremony, key by key.",
-            )
-        if self._library.sessions:
-            raise HsmError(
-                "Sessions are open on this module; wiping re-initialises the library.",
-                next_step="Close every session first.",
-            )
-        token, info = self._select(selector)
-        token_dir = _softhsm_token_dir(softhsm_tokendir(conf), info.serial)
-        pin = user_pin.reveal_text() if user_pin is not None else None
-        try:
-            session = token.open(rw=True, user_pin=pin)
-        except pkcs11.PKCS11Error:
-            self._reap(token.slot.slot_id)
-            raise
-        try:
-            for obj in list(session.get_objects()):
-                obj.destroy()
-            remaining = sum(1 for _ in session.get_objects()) if pin is not None else 0
-        finally:
-            session.close()
-        if remaining:
-            raise HsmError(f"{remaining} objects survived destruction on token {info.describe()}.")
-        shutil.rmtree(token_dir)
-        _reinitialise(self._library, conf)
-        self._generation = self._library.generation
-
-
-def _softhsm_token_dir(tokendir: Path, serial: str) -> Path:
-    """The directory of the SoftHSM token with ``serial`` (its token.object holds the serial)."""
-    needle = serial.encode("ascii")
-    hits = [
-        d
-        for d in tokendir.iterdir()
-        if (d / "token.object").is_file() and needle in (d / "token.object").read_bytes()
-    ]
-    if len(hits) != 1:
-        raise HsmError(f"Found {len(hits)} token directories for serial {serial} under {tokendir}; expected one.")
-    return hits[0]
+    wipe_softhsm_token = wipe_practice_token  # the old name, until every caller says "practice"
 
 
 def _reinitialise(library: _Library, conf: Path | None) -> None:
-    """C_Finalize, point SoftHSM at ``conf``, C_Initialize: a fresh slot list and token dir."""
+    """C_Finalize, (practice token) point the module at ``conf``, C_Initialize: a fresh slot list."""
     with translated("initialise"):
         if library.lib.initialized:
             library.lib.finalize()
         if conf is not None:
-            os.environ["SOFTHSM2_CONF"] = str(conf)
+            practice.point_at(conf)
         library.lib.initialize()
     library.conf = conf
     library.sessions.clear()

@@ -112,11 +112,18 @@ def offered_wrap_mechanisms(p11: Any) -> tuple[WrapMechanism, ...]:
 
 
 def choose_wrap_mechanism(session: HsmSession) -> WrapMechanism:
-    """The first mechanism of WRAP_PREFERENCE that the token lists AND that passes the
+    """The first mechanism (in the token's profile's order, then WRAP_PREFERENCE's) that the token lists AND that passes the
     self-test (its blob of a known key unwraps offline as RFC 5649); where none does, the
     first listed (or AES_KEY_WRAP_PAD), whose probe then names the failure."""
+    from vault.hsm.profile import profile_for
+
     p11 = session.p11
     offered = offered_wrap_mechanisms(p11)
+    try:  # the vendor's order where its profile gives one (vault/hsm/profiles), else WRAP_PREFERENCE
+        order = profile_for(session.token).wrap_mechanisms
+    except VaultError:
+        order = ()
+    offered = tuple(m for m in order if m in offered) + tuple(m for m in offered if m not in order)
     for mechanism in offered:
         created: list[Any] = []
         try:
