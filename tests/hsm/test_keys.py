@@ -12,9 +12,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 import vault.hsm.generation as generation_module
-from tests.hsm.conftest import require
+from tests.hsm.conftest import require, signing_algorithm
 from vault import errors as ve
-from vault.hsm import KeyObject, unwrap_offline, verify_signature
+from vault.hsm import HSM_LOCK, KeyObject, unwrap_offline, verify_signature
+from vault.hsm import purposes
 from vault.secret import Secret
 from vault.types import KeyAlgorithm
 
@@ -312,4 +313,35 @@ def test_bulk_public_keys_and_check_unwrap(hsm_session):
 def test_bad_key_labels_are_refused(hsm_session, label):
     with pytest.raises(ve.LabelInvalid):
         hsm_session.generate(label, KeyAlgorithm.AES_256, backup=False)
+    assert hsm_session.list_keys() == []
+
+
+def test_generation_falls_back_when_the_token_rejects_the_template(hsm_session, monkeypatch):
+    """SoftHSM accepts the explicit templates, so the rejected combination is injected at the
+    template boundary: a private-key template that also forbids CKA_ENCRYPT (a public-key
+    attribute SoftHSM and opencryptoki refuse on a private key). The explicit and the
+    public-defaults variants are refused; capability-defaults, which leaves prohibitions to the
+    token, is accepted. These tokens default the prohibitions to True, so the post-generation
+    purpose check refuses the key and nothing is left: a fallback never weakens a key silently."""
+    from pkcs11 import Attribute as A
+
+    from vault.hsm import generation as gen
+    from vault.hsm import templates
+
+    real = templates.private_key
+    monkeypatch.setattr(templates, "private_key", lambda *a, **k: {**real(*a, **k), A.ENCRYPT: False})
+    algorithm = signing_algorithm(hsm_session)
+    with HSM_LOCK:
+        variant, made = gen.generate_with_fallbacks(hsm_session.p11, algorithm, "fallback", b"fb",
+                                                    store=False, backup=False)
+        try:
+            assert variant == "capability-defaults"
+            assert gen.check_generated(algorithm, made, store=False, backup=False) == []
+            problems = purposes.check(False, made, None)
+            assert "ENCRYPT is True, expected False" in problems
+        finally:
+            for obj in made:
+                obj.destroy()
+    with pytest.raises(ve.HsmCheckFailed, match="ENCRYPT is True, expected False"):
+        hsm_session.generate("fallback", algorithm, backup=False)
     assert hsm_session.list_keys() == []

@@ -202,7 +202,8 @@ def _try_algorithm(
         notes.append(f"{step}: {reason}")
 
     try:
-        made = generate_objects(p11, algorithm, "vault-probe", b"vault-probe", store=False, backup=True)
+        made = generate_objects(p11, algorithm, "vault-probe", f"vault-probe-{algorithm.value}".encode(), store=False,
+                                backup=True)
     except pkcs11.PKCS11Error as exc:
         failed("generate", exc)
         return AlgorithmCapability(algorithm, **found, note="; ".join(notes))

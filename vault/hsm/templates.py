@@ -120,6 +120,39 @@ def private_key(algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bo
     }
 
 
+#: Capability attributes a fallback may leave to the token when they only forbid (value False).
+_PROHIBITIONS = (A.ENCRYPT, A.DECRYPT, A.WRAP, A.UNWRAP, A.SIGN, A.VERIFY, A.DERIVE)
+
+#: The order generation falls back in when a token rejects the attribute combination of a
+#: generation template (CKR_TEMPLATE_INCONSISTENT, CKR_ATTRIBUTE_TYPE_INVALID,
+#: CKR_ATTRIBUTE_VALUE_INVALID, or the CKR_GENERAL_ERROR tpm2-pkcs11 answers a public template
+#: with VERIFY=True, ENCRYPT=False with):
+#:
+#: 1. ``explicit``: every attribute stated, as above.
+#: 2. ``public-defaults``: the public half states only what it must allow (VERIFY, or WRAP
+#:    for a transport key) and its key parameters; its prohibitions and MODIFIABLE are left to
+#:    the token.
+#: 3. ``capability-defaults``: no half states a prohibition or MODIFIABLE; what a key must be
+#:    (TOKEN, PRIVATE, SENSITIVE, EXTRACTABLE, its one allowed use, key parameters) is always
+#:    stated.
+#:
+#: A fallback never weakens a key silently: the post-generation checks (vault.hsm.generation
+#: and vault.hsm.purposes) read every attribute back, so a token that defaults a prohibition
+#: to True makes a key that is refused and destroyed at once.
+TEMPLATE_FALLBACKS = ("explicit", "public-defaults", "capability-defaults")
+
+
+def fallback(variant: str, template: Template, *, public: bool) -> Template:
+    """``template`` as generation variant ``variant`` (see TEMPLATE_FALLBACKS)."""
+    if variant == "explicit" or (variant == "public-defaults" and not public):
+        return template
+    relaxed = dict(template)
+    for attribute in (*_PROHIBITIONS, A.MODIFIABLE):
+        if attribute in relaxed and relaxed[attribute] is False:
+            relaxed[attribute] = pkcs11.DEFAULT  # removed from the template: the token decides
+    return relaxed
+
+
 def wrapping_key(kek: bytes) -> Template:
     """The backup KEK, imported as a session object that can only wrap and unwrap."""
     return {
