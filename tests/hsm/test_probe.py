@@ -9,7 +9,7 @@ import pytest
 
 from tests.hsm.conftest import require
 from vault import errors as ve
-from vault.hsm import WrapMechanism
+from vault.hsm import HSM_LOCK, WrapMechanism
 from vault.types import KeyAlgorithm
 
 # (generate, sign, wrap, unwrap) per algorithm, as the probe measured it on this machine.
@@ -102,3 +102,22 @@ def test_wrong_wrap_mechanism_fails_the_self_test(hsm_module, token, token_pins,
         assert session.list_keys() == []
         key = session.generate("no-backup", KeyAlgorithm.EC_P256, backup=False)  # still fine
         assert not key.extractable
+
+
+def test_auto_skips_an_offered_mechanism_that_fails_the_self_test(hsm_session, monkeypatch):
+    """CKM_AES_KEY_WRAP (RFC 3394, no padding) is offered by SoftHSM but is not the backup
+    format: put first in the preference order, the self-test rejects it and auto takes the
+    next one that passes."""
+    from vault.hsm import probe
+
+    require(hsm_session, wrap=True)
+    monkeypatch.setattr(probe, "WRAP_PREFERENCE", (WrapMechanism.AES_KEY_WRAP, WrapMechanism.AES_KEY_WRAP_PAD))
+    from dataclasses import replace
+
+    from vault.hsm import profile
+
+    real = profile.profile_for
+    monkeypatch.setattr(profile, "profile_for", lambda info, **k: replace(real(info, **k), wrap_mechanisms=()))
+    with HSM_LOCK:
+        assert WrapMechanism.AES_KEY_WRAP in probe.offered_wrap_mechanisms(hsm_session.p11)
+        assert probe.choose_wrap_mechanism(hsm_session) is WrapMechanism.AES_KEY_WRAP_PAD
