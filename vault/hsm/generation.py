@@ -90,7 +90,7 @@ def generate_with_fallbacks(
             )
             return variant, [public, private]
         except _TEMPLATE_REJECTED:
-            # a refused C_GenerateKeyPair can leave the half it did make (SoftHSM does): the
+            # a refused C_GenerateKeyPair can leave the half it did make (the practice token does): the
             # label was free before (checked by the caller), so whatever carries it now is ours
             objects.destroy_quietly(list(p11_session.get_objects({A.LABEL: label, A.ID: key_id})))
             if last:

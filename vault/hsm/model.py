@@ -16,7 +16,7 @@ class WrapMechanism(enum.Enum):
 
     The backup format is RFC 5649 (AES key wrap with padding). PKCS#11 has had two numbers
     for it: ``CKM_AES_KEY_WRAP_PAD`` (0x210A), which PKCS#11 3.1 deprecates because vendors
-    implemented it differently, and ``CKM_AES_KEY_WRAP_KWP`` (0x210B). SoftHSM 2.6 implements
+    implemented it differently, and ``CKM_AES_KEY_WRAP_KWP`` (0x210B). The practice token implements
     RFC 5649 under 0x210A and rejects 0x210B. ``AES_KEY_WRAP`` (RFC 3394, no padding) is a
     real mechanism a configuration could name by mistake: the token accepts it, but its
     output is not RFC 5649, which the self-test detects.

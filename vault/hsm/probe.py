@@ -90,7 +90,7 @@ def probe(session: HsmSession, wrap_mechanism: WrapMechanism, *, refresh: bool) 
 
 #: The order in which a wrap mechanism is chosen when custodian.toml says ``auto``: the
 #: standard number for RFC 5649 first (PKCS#11 3.0 CKM_AES_KEY_WRAP_KWP), then the older
-#: CKM_AES_KEY_WRAP_PAD that SoftHSM 2.6 and several vendors use for RFC 5649. RFC 3394
+#: CKM_AES_KEY_WRAP_PAD that the practice token and several vendors use for RFC 5649. RFC 3394
 #: without padding is never chosen (it is not the backup format).
 WRAP_PREFERENCE = (WrapMechanism.AES_KEY_WRAP_KWP, WrapMechanism.AES_KEY_WRAP_PAD)
 

@@ -30,7 +30,7 @@ OVERRIDABLE = ("init", "wrap_mechanisms", "check_value", "trusted_wrapping", "no
 
 @dataclass(frozen=True, slots=True)
 class HsmProfile:
-    key: str  # the file's stem, e.g. "softhsm-2.6"
+    key: str  # the file's stem, e.g. "thales-luna"
     name: str
     source: str
     manufacturer: str

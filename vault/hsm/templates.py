@@ -1,8 +1,8 @@
 """Explicit PKCS#11 attribute templates, one comment per attribute.
 
-Nothing is left to a library or token default: python-pkcs11 and SoftHSM disagree on
+Nothing is left to a library or token default: python-pkcs11 and the practice token disagree on
 several (``create_object`` and ``C_UnwrapKey`` default CKA_SENSITIVE to False, python-pkcs11
-puts ENCRYPT/VERIFY/WRAP into private-key unwrap templates, which SoftHSM rejects). The
+puts ENCRYPT/VERIFY/WRAP into private-key unwrap templates, which the practice token rejects). The
 templates are merged over python-pkcs11's own (every key in ours wins), and
 ``pkcs11.DEFAULT`` removes an attribute from the template altogether.
 """
@@ -61,7 +61,7 @@ def secret_key(label: str, key_id: bytes, *, store: bool, backup: bool, purpose:
         A.PRIVATE: True,  # invisible without a user login
         A.SENSITIVE: True,  # CKA_VALUE is never revealed in clear
         A.EXTRACTABLE: backup,  # may leave the HSM only wrapped, and only if it is backed up
-        A.MODIFIABLE: False,  # attributes are fixed (SoftHSM still allows EXTRACTABLE True->False)
+        A.MODIFIABLE: False,  # attributes are fixed (the practice token still allows EXTRACTABLE True->False)
         A.ENCRYPT: True,  # a data-encryption master key; also gives the KCV after a restore
         A.DECRYPT: True,  # ... and its inverse
         A.SIGN: False,  # no MACs with a master key
@@ -183,7 +183,7 @@ def unwrapped_secret_key(label: str, key_id: bytes, *, store: bool, extractable:
         A.ID: key_id,  # the original CKA_ID
         A.TOKEN: store,  # token object, or a session object for drills
         A.PRIVATE: True,  # invisible without a user login
-        A.SENSITIVE: True,  # SoftHSM defaults SENSITIVE to False after unwrap: say it
+        A.SENSITIVE: True,  # the practice token defaults SENSITIVE to False after unwrap: say it
         A.EXTRACTABLE: extractable,  # as the original: a backed-up key stays re-wrappable
         A.MODIFIABLE: False,  # fixed once made
         A.ENCRYPT: True,  # as the original; also gives the KCV (CHECK_VALUE is empty after unwrap)
@@ -208,16 +208,16 @@ def unwrapped_private_key(
         A.ID: key_id,  # the original CKA_ID
         A.TOKEN: store,  # token object, or a session object for drills
         A.PRIVATE: True,  # invisible without a user login
-        A.SENSITIVE: True,  # SoftHSM defaults SENSITIVE to False after unwrap: say it
+        A.SENSITIVE: True,  # the practice token defaults SENSITIVE to False after unwrap: say it
         A.EXTRACTABLE: extractable,  # as the original
         A.MODIFIABLE: False,  # fixed once made
         A.SIGN: True,  # as the original
         A.DECRYPT: False,  # as the original
         A.UNWRAP: False,  # as the original
         A.DERIVE: False,  # as the original
-        A.ENCRYPT: pkcs11.DEFAULT,  # public-key attribute: SoftHSM rejects it here (AttributeTypeInvalid)
-        A.VERIFY: pkcs11.DEFAULT,  # public-key attribute: SoftHSM rejects it here
-        A.WRAP: pkcs11.DEFAULT,  # public-key attribute: SoftHSM rejects it here
+        A.ENCRYPT: pkcs11.DEFAULT,  # public-key attribute: the practice token rejects it here (AttributeTypeInvalid)
+        A.VERIFY: pkcs11.DEFAULT,  # public-key attribute: the practice token rejects it here
+        A.WRAP: pkcs11.DEFAULT,  # public-key attribute: the practice token rejects it here
     }
 
 

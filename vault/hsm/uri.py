@@ -3,7 +3,7 @@
 Only the attributes that identify a *token* are accepted: ``token`` (the label),
 ``serial``, ``manufacturer`` and ``model``, and ``slot-id`` only next to ``token`` or
 ``serial``: it tells apart tokens that are otherwise alike (tpm2-pkcs11 gives every token
-the same serial) but never selects on its own, because some modules (SoftHSM) renumber slots
+the same serial) but never selects on its own, because some modules (the practice token's) renumber slots
 whenever the library is re-initialised. Everything else is refused with a message that
 says why: other slot attributes, object
 attributes (this selects a token, not a key), library/module attributes (the module is
