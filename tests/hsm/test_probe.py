@@ -55,7 +55,7 @@ def test_wrap_mechanism_is_chosen_from_what_the_token_offers(hsm_session):
     assert caps.wrap_mechanisms_offered == (WrapMechanism.AES_KEY_WRAP_PAD,)
 
 
-def test_probe_softhsm(hsm_session):
+def test_probe_of_a_token_with_rfc5649_wrap(hsm_session):
     require(hsm_session, wrap=True)
     caps = hsm_session.probe(refresh=True)
     assert caps.wrap_mechanism is WrapMechanism.AES_KEY_WRAP_PAD
