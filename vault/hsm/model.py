@@ -51,7 +51,7 @@ class TokenInfo:
     flags: tuple[str, ...]
     initialised: bool
     user_pin_initialised: bool
-    slot_id: int = -1
+    slot_id: int = field(default=-1, compare=False)  # where it was read; some modules renumber slots
     min_pin_len: int = 0
     max_pin_len: int = 0
     protected_authentication_path: bool = False
