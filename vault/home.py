@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,7 +38,7 @@ CONFIG_FORMAT = 1
 
 _KNOWN = {
     "": {"format", "mode", "created_at", "software_version"},
-    "hsm": {"module", "token", "wrap_mechanism", "softhsm_conf"},
+    "hsm": {"module", "token", "wrap_mechanism", "softhsm_conf", "profile", "profile_override"},
     "drill": {"module", "token"},  # production only: the spare partition or HSM drills restore into
     "identity": {"kdf_profile"},
     "ceremony": {"idle_timeout_seconds"},
@@ -51,6 +52,8 @@ class HomeConfig:
     token: str  # a PKCS#11 URI (RFC 7512) or a token label
     wrap_mechanism: str = "AES_KEY_WRAP_PAD"
     softhsm_conf: str | None = None  # relative to the home; practice only
+    profile: str | None = None  # an HSM profile by name (vault/hsm/profiles); None: by manufacturer+model
+    profile_override: tuple[tuple[str, Any], ...] = ()  # [hsm.profile_override]: fields of the profile replaced
     drill_module: str | None = None  # [drill]: a production drill's own token (vault.operations.drill_place)
     drill_token: str | None = None
     kdf_profile: str = "default"
@@ -74,6 +77,10 @@ class HomeConfig:
         ]
         if self.softhsm_conf:
             lines.append(f"softhsm_conf = {q(self.softhsm_conf)}")
+        if self.profile:
+            lines.append(f"profile = {q(self.profile)}")
+        if self.profile_override:
+            lines += ["", "[hsm.profile_override]"] + [f"{k} = {q(v)}" for k, v in self.profile_override]
         if self.drill_module:
             lines += ["", "[drill]", f"module = {q(self.drill_module)}", f"token = {q(self.drill_token)}"]
         lines += [
@@ -198,6 +205,8 @@ def load_config(path: Path) -> HomeConfig:
         token=get(hsm, "token", str, "hsm"),
         wrap_mechanism=get(hsm, "wrap_mechanism", str, "hsm", "AES_KEY_WRAP_PAD"),
         softhsm_conf=hsm.get("softhsm_conf"),
+        profile=get(hsm, "profile", str, "hsm", "") or None,
+        profile_override=_profile_override(path, hsm.get("profile_override", {})),
         drill_module=get(drill, "module", str, "drill") if drill is not None else None,
         drill_token=get(drill, "token", str, "drill") if drill is not None else None,
         kdf_profile=get(ident, "kdf_profile", str, "identity", "default"),
@@ -212,6 +221,18 @@ def load_config(path: Path) -> HomeConfig:
         raise ConfigError(f"{path}: a production home cannot use the practice SoftHSM configuration.",
                           next_step="Remove [hsm] softhsm_conf, or use a practice home.")
     return config
+
+
+def _profile_override(path: Path, table: Any) -> tuple[tuple[str, Any], ...]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [hsm.profile_override] must be a table.", next_step="Correct it.")
+    from vault.hsm.profile import OVERRIDABLE
+
+    unknown = sorted(set(table) - set(OVERRIDABLE))
+    if unknown:
+        raise ConfigError(f"{path}: [hsm.profile_override] has unknown keys: {', '.join(unknown)}.",
+                          next_step=f"Keys that can be overridden: {', '.join(OVERRIDABLE)}.")
+    return tuple(sorted(table.items()))
 
 
 def _write_new(path: Path, text: str) -> None:

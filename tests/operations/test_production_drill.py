@@ -142,7 +142,7 @@ def test_doctor_says_where_drills_run(tmp_path):
         (path / CONFIG_NAME).write_text(text)
         return SimpleNamespace(home=Home(path, load_config(path / CONFIG_NAME)))
 
-    assert "scratch token of the practice SoftHSM" in doctor_finding(home(Mode.PRACTICE))[2]
+    assert "scratch token of the practice token's module" in doctor_finding(home(Mode.PRACTICE))[2]
     severity, _, message, next_step = doctor_finding(home(Mode.PRODUCTION))
     assert severity == "note" and "inside the production token" in message and "[drill]" in next_step
     severity, _, message, _ = doctor_finding(home(Mode.PRODUCTION, '\n[drill]\nmodule = "/spare.so"\ntoken = "d"\n'))

@@ -6,12 +6,12 @@ whose ``CKA_TRUSTED`` is false, and only the SO can set ``CKA_TRUSTED``. The use
 then cannot wrap a master key under a key of one's own; a backup (and a transport) needs the
 quorum's SO PIN as well.
 
-How the trusted KEK is made without ever lying in the token's storage (measured on SoftHSM
-2.6.1, tests/hsm/test_trusted_wrapping.py): in the session that will use it, the user logs
+How the trusted KEK is made without ever lying in the token's storage (measured on the
+practice token, tests/hsm/test_trusted_wrapping.py; its profile says so): in the session that will use it, the user logs
 out, the SO logs in and creates the KEK as a *public session object* (an SO cannot create
 private objects: CKR_USER_NOT_LOGGED_IN), the SO logs out (public session objects survive a
-logout), and the user logs in again. The KEK is never a token object: SoftHSM stores public
-token objects unencrypted, and a trusted KEK made as one was found in clear in the token
+logout), and the user logs in again. The KEK is never a token object: the practice token stores
+public token objects unencrypted, and a trusted KEK made as one was found in clear in the token
 directory. Residual risk, said plainly: while it exists the KEK is a public object, usable
 without a login by any session of *this process* (other processes never see another
 application's session objects); it is sensitive and not extractable, and is destroyed by the
@@ -95,7 +95,7 @@ def mark(template: dict, on: bool) -> dict:
     attribute is never sent it)."""
     if not on:
         return template
-    # First: SoftHSM applies a template in order, and after CKA_MODIFIABLE false it refuses this
+    # First: the practice token applies a template in order, and after CKA_MODIFIABLE false it refuses this
     # attribute on C_UnwrapKey as read-only (measured; C_GenerateKey does not mind the order).
     return {A.WRAP_WITH_TRUSTED: True, **template}  # only a trusted (SO-made) KEK may wrap it; cannot be unset
 

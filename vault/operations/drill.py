@@ -1,6 +1,6 @@
 """Drill a restore: the latest (or a chosen) bundle unwrapped where this home drills, compared, destroyed.
 
-Where (vault.operations.drill_place): a practice home in a scratch token of its own SoftHSM; a
+Where (vault.operations.drill_place): a practice home in a scratch token of its practice token's module; a
 production home in its configured drill token (a spare partition or HSM), or, without one,
 inside its production HSM as session objects. Production keys never go into a software token.
 Every entry is first compared with the database's record of the backup (bundle_record), then
@@ -9,7 +9,7 @@ sign/verify round trip against the bundle's public key (``HsmSession.check_unwra
 each copy destroyed at once. The result, passed or failed, is recorded with its duration and
 where it ran (the ledger's ``where``).
 
-A practice drill re-initialises the SoftHSM library to wipe its scratch token, and a production
+A practice drill re-initialises the practice module to wipe its scratch token, and a production
 drill logs in to the vault's token: no session may be open on the vault's module while a drill
 runs (close the ceremony's token session first).
 """

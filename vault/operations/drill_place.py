@@ -2,8 +2,8 @@
 
 Three places, chosen by the home, never by the bundle:
 
-* ``practice-scratch-token``: a practice home makes a scratch token in its own SoftHSM (the
-  practice-token module), unwraps there as session objects and wipes the token.
+* ``practice-scratch-token``: a practice home makes a scratch token in its own practice-token
+  module (vault.hsm.softhsm_practice), unwraps there as session objects and wipes the token.
 * ``drill-token``: a production home whose ``custodian.toml`` names a drill token (``[drill]
   module`` and ``token``: a spare partition or a spare HSM) unwraps there, as session objects,
   logged in with the quorum's user PIN. The first drill initialises it (C_InitToken on the free
@@ -15,7 +15,7 @@ Three places, chosen by the home, never by the bundle:
   and a signature) and destroyed by handle at once, then the session-object KEK is destroyed.
 
 A production home never loads a module its configuration does not name, and never writes a
-SoftHSM configuration: the production path of this module does not know SoftHSM exists.
+practice-token configuration: the production path of this module knows no software token.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def doctor_finding(vault) -> tuple[str, str, str, str]:
     """(severity, area, message, next step) for `custodian doctor`: where this home's drills run."""
     place = drill_place(vault)
     if place is DrillPlace.PRACTICE_SCRATCH:
-        return ("note", "drill place", "drills unwrap in a scratch token of the practice SoftHSM, wiped after", "")
+        return ("note", "drill place", "drills unwrap in a scratch token of the practice token's module, wiped after", "")
     if place is DrillPlace.DRILL_TOKEN:
         config = vault.home.config
         return ("ok", "drill place", f"drills unwrap as session objects in the drill token {config.drill_token!r} "

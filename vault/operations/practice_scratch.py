@@ -1,9 +1,9 @@
-"""The practice drill's scratch token: a new token in the practice home's own SoftHSM, wiped after.
+"""The practice drill's scratch token: a new token in the practice home's own module, wiped after.
 
 Only practice homes come here (vault.operations.drill_place chooses); a production home never
-loads or configures SoftHSM. The scratch token gets random PINs held only in memory; every
+loads or configures the practice token's module. The scratch token gets random PINs held only in memory; every
 blob is unwrapped as a session object, checked and destroyed; the token is wiped whatever
-happens. Wiping re-initialises the SoftHSM library, so no session may be open on the vault's
+happens. Wiping re-initialises the practice module, so no session may be open on the vault's
 module while a practice drill runs (close the ceremony's token session first).
 """
 
@@ -18,14 +18,14 @@ from vault.secret import Secret
 
 
 def unwrap_in_scratch_token(vault, quorum: ActiveQuorum, verified):
-    """(keys checked, where) after unwrapping every entry in a fresh scratch token of the practice SoftHSM."""
+    """(keys checked, where) after unwrapping every entry in a fresh scratch token of the practice module."""
     from vault.operations.drill_place import DrillPlace, DrillWhere, _check_in
 
     if not vault.home.is_practice:  # defence in depth: drill_place never sends a production home here
         raise ConfigError("A production home never drills in a software scratch token.",
                           next_step="Configure a [drill] token, or drill inside the production HSM (the default).")
     module = vault.hsm()
-    # wipe_softhsm_token only wipes under a conf vault.hsm wrote in this process; the practice
+    # wipe_practice_token only wipes under a conf vault.hsm wrote in this process; the practice
     # conf was written by vault.home with the same settings: (re)write it here.
     hsm.write_softhsm_conf(vault.home.path)
     label = f"drill-{os.urandom(4).hex()}"
@@ -37,7 +37,7 @@ def unwrap_in_scratch_token(vault, quorum: ActiveQuorum, verified):
             return _check_in(session, quorum, verified), where
     finally:
         try:
-            module.wipe_softhsm_token(info, user_pin=user_pin)
+            module.wipe_practice_token(info, user_pin=user_pin)
         finally:
             so_pin.wipe()
             user_pin.wipe()

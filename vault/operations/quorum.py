@@ -136,7 +136,7 @@ def new_quorum_secret(vault) -> Secret:
 
     The RNG is the vault's token's. Init initialises that token first (with transient PINs,
     vault.operations.token) precisely so that its RNG is the one used; the fallbacks (any
-    initialised token, and in a practice home with none a scratch SoftHSM token wiped at once)
+    initialised token, and in a practice home with none a practice scratch token wiped at once)
     only serve callers outside the init ceremony.
     """
     from vault.errors import TokenNotFound
@@ -169,7 +169,7 @@ def _scratch_random(vault, module, n: int) -> bytes:
         return module.random(info, n)
     finally:
         try:
-            module.wipe_softhsm_token(info, user_pin=user_pin)
+            module.wipe_practice_token(info, user_pin=user_pin)
         finally:
             so_pin.wipe()
             user_pin.wipe()

@@ -18,13 +18,10 @@ def trusted_wrapping(vault, token) -> bool:
 
 def profile_verdict(vault, token) -> str:
     """The profile's ``trusted_wrapping``: "safe", "unsafe" or "unknown"."""
-    try:
-        from vault.hsm.profile import profile_for
-    except ImportError:  # the profiles of issue 9 item 2 are not merged yet
-        return "unknown"
+    from vault.hsm.profile import profile_for
+
     config = vault.home.config
-    overrides = dict(getattr(config, "profile_override", ()) or ())
-    return profile_for(token, name=getattr(config, "profile", None), overrides=overrides).trusted_wrapping
+    return profile_for(token, name=config.profile, overrides=dict(config.profile_override)).trusted_wrapping
 
 
 def doctor_findings(vault, token) -> list[tuple[str, str, str, str]]:
