@@ -25,6 +25,8 @@ SECRET_FILE_BYTES = 64 * KIB  # a share (at most 33 words) or a passphrase file
 PINNED_KEYS_BYTES = 1 * MIB  # participant name -> public key PEM
 TRANSCRIPT_BYTES = 64 * MIB  # a transcript's JSON (an issue-batch of thousands of certificates fits)
 SIGNATURE_BYTES = 64 * KIB  # an RSA-4096 signature is 512 bytes
+PUBLIC_KEY_BYTES = 64 * KIB  # a PEM RSA-4096 public key is under 1 KiB
+TRANSPORT_FILE_BYTES = 64 * MIB  # a transport request or a transport of wrapped keys (JSON)
 
 
 class InputTooLarge(OSError):

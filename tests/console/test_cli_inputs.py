@@ -79,3 +79,32 @@ def test_read_bounded_reads_up_to_the_limit_and_refuses_one_byte_more(tmp_path):
     assert caught.value.filename == str(over) and "more than 3000 bytes" in caught.value.strerror
     with pytest.raises(IsADirectoryError):
         read_bounded(tmp_path, 10)
+
+
+_READERS = """
+import sys
+from pathlib import Path
+from vault.errors import VaultError
+from vault.operations.transport import _read_signed
+from vault.pki.cross import read_other_root
+from vault.pki.csr import read_csr
+from vault.pki.profile import parse_profile
+
+for name, read in (("csr", read_csr), ("other root", read_other_root), ("profile", parse_profile),
+                   ("transport file", lambda p: _read_signed(p, "transport-request"))):
+    try:
+        read(Path("/dev/zero"))
+    except VaultError as exc:
+        print(name, exc.code, "|", exc.message)
+"""
+
+
+def test_the_ceremonies_input_files_are_bounded_too():
+    """A CSR, another root's certificate, a certificate profile and a transport file, each /dev/zero."""
+    done = subprocess.run([sys.executable, "-c", _READERS], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, preexec_fn=_limited)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    lines = dict(line.split(" | ", 1)[0].rsplit(" ", 1) for line in done.stdout.splitlines())
+    assert lines == {"csr": "PKI_CSR_INVALID", "other root": "PKI_CSR_INVALID", "profile": "PKI_PROFILE_INVALID",
+                     "transport file": "TRANSPORT_REFUSED"}, \
+        done.stdout
