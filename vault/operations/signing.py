@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 
@@ -22,6 +23,9 @@ from vault.inputs import SIGNATURE_BYTES, InputTooLarge, read_bounded
 from vault.operations._common import ACTOR, pem_to_der, refuse_existing
 from vault.operations.keys import _key_row, token_key
 from vault.types import KeyAlgorithm, KeyPurpose, KeyState
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 MAX_PAYLOAD_BYTES = 256 * 1024 * 1024
 
@@ -54,7 +58,7 @@ def _read_payload(path: Path, limit: int = MAX_PAYLOAD_BYTES) -> bytes:
 
 
 def sign_payload(
-    vault,
+    vault: Vault,
     session: HsmSession,
     label: str,
     payload: Path,
