@@ -65,15 +65,6 @@ class PreparedCrl:
     placeholder_der: bytes
     lint: LintReport
 
-    def review_lines(self) -> list[str]:
-        lines = [f"CRL number {self.crl_number} of {self.issuer.name.rfc4514_string()} (HSM key {self.issuer.key_label})",
-                 f"Profile {self.profile.name} (sha256 {self.profile.sha256}), signature {self.scheme.value}",
-                 f"This update {iso(self.this_update)}, next update {iso(self.next_update)}",
-                 f"Lists {len(self.entries)} revoked certificate(s); new now: "
-                 + (", ".join(f"{r.certificate.serial_hex} ({r.reason})" for r in self.new) or "none"),
-                 self.lint.summary()]
-        return lines + [f"  {f.describe()}" for f in self.lint.warnings]
-
 
 def prepare_crl(vault, profile: Profile, issuer: Issuer, new: list[NewRevocation], *, now: dt.datetime) -> PreparedCrl:
     if not profile.is_crl:

@@ -404,11 +404,6 @@ for _kind, _fn in (("generate-key", _generate), ("backup", _backup), ("verify-bu
 
 
 # --- PKI (vault.ceremony.steps.pki) -------------------------------------------------------------------
-def _reviews() -> list[Ask]:
-    # Not value-checked: "false" is a legitimate answer (the review is declined, nothing is signed).
-    return [Ask("review", "confirm", required=True), Ask("review:witness", "confirm", required=True)]
-
-
 def _dir_in(plan):
     def check(v):
         path = _base(plan) / str(v) if not str(v).startswith("/") else Path(str(v))
@@ -429,33 +424,33 @@ def _dir_out(plan):
 
 def _pki_root(params, plan):
     return [Ask("key", "choice", required=True, check=_key_check(plan, ("active", "pre-activation"), signing=True)),
-            Ask("path", "path-out", required=True, check=_out(plan)), *_reviews()]
+            Ask("path", "path-out", required=True, check=_out(plan))]
 
 
 def _pki_csr(params, plan):
     return [Ask("issuer", "choice", required=True), Ask("csr", "path-in", required=True, check=_in(plan)),
-            Ask("path", "path-out", required=True, check=_out(plan)), *_reviews()]
+            Ask("path", "path-out", required=True, check=_out(plan))]
 
 
 def _pki_cross(params, plan):
     return [Ask("issuer", "choice", required=True), Ask("certificate", "path-in", required=True, check=_in(plan)),
-            Ask("path", "path-out", required=True, check=_out(plan)), *_reviews()]
+            Ask("path", "path-out", required=True, check=_out(plan))]
 
 
 def _pki_key(params, plan):
     return [Ask("issuer", "choice", required=True),
             Ask("key", "choice", required=True, check=_key_check(plan, ("active", "pre-activation"), signing=True)),
-            Ask("path", "path-out", required=True, check=_out(plan)), *_reviews()]
+            Ask("path", "path-out", required=True, check=_out(plan))]
 
 
 def _pki_crl(params, plan):
     return [Ask("issuer", "choice", required=True), Ask("revoke", "text", required=True),
-            Ask("path", "path-out", required=True, check=_out(plan)), *_reviews()]
+            Ask("path", "path-out", required=True, check=_out(plan))]
 
 
 def _pki_batch(params, plan):
     return [Ask("issuer", "choice", required=True), Ask("csr-dir", "text", required=True, check=_dir_in(plan)),
-            Ask("out-dir", "text", required=True, check=_dir_out(plan)), *_reviews()]
+            Ask("out-dir", "text", required=True, check=_dir_out(plan))]
 
 
 for _kind, _fn in (("root-certificate", _pki_root), ("sign-csr", _pki_csr), ("cross-certificate", _pki_cross),
