@@ -70,7 +70,7 @@ def test_every_pki_signature_is_reviewed_first_and_the_reviewed_tbs_is_the_signe
     assert {r.action for r in reviews} == {"sign-certificate", "sign-crl", "sign-batch"}
     for r in reviews:
         items = items_of(r)
-        assert {"Profile SHA-256", "pkilint"} <= set(items), r.title
+        assert {"Profile SHA-256", "Lint"} <= set(items), r.title
         assert items["Profile SHA-256"].words and len(items["Profile SHA-256"].value) == 64
         if r.action == "sign-certificate":
             assert {"Subject", "Subject key", "TBS SHA-256", "Serial", "Extensions"} <= set(items), r.title

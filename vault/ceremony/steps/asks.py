@@ -212,7 +212,7 @@ def _resolve(plan, v: Any, states: tuple[str, ...] | None = None):
 
 def _generate(params, plan):
     from vault.ceremony.prompts import TextAnswer
-    from vault.ceremony.steps.keys import _algorithm, _backup_choice, _label, _why
+    from vault.ceremony.steps.keys import _algorithm, _backup_choice, _key_name, _why
     from vault.types import KeyAlgorithm
 
     allowed = [KeyAlgorithm(a) for a in params["algorithms"]]
@@ -222,7 +222,7 @@ def _generate(params, plan):
         plan.facts["new_keys"].add(label.strip())
 
     def check_label(v):
-        problem = _problem(_label, str(v))
+        problem = _problem(_key_name, str(v))
         if problem is None and str(v).strip() in {k.label for k in plan.keys()}:
             return f"a key labelled {str(v).strip()!r} already exists; choose a label no key uses"
         return problem
@@ -310,13 +310,13 @@ def _why_ask(name: str = "reason") -> Ask:
 
 def _plan_key(params, plan):
     from vault.ceremony.prompts import TextAnswer
-    from vault.ceremony.steps.keys import _label
+    from vault.ceremony.steps.keys import _key_name
     from vault.ceremony.steps.lifecycle import _date, _days
 
     name = plan.answer("name")
     if isinstance(name, str):
         plan.facts["new_keys"].add(name.strip())
-    return [Ask("name", "text", required=True, check=lambda v: _problem(_label, str(v))),
+    return [Ask("name", "text", required=True, check=lambda v: _problem(_key_name, str(v))),
             Ask("algorithm", "choice", required=True), Ask("purpose", "choice", required=True),
             Ask("activate-after", "text", required=True, check=lambda v: _problem(_date, TextAnswer(str(v)))),
             Ask("cryptoperiod", "text", required=True, check=lambda v: _problem(_days, TextAnswer(str(v))))]

@@ -38,7 +38,7 @@ def batch_sha256(tbs_list) -> str:
 
 
 def _lint_items(report) -> list[ReviewItem]:
-    out = [item("pkilint", report.summary())]
+    out = [item("Lint", report.summary())]
     out += [item(f"Lint warning {i}", f.describe() + (f" ({f.where})" if f.where else ""))
             for i, f in enumerate(report.warnings, 1)]
     return out
@@ -114,7 +114,7 @@ def batch_items(profile, issuer, prepared: list) -> list[ReviewItem]:
     if len(prepared) > BATCH_LISTED:
         items.append(item("And", f"{len(prepared) - BATCH_LISTED} more (every one is in the ledger once signed)"))
     warnings = Counter(f.describe() for _, pr in prepared for f in pr.lint.warnings)
-    items.append(item("pkilint", f"{first.lint.level}: 0 errors, {sum(warnings.values())} warnings/notices "
+    items.append(item("Lint", f"pkilint {first.lint.level}: 0 errors, {sum(warnings.values())} warnings/notices "
                                  f"over {len(prepared)} certificates"))
     items += [item(f"Lint warning {i}", f"{text} (x{n})") for i, (text, n) in enumerate(sorted(warnings.items()), 1)]
     return items
