@@ -487,6 +487,13 @@ class UsageError(VaultError):
     default_next_step = "See `custodian --help` (or `custodian COMMAND --help`)."
 
 
+class Interrupted(VaultError):
+    code = "INTERRUPTED"
+    title = "Interrupted"
+    default_next_step = ("`custodian ceremony unfinished` shows a ceremony the interruption left unfinished "
+                         "(resume or abort it there); any other command can simply be run again.")
+
+
 class InternalError(VaultError):
     code = "INTERNAL"
     title = "Internal error"
