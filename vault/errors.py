@@ -556,12 +556,6 @@ class CertificateCheckFailed(PkiError):
     default_next_step = "Nothing was written; check the token and report the incident."
 
 
-class ReviewDeclined(PkiError):
-    code = "PKI_REVIEW_DECLINED"
-    title = "The review was not confirmed"
-    default_next_step = "Nothing was signed; correct what was wrong and run the ceremony again."
-
-
 class EnvelopeCorrupt(VaultError):
     code = "ENVELOPE_CORRUPT"
     title = "Encrypted file is damaged or was changed"
