@@ -554,10 +554,14 @@ class Engine:
         self._step_pos += 1
 
     def _complete(self) -> None:
-        from vault.ceremony.transcript import final_digest
+        from vault.ceremony.transcript import completion_outcome, final_digest
 
         self._wipe("complete")
+        dissents = [a.custodian_name for a in self.vault.store.attestations_of(self.ceremony_id) if not a.agree]
+        deviations = len(self.vault.store.deviations_of(self.ceremony_id))
         self.ledger_append("ceremony.completed", {"name": self.definition.name, "steps": len(self.definition.steps),
+                                                  "outcome": completion_outcome(bool(dissents)),
+                                                  "dissents": dissents, "deviations": deviations,
                                                   "transcript_sha256": final_digest(self.vault, self.ceremony_id)})
         head = self.vault.ledger.head()
         journal.finish_ceremony(self.vault, self.ceremony_id, completed=True, reason=None)
