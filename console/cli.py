@@ -138,29 +138,53 @@ def cmd_custodians_list(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    from vault import ledger_anchors
     from vault.ledger import pgp_words
 
     vault = _open_vault(args)
     try:
-        report = vault.ledger.verify()
+        pinned = None
+        if args.pinned_keys:
+            from vault.ceremony.transcript import load_pinned_keys
+
+            pinned = load_pinned_keys(args.pinned_keys)
+        expected = ledger_anchors.parse_expected_head(args.expected_head, vault) if args.expected_head else None
+        report = ledger_anchors.check(vault, pinned=pinned, expected_head=expected, from_checkpoint=not args.full)
     finally:
         vault.close()
+    chain = report.chain
     if args.json:
         _print_json(
             {
                 "ok": report.ok,
-                "count": report.count,
-                "head": report.head.hash_hex if report.head else None,
-                "first_bad_seq": report.first_bad_seq,
-                "problem": report.problem,
+                "count": chain.count,
+                "head": chain.head.hash_hex if chain.head else None,
+                "first_bad_seq": chain.first_bad_seq,
+                "problem": chain.problem,
+                "anchor_problems": report.problems,
+                "signed_heads": report.signed,
+                "last_signed": ({"seq": report.last_signed.seq, "hash": report.last_signed.hash_hex}
+                                if report.last_signed else None),
+                "verified_from": report.start_seq,
+                "unproven": report.unproven,
             }
         )
-    elif report.ok:
-        head = report.head.hash_hex
-        print(f"ledger OK: {report.count} events; head #{report.head.seq} {head}")
+        return EXIT_OK if report.ok else EXIT_FAILED
+    if not chain.ok:
+        print(f"ledger BROKEN at event #{chain.first_bad_seq}: {chain.problem}", file=sys.stderr)
+    for problem in report.problems:
+        print(f"ledger ANCHOR problem: {problem}", file=sys.stderr)
+    if report.ok:
+        head = chain.head.hash_hex
+        scope = "every event" if report.start_seq == 1 else f"events {report.start_seq}..{chain.count} (from the last verified checkpoint; --full re-checks all)"
+        print(f"ledger OK: {chain.count} events; head #{chain.head.seq} {head}")
         print(f"head in PGP words: {pgp_words(head)}")
-    else:
-        print(f"ledger BROKEN at event #{report.first_bad_seq}: {report.problem}", file=sys.stderr)
+        print(f"hashes checked: {scope}; {report.signed} signed heads checked"
+              + (f", the last at event {report.last_signed.seq}" if report.last_signed else ""))
+        if expected is not None:
+            print(f"matches the expected head #{expected.seq}")
+        if report.unproven:
+            print(f"not covered by a signature: {report.unproven}")
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -229,8 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     led = sub.add_parser("ledger", help="the hash-chained event ledger").add_subparsers(
         title="ledger commands", metavar="ACTION", dest="ledger_command", required=True)
-    p = led.add_parser("verify", help="verify the whole hash chain; names the first bad event")
+    p = led.add_parser("verify", help="verify the hash chain and every signed head; names the first bad event")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--full", action="store_true",
+                   help="re-hash every event (default: from the last verified signed checkpoint)")
+    p.add_argument("--expected-head", metavar="[SEQ:]HEX|WORDS",
+                   help="a head read from paper (hex or PGP words): the ledger must still hold it")
+    p.add_argument("--pinned-keys", metavar="FILE",
+                   help="public keys kept off the machine (custodians export-keys): signatures must verify under them")
     p.set_defaults(handler=cmd_ledger_verify)
 
     home = sub.add_parser("home", help="the console home").add_subparsers(

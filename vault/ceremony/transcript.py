@@ -203,7 +203,16 @@ def render_markdown(t: dict) -> str:
     out += [f"- Status: **{status}**" + (f" — {c['abort_reason']}" if c["abort_reason"] else ""),
             f"- Started: {c['started_at']}  Ended: {c['ended_at'] or '-'}",
             f"- Mode: {c['mode']}; scripted: {'yes' if c['script_driven'] else 'no'}",
-            f"- Definition SHA-256: `{c['definition_sha256']}`", ""]
+            f"- Definition SHA-256: `{c['definition_sha256']}`  \n  {_words(c['definition_sha256'])}"]
+    started = next((json.loads(e["details"]) for e in t["ledger"]["events"]
+                    if e["ceremony_id"] == c["id"] and e["action"] == "ceremony.started"), {})
+    if started.get("package_sha256"):
+        out.append(f"- Console {started.get('console_version')}, installed files SHA-256 "
+                   f"`{started['package_sha256']}`  \n  {_words(started['package_sha256'])}")
+    if started.get("previous_end_head"):
+        h = started["previous_end_head"]
+        out.append(f"- Follows {started.get('previous_ceremony')}, whose end head was event {h['seq']} `{h['hash']}`")
+    out.append("")
     out += ["## Steps", "", "| # | step | kind | attempt | status | started | ended | result |", "|---|---|---|---|---|---|---|---|"]
     for s in t["steps"]:
         result = s["summary"] or (s["error_code"] or "")

@@ -211,6 +211,10 @@ class CeremonyRepository(StoreBase):
     def attestations_of(self, ceremony_id: str) -> list[AttestationRecord]:
         return self._attestations("a.ceremony_id = ?", ceremony_id)
 
+    def all_attestations(self) -> list[AttestationRecord]:
+        """Every attestation of every ceremony, oldest first (the ledger's signed heads)."""
+        return self._attestations("1 = ?", 1)
+
     def _attestations(self, where: str, value: Any) -> list[AttestationRecord]:
         rows = self._rows(
             "SELECT a.id, a.ceremony_id, a.custodian_id, c.name, a.statement, a.signature_hex, a.agree, a.at, "
