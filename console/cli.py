@@ -123,17 +123,27 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def pgp_words_of_fingerprint(fingerprint: str) -> str:
+    from vault.ledger import pgp_words
+
+    return pgp_words(fingerprint.split(":", 1)[-1])
+
+
 def cmd_custodians_list(args: argparse.Namespace) -> int:
     vault = _open_vault(args)
     try:
         people = vault.store.list_custodians()
-        rows = [{"name": c.name, "role": c.role.value, "status": c.status.value, "enrolled_at": c.enrolled_at} for c in people]
+        from vault.identity import public_key_fingerprint
+
+        rows = [{"name": c.name, "role": c.role.value, "status": c.status.value, "enrolled_at": c.enrolled_at,
+                 "fingerprint": public_key_fingerprint(c.public_key_pem),
+                 "words": pgp_words_of_fingerprint(public_key_fingerprint(c.public_key_pem))} for c in people]
     finally:
         vault.close()
     if args.json:
         _print_json(rows)
     else:
-        print(_table(rows, ["name", "role", "status", "enrolled_at"]))
+        print(_table(rows, ["name", "role", "status", "enrolled_at", "fingerprint"]))
     return EXIT_OK
 
 
@@ -250,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = cust.add_parser("list", help="list custodians, administrators and witnesses")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_custodians_list)
+    from console.cli_evidence import register_export_keys
+
+    register_export_keys(cust)
 
     led = sub.add_parser("ledger", help="the hash-chained event ledger").add_subparsers(
         title="ledger commands", metavar="ACTION", dest="ledger_command", required=True)
@@ -291,9 +304,9 @@ def _global_options_everywhere(parser: argparse.ArgumentParser) -> None:
 
 def _extra_registrations() -> list[Callable]:
     """Command groups that live in their own modules (ceremonies, transcripts, verify, certificates)."""
-    from console import cli_backup, cli_ceremony, cli_certs, cli_keys
+    from console import cli_backup, cli_ceremony, cli_certs, cli_evidence, cli_keys
 
-    return [cli_ceremony.register, cli_certs.register, cli_backup.register, cli_keys.register]
+    return [cli_ceremony.register, cli_certs.register, cli_backup.register, cli_keys.register, cli_evidence.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
