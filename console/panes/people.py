@@ -192,6 +192,12 @@ class AttestationPane(PromptPane):
         if p.practice:
             yield Static("PRACTICE: ctrl+f fills this person's practice passphrase.", classes="practice-hint")
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        # the indicator follows the scroll however it moves (keys, wheel, scrollbar)
+        self.watch(self.query_one("#statement-scroll", VerticalScroll), "scroll_y",
+                   lambda _value: self._show_remaining(), init=False)
+
     def focus_first(self) -> None:  # the statement first: it is read before anything is chosen
         self._show_remaining()
         self.query_one("#statement-scroll", VerticalScroll).focus()
@@ -211,12 +217,6 @@ class AttestationPane(PromptPane):
         self.query_one("#statement-more", Static).update(
             f"▼ {below} more line{'s' if below != 1 else ''}: scroll to the end (↓ PgDn End) before signing."
             if below else "✓ You have seen the whole statement.")
-
-    def on_mouse_scroll_down(self, _event) -> None:
-        self.call_after_refresh(self._show_remaining)
-
-    def on_key(self, _event) -> None:
-        self.call_after_refresh(self._show_remaining)
 
     @property
     def decision(self) -> bool | None:

@@ -43,6 +43,8 @@ async def test_nothing_is_preselected_and_the_statement_must_be_read_to_its_end(
 
         await type_fast(pilot, ["end"])  # the statement box has focus
         await wait_until(pilot, lambda: pane.read_to_end, what="the statement's end")
+        await wait_until(pilot, lambda: "whole statement" in str(pane.query_one("#statement-more").render()),
+                         what="the indicator to say the whole statement was seen")
         await _sign(pilot, pane)  # read but not chosen
         assert answers == [] and "Choose" in _notices(app)
 
