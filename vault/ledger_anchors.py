@@ -125,10 +125,12 @@ def check(vault, *, pinned: dict[str, str] | None = None, expected_head: LedgerH
     by_ceremony: dict[str, list] = {}
     recent = {e["ceremony_id"] for _, e in attested}
     closings: dict[str, dict[str, int]] = {}
-    for a in store.all_attestations():
+    # from a checkpoint only the ceremonies attested after it are read (the refresh stays small
+    # however many ceremonies the vault has had); the full check reads every signature
+    rows = store.all_attestations() if checkpoint is None else [
+        a for cid in sorted(recent) for a in store.attestations_of(cid)]
+    for a in rows:
         by_ceremony.setdefault(a.ceremony_id, []).append(a)
-        if checkpoint is not None and a.ceremony_id not in recent:
-            continue
         fields = dict(line.split(": ", 1) for line in a.statement.splitlines()[1:] if ": " in line)
         who = f"the attestation of {a.custodian_name} in {a.ceremony_id}"
         pem = keys.get(a.custodian_name)
@@ -166,7 +168,7 @@ def check(vault, *, pinned: dict[str, str] | None = None, expected_head: LedgerH
         if checkpoint is None and len(rows) > len(mine) and chain.ok:
             problems.append(f"{cid} has {len(rows)} signed attestations but the ledger records {len(mine)}: "
                             "events were removed.")
-    for c in store.list_ceremonies():
+    for c in store.ceremonies_ended_from(start):
         end = c.ledger_end
         if end is None or end.seq is None or end.seq < start:
             continue
