@@ -90,6 +90,12 @@ class PinIncorrect(HsmError):
     default_next_step = "Re-activate the quorum with the right shares and passphrase."
 
 
+class PinLengthInvalid(HsmError):
+    code = "HSM_PIN_LENGTH"
+    title = "PIN does not fit the token's limits"
+    default_next_step = "Use a PIN within the token's limits (`custodian doctor` shows them)."
+
+
 class TokenNotInitialised(HsmError):
     code = "HSM_NOT_INITIALISED"
     title = "Token is not initialised"

@@ -12,11 +12,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vault.errors import TransitionRefused
 from vault.operations._common import ACTOR
 from vault.operations.keys import resolve_key
 from vault.operations.signing import _write_once, sign_payload
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 STATEMENT_TYPE = "custodian-console/revocation-statement"
 
@@ -30,7 +34,7 @@ class RevocationStatement:
     statement: dict
 
 
-def statement_for(vault, ref: str) -> dict:
+def statement_for(vault: Vault, ref: str) -> dict:
     key = resolve_key(vault, ref)
     if key.revocation_reason is None:
         raise TransitionRefused(f"Key {key.ref} has not been revoked.", next_step="Revoke it first.")
@@ -49,7 +53,7 @@ def statement_for(vault, ref: str) -> dict:
     }
 
 
-def write_revocation_statement(vault, session, ref: str, signer_ref: str, out: Path, *,
+def write_revocation_statement(vault: Vault, session, ref: str, signer_ref: str, out: Path, *,
                                ceremony_id: str | None = None, actor: str = ACTOR) -> RevocationStatement:
     """Write the statement for revoked key ``ref`` to ``out`` and its signature to ``out`` + ``.sig``."""
     statement = statement_for(vault, ref)

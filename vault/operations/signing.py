@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 
@@ -21,6 +22,9 @@ from vault.hsm.software import public_key_algorithm, spki_fingerprint
 from vault.operations._common import ACTOR, pem_to_der, refuse_existing
 from vault.operations.keys import _key_row, token_key
 from vault.types import KeyAlgorithm, KeyPurpose, KeyState
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 MAX_PAYLOAD_BYTES = 256 * 1024 * 1024
 
@@ -49,7 +53,7 @@ def _read_payload(path: Path) -> bytes:
 
 
 def sign_payload(
-    vault,
+    vault: Vault,
     session: HsmSession,
     label: str,
     payload: Path,
