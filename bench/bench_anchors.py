@@ -11,7 +11,8 @@ end. Measured, best of R, interleaved, in the same run:
   signed head (100 events back): target under 50 ms;
 * full: ``check()`` (every hash, every signature, every signed head looked up);
 * chain only: ``Ledger.verify()`` (the plain chain, no signatures);
-* baseline: ``prev = sha256(prev + body)`` over the same stored bodies (hashlib alone).
+* baseline: ``prev = sha256(prev + body)`` over real stored bodies already in memory (hashlib
+  alone, as bench_ledger.py measures it; reading SQLite is not in it).
 
 Ratios are to the baseline measured in the same run (aim for the full check: no worse than 3x).
 Writes bench/results/anchors.txt.
@@ -101,11 +102,24 @@ def database(total: int, every: int, signers: int, rebuild: bool) -> Path:
     return path
 
 
-def baseline(store: Store) -> float:
-    sha, prev = hashlib.sha256, b"0" * 64
+def sample(store: Store, n: int = 10_000) -> list[bytes]:
+    out = []
+    for _seq, body, _hash in store.ledger_bodies(batch_size=n):
+        out.append(body)
+        if len(out) == n:
+            break
+    return out
+
+
+def baseline(payloads: list[bytes], total: int) -> float:
+    """hashlib alone, as bench_ledger.py's baseline: sha256(prev + body) over bodies already in
+    memory (10,000 real bodies, cycled to ``total``), so reading SQLite is not in it."""
+    sha, prev, done = hashlib.sha256, b"0" * 64, 0
     t0 = time.perf_counter()
-    for _seq, body, _hash in store.ledger_bodies():
-        prev = sha(prev + body).hexdigest().encode()
+    while done < total:
+        for payload in payloads[: total - done]:
+            prev = sha(prev + payload).hexdigest().encode()
+        done += min(len(payloads), total - done)
     return time.perf_counter() - t0
 
 
@@ -129,6 +143,7 @@ def main() -> int:
         vault = SimpleNamespace(store=store, ledger=Ledger(store))
         count = store.ledger_count()
         signatures = len(store.all_attestations())
+        payloads = sample(store)
         for _ in range(args.repeat):
             t, full = timed(lambda: ledger_anchors.check(vault))
             assert full.ok, full.problems
@@ -137,7 +152,7 @@ def main() -> int:
             assert quick.ok and quick.start_seq == full.last_signed.seq + 1, (quick.problems, quick.start_seq)
             runs["incremental"].append(t)
             runs["chain"].append(timed(lambda: vault.ledger.verify())[0])
-            runs["baseline"].append(baseline(store))
+            runs["baseline"].append(baseline(payloads, count))
         behind = count - full.last_signed.seq
     best = {k: min(v) for k, v in runs.items()}
     base = best["baseline"]
@@ -153,7 +168,7 @@ def main() -> int:
         f"full check (every hash, every signature, every signed head): {best['full']:7.3f} s  "
         f"= {best['full'] / base:.2f}x the baseline (aim <= 3x) {'MET' if best['full'] / base <= 3 else 'ABOVE AIM'}",
         f"plain chain, Ledger.verify() (no signatures):                {best['chain']:7.3f} s  = {best['chain'] / base:.2f}x",
-        f"baseline, sha256(prev + body) over the same stored bodies:   {base:7.3f} s",
+        f"baseline, sha256(prev + body), bodies in memory (hashlib only): {base:7.3f} s",
         f"incremental vs full in this run: {best['full'] / best['incremental']:.0f}x faster",
         "",
         "all runs (s): " + ", ".join(f"{k} [{', '.join(f'{x:.4f}' for x in v)}]" for k, v in runs.items()),
