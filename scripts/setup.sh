@@ -18,6 +18,13 @@ need_apt=()
 # opencryptoki's software token: tests/hsm and the production-home tests also run on it
 [ -x /usr/sbin/pkcsslotd ] || need_apt+=(opencryptoki)
 ls /usr/lib/*/libopencryptoki.so.0 >/dev/null 2>&1 || need_apt+=(libopencryptoki0)
+# tpm2-pkcs11 on the swtpm simulator: the third module the probe is tested on (tests/support/tpm2.py)
+command -v swtpm >/dev/null || need_apt+=(swtpm)
+ls /usr/lib/*/libtpm2_pkcs11.so.1 >/dev/null 2>&1 || need_apt+=(libtpm2-pkcs11-1)
+ls /usr/lib/*/libtss2-tcti-swtpm.so.0 >/dev/null 2>&1 || need_apt+=(libtss2-tcti-swtpm0)
+ls /usr/lib/*/libtss2-tcti-tabrmd.so.0 >/dev/null 2>&1 || need_apt+=(libtss2-tcti-tabrmd0)
+command -v tpm2-abrmd >/dev/null || need_apt+=(tpm2-abrmd)
+command -v dbus-send >/dev/null || need_apt+=(dbus)
 command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)  # tests render PDF pages to PNG
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v python3 >/dev/null || need_apt+=(python3)

@@ -17,7 +17,7 @@ def test_every_shipped_profile_parses_and_says_where_its_facts_come_from():
             "aws-cloudhsm", "generic"} <= set(profiles)
     for profile in profiles.values():
         assert profile.source in SOURCES and profile.notes
-    assert {k for k, p in profiles.items() if p.tested_here} == {"softhsm-2.6", "opencryptoki-swtok"}
+    assert {k for k, p in profiles.items() if p.tested_here} == {"softhsm-2.6", "opencryptoki-swtok", "tpm2-pkcs11"}
 
 
 def test_the_token_chooses_its_profile_by_manufacturer_and_model(token, pkcs11_backend):

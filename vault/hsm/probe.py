@@ -201,11 +201,29 @@ def _try_algorithm(
         reason = exc.message if isinstance(exc, VaultError) else map_exception(exc, step).message
         notes.append(f"{step}: {reason}")
 
-    try:
-        made = generate_objects(p11, algorithm, "vault-probe", f"vault-probe-{algorithm.value}".encode(), store=False,
-                                backup=True)
-    except pkcs11.PKCS11Error as exc:
-        failed("generate", exc)
+    key_id = f"vault-probe-{algorithm.value}".encode()
+    made, extractable = None, True
+    # Session objects that could be backed up first; then what some modules insist on:
+    # token objects only (tpm2-pkcs11 refuses CKA_TOKEN false), non-extractable only (it
+    # refuses SENSITIVE and EXTRACTABLE together). Token objects are destroyed with the rest.
+    attempts = ((False, True), (True, True), (False, False), (True, False))
+    for n, (store, backup) in enumerate(attempts):
+        try:
+            made = generate_objects(p11, algorithm, "vault-probe", key_id, store=store, backup=backup)
+        except (pkcs11.AttributeValueInvalid, pkcs11.TemplateInconsistent) as exc:
+            if n == len(attempts) - 1:
+                failed("generate", exc)
+            continue
+        except pkcs11.PKCS11Error as exc:
+            failed("generate", exc)
+            break
+        extractable = backup
+        if store:
+            notes.append("generate: session objects refused, probed with token objects")
+        if not backup:
+            notes.append("generate: only non-extractable keys (sensitive and extractable refused), so no backup")
+        break
+    if made is None:
         return AlgorithmCapability(algorithm, **found, note="; ".join(notes))
     created.extend(made)
     found["generate"] = True
@@ -221,8 +239,9 @@ def _try_algorithm(
             found["sign"] = True
         except (pkcs11.PKCS11Error, VaultError) as exc:
             failed("sign", exc)
-    if kek is None:
-        notes.append("wrap/unwrap: not tried, the wrap mechanism failed its self-test")
+    if kek is None or not extractable:
+        if kek is None:
+            notes.append("wrap/unwrap: not tried, the wrap mechanism failed its self-test")
         return AlgorithmCapability(algorithm, **found, note="; ".join(notes))
     mechanism = Mechanism(wrap_mechanism.value)
     blob = None

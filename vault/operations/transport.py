@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from vault.errors import (LabelExists, RecordNotFound, SignatureInvalid, TransportRefused, VaultError)
 from vault.hsm import KeyObject
+from vault.inputs import SIGNATURE_BYTES, TRANSPORT_FILE_BYTES, read_bounded
 from vault.hsm import transport as hsm_transport
 from vault.hsm.software import spki_fingerprint
 from vault.operations._common import ACTOR, pem_to_der, refuse_existing
@@ -73,7 +74,7 @@ def _read_signed(path: Path, expected_type: str) -> tuple[dict, bytes, bytes]:
     path = Path(path)
     sig = path.with_name(path.name + ".sig")
     try:
-        data, signature = path.read_bytes(), sig.read_bytes()
+        data, signature = read_bounded(path, TRANSPORT_FILE_BYTES), read_bounded(sig, SIGNATURE_BYTES)
         body = json.loads(data)
     except (OSError, ValueError):
         raise TransportRefused(f"{path} (and its signature {sig.name}) cannot be read as a {expected_type} file.",
