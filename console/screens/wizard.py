@@ -28,7 +28,7 @@ from console.responder import EngineEvent, TuiResponder
 from console.screens.base import VaultScreen
 from console.widgets.step_list import StepList
 from vault.ceremony import events as ev
-from vault.ceremony.prompts import AbortAnswer, Answer, ConfirmAnswer, Prompt
+from vault.ceremony.prompts import AbortAnswer, Answer, BackAnswer, ConfirmAnswer, Prompt
 from vault.errors import VaultError
 
 
@@ -50,6 +50,7 @@ class WizardScreen(VaultScreen):
     ALLOW_SELECT = False
     BINDINGS = [
         Binding("ctrl+a", "abort", "Abort", id="wizard.abort", tooltip="Abort the ceremony with a reason", priority=True),
+        Binding("escape", "back", "Back", id="wizard.back", tooltip="Back one answer, where nothing was done yet"),
         Binding("ctrl+f", "practice_fill", "Practice fill", id="wizard.practice", show=False, priority=True),
         Binding("ctrl+l", "toggle_log", "Log", id="wizard.log", show=False),
         Binding("t", "transcript", "Transcript", id="wizard.transcript", show=False),
@@ -318,6 +319,20 @@ class WizardScreen(VaultScreen):
                 self._pending_abort = reason  # answered at the next prompt
 
         self.app.push_screen(ReasonDialog("Abort this ceremony? Say why:"), callback=chosen)
+
+    def action_back(self) -> None:
+        """Escape: back one answer where the engine allows it (``prompt.can_go_back``); elsewhere
+        say at once why not, above the question, and leave what is typed where it is."""
+        p = self.prompt
+        if self.outcome is not None or p is None or self._future is None or self._future.done():
+            return
+        if p.can_go_back:
+            self._resolve(BackAnswer())
+            return
+        why = p.no_back or "nothing can be taken back here."
+        err = self.query_one("#prompt-error", Static)
+        err.update(f"↩ No going back: {why} Answer the question, or abort with a reason (ctrl+a).")
+        err.display = True
 
     def action_practice_fill(self) -> None:
         if self.pane is not None and not self.pane.practice_fill():

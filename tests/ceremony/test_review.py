@@ -248,7 +248,8 @@ def test_back_is_refused_at_a_steps_first_question_and_after_a_secret(ws: Worksp
     assert "first question" in again.error_message
     shares = [p for p in watch.prompts if p.ask == "share"]
     assert not shares[1].can_go_back  # a share was entered: it is wiped once used, nothing to replay
-    assert shares[2].error_code == "ANSWER" and "already done or recorded" in shares[2].error_message
+    assert shares[2].error_code == "ANSWER" and "a share or a passphrase was entered" in shares[2].error_message
+    assert shares[1].no_back and shares[1].no_back in shares[2].error_message  # said before a back is tried
     assert outcome.ok, outcome.one_line()  # each refusal was answered again, as the script's lists say
 
 
