@@ -39,6 +39,46 @@ class PassphrasePane(PromptPane):
 
     HOLDS_SECRETS = True
     prompt: PassphrasePrompt
+    # Priority bindings: the focus moves before the next key is forwarded, so keys typed (or sent)
+    # fast after a Tab or an Enter land in the box they were meant for, never in the one left.
+    BINDINGS = [
+        Binding("tab", "move(1)", show=False, priority=True),
+        Binding("shift+tab", "move(-1)", show=False, priority=True),
+        Binding("enter", "enter", show=False, priority=True),
+    ]
+
+    def _focus(self, box) -> None:
+        self.screen.set_focus(box)  # at once (``Widget.focus`` waits for the next idle)
+
+    def action_move(self, step: int) -> None:
+        if step > 0:
+            self.screen.focus_next()
+        else:
+            self.screen.focus_previous()
+
+    def action_enter(self) -> None:
+        """The focus moves at once; the boxes are read once the keys already sent to the box
+        are in it (``call_later`` on the box runs after its queued keys)."""
+        box = self.app.focused
+        if not (isinstance(box, SecretInput) and box.id in ("pp1", "pp2")):
+            return
+        if box.id == "pp1" and self.prompt.new:
+            second = self.query_one("#pp2", SecretInput)
+            self._focus(second)
+            box.call_later(self._first_done, second)
+        else:
+            box.call_later(self._enter, box.id)
+
+    def _first_done(self, second) -> None:
+        """Enter in the first box: say whether it is long enough; submit if the second is filled."""
+        if second.value:
+            self._enter("pp1")
+            return
+        first = self.query_one("#pp1", SecretInput)
+        if len(first.value) < self.prompt.min_length:
+            self._enter("pp1")  # says why, back to the first box
+        else:
+            self._say("pp1", "✓ Long enough. Now the same again in the second box.")
 
     def compose_pane(self) -> ComposeResult:
         p = self.prompt
@@ -79,15 +119,15 @@ class PassphrasePane(PromptPane):
         if len(first.value) < p.min_length:
             self._say("pp1", f"✗ Too short: {len(first.value)} of at least {p.min_length} characters. "
                       "Type a longer one." if first.value else "✗ Type the passphrase first.")
-            first.focus()
+            self._focus(first)
             return
         if box == "pp1" and not second.value:
             self._say("pp1", "✓ Long enough. Now the same again in the second box.")
-            second.focus()
+            self._focus(second)
             return
         if not second.value:
             self._say("pp2", "✗ Type the same passphrase again here.")
-            second.focus()
+            self._focus(second)
             return
         a, b = first.take(), second.take()
         if a != b:
@@ -95,7 +135,7 @@ class PassphrasePane(PromptPane):
             first.value = a.reveal_text()  # keep the first box: only the second one is retyped
             a.wipe()
             self._say("pp2", "✗ Not the same as the first box. Type it again here (or fix the first box).")
-            second.focus()
+            self._focus(second)
             return
         b.wipe()
         self.answer(SecretAnswer(a))

@@ -9,6 +9,7 @@ waits, the event loop does not. Engine events are posted here as ``EngineEvent``
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 from textual import work
@@ -28,7 +29,7 @@ from console.responder import EngineEvent, TuiResponder
 from console.screens.base import VaultScreen
 from console.widgets.step_list import StepList
 from vault.ceremony import events as ev
-from vault.ceremony.prompts import AbortAnswer, Answer, BackAnswer, ConfirmAnswer, Prompt
+from vault.ceremony.prompts import AbortAnswer, Answer, BackAnswer, ConfirmAnswer, Prompt, TextAnswer
 from vault.errors import VaultError
 
 
@@ -78,6 +79,7 @@ class WizardScreen(VaultScreen):
         self._notices: list[str] = []  # this step's notices (shown in the layout, never as toasts)
         self.log_lines: list[str] = []  # what the log panel shows (it wraps long lines)
         self.notice_log: list[str] = []  # every notice of the run
+        self._last_text: tuple[tuple[str, str], str] | None = None  # the last text answer, for a re-ask
 
     # -- layout ------------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -234,7 +236,7 @@ class WizardScreen(VaultScreen):
             await self._clear_slot()
             self.app.push_screen(ShareRevealScreen(prompt), callback=lambda _ok: self._resolve(ConfirmAnswer(True)))
         else:
-            self.pane = pane_for(prompt)
+            self.pane = pane_for(self._with_refused_text(prompt))
             await self.query_one("#prompt-slot").mount(self.pane)
             self._show_unread()
         self._busy(False)
@@ -291,9 +293,21 @@ class WizardScreen(VaultScreen):
         if self._future is not None and not self._future.done():
             self._future.set_result(answer)
 
+    def _with_refused_text(self, prompt: Prompt) -> Prompt:
+        """A refused name, label or path comes back in its box, to correct a typo rather than retype
+        it (text and path questions only: never a secret, never a typed confirmation)."""
+        last, self._last_text = self._last_text, None
+        if (prompt.error_code and prompt.KIND in ("text", "path") and prompt.previous is None
+                and last is not None and last[0] == (prompt.step_id, prompt.ask)):
+            return dataclasses.replace(prompt, previous=last[1])
+        return prompt
+
     def on_prompt_pane_answered(self, message: PromptPane.Answered) -> None:
         message.stop()
         if message.pane is self.pane:
+            p = message.pane.prompt
+            if p.KIND in ("text", "path") and isinstance(message.answer, TextAnswer):
+                self._last_text = ((p.step_id, p.ask), message.answer.text)
             self._resolve(message.answer)
 
     def _busy(self, busy: bool) -> None:

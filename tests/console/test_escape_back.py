@@ -45,9 +45,12 @@ async def test_escape_walks_back_from_the_review_to_the_label_typo(initialised, 
         return True  # handled: next, the label question again (at_label types the fix)
 
     # The player answers "generate.label" from texts: first the typo, then (after the back) the fix.
-    labels = iter(["my key!", "my-key"])
+    too_long = "signing key for the payments platform, production, region one, 2026"
+    labels = iter([too_long, "my key!", "my-key"])
 
     async def at_label(player, pane) -> bool:
+        if pane.prompt.error_code:  # refused: what was typed is back in the box, to correct
+            seen["refused_box"] = pane.query_one(Input).value
         await player._set_input(pane, next(labels))
         await player.pilot.press("enter")
         await wait_until(player.pilot, lambda: player.wizard.pane is not pane)
@@ -69,6 +72,7 @@ async def test_escape_walks_back_from_the_review_to_the_label_typo(initialised, 
             return ([k.label for k in vault.store.list_keys()], ledger_actions(vault, outcome.ceremony_id))
 
         labels_now, actions = await app.bridge.run(facts)
+    assert seen["refused_box"] == too_long
     assert "Label: my key!" in seen["review"]
     assert seen["previous"] == "my key!"
     assert "first question" in seen["refusal"] and "ctrl+a" in seen["refusal"]

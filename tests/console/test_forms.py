@@ -110,3 +110,17 @@ async def test_checklist_says_what_is_missing_next_to_the_items():
         assert "Item 2 is not ticked yet" in str(app.query_one(".pane-problem").render())
         await pilot.press("shift+tab", "space")  # back to b
         assert str(app.query_one(".pane-problem").render()) == ""
+
+
+async def test_keys_sent_at_once_land_in_the_box_they_were_meant_for():
+    """tmux send-keys (or a fast typist, or a paste) delivers type-Tab-type-Enter faster than the
+    screen moves the focus: the Tab and the Enter must still move it before the next key lands."""
+    from tui_helpers import type_fast
+
+    for between in ("tab", "enter"):
+        app = PaneApp(PassphrasePane(new_passphrase()))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "pp1")
+            await type_fast(pilot, [*"admin-pass-1", between, *"admin-pass-1", "enter"])
+            await wait_until(pilot, lambda: app.answers, what=f"the answer (type, {between}, type, enter)")
+            assert app.answers[0].secret.reveal_text() == "admin-pass-1"

@@ -245,7 +245,7 @@ class Engine:
                 self._auth_for = prompt
                 step = self._reactivate or self.current_step
                 prompt = witness.auth_prompt(StepContext(self, step), name)
-        back = self._can_go_back()
+        back = self._can_go_back() or (prompt.local_back and self._phase == "body")
         return dataclasses.replace(prompt, can_go_back=back, no_back="" if back else self._back_refusal())
 
     def _back_refusal(self) -> str:
@@ -287,6 +287,9 @@ class Engine:
             why = prompt.no_back or self._back_refusal()
             self._reprompt(AnswerInvalid(f"There is no going back from here: {why}",
                                          next_step="Answer the question, or abort the ceremony."))
+            return
+        if prompt.local_back and self._auth_for is None and not self._can_go_back():
+            self._advance(BackAnswer())  # the step asks its previous question again (prompts.local_back)
             return
         shown = self._auth_for or prompt
         self._auth_for = None
@@ -451,7 +454,7 @@ class Engine:
         assert self._pending is not None
         self.emit(AnswerRejected(ceremony_id=self.ceremony_id, step_id=self._pending.step_id, code=exc.code,
                                  message=str(exc)))
-        back = self._pending.can_go_back and self._can_go_back()
+        back = self._pending.can_go_back and (self._can_go_back() or self._pending.local_back)
         self._pending = dataclasses.replace(self._pending, error_code=exc.code, error_message=str(exc),
                                             can_go_back=back,
                                             no_back="" if back else (self._pending.no_back or self._back_refusal()))

@@ -26,6 +26,9 @@ Common to every prompt (``Prompt``)::
                     for the front end to offer again; never a secret
     no_back         where ``can_go_back`` is False: why (for the front end to say at once when
                     someone presses "back", without submitting anything)
+    local_back      the step itself takes a ``BackAnswer`` here, where the engine cannot rewind
+                    (e.g. enroll: back from custodian #2's passphrase to their name, after #1
+                    was enrolled); nothing of the question is done yet
 
 Valid answers per prompt are in each class's ``ANSWERS``; ``AbortAnswer(reason)`` is valid at
 any prompt and aborts the ceremony with the reason recorded in the ledger.
@@ -132,6 +135,7 @@ class Prompt:
     can_go_back: bool = False
     previous: str | None = None
     no_back: str = ""
+    local_back: bool = False
 
     @property
     def header(self) -> str:
