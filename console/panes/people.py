@@ -166,17 +166,39 @@ class WitnessPane(PromptPane):
     """The witness confirms the step, or records a deviation (four fields, all required)."""
 
     prompt: WitnessPrompt
-    BINDINGS = [Binding("ctrl+d", "deviation", "Record deviation", id="witness.deviation", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+d", "deviation", "Record deviation", id="witness.deviation", priority=True),
+        # In the deviation form the focus moves before the next key lands (see PassphrasePane).
+        Binding("tab", "move(1)", show=False, priority=True),
+        Binding("shift+tab", "move(-1)", show=False, priority=True),
+        Binding("enter", "enter", show=False, priority=True),
+    ]
+    FIELDS = (("expected", "what was expected"), ("happened", "what happened"), ("action", "what was done about it"),
+              ("decided", "who decided"))
+
+    def action_move(self, step: int) -> None:
+        if step > 0:
+            self.screen.focus_next()
+        else:
+            self.screen.focus_previous()
+
+    def action_enter(self) -> None:
+        from textual.actions import SkipAction
+
+        box = self.app.focused
+        if isinstance(box, Input) and box.has_class("deviation"):
+            self.screen.focus_next()  # enter in a field moves on, like tab
+            return
+        raise SkipAction()  # a button: pressed as usual
 
     def compose_pane(self) -> ComposeResult:
         yield Static(f"Witness {self.prompt.witness}: {self.prompt.summary}", classes="question")
         with Horizontal(classes="buttons"):
             yield Button("Confirm: went as scripted", id="confirm", variant="primary")
             yield Button("Record a deviation (ctrl+d)", id="deviation")
-        yield Input(placeholder="what was expected", id="dev-expected", classes="deviation")
-        yield Input(placeholder="what happened", id="dev-happened", classes="deviation")
-        yield Input(placeholder="what was done about it", id="dev-action", classes="deviation")
-        yield Input(placeholder="who decided", id="dev-decided", classes="deviation")
+        for name, hint in self.FIELDS:
+            yield Input(placeholder=hint, id=f"dev-{name}", classes="deviation")
+        yield Static("", classes="pane-problem deviation", id="dev-problem")
         yield Button("Record deviation and continue", id="record", classes="deviation")
 
     def on_mount(self) -> None:
@@ -196,15 +218,34 @@ class WitnessPane(PromptPane):
         elif event.button.id == "deviation":
             self.action_deviation()
         elif event.button.id == "record":
-            vals = [self.query_one(f"#dev-{n}", Input).value.strip() for n in ("expected", "happened", "action", "decided")]
-            if not all(vals):
-                self.notify("A deviation needs all four fields.", severity="warning")
-                return
-            self.answer(WitnessAnswer(False, Deviation(*vals)))
+            self._after_fields(self._record)
+
+    def _after_fields(self, then, fields=None) -> None:
+        """Run ``then`` once every field has taken the keys already sent to it (each field's
+        ``call_later`` runs after its queued keys; typed fast, keys may still be on their way)."""
+        fields = list(self.query(".deviation").filter("Input")) if fields is None else fields
+        if not fields:
+            then()
+            return
+        fields[0].call_later(self._after_fields, then, fields[1:])
+
+    def _record(self) -> None:
+        vals = [self.query_one(f"#dev-{n}", Input).value.strip() for n, _h in self.FIELDS]
+        missing = [hint for (_n, hint), v in zip(self.FIELDS, vals) if not v]
+        if missing:
+            # said next to the form, and the first empty field gets the cursor
+            self.query_one("#dev-problem", Static).update(f"✗ A deviation needs all four fields; still empty: "
+                                                         f"{', '.join(missing)}.")
+            first = next(n for (n, _h), v in zip(self.FIELDS, vals) if not v)
+            self.screen.set_focus(self.query_one(f"#dev-{first}", Input))
+            return
+        self.answer(WitnessAnswer(False, Deviation(*vals)))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#dev-problem", Static).update("")  # goes once a field is edited
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.focus_next()
 
 
 class AttestationPane(PromptPane):

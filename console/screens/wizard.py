@@ -117,6 +117,9 @@ class WizardScreen(VaultScreen):
 
     def on_resize(self, event=None) -> None:
         self.set_class(self.app.size.width < 100, "narrow")
+        # Under 30 rows the log would push the question's heading (a review's title) off screen:
+        # it is hidden there (ctrl+l shows it).
+        self.set_class(self.app.size.height < 30, "short")
 
     # -- the drive loop (thread worker) ------------------------------------------------------------
     @work(thread=True, exit_on_error=False, name="ceremony-drive")

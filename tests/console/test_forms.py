@@ -124,3 +124,33 @@ async def test_keys_sent_at_once_land_in_the_box_they_were_meant_for():
             await type_fast(pilot, [*"admin-pass-1", between, *"admin-pass-1", "enter"])
             await wait_until(pilot, lambda: app.answers, what=f"the answer (type, {between}, type, enter)")
             assert app.answers[0].secret.reveal_text() == "admin-pass-1"
+
+
+async def test_the_deviation_form_tabs_through_and_names_what_is_missing_next_to_it():
+    from console.panes.people import WitnessPane
+    from tui_helpers import type_fast
+    from vault.ceremony.prompts import WitnessPrompt
+
+    prompt = WitnessPrompt(**COMMON, step_id="token", step_title="Initialise the token", ask="witness",
+                           witness="wendy", summary="token initialised")
+    app = PaneApp(WitnessPane(prompt))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.focused is not None)
+        await pilot.pause(0.2)
+        await pilot.press("ctrl+d")
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "dev-expected")
+        # all at once, as tmux or a fast typist sends them: three fields, the fourth left empty
+        await type_fast(pilot, [*"seals intact", "tab", *"seal 2 torn", "enter", *"photographed", "tab", "tab",
+                                "enter"])
+        problem_box = app.query_one("#dev-problem")
+        await wait_until(pilot, lambda: "still empty: who decided" in str(problem_box.render()))
+        assert app.focused.id == "dev-decided" and not app.answers  # the cursor is where the gap is
+        assert [app.query_one(f"#dev-{n}").value for n in ("expected", "happened", "action")] == [
+            "seals intact", "seal 2 torn", "photographed"]
+        await pilot.pause(0.3)  # a Button ignores a second press within its 0.2 s press effect
+        await type_fast(pilot, [*"admin", "enter", "enter"])
+        assert str(problem_box.render()) == ""  # gone once the field was edited
+        await wait_until(pilot, lambda: app.answers, what="the deviation")
+        d = app.answers[0].deviation
+        assert not app.answers[0].confirmed and (d.expected, d.happened, d.action, d.decided_by) == (
+            "seals intact", "seal 2 torn", "photographed", "admin")
