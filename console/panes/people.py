@@ -265,9 +265,10 @@ class AttestationPane(PromptPane):
         if p.practice:
             yield Static("PRACTICE: ctrl+f fills this person's practice passphrase.", classes="practice-hint")
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.call_after_refresh(lambda: self.query_one("#attest-pp", SecretInput).focus())
+    def focus_first(self) -> None:
+        # The passphrase box, never the comment: a passphrase typed into the (clear, recorded)
+        # comment box would end in the ledger. Also after a read-aloud dialog closes.
+        self.query_one("#attest-pp", SecretInput).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -154,3 +154,24 @@ async def test_the_deviation_form_tabs_through_and_names_what_is_missing_next_to
         d = app.answers[0].deviation
         assert not app.answers[0].confirmed and (d.expected, d.happened, d.action, d.decided_by) == (
             "seals intact", "seal 2 torn", "photographed", "admin")
+
+
+async def test_an_attestation_always_puts_the_cursor_in_the_passphrase_box_never_the_comment():
+    """The comment is clear text and recorded: a passphrase typed there would reach the ledger.
+    The pane's first focus, and the refocus after a read-aloud dialog closes, is the passphrase."""
+    from console.panes.people import AttestationPane
+    from vault.ceremony.prompts import AttestationPrompt
+
+    prompt = AttestationPrompt(**COMMON, step_id="attest", step_title="Closing attestations", ask="attest:admin",
+                               participant="admin", role="administrator", statement="custodian-console attestation v1",
+                               ledger_head_hex="ab" * 32, ledger_head_words="words")
+    app = PaneApp(AttestationPane(prompt))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "attest-pp")
+        app.query_one("#comment").focus()
+        await pilot.pause()
+        app.pane.focus_first()  # what the wizard does when a read-aloud dialog closes
+        await wait_until(pilot, lambda: app.focused.id == "attest-pp")
+        await pilot.press(*"admin-pass-1", "enter")
+        await wait_until(pilot, lambda: app.answers)
+        assert app.answers[0].comment == "" and app.answers[0].passphrase.reveal_text() == "admin-pass-1"
