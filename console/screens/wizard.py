@@ -416,6 +416,7 @@ class WizardScreen(VaultScreen):
         self.app.active_wizard = None
         self._busy(False)
         await self._clear_slot()
+        self.query_one("#prompt-error").display = False  # the last question's refusal is over
         self._read_aloud, self._facts = "", []
         self._render_read_aloud()
         if outcome.ok:

@@ -175,3 +175,17 @@ async def test_an_attestation_always_puts_the_cursor_in_the_passphrase_box_never
         await pilot.press(*"admin-pass-1", "enter")
         await wait_until(pilot, lambda: app.answers)
         assert app.answers[0].comment == "" and app.answers[0].passphrase.reveal_text() == "admin-pass-1"
+
+
+async def test_leaving_a_passphrase_box_posts_no_message_with_its_value():
+    """Tab or Enter out of a filled box blurs it while it still holds the passphrase: Input's own
+    blur handler would post ``Blurred(value)``; the quiet box must stop it."""
+    from tui_helpers import MessageTap
+
+    tap = MessageTap()
+    app = PaneApp(PassphrasePane(new_passphrase()))
+    async with app.run_test(size=SIZE, message_hook=tap) as pilot:
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "pp1")
+        await pilot.press(*"correct-horse-1", "tab", "shift+tab", "enter", *"correct-horse-1", "enter")
+        await wait_until(pilot, lambda: app.answers)
+    assert "correct-horse-1" not in tap.joined()
