@@ -262,6 +262,10 @@ class WizardScreen(VaultScreen):
         err = self.query_one("#prompt-error", Static)
         err.update(f"✗ {p.error_code}: {p.error_message}" if p.error_message else "")
         err.display = bool(p.error_message)
+        if p.error_message and any(n[2:] == p.error_message for n in self._notices):
+            # a step that notices a refusal and re-asks with it: say it once, next to the question
+            self._notices = [n for n in self._notices if n[2:] != p.error_message]
+            self._render_notices()
 
     def _render_read_aloud(self) -> None:
         """The prompt's text to read aloud, then this step's facts (serials, fingerprints as PGP
