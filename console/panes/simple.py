@@ -112,7 +112,10 @@ class TextPane(PromptPane):
 
     def compose_pane(self) -> ComposeResult:
         yield Static(self.prompt.question, classes="question")
-        yield Input(value=self.prompt.previous or self.prompt.default or "", max_length=self.prompt.max_length, id="text")
+        # An answer offered again (after a back or a refusal) is to be corrected: the cursor goes to
+        # its end; a default is selected so typing replaces it.
+        yield Input(value=self.prompt.previous or self.prompt.default or "", max_length=self.prompt.max_length, id="text",
+                    select_on_focus=not self.prompt.previous)
         yield Static("", classes="pane-problem")
         suggestion = practice_text(self.prompt.ask, self.prompt.question) if self.prompt.practice else None
         if suggestion:
@@ -151,7 +154,8 @@ class PathPane(PromptPane):
     def compose_pane(self) -> ComposeResult:
         yield Static(self.prompt.question, classes="question")
         yield Static(f"({self.prompt.purpose.value.replace('-', ' ')})", classes="hint")
-        yield Input(value=self.prompt.previous or self.prompt.suggestion or "", id="path")
+        yield Input(value=self.prompt.previous or self.prompt.suggestion or "", id="path",
+                    select_on_focus=not self.prompt.previous)  # see TextPane
         if self._practice_path() is not None:
             yield Static(f"PRACTICE: ctrl+f fills {self._practice_path()}", classes="practice-hint")
 

@@ -50,7 +50,11 @@ async def test_escape_walks_back_from_the_review_to_the_label_typo(initialised, 
 
     async def at_label(player, pane) -> bool:
         if pane.prompt.error_code:  # refused: what was typed is back in the box, to correct
-            seen["refused_box"] = pane.query_one(Input).value
+            box = pane.query_one(Input)
+            seen["refused_box"] = box.value
+            await wait_until(player.pilot, lambda: app.focused is box)
+            await player.pilot.press("backspace")  # the cursor is at its end, nothing selected
+            seen["after_backspace"] = box.value
         await player._set_input(pane, next(labels))
         await player.pilot.press("enter")
         await wait_until(player.pilot, lambda: player.wizard.pane is not pane)
@@ -72,7 +76,7 @@ async def test_escape_walks_back_from_the_review_to_the_label_typo(initialised, 
             return ([k.label for k in vault.store.list_keys()], ledger_actions(vault, outcome.ceremony_id))
 
         labels_now, actions = await app.bridge.run(facts)
-    assert seen["refused_box"] == too_long
+    assert seen["refused_box"] == too_long and seen["after_backspace"] == too_long[:-1]
     assert "Label: my key!" in seen["review"]
     assert seen["previous"] == "my key!"
     assert "first question" in seen["refusal"] and "ctrl+a" in seen["refusal"]
