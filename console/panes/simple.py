@@ -165,8 +165,17 @@ class PathPane(PromptPane):
         if not hasattr(self, "_suggested"):
             now = self.app.clock() if hasattr(self.app, "clock") else datetime.now(timezone.utc)
             home = Path(getattr(self.app, "home_path", "."))
-            self._suggested = home / "media" / f"{self.prompt.ceremony_name}-{now:%Y%m%d-%H%M%S}.ccb"
+            self._suggested = home / "media" / f"{self.prompt.ceremony_name}-{now:%Y%m%d-%H%M%S}{self._suffix()}"
         return self._suggested
+
+    def _suffix(self) -> str:
+        """The practice file's extension from what the question writes (a bundle by default)."""
+        q = f"{self.prompt.ask} {self.prompt.question}".lower()
+        for word, suffix in (("signature", ".sig"), ("certificate", ".pem"), ("crl", ".crl"), ("request", ".csr"),
+                             ("encrypt", ".enc"), ("decrypt", ".out"), ("public key", ".pem")):
+            if word in q:
+                return suffix
+        return ".ccb"
 
     def practice_fill(self) -> bool:
         path = self._practice_path()

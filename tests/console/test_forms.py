@@ -189,3 +189,18 @@ async def test_leaving_a_passphrase_box_posts_no_message_with_its_value():
         await pilot.press(*"correct-horse-1", "tab", "shift+tab", "enter", *"correct-horse-1", "enter")
         await wait_until(pilot, lambda: app.answers)
     assert "correct-horse-1" not in tap.joined()
+
+
+async def test_the_practice_path_for_a_signature_is_not_named_like_a_bundle(tmp_path):
+    from console.panes.simple import PathPane
+    from vault.ceremony.prompts import PathPrompt, PathPurpose
+
+    for ask, question, suffix in (("signature", "Write the signature to", ".sig"),
+                                  ("path", "Write the backup bundle to", ".ccb")):
+        pane = PathPane(PathPrompt(**COMMON, step_id="s", step_title="t", ask=ask, question=question,
+                                   purpose=PathPurpose.OUTPUT_FILE))
+        app = PaneApp(pane)
+        app.home_path = tmp_path
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert pane._practice_path().suffix == suffix
