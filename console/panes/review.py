@@ -12,13 +12,14 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
 from console.panes.base import PromptPane
+from console.readable import group_hex
 from vault.ceremony.prompts import BackAnswer, ReviewAnswer, ReviewPrompt
 
 
 def review_text(p: ReviewPrompt) -> str:
     lines = []
     for i in p.items:
-        lines.append(f"{i.label}: {i.value}")
+        lines.append(f"{i.label}: {group_hex(i.value)}")  # hex in groups of four, never split mid-group
         if i.words:
             lines.append(f"    read aloud: {i.words}")
     return "\n".join(lines)
