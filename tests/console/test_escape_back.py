@@ -2,7 +2,8 @@
 happened since, and where it cannot it says why at once, above the question, keeping what is typed.
 
 Played through the real wizard on an initialised PRACTICE home (real SoftHSM token): the label
-typo of the issue (``my key!``) is seen at the review, walked back to with Escape, corrected, and
+typo of the issue (here ``payments-kye``; ``my key!`` itself is refused at the question now that
+key names are checked there) is seen at the review, walked back to with Escape, corrected, and
 the key is generated under the corrected label only.
 """
 
@@ -35,18 +36,18 @@ async def test_escape_walks_back_from_the_review_to_the_label_typo(initialised, 
         label_pane = w.pane
         seen["previous"] = label_pane.prompt.previous
         await wait_until(player.pilot, lambda: app.focused is not None and isinstance(app.focused, Input))
-        assert app.focused.value == "my key!"  # the dropped answer is offered again, to correct
+        assert app.focused.value == "payments-kye"  # the dropped answer is offered again, to correct
         # At a step's first question there is nothing to go back to: said at once, nothing lost.
         await player.pilot.press("escape")
         err = w.query_one("#prompt-error", Static)
         await wait_until(player.pilot, lambda: err.display and "No going back" in str(err.render()))
         seen["refusal"] = str(err.render())
-        assert w.pane is label_pane and app.focused.value == "my key!"
+        assert w.pane is label_pane and app.focused.value == "payments-kye"
         return True  # handled: next, the label question again (at_label types the fix)
 
     # The player answers "generate.label" from texts: first the typo, then (after the back) the fix.
     too_long = "signing key for the payments platform, production, region one, 2026"
-    labels = iter([too_long, "my key!", "my-key"])
+    labels = iter([too_long, "payments-kye", "payments-key"])
 
     async def at_label(player, pane) -> bool:
         if pane.prompt.error_code:  # refused: what was typed is back in the box, to correct
@@ -77,10 +78,10 @@ async def test_escape_walks_back_from_the_review_to_the_label_typo(initialised, 
 
         labels_now, actions = await app.bridge.run(facts)
     assert seen["refused_box"] == too_long and seen["after_backspace"] == too_long[:-1]
-    assert "Label: my key!" in seen["review"]
-    assert seen["previous"] == "my key!"
+    assert "Label: payments-kye" in seen["review"]
+    assert seen["previous"] == "payments-kye"
     assert "first question" in seen["refusal"] and "ctrl+a" in seen["refusal"]
-    assert labels_now == ["my-key"]  # the typo never became a key
+    assert labels_now == ["payments-key"]  # the typo never became a key
     assert actions.count("review.withdrawn") == 1 and actions.count("review.confirmed") == 1
     assert actions.count("key.generated") == 1
 
