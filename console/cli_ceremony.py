@@ -300,6 +300,9 @@ def register(subparsers) -> None:
     p.add_argument("--abort-unfinished", metavar="REASON",
                    help="abort every unfinished ceremony with this reason (recorded), then run")
     p.set_defaults(handler=cmd_ceremony_run)
+    from console.cli_evidence import register_history
+
+    register_history(csub)
     p = csub.add_parser("unfinished", help="list unfinished ceremonies: where each stopped, live or resumable")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_ceremony_unfinished)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
-from textual.widgets import Button, Checkbox, Input, Static
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
 from console.panes.base import PromptPane
 from console.practice import practice_passphrase
 from console.readable import group_hex
-from console.widgets.tick import Tick
 from console.widgets.secret_input import SecretInput
 from vault.ceremony.prompts import (
     AbortAnswer,
@@ -249,26 +248,61 @@ class WitnessPane(PromptPane):
 
 
 class AttestationPane(PromptPane):
-    """Closing attestation: read the statement, agree or not, sign with the passphrase."""
+    """Closing attestation: read the whole statement, choose agree or not, sign with the passphrase.
+
+    Nothing is pre-selected, and the passphrase is taken only once the statement was scrolled to
+    its end (when it does not fit, an indicator says how many lines are still below) and a
+    decision was chosen; otherwise the pane says what is missing and signs nothing.
+    """
 
     HOLDS_SECRETS = True
     prompt: AttestationPrompt
 
     def compose_pane(self) -> ComposeResult:
         p = self.prompt
-        yield Static(f"{p.participant} ({p.role}) attests:", classes="question")
-        yield Static(group_hex(p.statement), classes="statement")
+        yield Static(f"{p.participant} ({p.role}) attests — the statement you sign:", classes="question")
+        with VerticalScroll(id="statement-scroll", classes="statement"):
+            yield Static(group_hex(p.statement), id="statement-text")
+        yield Static("", id="statement-more", classes="statement-more")
         yield Static(f"Ceremony seal (the head this statement signs): {p.ledger_head_words}", classes="read-words")
-        yield Tick("I agree with this statement", value=True, id="agree")
-        yield Input(placeholder="comment (optional)", id="comment", max_length=200)
+        with RadioSet(id="decision"):
+            yield RadioButton("I agree with this statement", id="agree")
+            yield RadioButton("I do not agree (say why in the comment)", id="disagree")
+        yield Input(placeholder="comment (needed when you do not agree)", id="comment", max_length=200)
         yield SecretInput(placeholder="your passphrase, to sign", kind="passphrase", id="attest-pp")
         if p.practice:
             yield Static("PRACTICE: ctrl+f fills this person's practice passphrase.", classes="practice-hint")
 
-    def focus_first(self) -> None:
-        # The passphrase box, never the comment: a passphrase typed into the (clear, recorded)
-        # comment box would end in the ledger. Also after a read-aloud dialog closes.
-        self.query_one("#attest-pp", SecretInput).focus()
+    def on_mount(self) -> None:
+        super().on_mount()
+        # the indicator follows the scroll however it moves (keys, wheel, scrollbar)
+        self.watch(self.query_one("#statement-scroll", VerticalScroll), "scroll_y",
+                   lambda _value: self._show_remaining(), init=False)
+
+    def focus_first(self) -> None:  # the statement first: it is read before anything is chosen
+        self._show_remaining()
+        self.query_one("#statement-scroll", VerticalScroll).focus()
+
+    # -- reading the whole statement ---------------------------------------------------------------
+    @property
+    def lines_below(self) -> int:
+        box = self.query_one("#statement-scroll", VerticalScroll)
+        return max(0, int(box.max_scroll_y - box.scroll_y))
+
+    @property
+    def read_to_end(self) -> bool:
+        return self.lines_below == 0
+
+    def _show_remaining(self) -> None:
+        below = self.lines_below
+        self.query_one("#statement-more", Static).update(
+            f"▼ {below} more line{'s' if below != 1 else ''}: scroll to the end (↓ PgDn End) before signing."
+            if below else "✓ You have seen the whole statement.")
+
+    @property
+    def decision(self) -> bool | None:
+        pressed = self.query_one("#decision", RadioSet).pressed_button
+        return None if pressed is None else pressed.id == "agree"
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -276,8 +310,16 @@ class AttestationPane(PromptPane):
 
     def on_secret_input_submitted(self, event: SecretInput.Submitted) -> None:
         event.stop()
-        self.answer(AttestationAnswer(self.query_one("#agree", Checkbox).value, event.secret,
-                                      self.query_one("#comment", Input).value.strip()))
+        self._show_remaining()
+        missing = ("Read the whole statement first: scroll it to its end." if not self.read_to_end
+                   else "Choose 'I agree' or 'I do not agree' first." if self.decision is None else None)
+        if missing:
+            event.secret.wipe()
+            self.query_one("#attest-pp", SecretInput).value = ""
+            self.notify(missing, severity="warning")
+            self.query_one("#statement-scroll" if not self.read_to_end else "#decision").focus()
+            return
+        self.answer(AttestationAnswer(self.decision, event.secret, self.query_one("#comment", Input).value.strip()))
 
     def practice_fill(self) -> bool:
         if not self.prompt.practice:

@@ -103,8 +103,12 @@ def test_share_entry_points_to_the_wrong_word(snap_compare, size):
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_attestation(snap_compare, size):
-    statement = ("custodian-console attestation v1\nceremony: generate-key-20260501-093000-abcd (generate-key)\n"
-                 f"ledger head: {HEAD}\ncustodian: alice (custodian)\ndecision: agree\ntime: 2026-05-01T09:41:00Z")
+    statement = ("custodian-console attestation v2\nceremony-id: generate-key-20260501-093000-abcd\n"
+                 f"ceremony-name: generate-key\nledger-head: {HEAD}\ncustodian: alice\nrole: custodian\n"
+                 "decision: (not chosen yet: agree or do-not-agree)\ntime: 2026-05-01T09:41:00Z\n"
+                 f"change: key created: label signer-2026; algorithm ec-p256; fingerprint sha256:{HEAD}\n"
+                 f"change: bundle written: path media/signer-2026.ccb; sha256 {HEAD}\n"
+                 "deviation: none\ndissent: none\n")
     prompt = AttestationPrompt(**COMMON, step_index=7, step_id="attest", step_title="Closing attestations",
                                ask="attest:alice", participant="alice", role="custodian", statement=statement,
                                ledger_head_hex=HEAD, ledger_head_words="rebirth Babylon drifter Geiger")

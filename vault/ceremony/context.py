@@ -204,8 +204,9 @@ class StepContext:
         self._engine.record_fact(self.step.id, title, text)
 
     # -- records -------------------------------------------------------------------------------------
-    def ledger(self, action: str, details: dict[str, Any]) -> Any:
-        return self._engine.ledger_append(action, details)
+    def ledger(self, action: str, details: dict[str, Any], *, actor: str | None = None) -> Any:
+        """Append to the ledger as the administrator, or as ``actor`` (the person who acted)."""
+        return self._engine.ledger_append(action, details, actor=actor)
 
     def run_hook(self, point: str) -> None:
         self._engine.run_hook(point, self.step)

@@ -139,6 +139,15 @@ def definition_sha256(definition: CeremonyDefinition) -> str:
     return hashlib.sha256(definition.source.read_bytes()).hexdigest()
 
 
+def identity_of_what_runs(definition: CeremonyDefinition) -> dict[str, str]:
+    """The console's version and the SHA-256 of its installed files (vault.runtime_identity),
+    recorded at every ceremony's start next to the definition's SHA-256."""
+    from vault.runtime_identity import package_identity
+
+    ident = package_identity()
+    return {"console_version": ident.version, "package_sha256": ident.sha256}
+
+
 class Engine:
     def __init__(self, vault, definition: CeremonyDefinition, *, options: RunOptions | None = None,
                  clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
@@ -360,12 +369,15 @@ class Engine:
         except BaseException:
             self._release_lock()
             raise
+        previous = journal.previous_end(self.vault)  # before this ceremony's own row exists
         journal.start_ceremony(self.vault, self, definition_sha256(self.definition))
         self.status = Status.RUNNING
         self.ledger_append("ceremony.started", {"name": self.definition.name, "mode": self.vault.mode.value,
                                                 "practice": self.practice,
                                                 "script_driven": self.options.script_driven,
-                                                "definition_sha256": definition_sha256(self.definition)})
+                                                "definition_sha256": definition_sha256(self.definition),
+                                                **identity_of_what_runs(self.definition),
+                                                **previous})
         self.emit(CeremonyStarted(ceremony_id=self.ceremony_id, name=self.definition.name,
                                   mode=self.vault.mode.value, practice=self.practice,
                                   step_count=len(self.definition.steps)))
@@ -578,10 +590,14 @@ class Engine:
         self._step_pos += 1
 
     def _complete(self) -> None:
-        from vault.ceremony.transcript import final_digest
+        from vault.ceremony.transcript import completion_outcome, final_digest
 
         self._wipe("complete")
+        dissents = [a.custodian_name for a in self.vault.store.attestations_of(self.ceremony_id) if not a.agree]
+        deviations = len(self.vault.store.deviations_of(self.ceremony_id))
         self.ledger_append("ceremony.completed", {"name": self.definition.name, "steps": len(self.definition.steps),
+                                                  "outcome": completion_outcome(bool(dissents)),
+                                                  "dissents": dissents, "deviations": deviations,
                                                   "transcript_sha256": final_digest(self.vault, self.ceremony_id)})
         head = self.vault.ledger.head()
         journal.finish_ceremony(self.vault, self.ceremony_id, completed=True, reason=None)
