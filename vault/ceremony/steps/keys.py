@@ -20,7 +20,7 @@ from vault.ceremony.prompts import (
     TextPrompt,
     TypedConfirmPrompt,
 )
-from vault.errors import AnswerInvalid, BundleUnreadable, ReviewMismatch, KeyNotWrappable, LabelExists, MechanismUnsupported, OutputExists, PreconditionFailed
+from vault.errors import AnswerInvalid, BundleUnreadable, PayloadUnreadable, ReviewMismatch, KeyNotWrappable, LabelExists, MechanismUnsupported, OutputExists, PreconditionFailed
 from vault.pgpwords import words_for
 from vault.types import KeyAlgorithm, KeyState
 
@@ -60,9 +60,19 @@ def _output_path(a: TextAnswer) -> Path:
 
 
 def _input_path(a: TextAnswer) -> Path:
+    """A bundle (or another vault's file) to read: BUNDLE_UNREADABLE when it is not a file."""
     path = Path(a.text.strip()).expanduser()
     if not a.text.strip() or not path.is_file():
         raise BundleUnreadable(f"{path} is not a readable file.")
+    return path
+
+
+def _payload_path(a: TextAnswer) -> Path:
+    """A payload to sign, encrypt or decrypt: its own code, so a wrong path is not called a bundle."""
+    path = Path(a.text.strip()).expanduser()
+    if not a.text.strip() or not path.is_file():
+        raise PayloadUnreadable(f"{path} is not a readable file.",
+                                next_step="Check the path (and that the medium is mounted), then give it again.")
     return path
 
 
@@ -667,7 +677,7 @@ def sign(ctx, params):
     from vault.operations.signing import sign_payload
 
     key = yield from _key_choice(ctx, "key", "Sign with which key?", (KeyState.ACTIVE,), signing=True)
-    payload = yield from ctx.ask(PathPrompt, "payload", _input_path, question="Payload file to sign",
+    payload = yield from ctx.ask(PathPrompt, "payload", _payload_path, question="Payload file to sign",
                                  purpose=PathPurpose.INPUT_FILE)
     out = yield from ctx.ask(PathPrompt, "signature", _output_path, question="Write the signature to (a new file)",
                              purpose=PathPurpose.OUTPUT_FILE)
