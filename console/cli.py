@@ -207,7 +207,8 @@ def cmd_home_init(args: argparse.Namespace) -> int:
         if not args.module or not args.token:
             raise UsageError("A production home needs --module and --token.",
                              next_step="Give the HSM vendor's PKCS#11 module path and the token URI or label.")
-        create_production_home(path, args.module, args.token)
+        create_production_home(path, args.module, args.token, adopt_token=args.adopt,
+                               current_so_pin=args.current_so_pin)
     else:
         create_practice_home(path)
     vault = Vault.open(path, create_practice=False)  # writes the ledger's genesis event
@@ -282,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--production", action="store_true", help="a production home on a real HSM")
     p.add_argument("--module", help="PKCS#11 module path (production)")
     p.add_argument("--token", help="token PKCS#11 URI or label (production)")
+    p.add_argument("--adopt", metavar="TOKEN", help="production: adopt this token as the vendor's tools left it "
+                   "(URI or label); init takes its PINs over")
+    p.add_argument("--current-so-pin", metavar="REF", help="with --adopt: the token's current SO PIN by reference, "
+                   "env:NAME or file:PATH (never the PIN)")
     p.set_defaults(handler=cmd_home_init)
 
     for register in _extra_registrations():

@@ -43,3 +43,34 @@ def test_a_practice_home_drills_in_its_scratch_token_only(tmp_path, extra):
 def test_the_defaults_write_no_drill_section():
     text = HomeConfig(mode=Mode.PRODUCTION, module="/x.so", token="t").to_toml()
     assert "[drill]" not in text
+
+
+def test_adoption_names_the_token_and_its_current_so_pin_by_reference(tmp_path):
+    config = load_config(write(tmp_path, "production", 'adopt_token = "pkcs11:serial=123"\ncurrent_so_pin = "env:SO"\n'))
+    assert (config.adopt_token, config.current_so_pin) == ("pkcs11:serial=123", "env:SO")
+    (tmp_path / "again.toml").write_text(config.to_toml())
+    again = load_config(tmp_path / "again.toml")
+    assert again.adopt_token == "pkcs11:serial=123" and again.current_so_pin == "env:SO"
+
+
+@pytest.mark.parametrize("mode, extra, message", [
+    ("production", 'adopt_token = "t0"\ncurrent_so_pin = "87654321"\n', "must be a reference"),  # never in clear
+    ("production", 'adopt_token = "t0"\ncurrent_so_pin = "env:"\n', "must be a reference"),
+    ("production", 'adopt_token = "t0"\n', "go together"),
+    ("production", 'current_so_pin = "env:SO"\n', "go together"),
+    ("practice", 'adopt_token = "t0"\ncurrent_so_pin = "env:SO"\n', "adoption is for production homes"),
+])
+def test_bad_adoption_settings_are_refused(tmp_path, mode, extra, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, mode, extra))
+
+
+def test_home_init_refuses_a_current_so_pin_given_in_clear(tmp_path):
+    from vault.errors import HomeError
+    from vault.home import create_production_home
+
+    module = tmp_path / "vendor.so"
+    module.write_bytes(b"")
+    with pytest.raises(HomeError, match="only by reference"):
+        create_production_home(tmp_path / "h", str(module), "t", adopt_token="t0", current_so_pin="87654321")
+    assert not (tmp_path / "h").exists()  # nothing half-made

@@ -38,7 +38,8 @@ CONFIG_FORMAT = 1
 
 _KNOWN = {
     "": {"format", "mode", "created_at", "software_version"},
-    "hsm": {"module", "token", "wrap_mechanism", "softhsm_conf", "profile", "profile_override"},
+    "hsm": {"module", "token", "wrap_mechanism", "softhsm_conf", "profile", "profile_override", "adopt_token",
+            "current_so_pin"},
     "drill": {"module", "token"},  # production only: the spare partition or HSM drills restore into
     "identity": {"kdf_profile"},
     "ceremony": {"idle_timeout_seconds"},
@@ -54,6 +55,9 @@ class HomeConfig:
     softhsm_conf: str | None = None  # relative to the home; practice only
     profile: str | None = None  # an HSM profile by name (vault/hsm/profiles); None: by manufacturer+model
     profile_override: tuple[tuple[str, Any], ...] = ()  # [hsm.profile_override]: fields of the profile replaced
+    # adoption (production): init takes over the token the vendor's tools left, given its current SO PIN
+    adopt_token: str | None = None  # that token as it is now (URI or label; may be uninitialised)
+    current_so_pin: str | None = None  # a REFERENCE to its current SO PIN: "env:NAME" or "file:PATH", never the PIN
     drill_module: str | None = None  # [drill]: a production drill's own token (vault.operations.drill_place)
     drill_token: str | None = None
     kdf_profile: str = "default"
@@ -79,6 +83,10 @@ class HomeConfig:
             lines.append(f"softhsm_conf = {q(self.softhsm_conf)}")
         if self.profile:
             lines.append(f"profile = {q(self.profile)}")
+        if self.adopt_token:
+            lines.append(f"adopt_token = {q(self.adopt_token)}")
+        if self.current_so_pin:
+            lines.append(f"current_so_pin = {q(self.current_so_pin)}")
         if self.profile_override:
             lines += ["", "[hsm.profile_override]"] + [f"{k} = {q(v)}" for k, v in self.profile_override]
         if self.drill_module:
@@ -207,6 +215,8 @@ def load_config(path: Path) -> HomeConfig:
         softhsm_conf=hsm.get("softhsm_conf"),
         profile=get(hsm, "profile", str, "hsm", "") or None,
         profile_override=_profile_override(path, hsm.get("profile_override", {})),
+        adopt_token=get(hsm, "adopt_token", str, "hsm", "") or None,
+        current_so_pin=get(hsm, "current_so_pin", str, "hsm", "") or None,
         drill_module=get(drill, "module", str, "drill") if drill is not None else None,
         drill_token=get(drill, "token", str, "drill") if drill is not None else None,
         kdf_profile=get(ident, "kdf_profile", str, "identity", "default"),
@@ -217,6 +227,16 @@ def load_config(path: Path) -> HomeConfig:
     if config.mode is Mode.PRACTICE and drill is not None:
         raise ConfigError(f"{path}: a practice home drills in its scratch token; [drill] is for production homes.",
                           next_step="Remove it, or use a production home.")
+    if config.current_so_pin is not None and not (
+            config.current_so_pin.startswith(("env:", "file:")) and len(config.current_so_pin) > 5):
+        raise ConfigError(f"{path}: [hsm] current_so_pin must be a reference ('env:NAME' or 'file:PATH'), "
+                          "never the PIN itself.", next_step="Replace it by a reference and remove the PIN from the file.")
+    if (config.adopt_token is None) != (config.current_so_pin is None):
+        raise ConfigError(f"{path}: [hsm] adopt_token and current_so_pin go together.",
+                          next_step="Give both (the token the vendor's tools left and a reference to its SO PIN), or neither.")
+    if config.mode is Mode.PRACTICE and config.adopt_token is not None:
+        raise ConfigError(f"{path}: a practice home makes its own token; adoption is for production homes.",
+                          next_step="Remove adopt_token and current_so_pin.")
     if config.mode is Mode.PRODUCTION and config.softhsm_conf:
         raise ConfigError(f"{path}: a production home cannot use the practice SoftHSM configuration.",
                           next_step="Remove [hsm] softhsm_conf, or use a practice home.")
@@ -349,8 +369,17 @@ def _undo_new_home(path: Path, existed: bool) -> None:
         shutil.rmtree(path / child, ignore_errors=True)
 
 
-def create_production_home(path: Path, module: str, token: str) -> Home:
+def create_production_home(path: Path, module: str, token: str, *, adopt_token: str | None = None,
+                           current_so_pin: str | None = None) -> Home:
+    """``adopt_token`` + ``current_so_pin`` (a reference, env:/file:): init adopts the token the
+    vendor's tools left (initialised or factory-fresh), taking its SO and user PINs over."""
     path = Path(path)
+    if (adopt_token is None) != (current_so_pin is None):
+        raise HomeError("Adoption needs both the token as it is now and a reference to its current SO PIN.",
+                        next_step="Give --adopt and --current-so-pin together.")
+    if current_so_pin is not None and not (current_so_pin.startswith(("env:", "file:")) and len(current_so_pin) > 5):
+        raise HomeError("The current SO PIN is given only by reference ('env:NAME' or 'file:PATH'), never in clear.",
+                        next_step="Put the PIN in an environment variable or a file and pass env:NAME or file:PATH.")
     _check_new_home(path)
     if not Path(module).exists():
         raise HomeError(f"PKCS#11 module {module} does not exist.", next_step="Give the path of the HSM vendor's module.")
@@ -359,7 +388,8 @@ def create_production_home(path: Path, module: str, token: str) -> Home:
 
         parse_token_uri(token)
     _make_home_dirs(path)
-    config = HomeConfig(mode=Mode.PRODUCTION, module=module, token=token, created_at=now_utc())
+    config = HomeConfig(mode=Mode.PRODUCTION, module=module, token=token, created_at=now_utc(),
+                        adopt_token=adopt_token, current_so_pin=current_so_pin)
     _write_new(path / CONFIG_NAME, config.to_toml())
     return Home(path, config, created_now=True)
 

@@ -94,3 +94,37 @@ def test_short_or_stuck_hsm_randomness_is_refused():
 def test_derivations_refuse_anything_but_a_32_byte_quorum_secret():
     with pytest.raises(ValueError):
         check_value(Secret(b"short"))
+
+
+# --- PINs fitted to a token's ulMaxPinLen (docs/derivations.md "PINs on tokens with short PINs") ----------
+def _recipe(raw: bytes, max_len: int) -> str:
+    """The documented recipe written out independently: N = int(raw, big-endian), the max_len least
+    significant base62 digits (alphabet 0-9 A-Z a-z), most significant first."""
+    n = int.from_bytes(raw, "big") % 62**max_len
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    return "".join(alphabet[(n // 62**i) % 62] for i in reversed(range(max_len)))
+
+
+@pytest.mark.parametrize("max_len", [None, 32, 64, 255])
+def test_a_token_taking_32_characters_keeps_the_hex_pins(max_len):
+    assert derive_user_pin(QS, max_len).reveal_text() == GOLDEN["user-pin"]
+    assert derive_so_pin(QS, max_len).reveal_text() == GOLDEN["so-pin"]
+    assert derive.pin_bits(max_len) == 128
+
+
+@pytest.mark.parametrize("max_len, bits", [(8, 47), (4, 23), (16, 95), (21, 125), (31, 128)])
+def test_a_short_token_gets_the_same_hkdf_bytes_encoded_to_fit(max_len, bits):
+    raw_user, raw_so = bytes.fromhex(GOLDEN["user-pin"]), bytes.fromhex(GOLDEN["so-pin"])
+    user, so = derive_user_pin(QS, max_len).reveal_text(), derive_so_pin(QS, max_len).reveal_text()
+    assert (user, so) == (_recipe(raw_user, max_len), _recipe(raw_so, max_len))
+    assert len(user) == len(so) == max_len and user.isalnum() and user != so
+    assert derive.pin_bits(max_len) == bits  # what the ceremony and the ledger name as kept
+
+
+def test_fitted_pin_golden_vector():
+    # QS = bytes(range(32)), 8 characters: what an opencryptoki swtok (4..8) gets
+    assert derive_user_pin(QS, 8).reveal_text() == _recipe(bytes.fromhex(GOLDEN["user-pin"]), 8) == "c2VJGZKq"
+    assert derive.encode_pin(bytes(16), 8) == "00000000"
+    assert derive.encode_pin(b"\xff" * 16, 3) == _recipe(b"\xff" * 16, 3)
+    with pytest.raises(ValueError):
+        derive.encode_pin(bytes(15), 8)

@@ -334,6 +334,13 @@ class HsmModule:
         TokenSelector, or a TokenInfo (re-read by serial). TokenNotFound / TokenAmbiguous."""
         return self._select(selector)[1]
 
+    @hsm_call("find_slot")
+    def find_slot(self, selector: Selector) -> TokenInfo:
+        """Like find_token, but an uninitialised (factory-fresh) token matches too: what init
+        adopts, and its PIN limits before the first C_InitToken."""
+        match = _matcher(selector)
+        return _one([(t, i) for t, i in self._scan() if match(i)], selector)[1]
+
     @hsm_call("init_token")
     def init_token(
         self,

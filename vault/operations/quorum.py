@@ -24,9 +24,9 @@ ACTOR = "console"
 class ActiveQuorum:
     """The QS of one share set, checked against the set's stored check value on construction."""
 
-    __slots__ = ("_qs", "share_set")
+    __slots__ = ("_qs", "share_set", "pin_max_len")
 
-    def __init__(self, qs: Secret, share_set: ShareSetRecord) -> None:
+    def __init__(self, qs: Secret, share_set: ShareSetRecord, *, pin_max_len: int | None = None) -> None:
         if not isinstance(qs, Secret):
             raise TypeError("the quorum secret must be a vault.secret.Secret")
         if not hmac.compare_digest(shares.check_value(qs), share_set.check_value):
@@ -36,13 +36,15 @@ class ActiveQuorum:
             )
         self._qs = qs
         self.share_set = share_set
+        # the token's ulMaxPinLen where it is below 32 (vault.shares.encode_pin): the PINs fit it
+        self.pin_max_len = pin_max_len
 
     # --- derivations: fresh Secrets, wipe them after use ------------------------------------
     def user_pin(self) -> Secret:
-        return shares.derive_user_pin(self._qs)
+        return shares.derive_user_pin(self._qs, self.pin_max_len)
 
     def so_pin(self) -> Secret:
-        return shares.derive_so_pin(self._qs)
+        return shares.derive_so_pin(self._qs, self.pin_max_len)
 
     def kek(self) -> Secret:
         return shares.derive_backup_kek(self._qs)
@@ -103,7 +105,7 @@ def activate(vault, collector: ShareCollector, passphrase: Secret | None, *, act
         )
     qs = collector.recover(passphrase)
     try:
-        quorum = ActiveQuorum(qs, record)
+        quorum = ActiveQuorum(qs, record, pin_max_len=pin_max_len_of(vault))
     except BaseException:
         qs.wipe()
         raise
@@ -119,6 +121,15 @@ def activate(vault, collector: ShareCollector, passphrase: Secret | None, *, act
         ceremony_id=collector.ceremony_id,
     )
     return quorum
+
+
+SETTING_PIN_MAX_LEN = "token.pin_max_len"  # set by init where the token takes fewer than 32 characters
+
+
+def pin_max_len_of(vault) -> int | None:
+    """The PIN length the vault's token was fitted to at init (None: 32 hex characters)."""
+    value = vault.store.get_setting(SETTING_PIN_MAX_LEN)
+    return int(value) if value else None
 
 
 def _share_set_of(vault, identifier: int, check_value: str) -> ShareSetRecord:

@@ -176,7 +176,7 @@ def reshare(
                                                  "bundle_path": str(path.resolve())},
                             actor=actor, ceremony_id=ceremony_id)  # fmt: skip
     checkpoint("pending-recorded")
-    new_quorum = ActiveQuorum(Secret(new_qs.reveal(), "quorum-secret"), new_set)
+    new_quorum = ActiveQuorum(Secret(new_qs.reveal(), "quorum-secret"), new_set, pin_max_len=quorum.pin_max_len)
     module = vault.hsm()
     rekeyed = False
     inode = None

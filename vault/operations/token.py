@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from vault.errors import HsmCheckFailed, TokenInUse, TokenNotFound, VaultError
 from vault.hsm import TokenInfo, parse_token_uri
 from vault.operations._common import ACTOR
-from vault.operations.quorum import ActiveQuorum, wrap_mechanism
+from vault.operations.quorum import SETTING_PIN_MAX_LEN, ActiveQuorum, wrap_mechanism
+from vault.shares.derive import HEX_PIN_LEN, encode_pin, pin_bits
 from vault.secret import Secret
 
 SETTING_LABEL = "token.label"
@@ -128,7 +129,7 @@ def _record_token(vault, info: TokenInfo, pins: str) -> None:
 
 
 def _forget_token(vault) -> None:
-    for key in (SETTING_LABEL, SETTING_SERIAL, SETTING_MODEL, SETTING_PINS):
+    for key in (SETTING_LABEL, SETTING_SERIAL, SETTING_MODEL, SETTING_PINS, SETTING_PIN_MAX_LEN):
         vault.store.set_setting(key, "")
 
 
@@ -219,7 +220,15 @@ def initialise_token_transient(
                                              "discarded by the next init", ceremony_id=ceremony_id, actor=actor)
     forget_reset_token(vault, ceremony_id=ceremony_id, actor=actor)
     module = vault.hsm()
-    clash = [t for t in module.tokens() if t.label == label]
+    config = vault.home.config
+    target = config.adopt_token  # adoption: the token as the vendor's tools left it
+    current_so_pin = None
+    if target is not None:
+        target_info = module.find_slot(target)
+        clash = [t for t in module.tokens() if t.label == label and t.slot_id != target_info.slot_id]
+    else:
+        target_info = next((t for t in module.slots() if not t.initialised), None)
+        clash = [t for t in module.tokens() if t.label == label]
     if clash:
         raise TokenInUse(
             f"A token labelled {label!r} is already initialised (serial {clash[0].serial}); it was left unchanged.",
@@ -229,11 +238,30 @@ def initialise_token_transient(
     if previous:
         raise TokenInUse(f"This vault already has its token (serial {previous}).",
                          next_step="Use the restore ceremony to move the keys onto a replacement token.")
-    pins = TransientPins(Secret(os.urandom(16).hex(), "so-pin"), Secret(os.urandom(16).hex(), "user-pin"))
+    # the token's own limit: PINs (transient and derived) are encoded to fit it (vault.shares.encode_pin)
+    max_len = target_info.max_pin_len if target_info is not None and target_info.max_pin_len else None
+    fitted = max_len if max_len is not None and max_len < HEX_PIN_LEN else None
+    pins = TransientPins(Secret(encode_pin(os.urandom(16), fitted), "so-pin"),
+                         Secret(encode_pin(os.urandom(16), fitted), "user-pin"))
     try:
-        info = module.init_token(label, pins.so, pins.user)
+        if target is not None:
+            current_so_pin = resolve_pin_ref(vault, config.current_so_pin)
+        info = module.init_token(label, pins.so, pins.user, current_so_pin=current_so_pin,
+                                 target=target)  # fmt: skip
         with vault.store.atomic():
             _record_token(vault, info, PINS_TRANSIENT)
+            if fitted is not None:
+                vault.store.set_setting(SETTING_PIN_MAX_LEN, str(fitted))
+                vault.ledger.append("token.pin_fitted", pin_fit_details(info, fitted),
+                                    actor=actor, ceremony_id=ceremony_id)  # fmt: skip
+            else:
+                vault.store.delete_setting(SETTING_PIN_MAX_LEN)
+            if target is not None:
+                vault.ledger.append("token.adopted", {
+                    "label": info.label, "serial": info.serial, "adopted_as": target,
+                    "current_so_pin": config.current_so_pin,  # the reference, never the PIN
+                    "what": "C_InitToken with the token's current SO PIN; its SO and user PINs are taken over"},
+                    actor=actor, ceremony_id=ceremony_id)  # fmt: skip
             vault.ledger.append(
                 "token.initialised",
                 {"label": info.label, "serial": info.serial, "manufacturer": info.manufacturer,
@@ -245,7 +273,43 @@ def initialise_token_transient(
     except BaseException:
         pins.wipe()
         raise
+    finally:
+        if current_so_pin is not None:
+            current_so_pin.wipe()
     return info, pins
+
+
+def pin_fit_details(info: TokenInfo, max_len: int) -> dict:
+    """What the token's PIN limit costs (for the ceremony's notice and the ledger)."""
+    return {"serial": info.serial, "label": info.label, "max_pin_len": max_len, "bits_kept": pin_bits(max_len),
+            "bits_derived": 128, "encoding": f"base62, {max_len} characters (vault.shares.encode_pin)",
+            "weakening": f"the token takes at most {max_len} PIN characters: the derived PINs keep "
+                         f"{pin_bits(max_len)} of 128 bits"}
+
+
+def resolve_pin_ref(vault, ref: str) -> Secret:
+    """The current SO PIN of an adopted token from its reference (env:NAME, or file:PATH relative
+    to the home); errors name the reference, never a value."""
+    from vault.errors import ConfigError
+    from vault.inputs import SECRET_FILE_BYTES, read_bounded
+
+    if ref.startswith("env:"):
+        value = os.environ.get(ref[4:])
+        if value is None:
+            raise ConfigError(f"The environment variable {ref[4:]} (the adopted token's current SO PIN, {ref}) "
+                              "is not set.", next_step="Set it before running init.")
+        return Secret(value, "so-pin")
+    path = (vault.home.path / ref[5:]).expanduser()
+    try:
+        raw = read_bounded(path, SECRET_FILE_BYTES)
+    except OSError as exc:
+        raise ConfigError(f"The SO PIN file {path} ({ref}) cannot be read ({exc.strerror or exc}).",
+                          next_step="Check [hsm] current_so_pin in custodian.toml.") from None
+    try:
+        return Secret(raw.decode("utf-8").strip(), "so-pin")
+    except UnicodeDecodeError:
+        raise ConfigError(f"The SO PIN file {path} ({ref}) is not UTF-8 text.",
+                          next_step="Write the PIN into the file again as plain text.") from None
 
 
 def rekey_token_pins(vault, serial: str, *, so_pin_old: Secret, quorum: ActiveQuorum,

@@ -8,12 +8,17 @@ label instead.
 =====================================  ======  ==================================================
 label (info)                           length  use
 =====================================  ======  ==================================================
-custodian-console/v1/user-pin          16 B    token user PIN, as 32 lower-case hex characters
-custodian-console/v1/so-pin            16 B    token SO PIN, as 32 lower-case hex characters
+custodian-console/v1/user-pin          16 B    token user PIN, as 32 lower-case hex characters (*)
+custodian-console/v1/so-pin            16 B    token SO PIN, as 32 lower-case hex characters (*)
 custodian-console/v1/backup-kek        32 B    AES-256 key-encryption key of backup bundles
 custodian-console/v1/bundle-mac-key    32 B    HMAC-SHA256 key of backup bundles
 custodian-console/v1/check-value       16 B    check value (32 hex chars), stored in SQLite
 =====================================  ======  ==================================================
+
+(*) A token whose ulMaxPinLen is below 32 gets the same 16 bytes encoded to fit: the
+max_len least significant base62 digits of the bytes read as a big-endian integer
+(:func:`encode_pin`); the bits kept (:func:`pin_bits`, 47 for 8 characters) are named in the
+init ceremony and in the ledger (``token.pin_fitted``).
 
 Two more labels, not derivations from QS:
 
@@ -27,6 +32,7 @@ Two more labels, not derivations from QS:
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Callable
 
@@ -89,12 +95,48 @@ def check_value(qs: Secret) -> str:
     return hkdf(_qs(qs), LABEL_CHECK_VALUE, 16).hex()
 
 
-def derive_user_pin(qs: Secret) -> Secret:
-    return Secret(hkdf(_qs(qs), LABEL_USER_PIN, 16).hex(), "user-pin")
+#: A PIN in hex has 32 characters; a token whose ulMaxPinLen is shorter gets the *same* 16 HKDF
+#: bytes encoded to fit (:func:`encode_pin`).
+HEX_PIN_LEN = 32
+PIN_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # base62
 
 
-def derive_so_pin(qs: Secret) -> Secret:
-    return Secret(hkdf(_qs(qs), LABEL_SO_PIN, 16).hex(), "so-pin")
+def encode_pin(raw: bytes, max_len: int | None = None) -> str:
+    """The PIN encoding of 16 derived (or random) bytes for a token taking at most ``max_len`` characters.
+
+    ``max_len`` None or >= 32: 32 lower-case hex characters (128 bits; every earlier vault).
+    Shorter: the bytes as a big-endian integer N, written as the ``max_len`` least significant
+    base62 digits of N (alphabet 0-9 A-Z a-z), i.e. N mod 62**max_len, most significant digit
+    first. That keeps ``pin_bits(max_len)`` bits of the 128 (the bias of the modulo is below
+    2**-80 for max_len <= 21). Deterministic: the same QS and limit always give the same PIN.
+    """
+    if len(raw) != 16:
+        raise ValueError("a PIN encodes 16 bytes")
+    if max_len is None or max_len >= HEX_PIN_LEN:
+        return raw.hex()
+    if max_len < 1:
+        raise ValueError("a PIN has at least one character")
+    n = int.from_bytes(raw, "big") % (len(PIN_ALPHABET) ** max_len)
+    digits = []
+    for _ in range(max_len):
+        n, d = divmod(n, len(PIN_ALPHABET))
+        digits.append(PIN_ALPHABET[d])
+    return "".join(reversed(digits))
+
+
+def pin_bits(max_len: int | None) -> int:
+    """Bits of entropy a PIN encoded for ``max_len`` keeps (128 unless the limit weakens it)."""
+    if max_len is None or max_len >= HEX_PIN_LEN:
+        return 128
+    return min(128, math.floor(max_len * math.log2(len(PIN_ALPHABET))))
+
+
+def derive_user_pin(qs: Secret, max_len: int | None = None) -> Secret:
+    return Secret(encode_pin(hkdf(_qs(qs), LABEL_USER_PIN, 16), max_len), "user-pin")
+
+
+def derive_so_pin(qs: Secret, max_len: int | None = None) -> Secret:
+    return Secret(encode_pin(hkdf(_qs(qs), LABEL_SO_PIN, 16), max_len), "so-pin")
 
 
 def derive_backup_kek(qs: Secret) -> Secret:

@@ -137,9 +137,22 @@ def prepare_token(ctx, params):
     info, pins = initialise_token_transient(ctx.vault, _token_label(ctx), ceremony_id=ctx.ceremony_id,
                                             actor=ctx.actor)
     ctx.secrets.transient_pins = pins
+    from vault.operations.quorum import pin_max_len_of
+    from vault.operations.token import pin_fit_details
+
+    result = {"token_serial": info.serial, "token_label": info.label,
+              "summary": f"token {info.label} ({info.serial}) initialised with transient PINs"}
+    if ctx.vault.home.config.adopt_token:
+        ctx.notice(f"Token {info.label} ({info.serial}) adopted: its current SO PIN (from "
+                   f"{ctx.vault.home.config.current_so_pin}) is replaced; SO and user PINs derive from the quorum.")
+        result["adopted"] = ctx.vault.home.config.adopt_token
+    fitted = pin_max_len_of(ctx.vault)
+    if fitted is not None:
+        details = pin_fit_details(info, fitted)
+        ctx.notice(f"PIN limit: {details['weakening']} (encoded as {details['encoding']}).")
+        result["pin_bits"] = details["bits_kept"]
     ctx.read_aloud("Token serial", info.serial)
-    return {"token_serial": info.serial, "token_label": info.label,
-            "summary": f"token {info.label} ({info.serial}) initialised with transient PINs"}
+    return result
 
 
 @step_kind("init-token", params={
@@ -622,7 +635,7 @@ def reshare_commit(ctx, params):
     from vault.ceremony import shareset
     from vault.ceremony.steps.people import policy_from_dict
     from vault.operations.reshare import reshare as do_reshare
-    from vault.operations.quorum import ActiveQuorum
+    from vault.operations.quorum import ActiveQuorum, pin_max_len_of
 
     split = ctx.secrets.new_split
     holders = ctx.secrets.new_holders
@@ -654,7 +667,7 @@ def reshare_commit(ctx, params):
                         ceremony_id=ctx.ceremony_id, actor=ctx.actor, checkpoint=ctx.run_hook)
     new_set = result.share_set
     ctx.secrets.quorum.wipe()
-    ctx.secrets.quorum = ActiveQuorum(ctx.secrets.new_quorum, new_set)
+    ctx.secrets.quorum = ActiveQuorum(ctx.secrets.new_quorum, new_set, pin_max_len=pin_max_len_of(ctx.vault))
     ctx.secrets.new_quorum = None
     split.wipe()
     ctx.secrets.new_split = None

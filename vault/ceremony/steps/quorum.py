@@ -404,7 +404,7 @@ def commit_share_set(ctx, params):
     transaction as the share set, its SO and user PINs are set to the new secret's
     derivations and the new user PIN is proven by a login. Either both land or neither.
     """
-    from vault.operations.quorum import ActiveQuorum, open_token_session
+    from vault.operations.quorum import ActiveQuorum, open_token_session, pin_max_len_of
     from vault.operations.token import rekey_token_pins
 
     split = ctx.secrets.new_split
@@ -432,7 +432,8 @@ def commit_share_set(ctx, params):
         record = shareset.commit(ctx.vault, split=split, policy=policy_from_dict(ctx.values["policy"]),
                                  drill_interval_days=ctx.values.get("drill_interval_days", 90), holders=holders,
                                  ceremony_id=ctx.ceremony_id, name=name)
-        quorum = ActiveQuorum(Secret(ctx.secrets.new_quorum.reveal(), "quorum-secret"), record)
+        quorum = ActiveQuorum(Secret(ctx.secrets.new_quorum.reveal(), "quorum-secret"), record,
+                              pin_max_len=pin_max_len_of(ctx.vault))
         try:
             if transient is not None:
                 rekey_token_pins(ctx.vault, serial, so_pin_old=transient.so, quorum=quorum,
@@ -463,7 +464,7 @@ def commit_share_set(ctx, params):
         ctx.secrets.new_passphrase = None
     if ctx.secrets.quorum is not None:
         ctx.secrets.quorum.wipe()
-    ctx.secrets.quorum = ActiveQuorum(qs, record)
+    ctx.secrets.quorum = ActiveQuorum(qs, record, pin_max_len=pin_max_len_of(ctx.vault))
     if transient is not None:
         # The capability probe (needs a login) for `custodian doctor`; it also proves the new PIN once more.
         from vault.doctor import record_capabilities
