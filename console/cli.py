@@ -240,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--module", help="PKCS#11 module path (production)")
     p.add_argument("--token", help="token PKCS#11 URI or label (production)")
     p.set_defaults(handler=cmd_home_init)
+    from console.cli_rebuild import register_home
+
+    register_home(home)
 
     for register in _extra_registrations():
         register(sub)

@@ -1,0 +1,119 @@
+"""The lost machine: the laptop and its HSM are gone; a quorum of shares and a backup bundle
+rebuild the vault on a new home (``custodian home rebuild``, real subprocesses), a restore
+ceremony brings the keys back onto a fresh token, and the next ceremonies work.
+
+Also: a rebuild that is refused (a home already in use, shares of another quorum, a bundle of
+format 1, a bundle whose metadata does not match its keys) leaves the new home as it was.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from support.ceremony_workspace import Workspace
+from support.crash import cli
+from support.prepared import clone, prepared
+
+SHARES = [{"share": f"file:shares/{n}.share"} for n in ("alice", "bob", "carol")]
+SHARE_ARGS = [a for n in ("alice", "bob", "carol") for a in ("--share", f"file:shares/{n}.share")]
+BUNDLE = "media/backup-1.ccb"
+
+
+def _three_kinds(ws: Workspace) -> None:
+    """init; an AES, an EC and an RSA key (named, versioned, with purposes); then a backup."""
+    ws.run_ok("init")
+    ws.run_ok("generate-key", ws.variant("generate-key", answers={
+        "generate.label": "dek-main", "generate.algorithm": "aes-256", "backup.path": "media/g-aes.ccb"}))
+    ws.run_ok("generate-key")  # signer-2026, EC P-256
+    ws.run_ok("generate-key", ws.variant("generate-key", answers={
+        "generate.label": "rsa-root", "generate.algorithm": "rsa-3072", "backup.path": "media/g-rsa.ccb"}))
+    ws.run_ok("backup")
+
+
+@pytest.fixture
+def lost(tmp_path_factory, tmp_path, monkeypatch) -> Workspace:
+    return clone(prepared(tmp_path_factory, "lost-machine", _three_kinds), tmp_path / "ws", monkeypatch)
+
+
+def _state(ws: Workspace) -> dict:
+    with ws.vault() as v:
+        keys = sorted((k.label, k.lineage, k.version, k.algorithm.value, k.state.value, k.fingerprint, k.cka_id,
+                       k.purpose.value, k.cryptoperiod_days, k.expires_at, k.activated_at) for k in v.store.list_keys())
+        custodians = sorted((c.name, c.role.value, c.public_key_pem, c.status.value)
+                            for c in v.store.list_custodians(status=None))
+        share_set = v.store.active_share_set()
+        holders = sorted((h.custodian_id, h.group_index, h.member_index, h.commitment)
+                         for h in v.store.share_holders(share_set.id))
+        events = [(e.seq, e.hash) for e in v.ledger.events()]
+    return {"keys": keys, "custodians": custodians, "holders": holders, "events": events,
+            "share_set": (share_set.name, share_set.identifier, share_set.check_value, share_set.commitment_salt)}
+
+
+def _lose_machine(ws: Workspace) -> None:
+    ws.lose_token()
+    shutil.rmtree(ws.home)  # database, ledger, config, logs: all gone
+    done = cli(ws, "home", "init")
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_lost_machine_comes_back_from_shares_and_a_bundle(lost):
+    ws = lost
+    before = _state(ws)
+    _lose_machine(ws)
+
+    done = cli(ws, "home", "rebuild", "--bundle", BUNDLE, *SHARE_ARGS)
+    assert done.returncode == 0, done.stderr
+    assert "vault rebuilt" in done.stdout and "3 keys" in done.stdout
+
+    after = _state(ws)
+    for part in ("keys", "custodians", "holders", "share_set"):
+        assert after[part] == before[part], part
+    # The ledger is the lost machine's up to the backup, continued by the rebuild.
+    with ws.vault() as v:
+        rebuilt = list(v.ledger.events())[-1]
+    seq, head = rebuilt.details["bundle_ledger_head"]
+    assert rebuilt.action == "vault.rebuilt" and rebuilt.seq == seq + 1 and rebuilt.prev_hash == head
+    assert after["events"][:seq] == before["events"][:seq] and before["events"][seq - 1] == (seq, head)
+    assert rebuilt.details["new_home"]["created"]["details"]["home"] == str(ws.home)
+    assert cli(ws, "ledger", "verify").returncode == 0
+
+    ws.run_ok("restore", ws.variant("restore", answers={"quorum.share": SHARES, "verify.bundle": BUNDLE}))
+    assert {label for label, *_ in ws.token_keys()} >= {"dek-main", "signer-2026", "rsa-root"}
+    ws.run_ok("sign")
+    ws.run_ok("drill")
+    ws.run_ok("reshare")
+    done = cli(ws, "ledger", "verify")
+    assert done.returncode == 0, done.stderr
+    done = cli(ws, "doctor")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert cli(ws, "ceremony", "unfinished", "--json").stdout.strip() == "[]"
+
+
+def _home_files(ws: Workspace) -> dict[str, bytes]:
+    return {str(p.relative_to(ws.home)): p.read_bytes() for p in sorted(ws.home.rglob("*"))
+            if p.is_file() and p.suffix not in (".lock",) and "logs" not in p.parts}
+
+
+def test_a_refused_rebuild_leaves_the_new_home_as_it_was(lost):
+    ws = lost
+    _lose_machine(ws)
+    db_before = ws.db_rows(skip=frozenset())
+
+    import os
+
+    from shamir_mnemonic import generate_mnemonics
+
+    foreign = generate_mnemonics(1, [(2, 3)], os.urandom(32))[0]
+    for i, words in enumerate(foreign[:2]):
+        (ws.root / f"foreign-{i}.share").write_text(words + "\n")
+    other = cli(ws, "home", "rebuild", "--bundle", BUNDLE, "--share", "file:foreign-0.share",
+                "--share", "file:foreign-1.share")
+    assert other.returncode == 2 and other.stderr.startswith("error: ")
+    assert ws.db_rows(skip=frozenset()) == db_before
+    assert not (ws.home / ".rebuild-custodian.db").exists()
+
+    assert cli(ws, "home", "rebuild", "--bundle", BUNDLE, *SHARE_ARGS).returncode == 0
+    again = cli(ws, "home", "rebuild", "--bundle", BUNDLE, *SHARE_ARGS)
+    assert again.returncode == 2 and "HOME:" in again.stderr and "only into a new home" in again.stderr
