@@ -117,3 +117,95 @@ def test_a_refused_rebuild_leaves_the_new_home_as_it_was(lost):
     assert cli(ws, "home", "rebuild", "--bundle", BUNDLE, *SHARE_ARGS).returncode == 0
     again = cli(ws, "home", "rebuild", "--bundle", BUNDLE, *SHARE_ARGS)
     assert again.returncode == 2 and "HOME:" in again.stderr and "only into a new home" in again.stderr
+
+
+# --- forgeries by a quorum holder: the MAC is recomputed, so only the rebuild's own checks catch them ---
+def _remac(ws: Workspace, source: str, target: str, edit) -> str:
+    """Re-encode ``source`` with ``edit(header, keys, metadata, trailer)`` applied, every check
+    value and the MAC recomputed under the quorum's MAC key (what a quorum holder could do)."""
+    import hmac
+    import json
+
+    from vault.backup.format import encode_line
+    from vault.secret import Secret
+    from vault.shares import derive_bundle_mac_key
+
+    objs = [json.loads(x) for x in (ws.root / source).read_bytes().split(b"\n")[:-1]]
+    for o in objs:
+        del o["check"]
+    header, trailer = objs[0], objs[-1]
+    keys = [o for o in objs if o["type"] == "key"]
+    metadata = [o for o in objs if o["type"] == "metadata"]
+    header, keys, metadata, trailer = edit(header, keys, metadata, trailer)
+    for i, k in enumerate(keys):
+        k["index"] = i
+    header["key_count"] = trailer["key_count"] = len(keys)
+    body = b"".join(encode_line(o) for o in [header, *keys, *metadata])
+    with derive_bundle_mac_key(Secret(ws.quorum_secret())) as mac_key:
+        trailer["mac"] = hmac.new(mac_key.reveal(), body, "sha256").hexdigest()
+    (ws.root / target).write_bytes(body + encode_line(trailer))
+    return target
+
+
+def _refused(ws: Workspace, bundle: str, code: str, phrase: str) -> None:
+    db_before = ws.db_rows(skip=frozenset())
+    done = cli(ws, "home", "rebuild", "--bundle", bundle, *SHARE_ARGS)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"error: {code}: ") and phrase in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1
+    assert ws.db_rows(skip=frozenset()) == db_before
+    assert not (ws.home / ".rebuild-custodian.db").exists()
+
+
+def test_forged_bundles_are_refused_and_the_new_home_is_unchanged(lost):
+    ws = lost
+    _lose_machine(ws)
+
+    def drop_a_key(h, keys, m, t):
+        return h, [k for k in keys if k["label"] != "rsa-root"], m, t
+
+    _refused(ws, _remac(ws, BUNDLE, "media/dropped.ccb", drop_a_key), "BUNDLE_MISMATCH",
+             "'rsa-root'")
+
+    def other_fingerprint(h, keys, m, t):
+        aes = next(k for k in keys if k["label"] == "dek-main")
+        aes["fingerprint"] = "kcv:000000"
+        return h, keys, m, t
+
+    _refused(ws, _remac(ws, BUNDLE, "media/fingerprint.ccb", other_fingerprint), "BUNDLE_MISMATCH",
+             "fingerprint")
+
+    def other_head(h, keys, m, t):
+        h["ledger_head"] = "0" * 64
+        return h, keys, m, t
+
+    _refused(ws, _remac(ws, BUNDLE, "media/head.ccb", other_head), "BUNDLE_MISMATCH", "does not verify")
+
+    def shorter_ledger(h, keys, m, t):
+        h["ledger_seq"] -= 1
+        return h, keys, m, t
+
+    _refused(ws, _remac(ws, BUNDLE, "media/seq.ccb", shorter_ledger), "BUNDLE_MISMATCH", "ends its ledger")
+
+    def swapped_chunks(h, keys, m, t):
+        assert len(m) >= 1
+        m = m[::-1] if len(m) > 1 else m + m
+        for i, line in enumerate(m):
+            line = dict(line)
+            line["index"] = i
+            m[i] = line
+        t["metadata_count"] = len(m)
+        return h, keys, m, t
+
+    _refused(ws, _remac(ws, BUNDLE, "media/chunks.ccb", swapped_chunks), "BUNDLE_MISMATCH", "cannot be read")
+
+    def version_1(h, keys, m, t):
+        h = {k: v for k, v in h.items() if k not in ("ledger_seq", "ledger_head")}
+        h["format_version"] = 1
+        t = {k: v for k, v in t.items() if k != "metadata_count"}
+        return h, keys, [], t
+
+    _refused(ws, _remac(ws, BUNDLE, "media/v1.ccb", version_1), "BUNDLE_MISMATCH", "no vault metadata")
+
+    # and the untouched bundle still rebuilds
+    assert cli(ws, "home", "rebuild", "--bundle", BUNDLE, *SHARE_ARGS).returncode == 0
