@@ -11,7 +11,10 @@ The stream (``snapshot_records``) is, in order:
 * per table: ``{"table": NAME, "columns": [...]}`` then one JSON array per row, in rowid (or
   primary key) order. A BLOB value is ``{"b64": "<base64>"}``; every other SQLite value is its
   JSON self. The ledger is given as ``(seq, body)`` only: each hash is SHA-256 of its body and
-  is recomputed on load, then the whole chain is verified by ``vault.ledger``.
+  is recomputed on load, then the whole chain is verified by ``vault.ledger``. An event whose
+  body ends as every honest one does, with ``,"prev_hash":"<the previous event's hash>","seq":N}``
+  (N = the previous seq + 1), is given in the short form ``[body without that ending]``: the
+  ending is derived again on load (the hash it holds is 64 digits no compressor can shrink).
 * ``{"end": {"tables": T, "rows": R}}``
 
 Memory stays flat: rows are read ``PAGE`` at a time. ``load_snapshot`` writes into a database
@@ -69,6 +72,20 @@ def _decode(value: Any) -> Any:
     return value
 
 
+def _ledger_ending(prev: str, seq: int) -> str:
+    return f',"prev_hash":"{prev}","seq":{seq}}}'
+
+
+def _short_ledger(conn: sqlite3.Connection, ledger_seq: int) -> Iterator[list]:
+    prev, expected = "0" * 64, 1
+    cursor = conn.execute("SELECT seq, body, hash FROM ledger WHERE seq <= ? ORDER BY seq", (ledger_seq,))
+    while batch := cursor.fetchmany(PAGE):
+        for seq, body, digest in batch:
+            ending = _ledger_ending(prev, seq)
+            yield [body[: -len(ending)]] if seq == expected and body.endswith(ending) else [seq, body]
+            prev, expected = digest, seq + 1
+
+
 class SnapshotRepository(StoreBase):
     def snapshot_records(self, ledger_seq: int) -> Iterator[dict | list]:
         """Every row (the ledger up to ``ledger_seq``) as described above; call inside one transaction."""
@@ -81,7 +98,10 @@ class SnapshotRepository(StoreBase):
             tables += 1
             names = ", ".join(f'"{c}"' for c in columns)
             if table == "ledger":
-                sql, params = "SELECT seq, body FROM ledger WHERE seq <= ? ORDER BY seq", (ledger_seq,)
+                for row in _short_ledger(conn, ledger_seq):
+                    rows += 1
+                    yield row
+                continue
             else:
                 order = "" if without_rowid else " ORDER BY rowid"
                 sql, params = f'SELECT {names} FROM "{table}"{order}', ()
@@ -125,6 +145,7 @@ class SnapshotRepository(StoreBase):
     def _load_tables(self, it: Iterator, known: dict[str, list[str]], counts: dict[str, int]) -> None:
         table: str | None = None
         sql, batch, total = "", [], 0
+        prev, last_seq = "0" * 64, 0  # the ledger's chain, for its short rows
 
         def flush() -> None:
             if batch:
@@ -135,6 +156,9 @@ class SnapshotRepository(StoreBase):
             if isinstance(record, list):
                 if table is None:
                     raise StoreError("The vault metadata has a row before its table.")
+                if table == "ledger" and len(record) == 1 and isinstance(record[0], str):
+                    last_seq += 1
+                    record = [last_seq, record[0] + _ledger_ending(prev, last_seq)]
                 try:
                     values = [_decode(v) for v in record]
                 except (ValueError, TypeError) as exc:
@@ -146,7 +170,10 @@ class SnapshotRepository(StoreBase):
                     seq, body = values
                     if not isinstance(body, str):
                         raise StoreError("The vault metadata has a ledger event that is not text.")
-                    values = [seq, body, sha256(body.encode("utf-8")).hexdigest()]
+                    if not isinstance(seq, int):
+                        raise StoreError("The vault metadata has a ledger event without a sequence number.")
+                    prev, last_seq = sha256(body.encode("utf-8")).hexdigest(), seq
+                    values = [seq, body, prev]
                 batch.append(values)
                 counts[table] += 1
                 total += 1
