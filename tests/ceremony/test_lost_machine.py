@@ -91,9 +91,23 @@ def test_a_lost_machine_comes_back_from_shares_and_a_bundle(lost):
     assert cli(ws, "ceremony", "unfinished", "--json").stdout.strip() == "[]"
 
 
-def _home_files(ws: Workspace) -> dict[str, bytes]:
-    return {str(p.relative_to(ws.home)): p.read_bytes() for p in sorted(ws.home.rglob("*"))
-            if p.is_file() and p.suffix not in (".lock",) and "logs" not in p.parts}
+def test_the_bundle_of_a_reshare_rebuilds_with_the_new_shares(lost):
+    ws = lost
+    ws.run_ok("reshare")  # 2-of-3 alice, bob, dave; new shares in new-shares/, bundle media/after-reshare.ccb
+    _lose_machine(ws)
+    new_shares = ["--share", "file:new-shares/alice.share", "--share", "file:new-shares/dave.share"]
+    done = cli(ws, "home", "rebuild", "--bundle", "media/after-reshare.ccb", *new_shares)
+    assert done.returncode == 0, done.stderr
+    with ws.vault() as v:
+        active = v.store.active_share_set()
+        assert active.ceremony_id.startswith("reshare-")
+        assert sorted(h.custodian_name for h in v.store.share_holders(active.id)) == ["alice", "bob", "dave"]
+        assert not v.store.get_setting("reshare.pending")
+        assert list(v.ledger.events())[-1].details["reshare_completed"] == active.ceremony_id
+    ws.run_ok("restore")  # the example: media/after-reshare.ccb with the new shares
+    ws.run_ok("drill", ws.variant("drill", answers={"quorum.share": [
+        {"share": "file:new-shares/bob.share"}, {"share": "file:new-shares/dave.share"}]}))
+    assert cli(ws, "ledger", "verify").returncode == 0
 
 
 def test_a_refused_rebuild_leaves_the_new_home_as_it_was(lost):

@@ -40,6 +40,7 @@ from vault.shares.offline import combine_offline
 from vault.store.records import BackupDecision, CeremonyStatus, LedgerHead, NewBackup, ShareSetStatus
 
 ACTOR = "console"
+RESHARE_MARKER = "reshare.pending"  # vault.operations.reshare.MARKER
 WORK_NAME = ".rebuild-custodian.db"
 NO_CEREMONY = "outside-a-ceremony"
 
@@ -168,14 +169,18 @@ def _build_with(work: Path, vault, bundle: Path, qs: Secret, mac_key: Secret, me
             problem = report.problem or f"it holds {report.count} events where the header names {head.seq}"
             raise BundleMismatch(f"The ledger in {bundle} does not verify against the bundle's head #{head.seq}: "
                                  f"{problem}")
-        share_set = _share_set(store, header, qs, bundle)
+        share_set, reshare = _share_set(store, header, qs, bundle)
         with store.atomic():
+            if reshare is not None:  # the bundle of a reshare's switch: the switch completes here
+                store.set_setting(RESHARE_MARKER, "")
+                share_set = store.activate_share_set(share_set.id)
             backup = _record_backup(store, verified, bundle, kcv)
             ended = _end_running(store, header.ceremony_id, verified.sha256)
             ledger.append("vault.rebuilt", {
                 "bundle": str(bundle.resolve()), "sha256": verified.sha256, "backup_id": backup.id,
                 "bundle_ledger_head": [head.seq, head.hash_hex], "schema_version_in_bundle": schema,
                 "share_set_id": share_set.id, "keys": backup.key_count, "ceremonies_ended": list(ended),
+                "reshare_completed": reshare,
                 "new_home": {"path": str(vault.home.path), "created": genesis},
                 "reason": "the vault's machine was lost; its metadata and ledger come from this bundle",
             }, actor=actor)
@@ -192,6 +197,10 @@ def _chain(first, rest):
 
 
 def _share_set(store, header, qs: Secret, bundle: Path):
+    """The share set the header names, checked against the shares; with the reshare ceremony
+    whose switch wrote the bundle when that set is still pending in the snapshot (else None)."""
+    import json
+
     from vault.errors import RecordNotFound
 
     try:
@@ -202,9 +211,14 @@ def _share_set(store, header, qs: Secret, bundle: Path):
     if record.identifier != header.slip39_identifier or not hmac.compare_digest(check_value(qs), record.check_value):
         raise BundleMismatch(f"The shares entered are not of share set {record.name!r} that the bundle names.",
                              next_step="Use shares of the share set that wrote this bundle.")
-    if record.status is not ShareSetStatus.ACTIVE:
-        raise BundleMismatch(f"Share set {record.name!r} was {record.status.value} when the bundle was written.")
-    return record
+    if record.status is ShareSetStatus.ACTIVE:
+        return record, None
+    marker = json.loads(store.get_setting(RESHARE_MARKER) or "null") or {}
+    if record.status is ShareSetStatus.PENDING and marker.get("new_share_set_id") == record.id:
+        # A reshare writes its new bundle inside the switch, before the new set is activated; the
+        # shares entered are that set's (check value above) and every holder verified them back.
+        return record, marker.get("ceremony_id") or "unknown"
+    raise BundleMismatch(f"Share set {record.name!r} was {record.status.value} when the bundle was written.")
 
 
 def _record_backup(store, verified, bundle: Path, kcv: str):
