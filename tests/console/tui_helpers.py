@@ -10,8 +10,12 @@ SIZE = (100, 32)  # every run_test passes an explicit size
 SMALL = (80, 24)
 
 
-async def wait_until(pilot, predicate: Callable[[], object], *, timeout: float = 20.0, what: str = "") -> None:
-    """Pump the app until ``predicate()`` is true (workers and the owner thread run meanwhile)."""
+async def wait_until(pilot, predicate: Callable[[], object], *, timeout: float = 90.0, what: str = "") -> None:
+    """Pump the app until ``predicate()`` is true (workers and the owner thread run meanwhile).
+
+    The timeout only bounds a hang: a loaded 2-core machine runs a drill through the screens
+    in well over 20 s, so a tight bound would fail on load rather than on behaviour.
+    """
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -28,7 +32,7 @@ def screen_named(app, cls_name: str) -> bool:
     return type(app.screen).__name__ == cls_name
 
 
-async def until_screen(pilot, cls_name: str, timeout: float = 20.0) -> None:
+async def until_screen(pilot, cls_name: str, timeout: float = 90.0) -> None:
     await wait_until(pilot, lambda: screen_named(pilot.app, cls_name), timeout=timeout, what=f"screen {cls_name}")
 
 
