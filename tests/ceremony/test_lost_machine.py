@@ -13,7 +13,7 @@ import shutil
 import pytest
 
 from support.ceremony_workspace import Workspace
-from support.crash import cli
+from support.crash import cli, stopped_at
 from support.prepared import clone, prepared
 
 SHARES = [{"share": f"file:shares/{n}.share"} for n in ("alice", "bob", "carol")]
@@ -76,7 +76,7 @@ def test_a_lost_machine_comes_back_from_shares_and_a_bundle(lost):
     seq, head = rebuilt.details["bundle_ledger_head"]
     assert rebuilt.action == "vault.rebuilt" and rebuilt.seq == seq + 1 and rebuilt.prev_hash == head
     assert after["events"][:seq] == before["events"][:seq] and before["events"][seq - 1] == (seq, head)
-    assert rebuilt.details["new_home"]["created"]["details"]["home"] == str(ws.home)
+    assert rebuilt.details["new_home"]["events"][0]["details"]["home"] == str(ws.home)
     assert cli(ws, "ledger", "verify").returncode == 0
 
     ws.run_ok("restore", ws.variant("restore", answers={"quorum.share": SHARES, "verify.bundle": BUNDLE}))
@@ -107,6 +107,19 @@ def test_the_bundle_of_a_reshare_rebuilds_with_the_new_shares(lost):
     ws.run_ok("restore")  # the example: media/after-reshare.ccb with the new shares
     ws.run_ok("drill", ws.variant("drill", answers={"quorum.share": [
         {"share": "file:new-shares/bob.share"}, {"share": "file:new-shares/dave.share"}]}))
+    assert cli(ws, "ledger", "verify").returncode == 0
+
+
+def test_a_rebuild_killed_before_its_rename_leaves_the_new_home_and_runs_again(lost):
+    ws = lost
+    _lose_machine(ws)
+    db_before = ws.db_rows(skip=frozenset())
+    stopped_at(ws, "rebuild:built", "home", "rebuild", "--bundle", BUNDLE, *SHARE_ARGS).kill()
+    assert ws.db_rows(skip=frozenset()) == db_before  # the home's database was never replaced
+    assert (ws.home / ".rebuild-custodian.db").exists()
+    done = cli(ws, "home", "rebuild", "--bundle", BUNDLE, *SHARE_ARGS)  # the stale lock is taken over
+    assert done.returncode == 0, done.stderr
+    assert not list(ws.home.glob(".rebuild-custodian.db*"))
     assert cli(ws, "ledger", "verify").returncode == 0
 
 

@@ -15,7 +15,7 @@ home that holds nothing but its own creation event, ``rebuild_from_bundle``:
 4. records the bundle as a backup of the rebuilt vault, ends the ceremonies the snapshot caught
    running (the backup ceremony that wrote the bundle, at least: how it ended is known only to
    the lost machine) as aborted with that reason, and appends ``vault.rebuilt`` to the chain,
-   which carries the new home's own creation event in its details;
+   which carries the new home's own events (its creation; a lock taken over) in its details;
 5. only then moves the new database into place (one rename).
 
 No token is touched: a restore ceremony onto a fresh token follows (it pre-checks the bundle
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from vault import crashpoint
 from vault.backup.format import iter_verified_entries, kek_check_value
 from vault.backup.metadata import MetadataUnreadable, open_records
 from vault.errors import BundleForeign, BundleMismatch, BundleUnreadable, HomeError, StoreError
@@ -72,6 +73,7 @@ def rebuild_from_bundle(home_path: Path, bundle: Path, shares: Sequence[Secret],
             _remove_db(work)  # a work file of a rebuild that was killed: nothing refers to it
             try:
                 result = _build(work, vault, bundle, qs, genesis, actor)
+                crashpoint.reached("rebuild:built")  # crash tests: the new database is ready, not in place
                 vault.store.close()
                 _remove_db(vault.home.db_path)
                 os.replace(work, vault.home.db_path)
@@ -85,18 +87,23 @@ def rebuild_from_bundle(home_path: Path, bundle: Path, shares: Sequence[Secret],
     return result
 
 
-def _new_home_genesis(vault) -> dict:
-    """The new home's creation event; refuses a home that holds anything else."""
+#: What a new home's own ledger may hold: its creation, and a writer lock taken over from a
+#: process that died (a rebuild killed before its rename).
+NEW_HOME_ACTIONS = ("home.created", "home.lock_recovered")
+
+
+def _new_home_genesis(vault) -> list[dict]:
+    """The new home's own events (carried into vault.rebuilt); refuses a home that holds anything else."""
     store = vault.store
     events = list(vault.ledger.events())
-    if len(events) != 1 or events[0].action != "home.created" or not store.is_empty(besides=("ledger",)):
+    if (not events or events[0].action != "home.created" or any(e.action not in NEW_HOME_ACTIONS for e in events)
+            or not store.is_empty(besides=("ledger",))):
         raise HomeError(
             f"The home {vault.home.path} already holds a vault ({len(events)} ledger events); a vault is rebuilt "
             "only into a new home.",
             next_step="Create a new home (`custodian home init`) and rebuild into it.",
         )
-    e = events[0]
-    return {"seq": e.seq, "at": e.at, "hash": e.hash, "details": e.details}
+    return [{"seq": e.seq, "at": e.at, "action": e.action, "hash": e.hash, "details": e.details} for e in events]
 
 
 def _remove_db(path: Path) -> None:
@@ -107,12 +114,12 @@ def _remove_db(path: Path) -> None:
             pass
 
 
-def _build(work: Path, vault, bundle: Path, qs: Secret, genesis: dict, actor: str) -> RebuildResult:
+def _build(work: Path, vault, bundle: Path, qs: Secret, genesis: list, actor: str) -> RebuildResult:
     with derive_bundle_mac_key(qs) as mac_key, derive_backup_metadata_key(qs) as metadata_key:
         return _build_with(work, vault, bundle, qs, mac_key, metadata_key, genesis, actor)
 
 
-def _build_with(work: Path, vault, bundle: Path, qs: Secret, mac_key: Secret, metadata_key: Secret, genesis: dict,
+def _build_with(work: Path, vault, bundle: Path, qs: Secret, mac_key: Secret, metadata_key: Secret, genesis: list,
                 actor: str) -> RebuildResult:
     from vault.ledger import Ledger
     from vault.store import Store
@@ -181,7 +188,7 @@ def _build_with(work: Path, vault, bundle: Path, qs: Secret, mac_key: Secret, me
                 "bundle_ledger_head": [head.seq, head.hash_hex], "schema_version_in_bundle": schema,
                 "share_set_id": share_set.id, "keys": backup.key_count, "ceremonies_ended": list(ended),
                 "reshare_completed": reshare,
-                "new_home": {"path": str(vault.home.path), "created": genesis},
+                "new_home": {"path": str(vault.home.path), "events": genesis},
                 "reason": "the vault's machine was lost; its metadata and ledger come from this bundle",
             }, actor=actor)
         custodians = len(store.list_custodians(status=None))
