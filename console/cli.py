@@ -30,7 +30,7 @@ import sys
 from typing import Callable, Sequence
 
 from vault import __version__
-from vault.errors import InternalError, UsageError, VaultError
+from vault.errors import InternalError, Interrupted, UsageError, VaultError
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the command ran and found a problem (a broken ledger, a failed check)
@@ -279,12 +279,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as done:  # --help, --version, or a usage error already printed on one line
         return done.code if isinstance(done.code, int) else EXIT_ERROR
     try:
+        if getattr(args, "home", None) == "":  # `--home "$UNSET"`: never the default home in its place
+            raise UsageError("--home is empty.", next_step="Give the console home's directory after --home "
+                                                           "(or leave --home out for the default home).")
         return args.handler(args)
     except VaultError as exc:
         return fail(exc, EXIT_ERROR)
     except KeyboardInterrupt:
-        print("error: interrupted; nothing further was done.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return fail(Interrupted("Interrupted (Ctrl-C); nothing further was done."), EXIT_INTERRUPTED)
     except BrokenPipeError:  # e.g. `custodian ledger verify | head -1`: the reader left
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

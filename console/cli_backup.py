@@ -60,8 +60,18 @@ def cmd_backup_inspect(args) -> int:
     return EXIT_OK
 
 
-def cmd_backup_verify(args) -> int:
+def _resolve(ref: str, kind: str, option: str):
+    """A reference given on the command line: its problem named as a usage error (not a script's)."""
     from vault.ceremony.script import resolve_ref
+    from vault.errors import ScriptInvalid, UsageError
+
+    try:
+        return resolve_ref(ref, Path.cwd(), kind)
+    except ScriptInvalid as exc:
+        raise UsageError(f"{option} {ref}: {exc.message}", next_step=f"Check the reference given with {option}.") from None
+
+
+def cmd_backup_verify(args) -> int:
     from vault.errors import UsageError
     from vault.operations.bundle_check import verify_with_shares
 
@@ -74,9 +84,9 @@ def cmd_backup_verify(args) -> int:
             if not (ref.startswith("env:") or ref.startswith("file:")):
                 raise UsageError(f"--share {ref[:4]}…: a share is given only by reference.",
                                  next_step="Use --share env:NAME or --share file:PATH.")
-            shares.append(resolve_ref(ref, Path.cwd(), "share"))
+            shares.append(_resolve(ref, "share", "--share"))
         if args.passphrase:
-            passphrase = resolve_ref(args.passphrase, Path.cwd(), "passphrase")
+            passphrase = _resolve(args.passphrase, "passphrase", "--passphrase")
         try:
             check = verify_with_shares(Path(args.file), shares, passphrase)
         except BackupError as exc:

@@ -1,4 +1,6 @@
-"""``custodian keys export``: a key's public half (or an AES key's check value), written once."""
+"""``custodian keys export``: a key's public half (or an AES key's check value), written once;
+``custodian keys revocation``: a revoked key's signed revocation statement, again.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +34,23 @@ def cmd_keys_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_keys_revocation(args: argparse.Namespace) -> int:
+    from console.cli import EXIT_OK, _open_vault
+    from vault.operations.revocation import export_revocation_statement
+
+    vault = _open_vault(args, create=False)
+    try:
+        written = export_revocation_statement(vault, args.key, Path(args.out), actor=args.actor)
+    finally:
+        vault.close()
+    st = written.statement
+    print(f"key: {st['key']['name']}@{st['key']['version']} revoked ({st['revocation_reason']}, KMIP "
+          f"{st['kmip_reason_code']}) at {st['revoked_at']}, now {st['state']}")
+    print(f"signed by: {written.signer} ({st['signer']['fingerprint']}); signature verified")
+    print(f"written: {written.path} (sha256 {written.sha256}) and {written.signature_path}")
+    return EXIT_OK
+
+
 def register(sub) -> None:
     keys = getattr(sub, "keys_commands", None)
     if keys is None:  # the `keys` group is built in console/cli.py
@@ -43,3 +62,8 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="FILE", help="write to a new file (never overwritten); default: print")
     p.add_argument("--actor", default="console", help="who exports (recorded in the ledger)")
     p.set_defaults(handler=cmd_keys_export)
+    p = keys.add_parser("revocation", help="write a revoked key's signed revocation statement again (checked first)")
+    p.add_argument("key", metavar="NAME[@VERSION]", help="the revoked key")
+    p.add_argument("--out", metavar="FILE", required=True, help="the statement (a new file); its signature goes to FILE.sig")
+    p.add_argument("--actor", default="console", help="who exports (recorded in the ledger)")
+    p.set_defaults(handler=cmd_keys_revocation)

@@ -90,6 +90,12 @@ class PinIncorrect(HsmError):
     default_next_step = "Re-activate the quorum with the right shares and passphrase."
 
 
+class PinLengthInvalid(HsmError):
+    code = "HSM_PIN_LENGTH"
+    title = "PIN does not fit the token's limits"
+    default_next_step = "Use a PIN within the token's limits (`custodian doctor` shows them)."
+
+
 class TokenNotInitialised(HsmError):
     code = "HSM_NOT_INITIALISED"
     title = "Token is not initialised"
@@ -481,6 +487,13 @@ class UsageError(VaultError):
     default_next_step = "See `custodian --help` (or `custodian COMMAND --help`)."
 
 
+class Interrupted(VaultError):
+    code = "INTERRUPTED"
+    title = "Interrupted"
+    default_next_step = ("`custodian ceremony unfinished` shows a ceremony the interruption left unfinished "
+                         "(resume or abort it there); any other command can simply be run again.")
+
+
 class InternalError(VaultError):
     code = "INTERNAL"
     title = "Internal error"
@@ -541,12 +554,6 @@ class CertificateCheckFailed(PkiError):
     code = "PKI_CHECK_FAILED"
     title = "The signed result failed its software check"
     default_next_step = "Nothing was written; check the token and report the incident."
-
-
-class ReviewDeclined(PkiError):
-    code = "PKI_REVIEW_DECLINED"
-    title = "The review was not confirmed"
-    default_next_step = "Nothing was signed; correct what was wrong and run the ceremony again."
 
 
 class EnvelopeCorrupt(VaultError):

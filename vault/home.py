@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,7 +38,7 @@ CONFIG_FORMAT = 1
 
 _KNOWN = {
     "": {"format", "mode", "created_at", "software_version"},
-    "hsm": {"module", "token", "wrap_mechanism", "softhsm_conf"},
+    "hsm": {"module", "token", "wrap_mechanism", "softhsm_conf", "profile", "profile_override"},
     "identity": {"kdf_profile"},
     "ceremony": {"idle_timeout_seconds"},
 }
@@ -50,6 +51,8 @@ class HomeConfig:
     token: str  # a PKCS#11 URI (RFC 7512) or a token label
     wrap_mechanism: str = "AES_KEY_WRAP_PAD"
     softhsm_conf: str | None = None  # relative to the home; practice only
+    profile: str | None = None  # an HSM profile by name (vault/hsm/profiles); None: by manufacturer+model
+    profile_override: tuple[tuple[str, Any], ...] = ()  # [hsm.profile_override]: fields of the profile replaced
     kdf_profile: str = "default"
     idle_timeout_seconds: int = 300
     created_at: str = ""
@@ -71,6 +74,10 @@ class HomeConfig:
         ]
         if self.softhsm_conf:
             lines.append(f"softhsm_conf = {q(self.softhsm_conf)}")
+        if self.profile:
+            lines.append(f"profile = {q(self.profile)}")
+        if self.profile_override:
+            lines += ["", "[hsm.profile_override]"] + [f"{k} = {q(v)}" for k, v in self.profile_override]
         lines += [
             "",
             "[identity]",
@@ -192,6 +199,8 @@ def load_config(path: Path) -> HomeConfig:
         token=get(hsm, "token", str, "hsm"),
         wrap_mechanism=get(hsm, "wrap_mechanism", str, "hsm", "AES_KEY_WRAP_PAD"),
         softhsm_conf=hsm.get("softhsm_conf"),
+        profile=get(hsm, "profile", str, "hsm", "") or None,
+        profile_override=_profile_override(path, hsm.get("profile_override", {})),
         kdf_profile=get(ident, "kdf_profile", str, "identity", "default"),
         idle_timeout_seconds=get(cer, "idle_timeout_seconds", int, "ceremony", 300),
         created_at=get(data, "created_at", str, "top level", ""),
@@ -201,6 +210,18 @@ def load_config(path: Path) -> HomeConfig:
         raise ConfigError(f"{path}: a production home cannot use the practice SoftHSM configuration.",
                           next_step="Remove [hsm] softhsm_conf, or use a practice home.")
     return config
+
+
+def _profile_override(path: Path, table: Any) -> tuple[tuple[str, Any], ...]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [hsm.profile_override] must be a table.", next_step="Correct it.")
+    from vault.hsm.profile import OVERRIDABLE
+
+    unknown = sorted(set(table) - set(OVERRIDABLE))
+    if unknown:
+        raise ConfigError(f"{path}: [hsm.profile_override] has unknown keys: {', '.join(unknown)}.",
+                          next_step=f"Keys that can be overridden: {', '.join(OVERRIDABLE)}.")
+    return tuple(sorted(table.items()))
 
 
 def _write_new(path: Path, text: str) -> None:

@@ -1,6 +1,6 @@
 """The owning thread: every PKCS#11 and SQLite call runs on one thread.
 
-python-pkcs11 initialises SoftHSM without mutexes (concurrent calls crash the process) and a
+python-pkcs11 initialises the module without mutexes (the practice token then crashes on concurrent calls) and a
 sqlite3 connection belongs to the thread that opened it. Front ends therefore never touch the
 vault from their own threads: the CLI runs everything on its main thread (which is then the
 owner), and the TUI hands every call to an ``OwnerThread`` and awaits the future, so the event

@@ -83,13 +83,16 @@ def transition_allowed(old: KeyState, new: KeyState) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class TokenSelector:
-    """How a token is chosen: by label, serial or an RFC 7512 PKCS#11 URI (never by slot id)."""
+    """How a token is chosen: by label, serial or an RFC 7512 PKCS#11 URI. ``slot`` only
+    tells apart tokens that label and serial cannot (never selects on its own)."""
 
     label: str | None = None
     serial: str | None = None
+    slot: int | None = None
 
     def describe(self) -> str:
-        parts = [f"label={self.label!r}" if self.label else "", f"serial={self.serial!r}" if self.serial else ""]
+        parts = [f"label={self.label!r}" if self.label else "", f"serial={self.serial!r}" if self.serial else "",
+                 f"slot={self.slot}" if self.slot is not None else ""]
         return " ".join(p for p in parts if p) or "any token"
 
 

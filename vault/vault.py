@@ -104,7 +104,7 @@ class Vault:
                 # Practice: (re)write the private conf through vault.hsm, which then knows the
                 # token directory is ours (drills create and wipe scratch tokens there).
                 conf = write_softhsm_conf(self.home.path)
-            self._hsm = HsmModule.load(self.home.config.module, softhsm_conf=conf)
+            self._hsm = HsmModule.load(self.home.config.module, practice_conf=conf)
         return self._hsm
 
     @property

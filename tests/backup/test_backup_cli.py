@@ -91,7 +91,8 @@ def test_shares_of_another_quorum_are_named_foreign(bundle, capsys, tmp_path):
     (["--share", "file:shares/alice.share", "--share", "file:shares/alice.share",
       "--share", "file:shares/bob.share"], "SHARE_DUPLICATE"),
     (["--share", "alice's words typed here"], "USAGE"),
-    (["--share", "file:shares/nobody.share"], "SCRIPT"),
+    (["--share", "file:shares/nobody.share"], "USAGE"),  # a command-line reference, not a script's
+    (["--share", "file:/dev/zero"], "USAGE"),  # read at most 64 KiB far, not until memory runs out
     ([], "USAGE"),
 ])
 def test_bad_share_arguments_are_one_line_exit_2(bundle, capsys, argv, code_word):

@@ -210,3 +210,44 @@ def _wait(predicate, timeout=10.0):
             return True
         time.sleep(0.05)
     return False
+
+
+# --- the race the checks cannot close: a link planted after the check, before the open ------------------
+@pytest.mark.parametrize("planted", ["symlink", "file"])
+def test_what_appears_after_the_check_is_never_written(media, monkeypatch, planted):
+    """The open itself is O_CREAT|O_EXCL|O_NOFOLLOW: a symbolic link or a file that appears at the
+    output path between the check and the open (planted right after the real check) is refused,
+    and neither it nor what a link points at changes. (O_CREAT|O_EXCL alone already refuses a
+    link, as POSIX requires, so O_NOFOLLOW here is a second lock no test can tell apart.)"""
+    import vault.backup.outfile as outfile
+
+    victim = media / "elsewhere" / "victim"
+    victim.write_bytes(b"precious")
+    target = media / "share.txt"
+    real_refuse = outfile.refuse_existing
+
+    def check_then_race(path):
+        real_refuse(path)
+        if planted == "symlink":
+            os.symlink(victim, path)
+        else:
+            Path(path).write_bytes(b"precious")
+
+    monkeypatch.setattr(outfile, "refuse_existing", check_then_race)
+    with pytest.raises((OutputExists, OutputPathUnsafe)):
+        write_new_file(target, b"share words\n")
+    assert victim.read_bytes() == b"precious" and target.read_bytes() == b"precious"
+
+
+def test_a_link_planted_at_the_temp_name_is_never_followed(media, monkeypatch):
+    """The temp file beside the output is created O_EXCL|O_NOFOLLOW too: a link waiting under its
+    (here predicted) name is refused, and what it points at is not written."""
+    import vault.backup.outfile as outfile
+
+    victim = media / "elsewhere" / "victim"
+    victim.write_bytes(b"precious")
+    monkeypatch.setattr(outfile.secrets, "token_hex", lambda n: "0" * (2 * n))
+    os.symlink(victim, media / ".backup.ccb.00000000.partial")
+    with pytest.raises(OutputWriteFailed, match="Creating a temporary file"):
+        _write_once(media / "backup.ccb", b"bundle bytes")
+    assert victim.read_bytes() == b"precious" and not (media / "backup.ccb").exists()

@@ -125,7 +125,7 @@ def test_production_keeps_an_orphaned_token_and_says_how_to_reset_it(ws: Workspa
     assert "Reset it with the HSM vendor's tools" in result.outcome.message
     # the vendor reset: the token is wiped and uninitialised (its directory removed, as SoftHSM's
     # --delete-token does); the next init recognises it, records the old attempt and starts again
-    from vault.hsm.module import _softhsm_token_dir
+    from vault.hsm.softhsm_practice import _token_dir as _softhsm_token_dir
 
     with ws.vault() as v:
         v.hsm().close()

@@ -76,9 +76,62 @@ def test_every_lifecycle_transition_through_a_scripted_ceremony(ws, tmp_path):
     verify_payload(pem, statement, signature)  # the exported signer key verifies it, offline
     assert subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(tmp_path / "signer.pem"), "-signature",
                            str(signature), str(statement)], capture_output=True).returncode == 0
+    # destroy takes a pre-activation key too (the one whose date never came), and a destroyed key
+    # cannot be destroyed again (refused by the script check, before anything runs)
+    ws.run_ok("destroy", ws.variant("destroy", answers={"destroy.key": "dek-2099", "destroy.confirm-label": "dek-2099"}))
+    with ws.vault() as v:
+        assert v.store.resolve_key("dek-2099").state is KeyState.DESTROYED
+    with pytest.raises(ScriptInvalid, match="dek-2099"):
+        ws.run("destroy", ws.variant("destroy", answers={"destroy.key": "dek-2099", "destroy.confirm-label": "dek-2099"}))
+    # the signed statement can be written again later, from the ledger, without the HSM's private keys
+    again = tmp_path / "again.json"
+    assert custodian(["--home", str(ws.home), "keys", "revocation", "dek-2027", "--out", str(again)]) == 0
+    assert again.read_bytes() == statement.read_bytes()
+    assert (tmp_path / "again.json.sig").read_bytes() == signature.read_bytes()
+    assert custodian(["--home", str(ws.home), "keys", "revocation", "dek-2027", "--out", str(again)]) == 2  # never overwritten
+    assert custodian(["--home", str(ws.home), "keys", "revocation", "signer-2026", "--out", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()
     assert custodian(["--home", str(ws.home), "ledger", "verify"]) == 0
     with ws.vault() as v:
         assert assert_reviewed_first(v, REVIEWED_ACTIONS - {"key.generated"}) >= 3  # generate-key reviews itself
+        check_statement_forgeries(v)
+
+
+def check_statement_forgeries(v):
+    """Each check of a re-exported statement, with the other fields kept consistent (the digest
+    recomputed), so only that check can catch it."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from vault.errors import SignatureInvalid
+    from vault.operations.revocation import checked_statement, statement_bytes
+
+    event = next(e for e in v.ledger.events() if e.action == "key.revocation_statement")
+    good = dict(event.details)
+    checked_statement(v, good)  # the recorded one holds
+    other = ec.generate_private_key(ec.SECP256R1())
+    forged_statement = {**good["statement"], "revocation_reason": "superseded", "kmip_reason_code": 4}
+    forgeries = {
+        "signature": {**good, "signature_b64": base64.b64encode(bytes(64)).decode()},
+        "digest": {**good, "statement": forged_statement},
+        "recorded digest": {**good, "sha256": "0" * 64},  # the SHA-256 read aloud at the ceremony, not this one's
+        "statement": {**good, "statement": forged_statement,
+                      "sha256": hashlib.sha256(statement_bytes(forged_statement)).hexdigest()},
+        # another key signs the forged statement and is recorded as the signer: only the
+        # fingerprint the vault holds for the signing key can tell
+        "signer key": {**good, "statement": forged_statement,
+                       "sha256": hashlib.sha256(statement_bytes(forged_statement)).hexdigest(),
+                       "signature_b64": base64.b64encode(other.sign(statement_bytes(forged_statement),
+                                                                    ec.ECDSA(hashes.SHA256()))).decode(),
+                       "signer_public_pem": other.public_key().public_bytes(
+                           serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()},
+    }
+    for what, details in forgeries.items():
+        with pytest.raises(SignatureInvalid):
+            checked_statement(v, details)
 
 
 def test_a_non_compromise_revocation_deactivates_and_destroy_deactivates_an_active_key_first(ws):

@@ -42,11 +42,6 @@ def test_an_intermediate_from_a_forged_csr_signs_nothing(ws: Workspace):
             "PKI_CSR_INVALID")
 
 
-def test_a_declined_review_signs_nothing(ws: Workspace):
-    refused(ws, "intermediate", ws.variant("intermediate", answers={"intermediate.review:witness": False}),
-            "PKI_REVIEW_DECLINED")
-
-
 def test_a_user_profile_pkilint_rejects_signs_nothing(ws: Workspace):
     mine = ws.home / "ceremonies"
     (mine / "profiles").mkdir(parents=True)

@@ -46,6 +46,10 @@ def mistake_for(prompt: Prompt, root: Path):
             return TextAnswer("wendy")
         if ask == "name" and "witness" in prompt.question:
             return TextAnswer("admin")  # the administrator, enrolled a moment ago
+        if ask == "label" or (ask == "name" and "key" in prompt.question):
+            return TextAnswer("root 2026!")  # a key name with a space: refused at the question, not after review
+        if ask == "revoke":  # crl: a serial this CA never issued (an empty answer ends the list)
+            return TextAnswer("0badc0de key-compromise")
         return TextAnswer("")
     if kind == "path":
         if prompt.purpose is PathPurpose.INPUT_FILE:
@@ -133,3 +137,21 @@ def test_every_question_of_every_ceremony_forgives_a_mistake(tmp_path, monkeypat
     assert codes["drill"]["drill.bundle"]
     with ws.vault() as v:
         assert v.ledger.verify().ok
+
+
+def test_every_question_of_the_pki_ceremonies_forgives_a_mistake(tmp_path, monkeypatch):
+    """A wrong CSR path, a CSR directory that does not exist, an output that would overwrite a
+    file, a serial the CA never issued, an issuer not offered, a key name with a space: each is
+    asked again with the reason, and the PKI ceremonies then complete."""
+    from support.ceremony_workspace import PKI_ORDER
+
+    ws = Workspace(tmp_path / "ws", monkeypatch)
+    ws.run_ok("init")
+    asked = []
+    for name in PKI_ORDER:
+        asked += [(name, *r) for r in run_with_mistakes(ws, name).reasked]
+    codes = {(name, step, ask): code for name, step, ask, code in asked}
+    assert codes[("root-ca", "generate", "label")] == "LABEL_INVALID"
+    assert codes[("intermediate", "intermediate", "csr")] == "PKI_CSR_INVALID"
+    assert ("crl", "crl", "revoke") in codes and ("issue-batch", "batch", "csr-dir") in codes
+    assert ("ocsp-signer", "ocsp", "issuer") in codes

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -286,3 +288,51 @@ def test_an_unexpected_exception_is_one_line_with_exit_3(capsys, monkeypatch):
     assert code == 3 and out == ""
     line = one_line(err, "INTERNAL")
     assert "RuntimeError" in line and "internal detail" not in line
+
+
+# --- --home naming a file, a path under /proc, nothing at all ----------------------------------------------
+def test_home_naming_a_regular_file_or_a_path_under_proc(tmp_path, capsys):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("not a home")
+    cases = [(afile, ["doctor"], "NO_VAULT", "it is a file, not a console home directory"),
+             (afile, ["home", "init"], "HOME", "is a file, not a directory"),
+             (afile / "sub", ["home", "init"], "HOME", "cannot be created (Not a directory)"),
+             (Path("/proc/self/custodian-home"), ["home", "init"], "HOME", "cannot be created ("),
+             (Path("/proc/sys/kernel"), ["home", "init"], "HOME", "exists and is not empty, but has no custodian.toml"),
+             (Path("/proc"), ["keys", "list"], "NO_VAULT", "No vault at /proc;"),
+             (Path("/proc/self/status"), ["ledger", "verify"], "NO_VAULT", "it is a file")]
+    for home, argv, code, words in cases:
+        status, out, err = run(capsys, "--home", str(home), *argv)
+        assert status == 2 and out == "", (home, argv, err)
+        assert words in one_line(err, code), (home, argv)
+    assert afile.read_text() == "not a home" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_an_empty_home_is_a_usage_error_not_the_default_home(tmp_path, capsys, monkeypatch):
+    """`--home "$TYPO"` with an unset variable must not quietly mean the default home."""
+    monkeypatch.setenv("CUSTODIAN_HOME", str(tmp_path / "default"))
+    for argv in (["--home", "", "home", "init"], ["doctor", "--home", ""], ["--home=", "keys", "list"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and out == "" and "--home is empty" in one_line(err, "USAGE"), argv
+    assert not (tmp_path / "default").exists()
+
+
+def test_ctrl_c_is_one_line_with_exit_130(tmp_path):
+    """A real SIGINT to the installed script, blocked reading a transcript from a pipe."""
+    exe = Path(sys.executable).with_name("custodian")
+    child = subprocess.Popen([str(exe), "transcript", "verify", "/dev/stdin"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(200):  # until it waits on the pipe (the interpreter's own handler is in place)
+            try:
+                if "pipe" in Path(f"/proc/{child.pid}/wchan").read_text():
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == 130 and out == ""
+    assert "Interrupted (Ctrl-C); nothing further was done." in one_line(err, "INTERRUPTED")

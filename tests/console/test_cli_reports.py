@@ -126,3 +126,23 @@ def test_doctor_is_healthy_after_a_whole_key_lifecycle(ws: Workspace, capsys):
     assert states["signer-2026"] == "destroyed-compromised" and states["signer-2026-v2"] == "active"
     code, out, _ = run(capsys, "--home", str(ws.home), "doctor")
     assert code == 0 and "result: healthy" in out
+
+
+def test_doctor_shows_the_hsm_profile_and_what_the_probe_measured(ws: Workspace, capsys):
+    """The profile is chosen by manufacturer and model (tested here / from documentation) and
+    custodian.toml can name another; the token line carries the PIN limits and the slot."""
+    ws.replay("generate-key")  # a ceremony opened the token: the probe ran and was recorded
+    code, out, err = run(capsys, "--home", str(ws.home), "doctor", "--json")
+    report = json.loads(out)
+    profile = [f["message"] for f in report["findings"] if f["area"] == "profile"]
+    assert profile[0] == "SoftHSM 2.6 (tested here)", profile
+    assert report["token"]["profile"]["key"] == "softhsm-2.6"
+    token_line = next(f["message"] for f in report["findings"] if f["area"] == "token")
+    assert "PINs 4-255 characters" in token_line and "slot " in token_line
+    caps = [f["message"] for f in report["findings"] if f["area"] == "capabilities"]
+    assert any("wrap mechanisms offered: AES_KEY_WRAP_PAD; in use AES_KEY_WRAP_PAD; CKA_CHECK_VALUE set" in c
+               for c in caps), caps
+    config = ws.home / "custodian.toml"
+    config.write_text(config.read_text().replace("[identity]", 'profile = "thales-luna"\n\n[identity]', 1))
+    code, out, err = run(capsys, "--home", str(ws.home), "doctor")
+    assert "profile: Thales Luna Network/PCIe HSM 7 (from vendor documentation, not tested here)" in out, out

@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives import serialization
 from pkcs11 import Attribute as A
 from pkcs11 import KeyType, ObjectClass
 
+from tests.hsm.conftest import require
 from vault import errors as ve
 from vault.hsm import HSM_LOCK, KeyObject, bulk, templates
 from vault.hsm.software import unwrap_offline
@@ -63,6 +64,7 @@ def test_reader_falls_back_when_a_value_is_larger_than_its_buffer(hsm_session):
 
 
 def test_wrap_with_public_is_one_pass_lazy_and_matches_the_single_key_calls(hsm_session, monkeypatch):
+    require(hsm_session, wrap=True)
     keys = [hsm_session.generate("w-aes", KeyAlgorithm.AES_256), hsm_session.generate("w-ec", KeyAlgorithm.EC_P256),
             hsm_session.generate("w-p384", KeyAlgorithm.EC_P384)]  # fmt: skip
     hsm_session.generate("w-other", KeyAlgorithm.AES_256, backup=False)
@@ -93,6 +95,7 @@ def test_wrap_with_public_is_one_pass_lazy_and_matches_the_single_key_calls(hsm_
 
 
 def test_wrap_refuses_missing_unwrappable_and_ambiguous_keys(hsm_session):
+    require(hsm_session, wrap=True)
     key = hsm_session.generate("dup", KeyAlgorithm.AES_256)
     wkey = hsm_session.import_wrapping_key(Secret(KEK))
     ghost = KeyObject("ghost", "00ff", KeyAlgorithm.AES_256, "kcv:000000", True, True, False)
@@ -114,6 +117,7 @@ def _fields(key: KeyObject) -> dict:
 
 
 def test_a_pair_without_its_public_half_has_no_public_key_to_back_up(hsm_session):
+    require(hsm_session, wrap=True)
     key = hsm_session.generate("half", KeyAlgorithm.EC_P256)
     with HSM_LOCK:
         for obj in hsm_session._session.get_objects({A.CLASS: ObjectClass.PUBLIC_KEY, A.LABEL: "half"}):
@@ -162,6 +166,7 @@ def test_unwrap_all_is_all_or_nothing_on_a_clash_or_a_repeat(hsm_session, second
 
 
 def test_raw_wrap_asks_the_size_when_the_blob_does_not_fit(hsm_session):
+    require(hsm_session, wrap=True)
     key = hsm_session.generate("p384", KeyAlgorithm.EC_P384)  # a blob of more than 16 bytes
     wkey = hsm_session.import_wrapping_key(Secret(KEK))
     expected = hsm_session.wrap(wkey, key)

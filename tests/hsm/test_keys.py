@@ -12,8 +12,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 import vault.hsm.generation as generation_module
+from tests.hsm.conftest import require, signing_algorithm
 from vault import errors as ve
-from vault.hsm import KeyObject, unwrap_offline, verify_signature
+from vault.hsm import HSM_LOCK, KeyObject, unwrap_offline, verify_signature
+from vault.hsm import purposes
 from vault.secret import Secret
 from vault.types import KeyAlgorithm
 
@@ -124,13 +126,14 @@ def test_life_cycle(hsm_module, hsm_session, second_token, token_pins, algorithm
 
 
 def test_label_exists_refused_and_nothing_created(hsm_session):
-    first = hsm_session.generate("dup", KeyAlgorithm.EC_P256)
+    first = hsm_session.generate("dup", KeyAlgorithm.AES_256, backup=False)
     with pytest.raises(ve.LabelExists):
-        hsm_session.generate("dup", KeyAlgorithm.AES_256)
+        hsm_session.generate("dup", KeyAlgorithm.AES_256, backup=False)
     assert hsm_session.list_keys() == [first]
 
 
 def test_backup_false_keys_are_never_wrappable(hsm_session):
+    require(hsm_session, wrap=True)
     key = hsm_session.generate("no-backup", KeyAlgorithm.AES_256, backup=False)
     assert not key.extractable
     wkey = hsm_session.import_wrapping_key(Secret(KEK))
@@ -146,6 +149,7 @@ def _as_extractable(key: KeyObject) -> KeyObject:
 
 
 def test_ed25519_backup_refused_before_anything_is_created(hsm_session):
+    require(hsm_session, KeyAlgorithm.ED25519, generate=True)
     with pytest.raises(ve.KeyNotWrappable, match="ed25519"):
         hsm_session.generate("ed", KeyAlgorithm.ED25519, backup=True)
     assert hsm_session.list_keys() == []
@@ -158,7 +162,7 @@ def test_failed_post_generation_check_destroys_the_key(hsm_session, monkeypatch)
     boundary (the check function), not in PKCS#11."""
     monkeypatch.setattr(generation_module, "check_generated", lambda *a, **k: ["injected: modulus too short"])
     with pytest.raises(ve.HsmCheckFailed, match="injected"):
-        hsm_session.generate("checked", KeyAlgorithm.EC_P256)
+        hsm_session.generate("checked", KeyAlgorithm.AES_256, backup=False)
     assert hsm_session.list_keys() == []
     assert not list(hsm_session._session.get_objects())
 
@@ -233,6 +237,7 @@ def test_restore_checks_the_public_key_against_the_fingerprint(hsm_session, seco
 
 
 def test_wrapping_key_is_session_bound(hsm_session):
+    require(hsm_session, wrap=True)
     wkey = hsm_session.import_wrapping_key(Secret(KEK))
     assert "KEK" not in repr(wkey) and KEK.hex() not in repr(wkey)
     hsm_session.destroy_wrapping_key(wkey)
@@ -285,6 +290,8 @@ def test_restored_keys_are_sensitive(hsm_session, second_token, hsm_module, toke
 
 
 def test_bulk_public_keys_and_check_unwrap(hsm_session):
+    require(hsm_session, KeyAlgorithm.ED25519, generate=True)
+    require(hsm_session, wrap=True)
     keys = [hsm_session.generate("b-aes", KeyAlgorithm.AES_256), hsm_session.generate("b-ec", KeyAlgorithm.EC_P256),
             hsm_session.generate("b-ed", KeyAlgorithm.ED25519, backup=False)]
     pems = hsm_session.public_keys_pem(keys)
@@ -306,4 +313,35 @@ def test_bulk_public_keys_and_check_unwrap(hsm_session):
 def test_bad_key_labels_are_refused(hsm_session, label):
     with pytest.raises(ve.LabelInvalid):
         hsm_session.generate(label, KeyAlgorithm.AES_256, backup=False)
+    assert hsm_session.list_keys() == []
+
+
+def test_generation_falls_back_when_the_token_rejects_the_template(hsm_session, monkeypatch):
+    """SoftHSM accepts the explicit templates, so the rejected combination is injected at the
+    template boundary: a private-key template that also forbids CKA_ENCRYPT (a public-key
+    attribute SoftHSM and opencryptoki refuse on a private key). The explicit and the
+    public-defaults variants are refused; capability-defaults, which leaves prohibitions to the
+    token, is accepted. These tokens default the prohibitions to True, so the post-generation
+    purpose check refuses the key and nothing is left: a fallback never weakens a key silently."""
+    from pkcs11 import Attribute as A
+
+    from vault.hsm import generation as gen
+    from vault.hsm import templates
+
+    real = templates.private_key
+    monkeypatch.setattr(templates, "private_key", lambda *a, **k: {**real(*a, **k), A.ENCRYPT: False})
+    algorithm = signing_algorithm(hsm_session)
+    with HSM_LOCK:
+        variant, made = gen.generate_with_fallbacks(hsm_session.p11, algorithm, "fallback", b"fb",
+                                                    store=False, backup=False)
+        try:
+            assert variant == "capability-defaults"
+            assert gen.check_generated(algorithm, made, store=False, backup=False) == []
+            problems = purposes.check(False, made, None)
+            assert "ENCRYPT is True, expected False" in problems
+        finally:
+            for obj in made:
+                obj.destroy()
+    with pytest.raises(ve.HsmCheckFailed, match="ENCRYPT is True, expected False"):
+        hsm_session.generate("fallback", algorithm, backup=False)
     assert hsm_session.list_keys() == []

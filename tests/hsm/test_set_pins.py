@@ -1,4 +1,6 @@
-"""Re-keying a token's PINs (init's transient PINs → derived ones; reshare → the new set's), on real SoftHSM."""
+"""Re-keying a token's PINs (init's transient PINs → derived ones; reshare → the new set's), on every module here.
+
+PINs are at most 8 characters: opencryptoki's limit (C_GetTokenInfo ulMaxPinLen)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,19 @@ from vault.hsm import HSM_LOCK
 from vault.secret import Secret
 from vault.types import KeyAlgorithm
 
-PKCS11_MODULE = os.environ.get("PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
+_MODULE: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _module_path(hsm_module):
+    _MODULE[:] = [hsm_module.module_path]
 
 
 def _so_login_works(token, so_pin: Secret) -> bool:
     """Direct python-pkcs11 check of the SO PIN (the test inspects the token, vault.hsm has no SO session API)."""
     import pkcs11
 
+    PKCS11_MODULE = _MODULE[0]
     with HSM_LOCK:
         lib = pkcs11.lib(os.path.realpath(PKCS11_MODULE))
         p11_token = lib.get_token(token_serial=token.serial.encode())
@@ -33,8 +41,8 @@ def _so_login_works(token, so_pin: Secret) -> bool:
 
 def test_new_pins_work_and_the_old_ones_are_refused(hsm_module, token, token_pins):
     with hsm_module.open_session(token, token_pins.user) as session:
-        key = session.generate("kept-across-re-pin", KeyAlgorithm.AES_256)
-    new_so, new_user = Secret("so-pin-after-rekey", "so-pin"), Secret("user-pin-after-rekey", "user-pin")
+        key = session.generate("kept-across-re-pin", KeyAlgorithm.AES_256, backup=False)
+    new_so, new_user = Secret("so-pin-2", "so-pin"), Secret("usr-pin2", "user-pin")
     info = hsm_module.set_pins(token, so_pin_old=token_pins.so, so_pin_new=new_so, user_pin_new=new_user)
     assert info.serial == token.serial and info.user_pin_initialised
 
@@ -48,9 +56,9 @@ def test_new_pins_work_and_the_old_ones_are_refused(hsm_module, token, token_pin
 
 def test_a_wrong_old_so_pin_changes_nothing_and_the_leaked_session_is_reaped(hsm_module, token, token_pins):
     with pytest.raises(ve.PinIncorrect) as info:
-        hsm_module.set_pins(token, so_pin_old=Secret("not-the-so-pin"), so_pin_new=Secret("so-pin-new-1"),
-                            user_pin_new=Secret("user-pin-new-1"))
-    assert "not-the-so-pin" not in str(info.value) and "pin-new-1" not in str(info.value)
+        hsm_module.set_pins(token, so_pin_old=Secret("not-so-p"), so_pin_new=Secret("so-new-1"),
+                            user_pin_new=Secret("usr-new1"))
+    assert "not-so-p" not in str(info.value) and "new-1" not in str(info.value)
     # a leftover session would block the SO login (SessionReadOnlyExists): it works, with the old PIN
     assert _so_login_works(token, token_pins.so)
     with hsm_module.open_session(token, token_pins.user) as session:
@@ -59,23 +67,29 @@ def test_a_wrong_old_so_pin_changes_nothing_and_the_leaked_session_is_reaped(hsm
 
 def test_refused_while_a_session_is_open(hsm_module, hsm_session, token, token_pins):
     with pytest.raises(ve.HsmError, match="session is open"):
-        hsm_module.set_pins(token, so_pin_old=token_pins.so, so_pin_new=Secret("so-pin-new-2"),
-                            user_pin_new=Secret("user-pin-new-2"))
+        hsm_module.set_pins(token, so_pin_old=token_pins.so, so_pin_new=Secret("so-new-2"),
+                            user_pin_new=Secret("usr-new2"))
     assert hsm_session.list_keys() == []
 
 
 def test_short_pins_are_refused_before_the_token_is_touched(hsm_module, token, token_pins):
-    with pytest.raises(ValueError):
+    with pytest.raises(ve.PinLengthInvalid, match=f"takes {token.min_pin_len} to {token.max_pin_len}"):
         hsm_module.set_pins(token, so_pin_old=token_pins.so, so_pin_new=Secret("123"), user_pin_new=Secret("12345"))
     assert _so_login_works(token, token_pins.so)
 
 
-def test_a_failed_user_pin_step_puts_the_so_pin_back(hsm_module, token, token_pins):
-    """C_InitPIN refuses a 300-character PIN after C_SetPIN changed the SO PIN: set_pins sets it back."""
+def test_a_failed_user_pin_step_puts_the_so_pin_back(hsm_module, token, token_pins, monkeypatch):
+    """C_InitPIN refuses a 300-character PIN after C_SetPIN changed the SO PIN: set_pins sets it back.
+
+    The PIN-length pre-check (TokenInfo.check_pin_length) would refuse that PIN before any call,
+    so it is switched off here: the token's own refusal is the fault that exercises the rollback."""
+    from vault.hsm.model import TokenInfo
+
+    monkeypatch.setattr(TokenInfo, "check_pin_length", lambda self, n, what: None)
     with pytest.raises(ve.PinIncorrect, match="length"):
-        hsm_module.set_pins(token, so_pin_old=token_pins.so, so_pin_new=Secret("so-pin-new-3"),
+        hsm_module.set_pins(token, so_pin_old=token_pins.so, so_pin_new=Secret("so-new-3"),
                             user_pin_new=Secret("u" * 300))
     assert _so_login_works(token, token_pins.so)
-    assert not _so_login_works(token, Secret("so-pin-new-3"))
+    assert not _so_login_works(token, Secret("so-new-3"))
     with hsm_module.open_session(token, token_pins.user) as session:
         assert session.list_keys() == []

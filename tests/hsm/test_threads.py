@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from tests.hsm.conftest import signing_algorithm
 from vault.hsm import verify_signature
 from vault.types import KeyAlgorithm
 
@@ -14,7 +15,7 @@ MESSAGE = b"threads"
 
 
 def test_calls_from_many_threads(hsm_module, hsm_session, token):
-    key = hsm_session.generate("shared", KeyAlgorithm.EC_P256, backup=False)
+    key = hsm_session.generate("shared", signing_algorithm(hsm_session), backup=False)
     pem = hsm_session.public_key_pem(key)
     start = threading.Barrier(6)
 

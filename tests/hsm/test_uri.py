@@ -44,7 +44,7 @@ def test_format_round_trip():
         ("pkcs11:token=a%2", "two hex digits"),
         ("pkcs11:token=a%zz", "two hex digits"),
         ("pkcs11:token=%ff", "not UTF-8"),
-        ("pkcs11:slot-id=3", "slots change id"),
+        ("pkcs11:slot-id=3", "slot ids change"),
         ("pkcs11:object=master;type=private", "names a key"),
         ("pkcs11:token=a?pin-value=1234", "a PIN never goes into a URI"),
         ("pkcs11:token=a?module-path=/usr/lib/x.so", "custodian.toml"),

@@ -97,3 +97,38 @@ def test_a_header_naming_another_share_set_is_refused(practice_vault, quorum, bu
     bad = forged(quorum, bundle, tmp_path / "other-set.bundle", lambda es: es, share_set_id=99)
     with pytest.raises(BundleMismatch, match=f"the header's share set is 99, the vault recorded {quorum.share_set_id}"):
         preflight_restore(practice_vault, quorum, bad)
+
+
+@pytest.mark.parametrize("field", ["cka_id", "fingerprint"])
+def test_the_second_lock_refuses_an_entry_that_is_not_the_recorded_key(practice_vault, bundle, field):
+    """Behind the whole-bundle check, the restore's own entry check (restore.plan_restore, also run
+    as the keys are unwrapped) refuses an entry whose CKA_ID or fingerprint is not the database's:
+    tested alone here, since the whole-bundle check above always catches such a bundle first."""
+    from vault.errors import HsmCheckFailed
+    from vault.operations.restore import plan_restore
+
+    entries = list(inspect_bundle(bundle).entries)
+    changed = {"cka_id": "00" * 16, "fingerprint": "kcv:000000"}[field]
+    bad = [dataclasses.replace(e, **{field: changed}) if e.label == "aes-1" else e for e in entries]
+    assert plan_restore(practice_vault, entries) == (3, [])
+    with pytest.raises(HsmCheckFailed, match="The bundle's key 'aes-1' .* is not the key the vault recorded"):
+        plan_restore(practice_vault, bad)
+
+
+@pytest.mark.parametrize(("field", "name"), [("share_set_id", "share set"), ("kek_check_value", "KEK check value"),
+                                             ("key_count", "key count"), ("format_version", "format version")])
+def test_each_header_field_is_compared_with_the_record(practice_vault, quorum, bundle, field, name):
+    """Each of the header's four recorded fields, compared alone: a record that differs in only
+    that field is not this bundle. (A forged header cannot show all of them: the KEK check value
+    must match the quorum's KEK and the format version must parse before this check runs.)"""
+    from vault.operations.bundle_record import differences
+
+    record = practice_vault.store.latest_backup()
+    with quorum.mac_key() as mac_key:
+        verified = open_verified(bundle, quorum, mac_key)
+        assert differences(practice_vault, verified, record) == []
+        other = {"share_set_id": 99, "kek_check_value": "0" * len(record.kek_check_value), "key_count": 7,
+                 "format_version": 99}[field]
+        problems = differences(practice_vault, verified, dataclasses.replace(record, **{field: other}))
+    assert problems and problems[0] == (f"the header's {name} is {getattr(verified.header, field)}, "
+                                        f"the vault recorded {other}")

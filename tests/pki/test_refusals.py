@@ -144,3 +144,39 @@ def test_a_certificate_whose_signature_is_not_the_issuers_is_never_written(roote
     good = assemble.certificate_der(prepared.tbs, b"\x30\x06\x02\x01\x01\x02\x01\x01")
     with pytest.raises(ve.CertificateCheckFailed):
         assemble.check_certificate(good, prepared.tbs, prepared.issuer.public_key, prepared.scheme)
+
+
+@pytest.fixture
+def faulty_hsm_signatures(monkeypatch):
+    """The token really signs; one bit of its answer is flipped on the way out, and the signer's
+    own software check (vault.hsm.x509sign) is removed, so only the post-sign check of the
+    certificate (vault.pki.assemble, reached through sign_prepared / sign_crl) can catch it.
+    SoftHSM never returns a bad signature: this is the adapter boundary the guide allows."""
+    import vault.hsm.x509sign as x509sign
+
+    real = x509sign.X509Signer._token_sign
+
+    def flipped(self, data, scheme):
+        sig = bytearray(real(self, data, scheme))
+        sig[-3] ^= 0x10
+        return bytes(sig)
+
+    monkeypatch.setattr(x509sign.X509Signer, "_token_sign", flipped)
+    monkeypatch.setattr(x509sign, "software_verify", lambda *a, **k: None)
+
+
+def test_a_bad_hsm_signature_is_caught_after_signing_and_nothing_is_written(rooted, tmp_path, faulty_hsm_signatures):
+    from vault.pki import crl as pki_crl
+
+    v, session, root, signer, csr_path = rooted
+    prepared = _intermediate(v, session, root, csr_path)
+    certs, files = len(v.store.list_certificates()), sorted(tmp_path.iterdir())
+    with pytest.raises(ve.CertificateCheckFailed, match="does not verify"):
+        issue.sign_prepared(v, signer, prepared, ceremony_id=CEREMONY)
+    assert len(v.store.list_certificates()) == certs and sorted(tmp_path.iterdir()) == files
+    # a CRL too: its number is not taken
+    issuer = issue.issuer_from_record(v, root, now=NOW)
+    prepared_crl = pki_crl.prepare_crl(v, load_profile("crl"), issuer, [], now=NOW)
+    with pytest.raises(ve.CertificateCheckFailed):
+        pki_crl.sign_crl(signer, prepared_crl)
+    assert v.store.list_crls() == [] and v.store.next_crl_number(root.id) == prepared_crl.crl_number

@@ -59,6 +59,27 @@ def test_the_store_applies_exactly_the_standards_transitions(store, make_key, ol
         key = store.transition_key(key.id, KeyState(step), actor="alice", ceremony_id=None, reason="setup")
     if (old, new) in NIST_SP_800_57_TRANSITIONS:
         assert store.transition_key(key.id, KeyState(new), actor="bob", ceremony_id=None, reason="t").state.value == new
-    else:
-        with pytest.raises(TransitionRefused):
+    else:  # refused by the store's own check (its message), before the schema's trigger would be
+        with pytest.raises(TransitionRefused, match=f"cannot go from {old} to {new}[.]"):
             store.transition_key(key.id, KeyState(new), actor="bob", ceremony_id=None, reason="t")
+
+
+REFUSED_PAIRS = [p for p in PAIRS if p not in NIST_SP_800_57_TRANSITIONS]
+
+
+@pytest.mark.parametrize(("old", "new"), REFUSED_PAIRS, ids=[f"{a}->{b}" for a, b in REFUSED_PAIRS])
+def test_the_store_refuses_them_itself_without_the_schema_trigger(store, db_path, make_key, old, new):
+    """Two locks, each tested alone: with the schema's trigger dropped (its own test is raw SQL,
+    tests/store/test_transitions.py), the store's check still refuses every pair the standard lacks."""
+    import sqlite3
+
+    raw = sqlite3.connect(db_path)
+    raw.execute("DROP TRIGGER keys_state_transition")
+    raw.commit()
+    raw.close()
+    key = make_key()
+    for step in ROUTE[old]:
+        key = store.transition_key(key.id, KeyState(step), actor="alice", ceremony_id=None, reason="setup")
+    with pytest.raises(TransitionRefused, match=f"cannot go from {old} to {new}[.]"):
+        store.transition_key(key.id, KeyState(new), actor="bob", ceremony_id=None, reason="t")
+    assert store.get_key(key.id).state.value == old

@@ -38,10 +38,11 @@ ENVELOPE_ORDER = ("encrypt", "rotate-dek-2027", "decrypt", "rewrap", "min-decryp
 # The transport examples run on two workspaces (tests/ceremony/test_transport_ceremonies.py).
 TRANSPORT_CEREMONIES = ("pin-vault", "transport-request", "transport", "import")
 # Reviewed step kinds whose review-before-action is checked in their own chains' tests
-# (test_lifecycle_ceremonies, test_envelope_ceremonies, test_transport_ceremonies).
+# (test_lifecycle_ceremonies, test_envelope_ceremonies, test_transport_ceremonies, test_pki_review).
 OWN_CHAIN_REVIEWED_KINDS = frozenset({"plan-key", "activate-key", "deactivate-key", "revoke-key",
                                       "min-decryption-version", "pin-peer", "import-request", "transport-key",
-                                      "import-key"})
+                                      "import-key", "root-certificate", "sign-csr", "cross-certificate",
+                                      "key-certificate", "crl", "sign-csr-batch"})
 LIFECYCLE_ORDER = ("init", "generate-key", "plan-key", "activate", "suspend", "reactivate", "deactivate", "revoke")
 #: The PKI ceremonies' examples, in the order they replay after init (tests/ceremony/test_pki_lifecycle.py).
 #: Ceremonies run only to recover from a crash (their examples replay in tests/ceremony/test_crash_sweep.py).
@@ -178,7 +179,7 @@ class Workspace:
 
     def lose_token(self) -> Path:
         """The HSM fails: its token directory is moved out of the SoftHSM token dir."""
-        from vault.hsm.module import _softhsm_token_dir
+        from vault.hsm.softhsm_practice import _token_dir as _softhsm_token_dir
 
         with self.vault() as v:
             serial = v.hsm().find_token(v.token).serial

@@ -37,6 +37,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from vault.errors import DefinitionInvalid, VaultError
+from vault.inputs import TOML_BYTES, read_bounded
 from vault.types import Role
 
 FORMAT = 1
@@ -149,7 +150,7 @@ def read_toml_text(path: Path, error: type[VaultError]) -> str:
     """The file's text; ``error`` names the file and, for bytes that are not UTF-8, the line and
     column of the first one (a value or a comment alike)."""
     try:
-        raw = Path(path).read_bytes()
+        raw = read_bounded(path, TOML_BYTES)
     except OSError as exc:
         raise error(f"{path}: cannot be read ({exc.strerror or exc}).") from None
     try:

@@ -57,6 +57,7 @@ from vault.ceremony.prompts import (
 )
 from vault.backup.outfile import absolute
 from vault.errors import ScriptInvalid
+from vault.inputs import SECRET_FILE_BYTES, read_bounded
 from vault.secret import Secret
 
 FORMAT = 1
@@ -161,7 +162,7 @@ def resolve_ref(ref: str, base: Path, kind: str) -> Secret:
     if ref.startswith("file:"):
         p = (base / ref[5:]).expanduser()
         try:
-            raw = p.read_bytes()
+            raw = read_bounded(p, SECRET_FILE_BYTES)
         except OSError as exc:
             raise ScriptInvalid(f"The {kind} file {p} ({ref}) cannot be read ({exc.strerror or exc}).",
                                 next_step="Check the path in the script.") from None

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from vault.errors import SignatureInvalid, VaultError
+from vault.inputs import PINNED_KEYS_BYTES, TRANSCRIPT_BYTES, read_bounded
 from vault.pgpwords import words_for
 
 FORMAT = "custodian-transcript/v2"
@@ -249,7 +250,7 @@ def load_pinned_keys(path: Path) -> dict[str, str]:
 
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bounded(path, PINNED_KEYS_BYTES).decode("utf-8"))
     except OSError as exc:
         raise PinnedKeysInvalid(f"The pinned keys file {path} cannot be read ({exc.strerror or exc}).") from None
     except UnicodeDecodeError as exc:
@@ -276,7 +277,7 @@ def load_file(path: Path) -> dict:
 
     path = Path(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(read_bounded(path, TRANSCRIPT_BYTES).decode("utf-8"))
     except OSError as exc:
         raise TranscriptUnreadable(f"The transcript {path} cannot be read ({exc.strerror or exc}).") from None
     except ValueError as exc:  # UnicodeDecodeError too

@@ -2,7 +2,7 @@
 
 Public API (see docs/architecture.md):
 
-* :class:`HsmModule` (load a module, find/initialise tokens, open sessions, wipe scratch
+* :class:`HsmModule` (load a module, find/initialise tokens, open sessions, wipe practice scratch
   tokens) and :func:`write_softhsm_conf`;
 * :class:`HsmSession` (probe, list/generate/sign/wrap/unwrap/destroy keys);
 * values :class:`TokenInfo`, :class:`KeyObject`, :class:`Capabilities`,
@@ -13,7 +13,8 @@ Modules: ``errors`` (the PKCS#11 -> vault error table), ``templates`` (attribute
 ``software`` (pure ``cryptography``), ``uri`` (RFC 7512), ``model`` (values), ``module``
 (loading, tokens, sessions), ``session`` (the HsmSession facade), and one module per concern
 behind it: ``objects``, ``generation``, ``signing``, ``wrap``, ``unwrap``, ``restored``,
-``probe``; ``bulk`` (one-pass token walks and wraps through ctypes, compact handle index).
+``probe``; ``bulk`` (one-pass token walks and wraps through ctypes, compact handle index);
+``softhsm_practice`` (the practice token: the only SoftHSM-specific code).
 """
 
 from vault.hsm.model import (
@@ -24,7 +25,8 @@ from vault.hsm.model import (
     WrapMechanism,
     WrappingKey,
 )
-from vault.hsm.module import HSM_LOCK, SOFTHSM_MODULE, HsmModule, write_softhsm_conf
+from vault.hsm.module import HSM_LOCK, HsmModule
+from vault.hsm.softhsm_practice import SOFTHSM_MODULE, write_softhsm_conf
 from vault.hsm.session import HsmSession
 from vault.hsm.software import unwrap_offline, verify_signature
 from vault.hsm.uri import TokenUri, TokenUriInvalid, parse_token_uri

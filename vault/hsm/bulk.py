@@ -2,7 +2,7 @@
 
 Why ctypes here: python-pkcs11 turns every handle a search returns into an ``Object`` by
 reading ten attributes (two ``C_GetAttributeValue`` calls) and building a new Python class for
-it (about 1-2 KB each), and every ``get_attributes`` is two more calls. On SoftHSM's file
+it (about 1-2 KB each), and every ``get_attributes`` is two more calls. On the practice token's file
 backend one ``C_GetAttributeValue`` costs about 70 us on a token of 10,000 objects, so a walk
 that reads three attributes costs four calls per object through python-pkcs11 and one here.
 These few calls (``C_FindObjects*``, ``C_GetAttributeValue``, ``C_WrapKey``,
@@ -264,7 +264,7 @@ class AttributeReader:
         if rv != CKR_OK:
             # A value may be missing because the object lacks it, because it is sensitive, or
             # because its buffer was too small, and a module may report any one of those
-            # codes when several apply (SoftHSM reports TYPE_INVALID over BUFFER_TOO_SMALL):
+            # codes when several apply (the practice token reports TYPE_INVALID over BUFFER_TOO_SMALL):
             # ask for the lengths, then read what is there.
             if rv in (CKR_BUFFER_TOO_SMALL, CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID):
                 return self._read_sized(handle)

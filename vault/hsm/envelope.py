@@ -11,7 +11,7 @@ Whether the token offers CKM_AES_GCM is asked from its mechanism list (``gcm_off
 a token without it is refused by name (the console does not fall back to software GCM,
 which would need the data key outside the HSM).
 
-SoftHSM 2.6 reports a wrong GCM tag as CKR_GENERAL_ERROR; every PKCS#11 failure of a GCM
+The practice token reports a wrong GCM tag as CKR_GENERAL_ERROR; every PKCS#11 failure of a GCM
 decryption is therefore reported as a corrupt ciphertext (``EnvelopeCorrupt``).
 """
 

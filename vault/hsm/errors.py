@@ -8,7 +8,7 @@ Every PKCS#11 call in ``vault.hsm`` runs inside :func:`translated`, which turns 
   search templates and other data into some exception arguments);
 * the table is keyed by ``(exception class, operation)``; ``operation`` ``None`` is the
   default row and a row for a named operation (``"unwrap"``, ``"login"``...) overrides it,
-  because the same return value means different things in different calls (SoftHSM
+  because the same return value means different things in different calls (the practice token
   answers a tampered wrapped blob with ``CKR_GENERAL_ERROR``);
 * anything else becomes a plain :class:`~vault.errors.HsmError` that names the exception
   class only, never its arguments.
@@ -36,7 +36,7 @@ ERROR_TABLE: dict[tuple[type[p11.PKCS11Error], str | None], Row] = {
     (p11.PinLenRange, None): (ve.PinIncorrect, "The token refused the PIN (length out of range)."),
     (p11.PinIncorrect, "init_token"): (
         ve.PinIncorrect,
-        "The token refused the SO PIN (SoftHSM also answers this for SO PINs shorter than 4).",
+        "The token refused the SO PIN (the practice token also answers this for SO PINs shorter than 4).",
     ),
     (p11.PinLocked, None): (ve.HsmError, "The token has locked this PIN; the security officer must unlock it."),
     (p11.PinExpired, None): (ve.HsmError, "The token says this PIN has expired; it must be changed first."),
@@ -103,7 +103,7 @@ ERROR_TABLE: dict[tuple[type[p11.PKCS11Error], str | None], Row] = {
     (p11.WrappedKeyInvalid, None): (ve.WrappedKeyInvalid, "The token rejected the wrapped key."),
     (p11.WrappedKeyLenRange, None): (ve.WrappedKeyInvalid, "The wrapped key has an impossible length."),
     (p11.EncryptedDataInvalid, "unwrap"): (ve.WrappedKeyInvalid, "The token rejected the wrapped key."),
-    # SoftHSM 2.6 answers a tampered or foreign RFC 5649 blob with CKR_GENERAL_ERROR, and an
+    # The practice token answers a tampered or foreign RFC 5649 blob with CKR_GENERAL_ERROR, and an
     # Ed25519 PKCS#8 with CKR_FUNCTION_FAILED (platform-facts, section 2).
     (p11.GeneralError, "unwrap"): (
         ve.WrappedKeyInvalid,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+import pkcs11
 from pkcs11 import Attribute as A
 from pkcs11 import KeyType
 
@@ -43,24 +44,58 @@ _CHECK_ATTRIBUTES = (
 )
 
 
+#: PKCS#11 errors that mean "this attribute combination", after which generation tries the
+#: next variant of templates.TEMPLATE_FALLBACKS (anything else is raised at once).
+_TEMPLATE_REJECTED = (
+    pkcs11.TemplateInconsistent,
+    pkcs11.AttributeTypeInvalid,
+    pkcs11.AttributeValueInvalid,
+    pkcs11.GeneralError,
+)
+
+
 def generate_objects(
     p11_session: Any, algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bool, backup: bool,
     purpose=None,
 ) -> list[Any]:
     """C_GenerateKey / C_GenerateKeyPair with the explicit templates. [secret] or [public, private]."""
+    return generate_with_fallbacks(p11_session, algorithm, label, key_id, store=store, backup=backup,
+                                   purpose=purpose)[1]
+
+
+def generate_with_fallbacks(
+    p11_session: Any, algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bool, backup: bool,
+    purpose=None,
+) -> tuple[str, list[Any]]:
+    """(variant used, objects): each variant of templates.TEMPLATE_FALLBACKS in order until
+    the token accepts one; the last refusal is raised."""
     spec = templates.SPECS[algorithm]
     common = {"id": key_id, "label": label, "store": store, "capabilities": 0, "mechanism": spec.generate_mechanism}
-    if algorithm.is_secret_key:
-        template = templates.secret_key(label, key_id, store=store, backup=backup, purpose=purpose)
-        return [p11_session.generate_key(spec.key_type, spec.bits, template=template, **common)]
-    public, private = p11_session.generate_keypair(
-        spec.key_type,
-        spec.bits,
-        public_template=templates.public_key(algorithm, label, key_id, store=store, purpose=purpose),
-        private_template=templates.private_key(algorithm, label, key_id, store=store, backup=backup, purpose=purpose),
-        **common,
-    )
-    return [public, private]
+    for n, variant in enumerate(templates.TEMPLATE_FALLBACKS):
+        last = n == len(templates.TEMPLATE_FALLBACKS) - 1
+        try:
+            if algorithm.is_secret_key:
+                template = templates.secret_key(label, key_id, store=store, backup=backup, purpose=purpose)
+                template = templates.fallback(variant, template, public=False)
+                return variant, [p11_session.generate_key(spec.key_type, spec.bits, template=template, **common)]
+            public_template = templates.public_key(algorithm, label, key_id, store=store, purpose=purpose)
+            private_template = templates.private_key(algorithm, label, key_id, store=store, backup=backup,
+                                                     purpose=purpose)
+            public, private = p11_session.generate_keypair(
+                spec.key_type,
+                spec.bits,
+                public_template=templates.fallback(variant, public_template, public=True),
+                private_template=templates.fallback(variant, private_template, public=False),
+                **common,
+            )
+            return variant, [public, private]
+        except _TEMPLATE_REJECTED:
+            # a refused C_GenerateKeyPair can leave the half it did make (the practice token does): the
+            # label was free before (checked by the caller), so whatever carries it now is ours
+            objects.destroy_quietly(list(p11_session.get_objects({A.LABEL: label, A.ID: key_id})))
+            if last:
+                raise
+    raise AssertionError("unreachable")
 
 
 def check_generated(algorithm: KeyAlgorithm, made: list[Any], *, store: bool, backup: bool) -> list[str]:

@@ -16,7 +16,7 @@ class WrapMechanism(enum.Enum):
 
     The backup format is RFC 5649 (AES key wrap with padding). PKCS#11 has had two numbers
     for it: ``CKM_AES_KEY_WRAP_PAD`` (0x210A), which PKCS#11 3.1 deprecates because vendors
-    implemented it differently, and ``CKM_AES_KEY_WRAP_KWP`` (0x210B). SoftHSM 2.6 implements
+    implemented it differently, and ``CKM_AES_KEY_WRAP_KWP`` (0x210B). The practice token implements
     RFC 5649 under 0x210A and rejects 0x210B. ``AES_KEY_WRAP`` (RFC 3394, no padding) is a
     real mechanism a configuration could name by mistake: the token accepts it, but its
     output is not RFC 5649, which the self-test detects.
@@ -33,7 +33,15 @@ class WrapMechanism(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
-    """What C_GetTokenInfo says about a token, at the time it was read (it goes stale)."""
+    """What C_GetTokenInfo says about a token, at the time it was read (it goes stale).
+
+    A token is identified by slot + label + serial: serials alone are not unique everywhere
+    (tpm2-pkcs11 gives every token the same one), and slot ids change when some modules are
+    re-initialised, so a TokenInfo re-selects by label and serial and uses the slot only to
+    tell apart two tokens that are otherwise alike. ``min_pin_len``/``max_pin_len`` are the
+    token's own limits (ulMinPinLen/ulMaxPinLen): PINs are checked against them before any
+    call. ``protected_authentication_path``: the token takes PINs on its own device (PED).
+    """
 
     label: str
     manufacturer: str
@@ -43,6 +51,21 @@ class TokenInfo:
     flags: tuple[str, ...]
     initialised: bool
     user_pin_initialised: bool
+    slot_id: int = field(default=-1, compare=False)  # where it was read; some modules renumber slots
+    min_pin_len: int = 0
+    max_pin_len: int = 0
+    protected_authentication_path: bool = False
+
+    def check_pin_length(self, pin_len: int, what: str) -> None:
+        """PinLengthInvalid (before any call) if a PIN of ``pin_len`` characters does not fit."""
+        low, high = self.min_pin_len, self.max_pin_len or 10**6
+        if not low <= pin_len <= high:
+            from vault.errors import PinLengthInvalid
+
+            raise PinLengthInvalid(
+                f"The {what} has {pin_len} characters; token {self.describe()} takes "
+                f"{self.min_pin_len} to {self.max_pin_len}."
+            )
 
     @property
     def uri(self) -> str:
@@ -51,6 +74,9 @@ class TokenInfo:
 
     def describe(self) -> str:
         return f"'{self.label}' (serial {self.serial}, {self.manufacturer} {self.model})"
+
+    def describe_slot(self) -> str:
+        return f"slot {self.slot_id}: {self.describe()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +122,8 @@ class Capabilities:
     self_test_error: str | None
     algorithms: tuple[AlgorithmCapability, ...]
     token_model: str = ""
+    check_value: bool = True  # the token sets CKA_CHECK_VALUE on AES keys (else the KCV is computed)
+    wrap_mechanisms_offered: tuple[WrapMechanism, ...] = ()  # RFC 5649 candidates C_GetMechanismList lists
 
     def __getitem__(self, algorithm: KeyAlgorithm) -> AlgorithmCapability:
         for capability in self.algorithms:
@@ -110,8 +138,8 @@ class Capabilities:
         if not self.self_test_ok:
             raise MechanismUnsupported(
                 f"The wrap mechanism {self.wrap_mechanism.label} failed its self-test: {self.self_test_error}",
-                next_step="Configure a wrap mechanism that this token implements as RFC 5649 "
-                "(SoftHSM 2.6: AES_KEY_WRAP_PAD).",
+                next_step="Set [hsm] wrap_mechanism = \"auto\" (or one that `custodian doctor` lists as offered); "
+                "a token without RFC 5649 key wrap cannot make backups.",
             )
 
     def require_backup(self, algorithm: KeyAlgorithm) -> None:

@@ -1,6 +1,10 @@
 """Loading the PKCS#11 module, finding and initialising tokens, opening sessions.
 
-Threading: python-pkcs11 calls ``C_Initialize(NULL)``, after which SoftHSM runs without
+Nothing here knows which module it talks to: limits, flags and mechanisms are asked of the
+token. The one exception, the practice token's private configuration, lives in
+:mod:`vault.hsm.softhsm_practice`.
+
+Threading: python-pkcs11 calls ``C_Initialize(NULL)``, after which some modules run without
 mutexes, and it releases the GIL around every call; two threads inside the module crash the
 process. :data:`HSM_LOCK` (one ``RLock`` for the whole process) is held around every PKCS#11
 call in vault.hsm, including ``Token.open`` and ``Session.close``. The vault runtime also
@@ -8,8 +12,8 @@ runs HSM work on one owner thread; the lock makes misuse safe, not fast.
 
 Staleness: a token's slot id changes when the library is re-initialised, and python-pkcs11
 ``Token`` objects cache what they read. Nothing here keeps either: every call selects the
-token again by serial (or label/URI). Re-initialising the library (loading another SoftHSM
-conf, wiping a scratch token) bumps a generation counter; an :class:`HsmModule` or
+token again by label and serial (or URI). Re-initialising the library (loading another
+practice conf, wiping a scratch token) bumps a generation counter; an :class:`HsmModule` or
 :class:`HsmSession` from an older generation refuses to run instead of touching whatever
 token now sits in its old slot.
 """
@@ -19,7 +23,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,14 +33,15 @@ import pkcs11
 from pkcs11 import TokenFlag
 
 from vault.errors import (
-    ConfigError,
     HsmError,
     LabelExists,
     ModuleLoadError,
     TokenAmbiguous,
+    TokenInUse,
     TokenNotFound,
     TokenNotInitialised,
 )
+from vault.hsm import softhsm_practice as practice
 from vault.hsm.errors import check_rv, translated
 from vault.hsm.model import TokenInfo, WrapMechanism
 from vault.hsm.uri import TokenUri, parse_token_uri
@@ -47,16 +51,12 @@ from vault.types import TokenSelector
 if TYPE_CHECKING:
     from vault.hsm.session import HsmSession
 
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-
 #: Held around every PKCS#11 call in the process (see module doc).
 HSM_LOCK = threading.RLock()
 
 Selector = TokenSelector | TokenUri | TokenInfo | str
 F = TypeVar("F", bound=Callable[..., Any])
 
-_MIN_PIN_LEN = 4  # PKCS#11 tokens commonly, and SoftHSM, refuse shorter PINs
-_OWN_CONFS: set[Path] = set()  # SoftHSM confs written by write_softhsm_conf in this process
 
 
 def hsm_call(operation: str | None = None) -> Callable[[F], F]:
@@ -73,39 +73,6 @@ def hsm_call(operation: str | None = None) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
-
-
-def write_softhsm_conf(home_dir: Path) -> Path:
-    """Write a private SoftHSM conf under ``home_dir`` and create ``home_dir/tokens``.
-
-    File backend (the only one Debian builds), errors-only logging, non-removable slots.
-    Only tokens under a conf written here may be wiped by :meth:`HsmModule.wipe_softhsm_token`.
-    """
-    home = Path(home_dir).resolve()
-    tokens = home / "tokens"
-    tokens.mkdir(parents=True, exist_ok=True)
-    conf = home / "softhsm2.conf"
-    text = (
-        f"# Written by the custodian console (vault.hsm.write_softhsm_conf).\n"
-        f"directories.tokendir = {tokens}\n"
-        f"objectstore.backend = file\n"
-        f"log.level = ERROR\n"
-        f"slots.removable = false\n"
-    )
-    tmp = conf.with_name(conf.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, conf)
-    _OWN_CONFS.add(conf)
-    return conf
-
-
-def softhsm_tokendir(conf: Path) -> Path:
-    """The ``directories.tokendir`` of a SoftHSM conf."""
-    for line in Path(conf).read_text().splitlines():
-        key, eq, value = line.partition("=")
-        if eq and key.strip() == "directories.tokendir":
-            return Path(value.strip())
-    raise ConfigError(f"The SoftHSM conf {conf} has no directories.tokendir line.")
 
 
 @dataclass(eq=False)
@@ -125,19 +92,56 @@ class _Library:
 _LIBRARIES: dict[str, _Library] = {}
 
 
+class _CkTokenInfo(ctypes.Structure):
+    """CK_TOKEN_INFO (PKCS#11 2.40 section 3.2): python-pkcs11 drops the PIN length limits."""
+
+    _fields_ = [
+        ("label", ctypes.c_char * 32),
+        ("manufacturer", ctypes.c_char * 32),
+        ("model", ctypes.c_char * 16),
+        ("serial", ctypes.c_char * 16),
+        ("flags", ctypes.c_ulong),
+        ("max_sessions", ctypes.c_ulong),
+        ("sessions", ctypes.c_ulong),
+        ("max_rw_sessions", ctypes.c_ulong),
+        ("rw_sessions", ctypes.c_ulong),
+        ("max_pin_len", ctypes.c_ulong),
+        ("min_pin_len", ctypes.c_ulong),
+        ("total_public", ctypes.c_ulong),
+        ("free_public", ctypes.c_ulong),
+        ("total_private", ctypes.c_ulong),
+        ("free_private", ctypes.c_ulong),
+        ("hardware_version", ctypes.c_ubyte * 2),
+        ("firmware_version", ctypes.c_ubyte * 2),
+        ("utc_time", ctypes.c_char * 16),
+    ]
+
+
 def _ctypes_dll(path: str) -> ctypes.CDLL:
     """The module through ctypes, for the calls python-pkcs11 lacks (C_InitToken,
-    C_CloseAllSessions). ``dlopen`` returns the handle python-pkcs11 already initialised."""
+    C_CloseAllSessions, the PIN limits of C_GetTokenInfo). ``dlopen`` returns the handle
+    python-pkcs11 already initialised."""
     dll = ctypes.CDLL(path)
     dll.C_InitToken.argtypes = [ctypes.c_ulong, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
     dll.C_InitToken.restype = ctypes.c_ulong
     dll.C_CloseAllSessions.argtypes = [ctypes.c_ulong]
     dll.C_CloseAllSessions.restype = ctypes.c_ulong
+    dll.C_GetTokenInfo.argtypes = [ctypes.c_ulong, ctypes.POINTER(_CkTokenInfo)]
+    dll.C_GetTokenInfo.restype = ctypes.c_ulong
     return dll
 
 
-def _token_info(token: Any) -> TokenInfo:
+def _pin_limits(dll: ctypes.CDLL, slot_id: int) -> tuple[int, int]:
+    """(ulMinPinLen, ulMaxPinLen) of the token in ``slot_id``."""
+    info = _CkTokenInfo()
+    check_rv(dll.C_GetTokenInfo(slot_id, ctypes.byref(info)), "C_GetTokenInfo")
+    return int(info.min_pin_len), int(info.max_pin_len)
+
+
+def _token_info(token: Any, dll: ctypes.CDLL) -> TokenInfo:
     flags = TokenFlag(token.flags)
+    slot_id = token.slot.slot_id
+    low, high = _pin_limits(dll, slot_id)
     return TokenInfo(
         label=token.label,
         manufacturer=token.manufacturer_id,
@@ -147,6 +151,10 @@ def _token_info(token: Any) -> TokenInfo:
         flags=tuple(f.name for f in TokenFlag if f.name and f in flags),
         initialised=bool(flags & TokenFlag.TOKEN_INITIALIZED),
         user_pin_initialised=bool(flags & TokenFlag.USER_PIN_INITIALIZED),
+        slot_id=slot_id,
+        min_pin_len=low,
+        max_pin_len=high,
+        protected_authentication_path=bool(flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH),
     )
 
 
@@ -154,19 +162,27 @@ def _describe(selector: Selector) -> str:
     if isinstance(selector, str):
         return selector if selector.startswith("pkcs11:") else f"label={selector!r}"
     if isinstance(selector, TokenInfo):
-        return f"serial={selector.serial!r}"
+        return f"label={selector.label!r} serial={selector.serial!r}"
     return selector.describe()
 
 
+def _fields(info: TokenInfo) -> dict[str, Any]:
+    return {f: getattr(info, f) for f in TokenInfo.__dataclass_fields__}
+
+
+def _parsed(selector: Selector) -> Selector:
+    return parse_token_uri(selector) if isinstance(selector, str) and selector.startswith("pkcs11:") else selector
+
+
 def _matcher(selector: Selector) -> Callable[[TokenInfo], bool]:
+    selector = _parsed(selector)
     if isinstance(selector, str):
-        if selector.startswith("pkcs11:"):
-            selector = parse_token_uri(selector)
-        else:
-            return lambda info: info.label == selector
+        return lambda info: info.label == selector
     if isinstance(selector, TokenInfo):
-        serial = selector.serial  # a TokenInfo is stale by nature: re-select by serial
-        return lambda info: info.serial == serial
+        # a TokenInfo is stale by nature: re-select by label and serial (serials alone are
+        # not unique on every module), the slot only breaks a tie (see _slot_of)
+        label, serial = selector.label, selector.serial
+        return lambda info: info.label == label and info.serial == serial
     if isinstance(selector, TokenUri):
         uri = selector
         return lambda info: uri.matches(info.label, info.serial, info.manufacturer, info.model)
@@ -178,9 +194,37 @@ def _matcher(selector: Selector) -> Callable[[TokenInfo], bool]:
     raise TypeError(f"not a token selector: {type(selector).__name__}")
 
 
+def _slot_of(selector: Selector) -> int | None:
+    """The slot a selector names to tell apart tokens that are otherwise alike (or None)."""
+    selector = _parsed(selector)
+    if isinstance(selector, TokenInfo):
+        return selector.slot_id if selector.slot_id >= 0 else None
+    if isinstance(selector, TokenUri):
+        return selector.slot_id
+    if isinstance(selector, TokenSelector):
+        return selector.slot
+    return None
+
+
+def _one(hits: list[tuple[Any, TokenInfo]], selector: Selector) -> tuple[Any, TokenInfo]:
+    """The single hit, or TokenNotFound / TokenAmbiguous naming every slot that matched."""
+    if len(hits) > 1 and (slot := _slot_of(selector)) is not None:
+        hits = [(t, i) for t, i in hits if i.slot_id == slot]
+    if not hits:
+        raise TokenNotFound(f"No initialised token matches {_describe(selector)}.")
+    if len(hits) > 1:
+        alike = "; ".join(i.describe_slot() for _, i in hits)
+        raise TokenAmbiguous(
+            f"{len(hits)} tokens match {_describe(selector)} and cannot be told apart: {alike}.",
+            next_step="Give each token its own label, or add the slot to the token URI "
+            "(pkcs11:token=<label>;serial=<serial>;slot-id=<slot>).",
+        )
+    return hits[0]
+
+
 class HsmModule:
     """A loaded PKCS#11 module. Get one with :meth:`load`; it is valid until the library is
-    re-initialised (another :meth:`load` with another SoftHSM conf, a wipe) or closed."""
+    re-initialised (another :meth:`load` with another practice conf, a wipe) or closed."""
 
     def __init__(self, library: _Library) -> None:
         self._library = library
@@ -190,10 +234,13 @@ class HsmModule:
 
     # --- loading ------------------------------------------------------------------------------
     @classmethod
-    def load(cls, module_path: str, *, softhsm_conf: Path | None = None) -> HsmModule:
+    def load(
+        cls, module_path: str, *, practice_conf: Path | None = None, softhsm_conf: Path | None = None
+    ) -> HsmModule:
         """Load (or re-use) the module at ``module_path``.
 
-        With ``softhsm_conf``, SOFTHSM2_CONF is set before C_Initialize; when the library is
+        ``practice_conf`` (old name ``softhsm_conf``): the practice token's private conf
+        (vault.hsm.softhsm_practice), set before C_Initialize; when the library is
         already initialised with another conf it is finalised and initialised again (every
         earlier HsmModule and HsmSession of it becomes stale). The same conf re-uses the
         running library. The path is resolved first, because loading the same .so through a
@@ -202,18 +249,13 @@ class HsmModule:
         real = os.path.realpath(module_path)
         if not os.path.isfile(real):
             raise ModuleLoadError(f"The PKCS#11 module {module_path} does not exist.")
-        conf = None
-        if softhsm_conf is not None:
-            conf = Path(softhsm_conf).resolve()
-            if not conf.is_file():
-                raise ModuleLoadError(f"The SoftHSM conf {conf} does not exist.")
-            if not softhsm_tokendir(conf).is_dir():
-                raise ModuleLoadError(f"The token directory named in {conf} does not exist.")
+        given = practice_conf if practice_conf is not None else softhsm_conf
+        conf = practice.checked_conf(given) if given is not None else None
         with HSM_LOCK:
             library = _LIBRARIES.get(real)
             if library is None:
                 if conf is not None:
-                    os.environ["SOFTHSM2_CONF"] = str(conf)
+                    practice.point_at(conf)
                 try:
                     lib = pkcs11.lib(real)
                 except pkcs11.PKCS11Error as exc:
@@ -247,9 +289,11 @@ class HsmModule:
         return f"<HsmModule {self.module_path} conf={self._library.conf}>"
 
     @property
-    def softhsm_conf(self) -> Path | None:
-        """The SoftHSM conf this handle was loaded with (None for other modules)."""
+    def practice_conf(self) -> Path | None:
+        """The practice token's conf this handle was loaded with (None for every other module)."""
         return self._conf
+
+    softhsm_conf = practice_conf  # the old name, until every caller says "practice"
 
     def _check_current(self) -> None:
         if self._generation != self._library.generation:
@@ -266,24 +310,23 @@ class HsmModule:
                 token = slot.get_token()
             except (pkcs11.TokenNotPresent, pkcs11.TokenNotRecognised):
                 continue
-            found.append((token, _token_info(token)))
+            found.append((token, _token_info(token, self._library.dll)))
         return found
 
     def _select(self, selector: Selector) -> tuple[Any, TokenInfo]:
         """The one initialised token that ``selector`` matches, freshly read (never cached)."""
         match = _matcher(selector)
-        hits = [(t, i) for t, i in self._scan() if i.initialised and match(i)]
-        if not hits:
-            raise TokenNotFound(f"No initialised token matches {_describe(selector)}.")
-        if len(hits) > 1:
-            serials = ", ".join(i.serial for _, i in hits)
-            raise TokenAmbiguous(f"{len(hits)} tokens match {_describe(selector)} (serials {serials}).")
-        return hits[0]
+        return _one([(t, i) for t, i in self._scan() if i.initialised and match(i)], selector)
 
     @hsm_call("list_tokens")
     def tokens(self) -> list[TokenInfo]:
-        """Initialised tokens only (SoftHSM always shows one more, free, slot)."""
+        """Initialised tokens only (some modules always show one more, free, slot)."""
         return [info for _, info in self._scan() if info.initialised]
+
+    @hsm_call("list_tokens")
+    def slots(self) -> list[TokenInfo]:
+        """Every token present, initialised or not (a factory-fresh token, a free slot)."""
+        return [info for _, info in self._scan()]
 
     @hsm_call("find_token")
     def find_token(self, selector: Selector) -> TokenInfo:
@@ -292,37 +335,77 @@ class HsmModule:
         return self._select(selector)[1]
 
     @hsm_call("init_token")
-    def init_token(self, label: str, so_pin: Secret, user_pin: Secret) -> TokenInfo:
-        """Initialise the free slot's token (C_InitToken through ctypes), then set the user PIN.
+    def init_token(
+        self,
+        label: str,
+        so_pin: Secret,
+        user_pin: Secret,
+        *,
+        current_so_pin: Secret | None = None,
+        target: Selector | None = None,
+    ) -> TokenInfo:
+        """C_InitToken (through ctypes), then the SO PIN and the user PIN; returns the token.
 
-        Refuses a label an initialised token already has (LabelExists).
+        Which token: ``target`` (a selector that may also match uninitialised tokens), else
+        the first free (uninitialised) slot. C_InitToken takes the token's CURRENT SO PIN:
+        ``current_so_pin`` where the token has one already (a factory PIN, a token the vendor's
+        tools initialised), else ``so_pin`` (tokens whose first C_InitToken sets the SO PIN).
+        After C_InitToken the SO logs in with that PIN, changes it to ``so_pin`` (C_SetPIN)
+        when they differ, and sets the user PIN (C_InitPIN). Re-initialising an initialised
+        token destroys its objects, so it needs both ``target`` and ``current_so_pin``.
+
+        Refused before any call: a label another initialised token has (LabelExists), PINs
+        outside the token's own limits (PinLengthInvalid), an initialised target without its
+        current SO PIN (TokenInUse).
         """
         encoded = label.encode("utf-8")
         if not label or len(encoded) > 32 or label != label.strip():
             raise ValueError("a token label is 1..32 bytes of UTF-8 without surrounding spaces")
-        if len(so_pin) < _MIN_PIN_LEN or len(user_pin) < _MIN_PIN_LEN:
-            raise ValueError(f"token PINs are at least {_MIN_PIN_LEN} characters")
         scanned = self._scan()
-        if any(info.initialised and info.label == label for _, info in scanned):
+        target_slot = None
+        if target is not None:
+            match = _matcher(target)
+            target_slot = _one([(t, i) for t, i in scanned if match(i)], target)[1].slot_id
+        if any(i.initialised and i.label == label and i.slot_id != target_slot for _, i in scanned):
             raise LabelExists(f"A token labelled '{label}' already exists; token labels must be unique.")
-        free = next((token for token, info in scanned if not info.initialised), None)
-        if free is None:
-            raise TokenNotFound("No free (uninitialised) token slot is available.")
-        slot_id = free.slot.slot_id
-        so = so_pin.reveal()
-        check_rv(self._library.dll.C_InitToken(slot_id, so, len(so), encoded.ljust(32, b" ")), "C_InitToken")
-        serial = _token_info(free.slot.get_token()).serial
-        token, _ = self._select(TokenSelector(serial=serial))
+        if target is None:
+            chosen = next(((t, i) for t, i in scanned if not i.initialised), None)
+            if chosen is None:
+                raise TokenNotFound(
+                    "No free (uninitialised) token slot is available.",
+                    next_step="Name the token to initialise (it must be empty or yours to wipe) with its "
+                    "current SO PIN, or adopt the token the vendor's tools initialised.",
+                )
+        else:
+            match = _matcher(target)
+            chosen = _one([(t, i) for t, i in scanned if match(i)], target)
+        token, info = chosen
+        if info.initialised and current_so_pin is None:
+            raise TokenInUse(
+                f"Token {info.describe_slot()} is initialised already; re-initialising it destroys its objects.",
+                next_step="Give its current SO PIN to re-initialise it, or adopt it as it is.",
+            )
+        info.check_pin_length(len(so_pin), "SO PIN")
+        info.check_pin_length(len(user_pin), "user PIN")
+        login_pin = current_so_pin if current_so_pin is not None else so_pin
+        info.check_pin_length(len(login_pin), "current SO PIN")
+        slot_id = info.slot_id
+        current = login_pin.reveal()
+        check_rv(self._library.dll.C_InitToken(slot_id, current, len(current), encoded.ljust(32, b" ")), "C_InitToken")
+        fresh = _token_info(token.slot.get_token(), self._library.dll)
+        token, _ = self._select(TokenInfo(**{**_fields(fresh), "label": label}))
         try:
-            so_session = token.open(rw=True, so_pin=so_pin.reveal_text())
+            so_session = token.open(rw=True, so_pin=login_pin.reveal_text())
         except pkcs11.PKCS11Error:
-            self._reap(slot_id)
+            self._reap(token.slot.slot_id)
             raise
         try:
+            if current_so_pin is not None and current_so_pin.reveal() != so_pin.reveal():
+                so_session.set_pin(current_so_pin.reveal_text(), so_pin.reveal_text())
             so_session.init_pin(user_pin.reveal_text())
         finally:
             so_session.close()
-        return self._select(TokenSelector(serial=serial))[1]
+        return self._select(TokenInfo(**{**_fields(fresh), "label": label}))[1]
 
     @hsm_call("random")
     def random(self, selector: Selector, n: int) -> bytes:
@@ -346,9 +429,9 @@ class HsmModule:
         changed, the SO PIN is set back to ``so_pin_old`` before the error is raised, so a
         failure leaves the token's PINs as they were.
         """
-        if len(so_pin_new) < _MIN_PIN_LEN or len(user_pin_new) < _MIN_PIN_LEN:
-            raise ValueError(f"token PINs are at least {_MIN_PIN_LEN} characters")
         token, info = self._select(selector)
+        info.check_pin_length(len(so_pin_new), "new SO PIN")
+        info.check_pin_length(len(user_pin_new), "new user PIN")
         if info.serial in self._library.sessions:
             raise HsmError(
                 f"A session is open on token {info.describe()}; its PINs change only with every session closed.",
@@ -368,7 +451,7 @@ class HsmModule:
                 raise
         finally:
             so_session.close()
-        return self._select(TokenSelector(serial=info.serial))[1]
+        return self._select(info)[1]
 
     # --- sessions -----------------------------------------------------------------------------
     @hsm_call("login")
@@ -377,9 +460,12 @@ class HsmModule:
         selector: Selector,
         user_pin: Secret,
         *,
-        wrap_mechanism: WrapMechanism = WrapMechanism.AES_KEY_WRAP_PAD,
+        wrap_mechanism: WrapMechanism | None = None,
     ) -> HsmSession:
         """A read-write session logged in as the user.
+
+        ``wrap_mechanism`` None (custodian.toml ``auto``): chosen from the token's mechanism
+        list and self-tested (:func:`vault.hsm.probe.choose_wrap_mechanism`) when first needed.
 
         One logged-in session per token and process (PKCS#11 login state is per token, and
         closing any session logs every session out): a second one is refused. A failed login
@@ -411,7 +497,7 @@ class HsmModule:
         self,
         selector: Selector,
         *,
-        wrap_mechanism: WrapMechanism = WrapMechanism.AES_KEY_WRAP_PAD,
+        wrap_mechanism: WrapMechanism | None = None,
     ) -> HsmSession:
         """A read-only session WITHOUT login: it sees public objects only (the public halves
         of key pairs). ``custodian doctor`` uses it to compare the token with the database
@@ -437,70 +523,22 @@ class HsmModule:
         if self._library.sessions.get(session.token.serial) is session:
             del self._library.sessions[session.token.serial]
 
-    # --- scratch tokens -------------------------------------------------------------------------
+    # --- the practice token ---------------------------------------------------------------------
     @hsm_call("wipe_token")
-    def wipe_softhsm_token(self, selector: Selector, *, user_pin: Secret | None = None) -> None:
-        """Destroy a drill's scratch token: every object, then the token itself.
+    def wipe_practice_token(self, selector: Selector, *, user_pin: Secret | None = None) -> None:
+        """Destroy a practice scratch token; see :func:`vault.hsm.softhsm_practice.wipe_token`."""
+        practice.wipe_token(self, selector, user_pin)
 
-        Only for SoftHSM tokens under a conf that this process wrote (write_softhsm_conf);
-        anything else is refused. With ``user_pin`` private objects are destroyed one by one
-        first (without it only public objects are visible); then the token's directory
-        (found under the conf's tokendir by serial) is removed and the library re-initialised
-        so that the slot list is fresh. No session may be open on the module (re-initialising
-        closes them all); this handle stays valid, others of the same library go stale.
-        """
-        conf = self._library.conf
-        if conf is None or conf not in _OWN_CONFS:
-            raise HsmError(
-                "Only SoftHSM scratch tokens under a conf this process wrote can be wiped.",
-                next_step="Wipe production tokens through the destroy ceremony, key by key.",
-            )
-        if self._library.sessions:
-            raise HsmError(
-                "Sessions are open on this module; wiping re-initialises the library.",
-                next_step="Close every session first.",
-            )
-        token, info = self._select(selector)
-        token_dir = _softhsm_token_dir(softhsm_tokendir(conf), info.serial)
-        pin = user_pin.reveal_text() if user_pin is not None else None
-        try:
-            session = token.open(rw=True, user_pin=pin)
-        except pkcs11.PKCS11Error:
-            self._reap(token.slot.slot_id)
-            raise
-        try:
-            for obj in list(session.get_objects()):
-                obj.destroy()
-            remaining = sum(1 for _ in session.get_objects()) if pin is not None else 0
-        finally:
-            session.close()
-        if remaining:
-            raise HsmError(f"{remaining} objects survived destruction on token {info.describe()}.")
-        shutil.rmtree(token_dir)
-        _reinitialise(self._library, conf)
-        self._generation = self._library.generation
-
-
-def _softhsm_token_dir(tokendir: Path, serial: str) -> Path:
-    """The directory of the SoftHSM token with ``serial`` (its token.object holds the serial)."""
-    needle = serial.encode("ascii")
-    hits = [
-        d
-        for d in tokendir.iterdir()
-        if (d / "token.object").is_file() and needle in (d / "token.object").read_bytes()
-    ]
-    if len(hits) != 1:
-        raise HsmError(f"Found {len(hits)} token directories for serial {serial} under {tokendir}; expected one.")
-    return hits[0]
+    wipe_softhsm_token = wipe_practice_token  # the old name, until every caller says "practice"
 
 
 def _reinitialise(library: _Library, conf: Path | None) -> None:
-    """C_Finalize, point SoftHSM at ``conf``, C_Initialize: a fresh slot list and token dir."""
+    """C_Finalize, (practice token) point the module at ``conf``, C_Initialize: a fresh slot list."""
     with translated("initialise"):
         if library.lib.initialized:
             library.lib.finalize()
         if conf is not None:
-            os.environ["SOFTHSM2_CONF"] = str(conf)
+            practice.point_at(conf)
         library.lib.initialize()
     library.conf = conf
     library.sessions.clear()

@@ -174,6 +174,16 @@ def public_attributes(algorithm: KeyAlgorithm, public_der: bytes) -> dict:
     return {A.EC_PARAMS: software.EC_PARAMS_DER[algorithm], A.EC_POINT: software.ec_point_der(raw)}
 
 
+def check_value(obj: Any) -> bytes | None:
+    """CKA_CHECK_VALUE, or None where the token has none (Cryptoki 2.20 modules such as
+    opencryptoki 3.8 answer AttributeTypeInvalid; unwrapped keys may have an empty one)."""
+    try:
+        value = obj.get_attributes([A.CHECK_VALUE]).get(A.CHECK_VALUE)
+    except pkcs11.AttributeTypeInvalid:  # asked alone, the module refuses the whole call
+        return None
+    return bytes(value) if value else None
+
+
 def aes_fingerprint(obj: Any, attrs: dict) -> str:
     """``kcv:`` + AES-ECB(K, 0^16)[:3] from CKA_CHECK_VALUE, else computed with the key itself."""
     check_value = attrs.get(A.CHECK_VALUE)

@@ -57,15 +57,22 @@ def probe(session: HsmSession, wrap_mechanism: WrapMechanism, *, refresh: bool) 
         return PROBE_CACHE[cache_key]
     p11 = session.p11
     created: list[Any] = []
+    check_values: list[bool] = []
     try:
-        kek = p11.create_object(templates.wrapping_key(TEST_KEK))
-        created.append(kek)
-        error = _self_test(p11, kek, wrap_mechanism, created)
+        kek, error = None, None
+        try:
+            kek = p11.create_object(templates.wrapping_key(TEST_KEK))
+            created.append(kek)
+        except pkcs11.PKCS11Error as exc:
+            error = f"the token refused the test KEK ({map_exception(exc, 'import_kek').message})"
+        if kek is not None:
+            error = _self_test(p11, kek, wrap_mechanism, created)
         results = {
-            algorithm: _probe_algorithm(p11, algorithm, None if error else kek, wrap_mechanism, created)
+            algorithm: _probe_algorithm(p11, algorithm, None if error else kek, wrap_mechanism, created, check_values)
             for algorithm in PROBE_ORDER
         }
         results[KeyAlgorithm.RSA_4096] = _probe_rsa_4096(p11, results[KeyAlgorithm.RSA_3072])
+        offered = offered_wrap_mechanisms(p11)
     finally:
         objects.destroy_quietly(reversed(created))
     capabilities = Capabilities(
@@ -74,13 +81,72 @@ def probe(session: HsmSession, wrap_mechanism: WrapMechanism, *, refresh: bool) 
         self_test_error=error,
         algorithms=tuple(results[a] for a in KeyAlgorithm),
         token_model=f"{token.manufacturer} {token.model} {token.firmware}",
+        check_value=any(check_values),
+        wrap_mechanisms_offered=offered,
     )
     PROBE_CACHE[cache_key] = capabilities
     return capabilities
 
 
+#: The order in which a wrap mechanism is chosen when custodian.toml says ``auto``: the
+#: standard number for RFC 5649 first (PKCS#11 3.0 CKM_AES_KEY_WRAP_KWP), then the older
+#: CKM_AES_KEY_WRAP_PAD that the practice token and several vendors use for RFC 5649. RFC 3394
+#: without padding is never chosen (it is not the backup format).
+WRAP_PREFERENCE = (WrapMechanism.AES_KEY_WRAP_KWP, WrapMechanism.AES_KEY_WRAP_PAD)
+
+
+def offered_wrap_mechanisms(p11: Any) -> tuple[WrapMechanism, ...]:
+    """The wrap mechanisms of WRAP_PREFERENCE that C_GetMechanismList lists with CKF_WRAP."""
+    try:
+        slot = p11.token.slot
+        listed = set(slot.get_mechanisms())
+        offered = []
+        for mechanism in WRAP_PREFERENCE:
+            if Mechanism(mechanism.value) in listed:
+                info = slot.get_mechanism_info(Mechanism(mechanism.value))
+                if pkcs11.MechanismFlag.WRAP in info.flags:
+                    offered.append(mechanism)
+        return tuple(offered)
+    except pkcs11.PKCS11Error:
+        return ()
+
+
+def choose_wrap_mechanism(session: HsmSession) -> WrapMechanism:
+    """The first mechanism (in the token's profile's order, then WRAP_PREFERENCE's) that the token lists AND that passes the
+    self-test (its blob of a known key unwraps offline as RFC 5649); where none does, the
+    first listed (or AES_KEY_WRAP_PAD), whose probe then names the failure."""
+    from vault.hsm.profile import profile_for
+
+    p11 = session.p11
+    offered = offered_wrap_mechanisms(p11)
+    try:  # the vendor's order where its profile gives one (vault/hsm/profiles), else WRAP_PREFERENCE
+        order = profile_for(session.token).wrap_mechanisms
+    except VaultError:
+        order = ()
+    offered = tuple(m for m in order if m in offered) + tuple(m for m in offered if m not in order)
+    for mechanism in offered:
+        created: list[Any] = []
+        try:
+            kek = p11.create_object(templates.wrapping_key(TEST_KEK))
+            created.append(kek)
+            if _self_test(p11, kek, mechanism, created) is None:
+                return mechanism
+        except pkcs11.PKCS11Error:
+            continue
+        finally:
+            objects.destroy_quietly(reversed(created))
+    return offered[0] if offered else WrapMechanism.AES_KEY_WRAP_PAD
+
+
 def _self_test(p11: Any, kek: Any, wrap_mechanism: WrapMechanism, created: list[Any]) -> str | None:
-    """None if ``wrap_mechanism`` produces RFC 5649 blobs here, else what went wrong."""
+    """None if ``wrap_mechanism`` produces RFC 5649 blobs here, else what went wrong (never raises)."""
+    try:
+        return _wrap_test_key(p11, kek, wrap_mechanism, created)
+    except pkcs11.PKCS11Error as exc:
+        return f"the token refused the test key ({map_exception(exc, 'import').message})"
+
+
+def _wrap_test_key(p11: Any, kek: Any, wrap_mechanism: WrapMechanism, created: list[Any]) -> str | None:
     test_key = p11.create_object(
         {
             A.CLASS: ObjectClass.SECRET_KEY,  # a symmetric key
@@ -113,7 +179,20 @@ def _self_test(p11: Any, kek: Any, wrap_mechanism: WrapMechanism, created: list[
 
 
 def _probe_algorithm(
-    p11: Any, algorithm: KeyAlgorithm, kek: Any | None, wrap_mechanism: WrapMechanism, created: list[Any]
+    p11: Any, algorithm: KeyAlgorithm, kek: Any | None, wrap_mechanism: WrapMechanism, created: list[Any],
+    check_values: list[bool],
+) -> AlgorithmCapability:
+    """One algorithm's row; every failure is recorded in the note, nothing raises."""
+    try:
+        return _try_algorithm(p11, algorithm, kek, wrap_mechanism, created, check_values)
+    except (pkcs11.PKCS11Error, VaultError) as exc:  # a step outside the per-step handlers
+        reason = exc.message if isinstance(exc, VaultError) else map_exception(exc, "probe").message
+        return AlgorithmCapability(algorithm, False, False, False, False, note=f"probe: {reason}")
+
+
+def _try_algorithm(
+    p11: Any, algorithm: KeyAlgorithm, kek: Any | None, wrap_mechanism: WrapMechanism, created: list[Any],
+    check_values: list[bool],
 ) -> AlgorithmCapability:
     notes: list[str] = []
     found = {"generate": False, "sign": False, "wrap": False, "unwrap": False}
@@ -122,14 +201,35 @@ def _probe_algorithm(
         reason = exc.message if isinstance(exc, VaultError) else map_exception(exc, step).message
         notes.append(f"{step}: {reason}")
 
-    try:
-        made = generate_objects(p11, algorithm, "vault-probe", b"vault-probe", store=False, backup=True)
-    except pkcs11.PKCS11Error as exc:
-        failed("generate", exc)
+    key_id = f"vault-probe-{algorithm.value}".encode()
+    made, extractable = None, True
+    # Session objects that could be backed up first; then what some modules insist on:
+    # token objects only (tpm2-pkcs11 refuses CKA_TOKEN false), non-extractable only (it
+    # refuses SENSITIVE and EXTRACTABLE together). Token objects are destroyed with the rest.
+    attempts = ((False, True), (True, True), (False, False), (True, False))
+    for n, (store, backup) in enumerate(attempts):
+        try:
+            made = generate_objects(p11, algorithm, "vault-probe", key_id, store=store, backup=backup)
+        except (pkcs11.AttributeValueInvalid, pkcs11.TemplateInconsistent) as exc:
+            if n == len(attempts) - 1:
+                failed("generate", exc)
+            continue
+        except pkcs11.PKCS11Error as exc:
+            failed("generate", exc)
+            break
+        extractable = backup
+        if store:
+            notes.append("generate: session objects refused, probed with token objects")
+        if not backup:
+            notes.append("generate: only non-extractable keys (sensitive and extractable refused), so no backup")
+        break
+    if made is None:
         return AlgorithmCapability(algorithm, **found, note="; ".join(notes))
     created.extend(made)
     found["generate"] = True
     target = made[-1]
+    if algorithm.is_secret_key:
+        check_values.append(objects.check_value(target) is not None)
     spki = None
     if algorithm.is_key_pair:
         spki = objects.spki_of(algorithm, made[0].get_attributes(list(objects.LIST_ATTRIBUTES)))
@@ -139,8 +239,9 @@ def _probe_algorithm(
             found["sign"] = True
         except (pkcs11.PKCS11Error, VaultError) as exc:
             failed("sign", exc)
-    if kek is None:
-        notes.append("wrap/unwrap: not tried, the wrap mechanism failed its self-test")
+    if kek is None or not extractable:
+        if kek is None:
+            notes.append("wrap/unwrap: not tried, the wrap mechanism failed its self-test")
         return AlgorithmCapability(algorithm, **found, note="; ".join(notes))
     mechanism = Mechanism(wrap_mechanism.value)
     blob = None
@@ -148,7 +249,7 @@ def _probe_algorithm(
         blob = bytes(kek.wrap_key(target, mechanism=mechanism))
         plain = software.unwrap_offline(TEST_KEK, blob, algorithm)
         if algorithm.is_secret_key:
-            ok = software.kcv(plain) == software.kcv_from_check_value(target[A.CHECK_VALUE])
+            ok = software.kcv(plain) == objects.aes_fingerprint(target, {A.CHECK_VALUE: objects.check_value(target)})
         else:
             ok = software.private_key_spki(plain) == spki
         if not ok:
@@ -163,7 +264,7 @@ def _probe_algorithm(
     if blob is None:
         blob, expected_kcv, expected_spki = _offline_blob(algorithm)
     elif algorithm.is_secret_key:
-        expected_kcv = software.kcv_from_check_value(target[A.CHECK_VALUE])
+        expected_kcv = objects.aes_fingerprint(target, {A.CHECK_VALUE: objects.check_value(target)})
     try:
         spec = templates.SPECS[algorithm]
         if algorithm.is_secret_key:
@@ -202,12 +303,18 @@ def _probe_rsa_4096(p11: Any, rsa_3072: AlgorithmCapability) -> AlgorithmCapabil
     # CKM_SHA256_RSA_PKCS_PSS's; wrap and unwrap of an RSA private key do not depend on the
     # modulus size, so they follow the RSA-3072 probe, which did generate, sign, wrap and unwrap.
     slot = p11.token.slot
-    mechanisms = slot.get_mechanisms()
+    try:
+        mechanisms = set(slot.get_mechanisms())
+    except pkcs11.PKCS11Error:
+        mechanisms = set()
 
     def covers(mechanism: Mechanism) -> bool:
         if mechanism not in mechanisms:
             return False
-        info = slot.get_mechanism_info(mechanism)
+        try:
+            info = slot.get_mechanism_info(mechanism)
+        except pkcs11.PKCS11Error:
+            return False
         return (info.min_key_length or 0) <= 4096 <= (info.max_key_length or 0)
 
     generate = covers(Mechanism.RSA_PKCS_KEY_PAIR_GEN)

@@ -49,9 +49,11 @@ class HsmSession:
     """A read-write session logged in as the user on one token. Close it (or use ``with``):
     closing logs out (every session of this process on the token, as PKCS#11 does)."""
 
-    def __init__(self, module: HsmModule, session: Any, token: TokenInfo, wrap_mechanism: WrapMechanism) -> None:
+    def __init__(
+        self, module: HsmModule, session: Any, token: TokenInfo, wrap_mechanism: WrapMechanism | None
+    ) -> None:
         self.token = token
-        self.wrap_mechanism = wrap_mechanism
+        self._wrap_mechanism = wrap_mechanism
         self._module = module
         self._library = module._library
         self._session = session
@@ -87,6 +89,17 @@ class HsmSession:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def wrap_mechanism(self) -> WrapMechanism:
+        """The configured wrap mechanism, or (``auto``) the first the token offers that passes
+        the self-test, chosen once per session (vault.hsm.probe.choose_wrap_mechanism)."""
+        if self._wrap_mechanism is None:
+            with HSM_LOCK:
+                self._check_current()
+                with translated("probe"):
+                    self._wrap_mechanism = probing.choose_wrap_mechanism(self)
+        return self._wrap_mechanism
 
     # --- for the modules of vault.hsm (called with HSM_LOCK held) ---------------------------------
     @property
@@ -271,8 +284,9 @@ class HsmSession:
 
     # --- capability probe -----------------------------------------------------------------------
     @hsm_call("probe")
-    def probe(self, wrap_mechanism: WrapMechanism = WrapMechanism.AES_KEY_WRAP_PAD, *, refresh: bool = False) -> Capabilities:
+    def probe(self, wrap_mechanism: WrapMechanism | None = None, *, refresh: bool = False) -> Capabilities:
         """What this token can do, found by trying it with session objects (nothing is left
-        on the token); see :mod:`vault.hsm.probe`. Cached per module, token model and
-        firmware, and wrap mechanism."""
-        return probing.probe(self, wrap_mechanism, refresh=refresh)
+        on the token; failures are recorded, never raised); see :mod:`vault.hsm.probe`.
+        Cached per module, token model and firmware, and wrap mechanism (default: the
+        session's)."""
+        return probing.probe(self, wrap_mechanism or self.wrap_mechanism, refresh=refresh)

@@ -58,7 +58,7 @@ def ecdsa_hash(algorithm: KeyAlgorithm) -> hashes.HashAlgorithm:
 def ec_point_raw(algorithm: KeyAlgorithm, value: bytes) -> bytes:
     """The raw point from a CKA_EC_POINT value.
 
-    PKCS#11 says CKA_EC_POINT is a DER OCTET STRING (SoftHSM: ``04 41 04...``); some modules
+    PKCS#11 says CKA_EC_POINT is a DER OCTET STRING (the practice token: ``04 41 04...``); some modules
     return the raw point. A raw point has exactly the expected length, which tells them apart.
     """
     want = _POINT_LEN[algorithm]
@@ -169,7 +169,7 @@ def verify_signature(public_pem: str | bytes, algorithm: KeyAlgorithm, data: byt
 def der_trim(data: bytes) -> bytes:
     """``data`` cut to the length its outer DER header announces.
 
-    SoftHSM 2.6.1 zero-pads key data to a multiple of 8 before RFC 5649 wrapping, so an
+    The practice token zero-pads key data to a multiple of 8 before RFC 5649 wrapping, so an
     unwrapped PKCS#8 carries 0..7 trailing zero bytes. Anything other than zeros after the
     DER, or a header that claims more than there is, is refused.
     """
@@ -192,7 +192,7 @@ def unwrap_offline(kek: bytes | Secret, blob: bytes, algorithm: KeyAlgorithm) ->
     """Break-glass unwrap of a backup blob with any RFC 5649 implementation (here: cryptography).
 
     Returns the raw 32-byte AES key, or for a key pair the exact PKCS#8 PrivateKeyInfo DER
-    (SoftHSM's zero padding trimmed by the DER length), checked to load as a private key of
+    (the practice token's zero padding trimmed by the DER length), checked to load as a private key of
     ``algorithm``. Raises :class:`vault.errors.WrappedKeyInvalid` for a wrong KEK, a damaged
     blob or a key of another algorithm.
     """

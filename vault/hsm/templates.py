@@ -1,8 +1,8 @@
 """Explicit PKCS#11 attribute templates, one comment per attribute.
 
-Nothing is left to a library or token default: python-pkcs11 and SoftHSM disagree on
+Nothing is left to a library or token default: python-pkcs11 and the practice token disagree on
 several (``create_object`` and ``C_UnwrapKey`` default CKA_SENSITIVE to False, python-pkcs11
-puts ENCRYPT/VERIFY/WRAP into private-key unwrap templates, which SoftHSM rejects). The
+puts ENCRYPT/VERIFY/WRAP into private-key unwrap templates, which the practice token rejects). The
 templates are merged over python-pkcs11's own (every key in ours wins), and
 ``pkcs11.DEFAULT`` removes an attribute from the template altogether.
 """
@@ -61,7 +61,7 @@ def secret_key(label: str, key_id: bytes, *, store: bool, backup: bool, purpose:
         A.PRIVATE: True,  # invisible without a user login
         A.SENSITIVE: True,  # CKA_VALUE is never revealed in clear
         A.EXTRACTABLE: backup,  # may leave the HSM only wrapped, and only if it is backed up
-        A.MODIFIABLE: False,  # attributes are fixed (SoftHSM still allows EXTRACTABLE True->False)
+        A.MODIFIABLE: False,  # attributes are fixed (the practice token still allows EXTRACTABLE True->False)
         A.ENCRYPT: True,  # a data-encryption master key; also gives the KCV after a restore
         A.DECRYPT: True,  # ... and its inverse
         A.SIGN: False,  # no MACs with a master key
@@ -120,6 +120,39 @@ def private_key(algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bo
     }
 
 
+#: Capability attributes a fallback may leave to the token when they only forbid (value False).
+_PROHIBITIONS = (A.ENCRYPT, A.DECRYPT, A.WRAP, A.UNWRAP, A.SIGN, A.VERIFY, A.DERIVE)
+
+#: The order generation falls back in when a token rejects the attribute combination of a
+#: generation template (CKR_TEMPLATE_INCONSISTENT, CKR_ATTRIBUTE_TYPE_INVALID,
+#: CKR_ATTRIBUTE_VALUE_INVALID, or the CKR_GENERAL_ERROR tpm2-pkcs11 answers a public template
+#: with VERIFY=True, ENCRYPT=False with):
+#:
+#: 1. ``explicit``: every attribute stated, as above.
+#: 2. ``public-defaults``: the public half states only what it must allow (VERIFY, or WRAP
+#:    for a transport key) and its key parameters; its prohibitions and MODIFIABLE are left to
+#:    the token.
+#: 3. ``capability-defaults``: no half states a prohibition or MODIFIABLE; what a key must be
+#:    (TOKEN, PRIVATE, SENSITIVE, EXTRACTABLE, its one allowed use, key parameters) is always
+#:    stated.
+#:
+#: A fallback never weakens a key silently: the post-generation checks (vault.hsm.generation
+#: and vault.hsm.purposes) read every attribute back, so a token that defaults a prohibition
+#: to True makes a key that is refused and destroyed at once.
+TEMPLATE_FALLBACKS = ("explicit", "public-defaults", "capability-defaults")
+
+
+def fallback(variant: str, template: Template, *, public: bool) -> Template:
+    """``template`` as generation variant ``variant`` (see TEMPLATE_FALLBACKS)."""
+    if variant == "explicit" or (variant == "public-defaults" and not public):
+        return template
+    relaxed = dict(template)
+    for attribute in (*_PROHIBITIONS, A.MODIFIABLE):
+        if attribute in relaxed and relaxed[attribute] is False:
+            relaxed[attribute] = pkcs11.DEFAULT  # removed from the template: the token decides
+    return relaxed
+
+
 def wrapping_key(kek: bytes) -> Template:
     """The backup KEK, imported as a session object that can only wrap and unwrap."""
     return {
@@ -150,7 +183,7 @@ def unwrapped_secret_key(label: str, key_id: bytes, *, store: bool, extractable:
         A.ID: key_id,  # the original CKA_ID
         A.TOKEN: store,  # token object, or a session object for drills
         A.PRIVATE: True,  # invisible without a user login
-        A.SENSITIVE: True,  # SoftHSM defaults SENSITIVE to False after unwrap: say it
+        A.SENSITIVE: True,  # the practice token defaults SENSITIVE to False after unwrap: say it
         A.EXTRACTABLE: extractable,  # as the original: a backed-up key stays re-wrappable
         A.MODIFIABLE: False,  # fixed once made
         A.ENCRYPT: True,  # as the original; also gives the KCV (CHECK_VALUE is empty after unwrap)
@@ -175,16 +208,16 @@ def unwrapped_private_key(
         A.ID: key_id,  # the original CKA_ID
         A.TOKEN: store,  # token object, or a session object for drills
         A.PRIVATE: True,  # invisible without a user login
-        A.SENSITIVE: True,  # SoftHSM defaults SENSITIVE to False after unwrap: say it
+        A.SENSITIVE: True,  # the practice token defaults SENSITIVE to False after unwrap: say it
         A.EXTRACTABLE: extractable,  # as the original
         A.MODIFIABLE: False,  # fixed once made
         A.SIGN: True,  # as the original
         A.DECRYPT: False,  # as the original
         A.UNWRAP: False,  # as the original
         A.DERIVE: False,  # as the original
-        A.ENCRYPT: pkcs11.DEFAULT,  # public-key attribute: SoftHSM rejects it here (AttributeTypeInvalid)
-        A.VERIFY: pkcs11.DEFAULT,  # public-key attribute: SoftHSM rejects it here
-        A.WRAP: pkcs11.DEFAULT,  # public-key attribute: SoftHSM rejects it here
+        A.ENCRYPT: pkcs11.DEFAULT,  # public-key attribute: the practice token rejects it here (AttributeTypeInvalid)
+        A.VERIFY: pkcs11.DEFAULT,  # public-key attribute: the practice token rejects it here
+        A.WRAP: pkcs11.DEFAULT,  # public-key attribute: the practice token rejects it here
     }
 
 

@@ -6,12 +6,12 @@ that public key as a session object and, inside its HSM:
 
 1. generates an ephemeral AES-256 key (session object);
 2. wraps it under the transport public key with RSA-OAEP (CKM_RSA_PKCS_OAEP; SHA-256 where the
-   token accepts it, else SHA-1: SoftHSM 2.6 implements OAEP with SHA-1 only);
+   token accepts it, else SHA-1: the practice token implements OAEP with SHA-1 only);
 3. wraps the key being sent under the ephemeral key with the vault's AES key wrap (RFC 5649);
 4. destroys both session objects.
 
 This is what CKM_RSA_AES_KEY_WRAP does in one call; that mechanism is used by neither side
-today: SoftHSM 2.6 does not offer it and python-pkcs11 has no parameter type for it. The
+today: the practice token does not offer it and python-pkcs11 has no parameter type for it. The
 token's mechanism list is asked (``offers_rsa_aes_key_wrap``) and recorded in the file.
 The receiver unwraps the ephemeral key with its transport private key, then the sent key with
 the same checks as a restore (vault.hsm.unwrap: KCV, or public key and a test signature).

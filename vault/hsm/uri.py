@@ -1,8 +1,11 @@
 """PKCS#11 URIs (RFC 7512) as token selectors.
 
 Only the attributes that identify a *token* are accepted: ``token`` (the label),
-``serial``, ``manufacturer`` and ``model``. Everything else is refused with a message that
-says why: slot attributes (slot ids change whenever the library is re-initialised), object
+``serial``, ``manufacturer`` and ``model``, and ``slot-id`` only next to ``token`` or
+``serial``: it tells apart tokens that are otherwise alike (tpm2-pkcs11 gives every token
+the same serial) but never selects on its own, because some modules (the practice token's) renumber slots
+whenever the library is re-initialised. Everything else is refused with a message that
+says why: other slot attributes, object
 attributes (this selects a token, not a key), library/module attributes (the module is
 configured, not chosen per URI) and PINs (a PIN never goes into a URI, a file or a log).
 """
@@ -26,7 +29,6 @@ _SCHEME = "pkcs11:"
 _PCT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _FIELDS = {"token": "token", "serial": "serial", "manufacturer": "manufacturer", "model": "model"}
 _REFUSED = {
-    "slot-id": "slots change id whenever the library is re-initialised; select the token by label or serial",
     "slot-description": "select the token by label or serial, not by its slot",
     "slot-manufacturer": "select the token by label or serial, not by its slot",
     "object": "it names a key, not a token; keys are chosen by label inside the console",
@@ -50,6 +52,7 @@ class TokenUri:
     serial: str | None = None
     manufacturer: str | None = None
     model: str | None = None
+    slot_id: int | None = None
 
     def matches(self, label: str, serial: str, manufacturer: str, model: str) -> bool:
         return all(
@@ -63,7 +66,7 @@ class TokenUri:
         )
 
     def describe(self) -> str:
-        return format_uri(self.token, self.serial, self.manufacturer, self.model)
+        return format_uri(self.token, self.serial, self.manufacturer, self.model, self.slot_id)
 
 
 def _decode(name: str, raw: str) -> str:
@@ -101,18 +104,30 @@ def parse_token_uri(text: str) -> TokenUri:
         seen.add(name)
         if where == "path" and name in _FIELDS:
             fields[_FIELDS[name]] = _decode(name, raw)
+        elif where == "path" and name == "slot-id":
+            value = _decode(name, raw)
+            if not value.isdigit():
+                raise TokenUriInvalid("The slot-id is a decimal number.")
+            fields["slot_id"] = int(value)
         elif name in _REFUSED:
             raise TokenUriInvalid(f"The attribute '{name}' is not accepted: {_REFUSED[name]}.")
         else:
             raise TokenUriInvalid(
-                f"Unknown or unsupported attribute '{name}'; accepted: token, serial, manufacturer, model."
+                f"Unknown or unsupported attribute '{name}'; accepted: token, serial, manufacturer, model, slot-id."
             )
+    if "slot_id" in fields and not ({"token", "serial"} & fields.keys()):
+        raise TokenUriInvalid(
+            "The attribute 'slot-id' is not accepted alone: slot ids change when some modules are "
+            "re-initialised; it only tells apart tokens that token= and serial= name alike."
+        )
     return TokenUri(**fields)
 
 
 def format_uri(
-    token: str | None = None, serial: str | None = None, manufacturer: str | None = None, model: str | None = None
+    token: str | None = None, serial: str | None = None, manufacturer: str | None = None, model: str | None = None,
+    slot_id: int | None = None,
 ) -> str:
     """The RFC 7512 URI for the given token attributes (percent-encoded)."""
-    pairs = [("token", token), ("manufacturer", manufacturer), ("model", model), ("serial", serial)]
+    pairs = [("token", token), ("manufacturer", manufacturer), ("model", model), ("serial", serial),
+             ("slot-id", None if slot_id is None else str(slot_id))]
     return _SCHEME + ";".join(f"{k}={quote(v, safe='')}" for k, v in pairs if v is not None)

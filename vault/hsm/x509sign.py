@@ -3,7 +3,7 @@
 The TBS is built and checked elsewhere (vault.pki); here it is only signed, and the signature
 is checked in software against the key's public half before it is returned.
 
-Mechanisms, chosen so that they are portable (every PKCS#11 token has the raw ones; SoftHSM
+Mechanisms, chosen so that they are portable (every PKCS#11 token has the raw ones; the practice token
 2.6 has no CKM_ECDSA_SHA*):
 
 * ECDSA: the hash is done in software, the token signs the digest with CKM_ECDSA, the raw

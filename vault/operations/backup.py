@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import tee
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vault import crashpoint
 from vault.backup.format import FORMAT_VERSION, BundleHeader, BundleWriter, KeyEntry, kek_check_value
@@ -34,6 +35,9 @@ from vault.operations.bundles import TEST_UNWRAP_BATCH, open_verified
 from vault.operations.keys import BACKED_UP_STATES
 from vault.operations.quorum import ActiveQuorum
 from vault.store.records import BackupDecision, BackupRecord, KeyRecord, NewBackup
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 NO_CEREMONY = "outside-a-ceremony"
 #: Key records read from the database per query.
@@ -52,12 +56,12 @@ class BackupResult:
     keys_test_unwrapped: int
 
 
-def iter_keys_to_back_up(vault) -> Iterator[KeyRecord]:
+def iter_keys_to_back_up(vault: Vault) -> Iterator[KeyRecord]:
     """Every key a backup holds (backed-up decision, not destroyed or compromised), a page at a time."""
     return vault.store.iter_keys(BACKED_UP_STATES, backup=BackupDecision.BACKED_UP, page=KEY_PAGE)
 
 
-def keys_to_back_up(vault) -> list[KeyRecord]:
+def keys_to_back_up(vault: Vault) -> list[KeyRecord]:
     """Every key a backup holds: backed-up decision, not destroyed or compromised."""
     return list(iter_keys_to_back_up(vault))
 
@@ -130,7 +134,7 @@ def _write_entries(
 
 
 def write_backup(
-    vault,
+    vault: Vault,
     session: HsmSession,
     quorum: ActiveQuorum,
     path: Path,

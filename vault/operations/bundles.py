@@ -6,6 +6,7 @@ import hmac
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vault.backup.format import BundleHeader, KeyEntry, VerifiedEntries, inspect_bundle, iter_verified_entries
 from vault.errors import BundleCorrupt, BundleForeign, HsmCheckFailed, VaultError, WrappedKeyInvalid
@@ -14,6 +15,9 @@ from vault.operations._common import pem_to_der
 from vault.operations.quorum import ActiveQuorum
 from vault.secret import Secret
 from vault.store.records import KeyRecord
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 
 TEST_UNWRAP_BATCH = 256
@@ -113,7 +117,7 @@ def batches(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def with_records(vault, entries: Iterable[KeyEntry]) -> Iterator[tuple[KeyEntry, KeyRecord | None]]:
+def with_records(vault: Vault, entries: Iterable[KeyEntry]) -> Iterator[tuple[KeyEntry, KeyRecord | None]]:
     """Each entry with the database's record of its label (None: unknown), looked up
     ``LOOKUP_BATCH`` entries per query, so that memory does not grow with the bundle."""
     for batch in batches(entries, LOOKUP_BATCH):

@@ -13,9 +13,13 @@ that key undrilled. So every drill is compared with the keys a backup must hold 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vault.store.records import DrillRecord
 from vault.store.records import DrillResult as DrillStatus
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 LISTED = 20  # labels named in a message or ledger event; the count is always complete
 
@@ -40,13 +44,13 @@ class Coverage:
         return f"holds {self.held} of {self.current} current keys; not: {names}"
 
 
-def _current(vault) -> dict[int, str]:
+def _current(vault: Vault) -> dict[int, str]:
     from vault.operations.backup import iter_keys_to_back_up
 
     return {k.id: k.label for k in iter_keys_to_back_up(vault)}
 
 
-def coverage_of(vault, backup_id: int, current: dict[int, str] | None = None) -> Coverage:
+def coverage_of(vault: Vault, backup_id: int, current: dict[int, str] | None = None) -> Coverage:
     """Which of the current keys the bundle of ``backup_id`` holds (from the backup's key list)."""
     current = _current(vault) if current is None else current
     held = {k.key_id for k in vault.store.backup_keys(backup_id)}
@@ -63,7 +67,7 @@ class DrillStanding:
     last_passed_coverage: Coverage | None  # what that last passed drill's bundle lacks now
 
 
-def standing(vault) -> DrillStanding:
+def standing(vault: Vault) -> DrillStanding:
     current = _current(vault)
     passed = [d for d in vault.store.list_drills() if d.result is DrillStatus.OK]
     passed.sort(key=lambda d: (d.ended_at, d.id))

@@ -20,7 +20,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TYPE_CHECKING
 
 from vault.backup.outfile import WriteOnceFile, check_folder, output_failed, refuse_existing
 from vault.envelope import format as fmt
@@ -30,6 +30,9 @@ from vault.operations._common import ACTOR
 from vault.operations.keys import resolve_key, token_key
 from vault.store.records import KeyRecord
 from vault.types import KeyPurpose, KeyState
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 DECRYPTING_STATES = frozenset({KeyState.ACTIVE, KeyState.SUSPENDED, KeyState.DEACTIVATED})
 
@@ -43,7 +46,7 @@ class EnvelopeResult:
     file_id: str
 
 
-def encryption_key(vault, ref: str) -> KeyRecord:
+def encryption_key(vault: Vault, ref: str) -> KeyRecord:
     """The version that protects new data: active, purpose wrap, within its cryptoperiod."""
     key = resolve_key(vault, ref)
     if key.purpose is not KeyPurpose.WRAP:
@@ -58,7 +61,7 @@ def encryption_key(vault, ref: str) -> KeyRecord:
     return key
 
 
-def decryption_key(vault, header: fmt.Header) -> KeyRecord:
+def decryption_key(vault: Vault, header: fmt.Header) -> KeyRecord:
     """The version the header names, if the vault lets it decrypt."""
     key = resolve_key(vault, header.key_ref)
     if key.fingerprint != header.key_fingerprint:
@@ -188,7 +191,7 @@ def _check_paths(src: Path, dst: Path) -> None:
     check_folder(Path(dst))
 
 
-def encrypt_file(vault, session, ref: str, src: Path, dst: Path, *, chunk_size: int = fmt.DEFAULT_CHUNK,
+def encrypt_file(vault: Vault, session, ref: str, src: Path, dst: Path, *, chunk_size: int = fmt.DEFAULT_CHUNK,
                  ceremony_id: str | None = None, actor: str = ACTOR) -> EnvelopeResult:
     key = encryption_key(vault, ref)
     _check_paths(src, dst)
@@ -198,7 +201,7 @@ def encrypt_file(vault, session, ref: str, src: Path, dst: Path, *, chunk_size: 
                      source=str(Path(src).resolve()))
 
 
-def decrypt_file(vault, session, src: Path, dst: Path, *, ceremony_id: str | None = None,
+def decrypt_file(vault: Vault, session, src: Path, dst: Path, *, ceremony_id: str | None = None,
                  actor: str = ACTOR) -> EnvelopeResult:
     _check_paths(src, dst)
     with open(src, "rb") as stream:
@@ -207,7 +210,7 @@ def decrypt_file(vault, session, src: Path, dst: Path, *, ceremony_id: str | Non
                      source=str(Path(src).resolve()), key_state=key.state.value)
 
 
-def rewrap_file(vault, session, src: Path, dst: Path, *, ceremony_id: str | None = None,
+def rewrap_file(vault: Vault, session, src: Path, dst: Path, *, ceremony_id: str | None = None,
                 actor: str = ACTOR) -> EnvelopeResult:
     """The file re-protected under the newest active version of its key, the body unchanged."""
     _check_paths(src, dst)
@@ -236,7 +239,7 @@ def rewrap_file(vault, session, src: Path, dst: Path, *, ceremony_id: str | None
                      source=str(Path(src).resolve()), previous_key=old.ref)
 
 
-def _recorded(vault, action, key_ref, dst, sha, size, header, ceremony_id, actor, **extra) -> EnvelopeResult:
+def _recorded(vault: Vault, action, key_ref, dst, sha, size, header, ceremony_id, actor, **extra) -> EnvelopeResult:
     path = str(Path(dst).resolve())
     try:
         vault.ledger.append(action, {"key": key_ref, "path": path, "sha256": sha, "size": size,
@@ -247,7 +250,7 @@ def _recorded(vault, action, key_ref, dst, sha, size, header, ceremony_id, actor
     return EnvelopeResult(key_ref, path, sha, size, header.file_id.hex())
 
 
-def raise_min_decryption_version(vault, name: str, version: int, *, ceremony_id: str | None = None,
+def raise_min_decryption_version(vault: Vault, name: str, version: int, *, ceremony_id: str | None = None,
                                  actor: str = ACTOR):
     """Versions below ``version`` stop decrypting (never lowered again)."""
     before = vault.store.get_key_name(resolve_key(vault, name).name)

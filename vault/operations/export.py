@@ -17,6 +17,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -29,6 +30,9 @@ from vault.operations.keys import DESTROYED_STATES, resolve_key
 from vault.pgpwords import words_for
 from vault.store.records import KeyRecord
 from vault.types import KeyAlgorithm
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 
 class ExportFormat(enum.Enum):
@@ -121,7 +125,7 @@ def _kcv_statement(key: KeyRecord) -> bytes:
     }, indent=2, sort_keys=True) + "\n").encode()
 
 
-def public_spki(vault, key: KeyRecord, session=None) -> bytes:
+def public_spki(vault: Vault, key: KeyRecord, session=None) -> bytes:
     """The SPKI DER of ``key`` read from its token (a public session unless ``session`` is given),
     checked against the fingerprint recorded at generation."""
     from vault.operations.keys import token_key
@@ -141,7 +145,7 @@ def public_spki(vault, key: KeyRecord, session=None) -> bytes:
     return der
 
 
-def export_key(vault, ref: str, fmt: str | None = None, out: Path | None = None, *, session=None,
+def export_key(vault: Vault, ref: str, fmt: str | None = None, out: Path | None = None, *, session=None,
                ceremony_id: str | None = None, actor: str = ACTOR) -> ExportResult:
     """Export ``ref`` (NAME or NAME@VERSION) in ``fmt``; written once to ``out`` (None: returned only)."""
     key = resolve_key(vault, ref)

@@ -9,6 +9,7 @@ the token confirmed the objects are gone, so a failed destroy leaves the row unc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vault import crashpoint
 from vault.errors import (
@@ -28,6 +29,9 @@ from vault.cryptoperiods import cryptoperiod_days
 from vault.keynames import check_name, token_label
 from vault.types import KeyAlgorithm, KeyPurpose, KeyState, transition_allowed
 
+if TYPE_CHECKING:
+    from vault.vault import Vault
+
 #: States whose keys every backup includes (a destroyed or compromised key is never re-backed-up).
 BACKED_UP_STATES = frozenset({KeyState.PRE_ACTIVATION, KeyState.ACTIVE, KeyState.SUSPENDED, KeyState.DEACTIVATED})
 DESTROYED_STATES = frozenset({KeyState.DESTROYED, KeyState.DESTROYED_COMPROMISED})
@@ -42,12 +46,12 @@ class DestructionRecord:
     backups_holding: tuple[BackupRecord, ...]
 
 
-def _key_row(vault, label: str) -> KeyRecord:
+def _key_row(vault: Vault, label: str) -> KeyRecord:
     """The key addressed by ``label``: ``name``, ``name@N`` or a token label."""
     return resolve_key(vault, label)
 
 
-def resolve_key(vault, ref: str) -> KeyRecord:
+def resolve_key(vault: Vault, ref: str) -> KeyRecord:
     """``name`` (the newest active version), ``name@N``, or a token label -> its record."""
     try:
         return vault.store.resolve_key(ref)
@@ -74,7 +78,7 @@ def token_key(session: HsmSession, record: KeyRecord) -> KeyObject:
 
 # --- generation --------------------------------------------------------------------------------
 def preflight_generate(
-    vault,
+    vault: Vault,
     session: HsmSession,
     label: str,
     algorithm: KeyAlgorithm,
@@ -124,7 +128,7 @@ def _require_no_backup_reason(label: str, reason: str | None) -> str:
 
 
 def generate_key(
-    vault,
+    vault: Vault,
     session: HsmSession,
     label: str,
     algorithm: KeyAlgorithm,
@@ -196,7 +200,7 @@ def _purpose(purpose: KeyPurpose | str | None, algorithm: KeyAlgorithm) -> KeyPu
     return chosen
 
 
-def _record_new_key(vault, session, key: KeyObject, backup: bool, reason, ceremony_id, actor, *,
+def _record_new_key(vault: Vault, session, key: KeyObject, backup: bool, reason, ceremony_id, actor, *,
                     purpose: KeyPurpose, activate_after: str | None, days: int) -> KeyRecord:
     record = vault.store.add_key(
         key.label,
@@ -241,7 +245,7 @@ def _key_details(record: KeyRecord) -> dict:
 
 # --- rotation ----------------------------------------------------------------------------------
 def rotate_key(
-    vault,
+    vault: Vault,
     session: HsmSession,
     label: str,
     *,
@@ -295,7 +299,7 @@ def rotate_key(
 
 # --- state changes without the HSM -------------------------------------------------------------
 def change_key_state(
-    vault, label: str, new_state: KeyState, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR
+    vault: Vault, label: str, new_state: KeyState, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR
 ) -> KeyRecord:
     """Suspend, reactivate or deactivate a key (any allowed SP 800-57 transition but destruction)."""
     new_state = KeyState(new_state)
@@ -320,7 +324,7 @@ def change_key_state(
 
 
 def compromise_key(
-    vault, label: str, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR
+    vault: Vault, label: str, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR
 ) -> KeyRecord:
     """Mark a key (a pair: both halves, one record) compromised, with the reason and the time.
 
@@ -355,7 +359,7 @@ def _check_transition(record: KeyRecord, new_state: KeyState) -> None:
 
 # --- destruction -------------------------------------------------------------------------------
 def destroy_key(
-    vault,
+    vault: Vault,
     session: HsmSession,
     label: str,
     *,

@@ -17,6 +17,7 @@ Rules, as the engine enforces them (the schema's transition trigger is the backs
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from vault.errors import KeyExpired, NotYetActive, TransitionRefused
 from vault.operations._common import ACTOR, require_reason
@@ -25,14 +26,17 @@ from vault.store.clock import iso
 from vault.store.records import KeyRecord
 from vault.types import KeyState, RevocationReason
 
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
-def _now(vault, now: datetime | str | None) -> str:
+
+def _now(vault: Vault, now: datetime | str | None) -> str:
     if isinstance(now, str):
         return now
     return iso(now) if now is not None else vault.store.now()
 
 
-def _move(vault, record: KeyRecord, new_state: KeyState, *, reason: str, ceremony_id, actor, action: str,
+def _move(vault: Vault, record: KeyRecord, new_state: KeyState, *, reason: str, ceremony_id, actor, action: str,
           revocation: RevocationReason | None = None, details: dict | None = None) -> KeyRecord:
     _check_transition(record, new_state)
     with vault.store.atomic():
@@ -46,7 +50,7 @@ def _move(vault, record: KeyRecord, new_state: KeyState, *, reason: str, ceremon
     return updated
 
 
-def activate_key(vault, ref: str, *, reason: str = "activated by an activate ceremony", now: datetime | None = None,
+def activate_key(vault: Vault, ref: str, *, reason: str = "activated by an activate ceremony", now: datetime | None = None,
                  ceremony_id: str | None = None, actor: str = ACTOR) -> KeyRecord:
     """pre-activation -> active, on or after the key's activation date; its cryptoperiod starts."""
     record = resolve_key(vault, ref)
@@ -61,13 +65,13 @@ def activate_key(vault, ref: str, *, reason: str = "activated by an activate cer
                  details={"activate_after": record.activate_after})
 
 
-def suspend_key(vault, ref: str, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR) -> KeyRecord:
+def suspend_key(vault: Vault, ref: str, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR) -> KeyRecord:
     record = resolve_key(vault, ref)
     return _move(vault, record, KeyState.SUSPENDED, reason=require_reason(reason, f"Suspending {record.ref}"),
                  ceremony_id=ceremony_id, actor=actor, action="key.suspended")
 
 
-def reactivate_key(vault, ref: str, *, reason: str, now: datetime | None = None, ceremony_id: str | None = None,
+def reactivate_key(vault: Vault, ref: str, *, reason: str, now: datetime | None = None, ceremony_id: str | None = None,
                    actor: str = ACTOR) -> KeyRecord:
     record = resolve_key(vault, ref)
     if record.state is not KeyState.SUSPENDED:
@@ -79,7 +83,7 @@ def reactivate_key(vault, ref: str, *, reason: str, now: datetime | None = None,
                  ceremony_id=ceremony_id, actor=actor, action="key.reactivated")
 
 
-def deactivate_key(vault, ref: str, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR) -> KeyRecord:
+def deactivate_key(vault: Vault, ref: str, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR) -> KeyRecord:
     """active or suspended -> deactivated, no successor: it still verifies or decrypts what it protected."""
     record = resolve_key(vault, ref)
     return _move(vault, record, KeyState.DEACTIVATED, reason=require_reason(reason, f"Deactivating {record.ref}"),
@@ -93,7 +97,7 @@ def revoke_target(record: KeyRecord, reason: RevocationReason) -> KeyState:
     return KeyState.DEACTIVATED
 
 
-def revoke_key(vault, ref: str, reason: RevocationReason | str, *, note: str, ceremony_id: str | None = None,
+def revoke_key(vault: Vault, ref: str, reason: RevocationReason | str, *, note: str, ceremony_id: str | None = None,
                actor: str = ACTOR) -> KeyRecord:
     """Revoke with a KMIP reason code; ``note`` says what happened (the ledger keeps both)."""
     try:
@@ -112,7 +116,7 @@ def revoke_key(vault, ref: str, reason: RevocationReason | str, *, note: str, ce
                  details={"revocation_reason": reason.value, "kmip_reason_code": reason.kmip_code})
 
 
-def destroy_any_key(vault, session, ref: str, *, reason: str = "destroyed by a destroy ceremony",
+def destroy_any_key(vault: Vault, session, ref: str, *, reason: str = "destroyed by a destroy ceremony",
                     ceremony_id: str | None = None, actor: str = ACTOR):
     """Destroy a key from any state but a destroyed one: active or suspended keys are deactivated
     first (recorded as its own transition), then destroyed. Returns the DestructionRecord."""

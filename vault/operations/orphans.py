@@ -10,14 +10,19 @@ object another tool put on the token is never taken for a vault key; it can only
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vault.errors import HsmCheckFailed, KeyNotFound
 from vault.hsm import HsmSession, KeyObject
 from vault.operations._common import ACTOR
 from vault.store.records import BackupDecision, KeyRecord
 from vault.types import KeyAlgorithm, KeyState
 
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
-def orphan_labelled(vault, session: HsmSession, label: str) -> KeyObject | None:
+
+def orphan_labelled(vault: Vault, session: HsmSession, label: str) -> KeyObject | None:
     """The object labelled ``label`` on the token if no key record names it, else None."""
     try:
         key = session.get_key(label)
@@ -27,7 +32,7 @@ def orphan_labelled(vault, session: HsmSession, label: str) -> KeyObject | None:
     return None if known is not None and known.cka_id == key.key_id else key
 
 
-def adopt_generated(vault, session: HsmSession, key: KeyObject, intent: dict, *, ceremony_id: str,
+def adopt_generated(vault: Vault, session: HsmSession, key: KeyObject, intent: dict, *, ceremony_id: str,
                     actor: str = ACTOR) -> KeyRecord:
     """Record the orphan a crashed generate-key made, as that step would have (active, v1)."""
     _require_matches(key, intent)
@@ -46,7 +51,7 @@ def adopt_generated(vault, session: HsmSession, key: KeyObject, intent: dict, *,
     return record
 
 
-def adopt_rotated(vault, session: HsmSession, key: KeyObject, intent: dict, *, ceremony_id: str,
+def adopt_rotated(vault: Vault, session: HsmSession, key: KeyObject, intent: dict, *, ceremony_id: str,
                   actor: str = ACTOR) -> tuple[KeyRecord, KeyRecord]:
     """Record the orphan a crashed rotate-key made as the lineage's next version."""
     _require_matches(key, intent)
@@ -60,7 +65,7 @@ def adopt_rotated(vault, session: HsmSession, key: KeyObject, intent: dict, *, c
     return vault.store.get_key(old.id), new
 
 
-def destroy_orphan(vault, session: HsmSession, key: KeyObject, *, reason: str, ceremony_id: str,
+def destroy_orphan(vault: Vault, session: HsmSession, key: KeyObject, *, reason: str, ceremony_id: str,
                    actor: str = ACTOR) -> None:
     """Destroy an object no key record names (after the typed confirmation the caller asked for)."""
     if vault.store.keys_by_labels([key.label]).get(key.label) is not None and \
@@ -80,7 +85,7 @@ def destroy_orphan(vault, session: HsmSession, key: KeyObject, *, reason: str, c
                         actor=actor, ceremony_id=ceremony_id)  # fmt: skip
 
 
-def finish_destruction(vault, record: KeyRecord, intent: dict, *, token_serial: str, ceremony_id: str,
+def finish_destruction(vault: Vault, record: KeyRecord, intent: dict, *, token_serial: str, ceremony_id: str,
                        actor: str = ACTOR) -> KeyRecord:
     """The HSM destroyed the key, the crash came before the tombstone: write it now."""
     target = KeyState.DESTROYED_COMPROMISED if record.state is KeyState.COMPROMISED else KeyState.DESTROYED

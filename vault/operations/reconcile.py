@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from vault.errors import TokenDisagrees
 from vault.hsm import HsmSession, KeyObject
 from vault.operations.keys import DESTROYED_STATES
 from vault.store.records import KeyRecord
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +59,7 @@ class ReconcileReport:
         return "; ".join(parts) + "."
 
 
-def reconcile(vault, session: HsmSession | None) -> ReconcileReport:
+def reconcile(vault: Vault, session: HsmSession | None) -> ReconcileReport:
     """Token objects unknown to the database, and database keys (not destroyed) missing from the token."""
     records = vault.store.list_keys()
     live = [r for r in records if r.state not in DESTROYED_STATES]
@@ -83,7 +87,7 @@ def reconcile(vault, session: HsmSession | None) -> ReconcileReport:
                            tuple(elsewhere), len(live), tuple(copies))  # fmt: skip
 
 
-def require_agreement(vault, session: HsmSession, *, explained: frozenset[str] = frozenset()) -> ReconcileReport:
+def require_agreement(vault: Vault, session: HsmSession, *, explained: frozenset[str] = frozenset()) -> ReconcileReport:
     """Reconcile and stop (``TokenDisagrees``, naming each difference and the way out) unless the
     token and the database agree. ``explained``: labels of orphans the running step's own intent
     accounts for (it resolves them itself). Read-only: nothing is changed either way."""

@@ -36,6 +36,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vault.errors import HsmCheckFailed, PinIncorrect, ShareRetired, StoreError, VaultError
 from vault.hsm import HsmSession
@@ -46,9 +47,12 @@ from vault.operations.token import PINS_QUORUM, SETTING_PINS, SETTING_SERIAL, pr
 from vault.secret import Secret
 from vault.store.records import ShareSetRecord, ShareSetStatus
 
+if TYPE_CHECKING:
+    from vault.vault import Vault
+
 
 def rebackup_all(
-    vault,
+    vault: Vault,
     session: HsmSession,
     new_quorum: ActiveQuorum,
     path: Path,
@@ -64,7 +68,7 @@ def rebackup_all(
 
 
 def retire_share_set(
-    vault, share_set_id: int, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR
+    vault: Vault, share_set_id: int, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR
 ) -> ShareSetRecord:
     """Retire a share set (its shares then open nothing new), with the reason in the ledger.
 
@@ -116,7 +120,7 @@ class InterruptedReshare:
     started_at: str
 
 
-def interrupted(vault) -> InterruptedReshare | None:
+def interrupted(vault: Vault) -> InterruptedReshare | None:
     """The reshare whose switch was cut off (the marker is set), if any."""
     raw = vault.store.get_setting(MARKER)
     if not raw:
@@ -132,7 +136,7 @@ def _noop(point: str) -> None:
 
 
 def reshare(
-    vault,
+    vault: Vault,
     quorum: ActiveQuorum,
     new_qs: Secret,
     path: Path,
@@ -208,14 +212,14 @@ def reshare(
     return ReshareResult(backup, new_set, retired, True)
 
 
-def _token_key_count(vault, serial: str) -> int:
+def _token_key_count(vault: Vault, serial: str) -> int:
     """Objects the database expects on the token: every recorded key on it not destroyed."""
     from vault.operations.keys import DESTROYED_STATES
 
     return sum(1 for k in vault.store.list_keys() if k.token_serial == serial and k.state not in DESTROYED_STATES)
 
 
-def _roll_back(vault, quorum, new_quorum, serial, rekeyed, path, inode, new_set, exc, ceremony_id, actor) -> None:
+def _roll_back(vault: Vault, quorum, new_quorum, serial, rekeyed, path, inode, new_set, exc, ceremony_id, actor) -> None:
     """Back to the OLD state after a failure in steps 2-4 (T2 itself was rolled back by SQLite)."""
     if rekeyed:
         try:
@@ -245,7 +249,7 @@ def _serial(serial: str):
     return TokenSelector(serial=serial)
 
 
-def resolve_interrupted_reshare(vault, quorum: ActiveQuorum, *, ceremony_id: str | None = None,
+def resolve_interrupted_reshare(vault: Vault, quorum: ActiveQuorum, *, ceremony_id: str | None = None,
                                 actor: str = ACTOR) -> str | None:
     """After a crash in a reshare's switch: decide by a login which state the token is in.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 
@@ -18,9 +19,13 @@ from vault.errors import (HsmCheckFailed, KeyNotActive, MechanismUnsupported, Ou
                           SignatureInvalid)
 from vault.hsm import HsmSession, verify_signature
 from vault.hsm.software import public_key_algorithm, spki_fingerprint
+from vault.inputs import SIGNATURE_BYTES, InputTooLarge, read_bounded
 from vault.operations._common import ACTOR, pem_to_der, refuse_existing
 from vault.operations.keys import _key_row, token_key
 from vault.types import KeyAlgorithm, KeyPurpose, KeyState
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 MAX_PAYLOAD_BYTES = 256 * 1024 * 1024
 
@@ -37,19 +42,23 @@ class SignResult:
     public_key_pem: str
 
 
-def _read_payload(path: Path) -> bytes:
+def _read_payload(path: Path, limit: int = MAX_PAYLOAD_BYTES) -> bytes:
+    """The whole file, read at most ``limit`` bytes far (``/dev/zero`` or a pipe is refused, not
+    read until memory runs out: vault.inputs)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_PAYLOAD_BYTES:
-            raise PayloadUnreadable(f"{path} is {size} bytes; payloads up to {MAX_PAYLOAD_BYTES} bytes are signed.",
-                                    next_step="Sign a digest or a smaller file.")  # fmt: skip
-        return path.read_bytes()
+        return read_bounded(path, limit)
+    except InputTooLarge:
+        if limit == SIGNATURE_BYTES:
+            raise PayloadUnreadable(f"Cannot read the signature {path}: it holds more than {limit} bytes, and no "
+                                    "signature is that long.", next_step="Give the signature file.") from None
+        raise PayloadUnreadable(f"{path} is larger than {limit} bytes; payloads up to {limit} bytes are signed.",
+                                next_step="Sign a digest or a smaller file.") from None  # fmt: skip
     except OSError as exc:
         raise PayloadUnreadable(f"Cannot read the payload {path}: {exc.strerror or exc}.") from None
 
 
 def sign_payload(
-    vault,
+    vault: Vault,
     session: HsmSession,
     label: str,
     payload: Path,
@@ -177,7 +186,7 @@ def read_public_key(path: Path) -> str:
 def read_signed_file(path: Path, what: str) -> bytes:
     """A payload or signature file for verification (``PayloadUnreadable`` naming it)."""
     try:
-        return _read_payload(Path(path))
+        return _read_payload(Path(path), SIGNATURE_BYTES if what == "signature" else MAX_PAYLOAD_BYTES)
     except PayloadUnreadable as exc:
         raise PayloadUnreadable(exc.message.replace("the payload", f"the {what}"), next_step=exc.next_step) from None
 
@@ -187,7 +196,7 @@ def verify_payload(
 ) -> None:
     """Check a signature made by ``sign_payload``; raises SignatureInvalid. ``algorithm`` None: from the key."""
     data = payload if isinstance(payload, bytes) else _read_payload(Path(payload))
-    sig = signature if isinstance(signature, bytes) else _read_payload(Path(signature))
+    sig = signature if isinstance(signature, bytes) else _read_payload(Path(signature), SIGNATURE_BYTES)
     if algorithm is None:
         from vault.errors import SignatureInvalid
 

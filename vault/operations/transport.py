@@ -19,12 +19,14 @@ import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from vault.errors import (LabelExists, RecordNotFound, SignatureInvalid, TransportRefused, VaultError)
 from vault.hsm import KeyObject
+from vault.inputs import SIGNATURE_BYTES, TRANSPORT_FILE_BYTES, read_bounded
 from vault.hsm import transport as hsm_transport
 from vault.hsm.software import spki_fingerprint
 from vault.operations._common import ACTOR, pem_to_der, refuse_existing
@@ -33,12 +35,15 @@ from vault.operations.signing import _write_once, sign_payload, verify_payload
 from vault.store.records import BackupDecision
 from vault.types import KeyAlgorithm, KeyPurpose, KeyState
 
+if TYPE_CHECKING:
+    from vault.vault import Vault
+
 REQUEST_TYPE = "custodian-console/import-request"
 TRANSPORT_TYPE = "custodian-console/transport"
 VAULT_NAME_SETTING = "vault.name"
 
 
-def vault_name(vault) -> str:
+def vault_name(vault: Vault) -> str:
     """How this vault is named in the files it signs (its peers pin it under that name)."""
     name = vault.store.get_setting(VAULT_NAME_SETTING)
     if not name:
@@ -50,7 +55,7 @@ def _canonical(obj: dict) -> bytes:
     return (json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n").encode()
 
 
-def _signed_file(vault, session, body: dict, signer_ref: str, out: Path, *, ceremony_id, actor) -> str:
+def _signed_file(vault: Vault, session, body: dict, signer_ref: str, out: Path, *, ceremony_id, actor) -> str:
     out = Path(out)
     sig = out.with_name(out.name + ".sig")
     refuse_existing(out)
@@ -69,7 +74,7 @@ def _read_signed(path: Path, expected_type: str) -> tuple[dict, bytes, bytes]:
     path = Path(path)
     sig = path.with_name(path.name + ".sig")
     try:
-        data, signature = path.read_bytes(), sig.read_bytes()
+        data, signature = read_bounded(path, TRANSPORT_FILE_BYTES), read_bounded(sig, SIGNATURE_BYTES)
         body = json.loads(data)
     except (OSError, ValueError):
         raise TransportRefused(f"{path} (and its signature {sig.name}) cannot be read as a {expected_type} file.",
@@ -79,7 +84,7 @@ def _read_signed(path: Path, expected_type: str) -> tuple[dict, bytes, bytes]:
     return body, data, signature
 
 
-def _verify_from_peer(vault, body: dict, data: bytes, signature: bytes, who: str) -> str:
+def _verify_from_peer(vault: Vault, body: dict, data: bytes, signature: bytes, who: str) -> str:
     """The file is signed by the pinned key of the vault it names; returns that vault's name."""
     name = str(body.get(who, ""))
     try:
@@ -101,7 +106,7 @@ def _verify_from_peer(vault, body: dict, data: bytes, signature: bytes, who: str
 
 
 # --- pinning -------------------------------------------------------------------------------------
-def pin_peer(vault, name: str, public_key_pem: str, *, ceremony_id=None, actor=ACTOR):
+def pin_peer(vault: Vault, name: str, public_key_pem: str, *, ceremony_id=None, actor=ACTOR):
     from vault.keynames import check_name
 
     check_name(name)
@@ -128,7 +133,7 @@ class RequestResult:
     sha256: str
 
 
-def make_import_request(vault, session, signer_ref: str, out: Path, *, transport_name: str = "transport",
+def make_import_request(vault: Vault, session, signer_ref: str, out: Path, *, transport_name: str = "transport",
                         ceremony_id=None, actor=ACTOR) -> RequestResult:
     refuse_existing(Path(out))
     try:
@@ -159,7 +164,7 @@ def make_import_request(vault, session, signer_ref: str, out: Path, *, transport
     return RequestResult(str(Path(out).resolve()), request_id, key.ref, key.fingerprint, sha)
 
 
-def read_request(vault, path: Path) -> dict:
+def read_request(vault: Vault, path: Path) -> dict:
     """A request verified against its vault's pinned key, with a usable transport key; raises otherwise."""
     body, data, signature = _read_signed(Path(path), REQUEST_TYPE)
     _verify_from_peer(vault, body, data, signature, "vault")
@@ -186,7 +191,7 @@ class TransportResult:
     sha256: str
 
 
-def send_key(vault, session, request_path: Path, key_ref: str, signer_ref: str, out: Path, *,
+def send_key(vault: Vault, session, request_path: Path, key_ref: str, signer_ref: str, out: Path, *,
              ceremony_id=None, actor=ACTOR) -> TransportResult:
     refuse_existing(Path(out))
     request = read_request(vault, request_path)
@@ -225,7 +230,7 @@ def send_key(vault, session, request_path: Path, key_ref: str, signer_ref: str, 
 
 
 # --- receiver: the import ----------------------------------------------------------------------------
-def read_transport(vault, path: Path) -> tuple[dict, str]:
+def read_transport(vault: Vault, path: Path) -> tuple[dict, str]:
     body, data, signature = _read_signed(Path(path), TRANSPORT_TYPE)
     sender = _verify_from_peer(vault, body, data, signature, "from")
     if body.get("to") != vault_name(vault):
@@ -234,7 +239,7 @@ def read_transport(vault, path: Path) -> tuple[dict, str]:
     return body, hashlib.sha256(data).hexdigest()
 
 
-def receive_key(vault, session, path: Path, *, ceremony_id=None, actor=ACTOR):
+def receive_key(vault: Vault, session, path: Path, *, ceremony_id=None, actor=ACTOR):
     body, sha = read_transport(vault, path)
     if vault.store.imported(body["transfer_id"]) is not None:
         raise TransportRefused(f"Transfer {body['transfer_id']} was already imported: a transport file imports "

@@ -23,6 +23,10 @@ from vault.store.schema_pki import REVOCATION_REASONS
 from vault.types import SignatureScheme
 
 
+#: The reasons a revocation here may give: revocation is final, so certificateHold is not offered.
+FINAL_REASONS = tuple(r for r in REVOCATION_REASONS if r != "certificate-hold")
+
+
 @dataclass(frozen=True, slots=True)
 class NewRevocation:
     certificate: CertificateRecord
@@ -34,10 +38,10 @@ def parse_revocation(text: str, vault, issuer: Issuer, already: list[NewRevocati
     parts = text.split()
     if len(parts) != 2:
         raise AnswerInvalid("Give the serial (hex) and the reason, separated by a space.",
-                            next_step=f"Reasons: {', '.join(REVOCATION_REASONS)}.")
+                            next_step=f"Reasons: {', '.join(FINAL_REASONS)}.")
     serial, reason = parts[0].lower().replace(":", "").lstrip("0") or "0", parts[1].lower()
     if reason not in REVOCATION_REASONS:
-        raise AnswerInvalid(f"{parts[1]!r} is not a revocation reason.", next_step=f"Use one of: {', '.join(REVOCATION_REASONS)}.")
+        raise AnswerInvalid(f"{parts[1]!r} is not a revocation reason.", next_step=f"Use one of: {', '.join(FINAL_REASONS)}.")
     matches = [c for c in vault.store.list_certificates(issuer_certificate_id=issuer.record.id) if c.serial_hex == serial]
     if not matches:
         raise AnswerInvalid(f"{issuer.record.subject} issued no certificate with serial {serial} in this vault.",
@@ -64,15 +68,6 @@ class PreparedCrl:
     tbs: bytes
     placeholder_der: bytes
     lint: LintReport
-
-    def review_lines(self) -> list[str]:
-        lines = [f"CRL number {self.crl_number} of {self.issuer.name.rfc4514_string()} (HSM key {self.issuer.key_label})",
-                 f"Profile {self.profile.name} (sha256 {self.profile.sha256}), signature {self.scheme.value}",
-                 f"This update {iso(self.this_update)}, next update {iso(self.next_update)}",
-                 f"Lists {len(self.entries)} revoked certificate(s); new now: "
-                 + (", ".join(f"{r.certificate.serial_hex} ({r.reason})" for r in self.new) or "none"),
-                 self.lint.summary()]
-        return lines + [f"  {f.describe()}" for f in self.lint.warnings]
 
 
 def prepare_crl(vault, profile: Profile, issuer: Issuer, new: list[NewRevocation], *, now: dt.datetime) -> PreparedCrl:

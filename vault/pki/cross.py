@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from vault.errors import CsrInvalid
+from vault.inputs import read_bounded
 from vault.hsm.software import spki_fingerprint
 from vault.pki.csr import check_public_key
 
@@ -30,7 +31,7 @@ class OtherRoot:
 def read_other_root(path: Path) -> OtherRoot:
     path = Path(path)
     try:
-        data = path.read_bytes()[: MAX_BYTES + 1]
+        data = read_bounded(path, MAX_BYTES)
     except OSError as exc:
         raise CsrInvalid(f"Cannot read {path}: {exc.strerror or exc}.") from None
     try:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from vault.errors import CsrInvalid
+from vault.inputs import InputTooLarge, read_bounded
 from vault.hsm.software import spki_fingerprint
 
 MAX_CSR_BYTES = 64 * 1024
@@ -61,9 +62,9 @@ def read_csr(path: Path) -> CsrInfo:
     """The checked CSR at ``path`` (PEM or DER). CsrInvalid names what is wrong."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_CSR_BYTES:
-            raise CsrInvalid(f"{path} is larger than {MAX_CSR_BYTES} bytes; that is not a CSR.")
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_CSR_BYTES)
+    except InputTooLarge:
+        raise CsrInvalid(f"{path} is larger than {MAX_CSR_BYTES} bytes; that is not a CSR.") from None
     except OSError as exc:
         raise CsrInvalid(f"Cannot read the CSR {path}: {exc.strerror or exc}.",
                          next_step="Check the path and that the medium is mounted.") from None

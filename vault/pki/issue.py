@@ -107,30 +107,6 @@ class Prepared:
     def spki_sha256(self) -> str:
         return spki_fingerprint(spki_der(self.subject.public_key))
 
-    def review_lines(self) -> list[str]:
-        """What the administrator reads aloud and the witness confirms before the HSM signs."""
-        p = self.profile
-        draft = x509.load_der_x509_certificate(self.placeholder_der)
-        lines = [
-            f"Certificate: {p.kind}, profile {p.name} (sha256 {p.sha256})",
-            f"Subject: {self.subject.name.rfc4514_string()}",
-            f"Subject key: {self.spki_sha256}" + (f" (HSM key {self.subject.key_label})" if self.subject.key_label else ""),
-            f"From: {self.subject.source}" if self.subject.source else "",
-            f"Issuer: {self.issuer.name.rfc4514_string()} (HSM key {self.issuer.key_label})"
-            + (" - self-signed" if self.issuer.self_signed else ""),
-            f"Serial: {self.serial_hex} ({p.serial_bits} bits from the HSM RNG)",
-            f"Validity: {iso(self.not_before)} to {iso(self.not_after)} ({p.validity_days} days)",
-            f"Signature: {self.scheme.value}",
-            "Extensions: " + "; ".join(describe_extension(e) for e in draft.extensions),
-        ]
-        if self.subject.dropped:
-            lines.append("Not copied from the CSR (the profile does not allow them): " + ", ".join(self.subject.dropped))
-        if self.subject.requested_extensions:
-            lines.append("Extensions the CSR requested (ignored): " + ", ".join(self.subject.requested_extensions))
-        lines.append(self.lint.summary())
-        lines += [f"  {f.describe()}" for f in self.lint.warnings]
-        return [line for line in lines if line]
-
 
 def describe_extension(ext: x509.Extension) -> str:
     name = ext.oid._name if ext.oid._name != "Unknown OID" else ext.oid.dotted_string

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from vault.ceremony.definitions import BUILTIN_DIR, _line_map, _locate
 from vault.errors import MechanismUnsupported, ProfileInvalid, RecordNotFound
+from vault.inputs import TOML_BYTES, read_bounded
 from vault.types import KeyAlgorithm, SignatureScheme
 
 FORMAT = 1
@@ -189,7 +190,7 @@ def parse_profile(path: Path, text: str | None = None) -> Profile:
     path = Path(path)
     if text is None:
         try:
-            raw = path.read_bytes()
+            raw = read_bounded(path, TOML_BYTES)
         except OSError as exc:
             raise ProfileInvalid(f"{path}: cannot be read ({exc.strerror}).") from None
     else:

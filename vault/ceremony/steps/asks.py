@@ -212,7 +212,7 @@ def _resolve(plan, v: Any, states: tuple[str, ...] | None = None):
 
 def _generate(params, plan):
     from vault.ceremony.prompts import TextAnswer
-    from vault.ceremony.steps.keys import _algorithm, _backup_choice, _label, _why
+    from vault.ceremony.steps.keys import _algorithm, _backup_choice, _key_name, _why
     from vault.types import KeyAlgorithm
 
     allowed = [KeyAlgorithm(a) for a in params["algorithms"]]
@@ -222,7 +222,7 @@ def _generate(params, plan):
         plan.facts["new_keys"].add(label.strip())
 
     def check_label(v):
-        problem = _problem(_label, str(v))
+        problem = _problem(_key_name, str(v))
         if problem is None and str(v).strip() in {k.label for k in plan.keys()}:
             return f"a key labelled {str(v).strip()!r} already exists; choose a label no key uses"
         return problem
@@ -310,13 +310,13 @@ def _why_ask(name: str = "reason") -> Ask:
 
 def _plan_key(params, plan):
     from vault.ceremony.prompts import TextAnswer
-    from vault.ceremony.steps.keys import _label
+    from vault.ceremony.steps.keys import _key_name
     from vault.ceremony.steps.lifecycle import _date, _days
 
     name = plan.answer("name")
     if isinstance(name, str):
         plan.facts["new_keys"].add(name.strip())
-    return [Ask("name", "text", required=True, check=lambda v: _problem(_label, str(v))),
+    return [Ask("name", "text", required=True, check=lambda v: _problem(_key_name, str(v))),
             Ask("algorithm", "choice", required=True), Ask("purpose", "choice", required=True),
             Ask("activate-after", "text", required=True, check=lambda v: _problem(_date, TextAnswer(str(v)))),
             Ask("cryptoperiod", "text", required=True, check=lambda v: _problem(_days, TextAnswer(str(v))))]
@@ -404,11 +404,6 @@ for _kind, _fn in (("generate-key", _generate), ("backup", _backup), ("verify-bu
 
 
 # --- PKI (vault.ceremony.steps.pki) -------------------------------------------------------------------
-def _reviews() -> list[Ask]:
-    # Not value-checked: "false" is a legitimate answer (the review is declined, nothing is signed).
-    return [Ask("review", "confirm", required=True), Ask("review:witness", "confirm", required=True)]
-
-
 def _dir_in(plan):
     def check(v):
         path = _base(plan) / str(v) if not str(v).startswith("/") else Path(str(v))
@@ -429,33 +424,33 @@ def _dir_out(plan):
 
 def _pki_root(params, plan):
     return [Ask("key", "choice", required=True, check=_key_check(plan, ("active", "pre-activation"), signing=True)),
-            Ask("path", "path-out", required=True, check=_out(plan)), *_reviews()]
+            Ask("path", "path-out", required=True, check=_out(plan))]
 
 
 def _pki_csr(params, plan):
     return [Ask("issuer", "choice", required=True), Ask("csr", "path-in", required=True, check=_in(plan)),
-            Ask("path", "path-out", required=True, check=_out(plan)), *_reviews()]
+            Ask("path", "path-out", required=True, check=_out(plan))]
 
 
 def _pki_cross(params, plan):
     return [Ask("issuer", "choice", required=True), Ask("certificate", "path-in", required=True, check=_in(plan)),
-            Ask("path", "path-out", required=True, check=_out(plan)), *_reviews()]
+            Ask("path", "path-out", required=True, check=_out(plan))]
 
 
 def _pki_key(params, plan):
     return [Ask("issuer", "choice", required=True),
             Ask("key", "choice", required=True, check=_key_check(plan, ("active", "pre-activation"), signing=True)),
-            Ask("path", "path-out", required=True, check=_out(plan)), *_reviews()]
+            Ask("path", "path-out", required=True, check=_out(plan))]
 
 
 def _pki_crl(params, plan):
     return [Ask("issuer", "choice", required=True), Ask("revoke", "text", required=True),
-            Ask("path", "path-out", required=True, check=_out(plan)), *_reviews()]
+            Ask("path", "path-out", required=True, check=_out(plan))]
 
 
 def _pki_batch(params, plan):
     return [Ask("issuer", "choice", required=True), Ask("csr-dir", "text", required=True, check=_dir_in(plan)),
-            Ask("out-dir", "text", required=True, check=_dir_out(plan)), *_reviews()]
+            Ask("out-dir", "text", required=True, check=_dir_out(plan))]
 
 
 for _kind, _fn in (("root-certificate", _pki_root), ("sign-csr", _pki_csr), ("cross-certificate", _pki_cross),

@@ -197,7 +197,7 @@ def generate_key(ctx, params):
         refused = None  # the error that sent us back to the algorithm question, shown with it
         while True:
             if label is None:
-                label = yield from ctx.ask(TextPrompt, "label", lambda a: _label(a.text),
+                label = yield from ctx.ask(TextPrompt, "label", lambda a: _key_name(a.text),
                                            question="Label of the new key (unique on the token and in the database)")
             if algorithm is None:
                 shown = {"error_code": refused.code, "error_message": str(refused)} if refused else {}
@@ -220,7 +220,7 @@ def generate_key(ctx, params):
                 ctx.emit_rejected(exc)
                 ctx.notice(str(exc), "warning")
                 label = None
-                label = yield from ctx.ask(TextPrompt, "label", lambda a: _label(a.text), question="Label of the new key",
+                label = yield from ctx.ask(TextPrompt, "label", lambda a: _key_name(a.text), question="Label of the new key",
                                            error_code=exc.code, error_message=str(exc))
             except (KeyNotWrappable, MechanismUnsupported) as exc:
                 ctx.emit_rejected(exc)
@@ -286,6 +286,13 @@ def _label(text: str) -> str:
     if not text or len(text.encode()) > 64 or any(ord(c) < 32 for c in text):
         raise AnswerInvalid("A key label is 1 to 64 printable characters.", next_step="Type another label.")
     return text
+
+
+def _key_name(text: str) -> str:
+    """The name of a new key (vault.keynames): refused at the question, never after the review."""
+    from vault.keynames import check_name
+
+    return check_name(_label(text))
 
 
 def _algorithm(value: str, allowed: list[KeyAlgorithm]) -> KeyAlgorithm:

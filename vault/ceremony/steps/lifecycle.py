@@ -45,11 +45,11 @@ def _days(a: TextAnswer) -> int | None:
            review="the name, algorithm, purpose, activation date and cryptoperiod, and the token")
 def plan_key(ctx, params):
     """Generate version 1 of a named key in pre-activation: purpose, activation date, cryptoperiod."""
-    from vault.ceremony.steps.keys import _algorithm, _label
+    from vault.ceremony.steps.keys import _algorithm, _key_name
     from vault.cryptoperiods import cryptoperiod_days
     from vault.operations.keys import generate_key, preflight_generate
 
-    name = yield from ctx.ask(TextPrompt, "name", lambda a: _label(a.text), question="Name of the new key")
+    name = yield from ctx.ask(TextPrompt, "name", lambda a: _key_name(a.text), question="Name of the new key")
     algorithms = list(KeyAlgorithm)
     algorithm = yield from ctx.ask(ChoicePrompt, "algorithm", lambda a: _algorithm(a.value, algorithms),
                                    question="Algorithm", choices=tuple(Choice(a.value, a.value) for a in algorithms))

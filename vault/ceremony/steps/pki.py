@@ -6,8 +6,9 @@ of certificates from a directory of CSRs. Each follows vault.pki's pipeline:
     witness) -> HSM signs -> software check + pkilint again -> written once + recorded
 
 A refusal raises before the HSM signs; an input mistake (a bad CSR file, an issuer that cannot
-sign) asks again with the reason. The review before signing is ``review_before_signing``: the
-one place where the ceremony's review-before-action mechanism plugs in.
+sign) asks again with the reason. The review before signing is the engine's review before action
+(``ctx.review``, vault.ceremony.review) with the items of vault.ceremony.steps.pki_review, the
+TBS's SHA-256 among them.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import time
 from pathlib import Path
 
 from vault.ceremony.kinds import ParamSpec, step_kind
-from vault.ceremony.prompts import Choice, ChoiceAnswer, ChoicePrompt, ConfirmPrompt, PathPrompt, PathPurpose, TextAnswer, TextPrompt
+from vault.ceremony.prompts import Choice, ChoiceAnswer, ChoicePrompt, PathPrompt, PathPurpose, TextAnswer, TextPrompt
 from vault.ceremony.steps.keys import _output_path, _session, fingerprint_words
-from vault.errors import AnswerInvalid, CsrInvalid, IssuerNotUsable, PreconditionFailed, ReviewDeclined
+from vault.ceremony.steps.pki_review import BATCH_REVIEW, CERTIFICATE_REVIEW, CRL_REVIEW
+from vault.errors import AnswerInvalid, CsrInvalid, IssuerNotUsable, PreconditionFailed
 from vault.pgpwords import words_for
 from vault.types import KeyState
 
@@ -46,30 +48,12 @@ def _words(hex_: str) -> str:
     return " ".join(words_for(bytes.fromhex(hex_.split(":", 1)[-1])[:8]))
 
 
-def review_before_signing(ctx, title: str, lines: list[str]):
-    """The review of exactly what the HSM will sign: the administrator reads it aloud and
-    confirms, then the witness confirms. No from either: nothing is signed (ReviewDeclined)."""
-    text = "\n".join(lines)
-    ctx.read_aloud(title, text)
+def _review_certificate(ctx, title: str, prepared):
+    """The review before the HSM signs (vault.ceremony.review): the administrator and the witness
+    confirm exactly the TBS built and linted; a back returns to the step's last answer."""
+    from vault.ceremony.steps.pki_review import certificate_items
 
-    def confirmed(who: str):
-        def parse(a):
-            if not a.yes:
-                raise _Declined(who)
-            return True
-        return parse
-
-    for ask, who in (("review", ctx.values.get("administrator") or "administrator"),
-                     ("review:witness", ctx.values.get("witness") or "witness")):
-        try:
-            yield from ctx.ask(ConfirmPrompt, ask, confirmed(who), question=f"{title}\n{text}\n\n{who}: sign exactly this in the HSM?",
-                               yes_label="Sign", no_label="Do not sign")
-        except _Declined:
-            raise ReviewDeclined(f"{who} did not confirm the review of {title.lower()}; nothing was signed.") from None
-
-
-class _Declined(Exception):
-    pass
+    yield from ctx.review("sign-certificate", title, certificate_items(prepared))
 
 
 def _issuer_choice(ctx, *, for_crl: bool = False):
@@ -135,7 +119,7 @@ def _signing_key(ctx, ask: str, question: str, *, exclude: str | None = None, de
     return key
 
 
-@step_kind("root-certificate", params=_PROFILE, needs_quorum=True, repeatable=False)
+@step_kind("root-certificate", params=_PROFILE, needs_quorum=True, repeatable=False, review=CERTIFICATE_REVIEW)
 def root_certificate(ctx, params):
     """A self-signed root certificate for an HSM key (made earlier in the ceremony or before)."""
     from vault.pki import build
@@ -150,7 +134,7 @@ def root_certificate(ctx, params):
         issuer = self_issuer(ctx.vault, key.label, session.public_key_pem(session.get_key(key.label)), name)
         subject = Subject(name, issuer.public_key, key_label=key.label, source=f"HSM key {key.label} ({key.fingerprint})")
         prepared = prepare_certificate(ctx.vault, profile, issuer, subject, serial_source=session.random, now=_now(ctx))
-        yield from review_before_signing(ctx, "Root certificate to sign", prepared.review_lines())
+        yield from _review_certificate(ctx, f"Sign the root certificate of {key.label!r} (self-signed) in the HSM", prepared)
         return _finish(ctx, session, prepared, out)
 
 
@@ -168,7 +152,7 @@ def _read_csr(a: TextAnswer):
     return read_csr(_pki_input(a, "certificate signing request"))
 
 
-@step_kind("sign-csr", params=_PROFILE, needs_quorum=True, repeatable=False)
+@step_kind("sign-csr", params=_PROFILE, needs_quorum=True, repeatable=False, review=CERTIFICATE_REVIEW)
 def sign_csr(ctx, params):
     """A certificate from a CSR: its signature checked, its subject and key fingerprint read aloud,
     the profile applied (only the key and the subject attributes the profile allows are used)."""
@@ -188,7 +172,8 @@ def sign_csr(ctx, params):
                       requested_extensions=csr.requested_extensions)
     with _session(ctx) as session:
         prepared = prepare_certificate(ctx.vault, profile, issuer, subject, serial_source=session.random, now=_now(ctx))
-        yield from review_before_signing(ctx, f"{profile.kind.capitalize()} certificate to sign", prepared.review_lines())
+        yield from _review_certificate(ctx, f"Sign the {profile.kind} certificate for {name.rfc4514_string()} with "
+                                            f"{issuer.key_label!r} in the HSM", prepared)
         result = _finish(ctx, session, prepared, out)
     return {**result, "csr_sha256": csr.sha256, "csr_spki_sha256": csr.spki_sha256}
 
@@ -199,7 +184,7 @@ def _read_other_root(a: TextAnswer):
     return read_other_root(_pki_input(a, "other root's certificate"))
 
 
-@step_kind("cross-certificate", params=_PROFILE, needs_quorum=True, repeatable=False)
+@step_kind("cross-certificate", params=_PROFILE, needs_quorum=True, repeatable=False, review=CERTIFICATE_REVIEW)
 def cross_certificate(ctx, params):
     """A cross-certificate: another root's exact subject and key, certified by one of our CAs."""
     from vault.pki.issue import Subject, prepare_certificate
@@ -216,11 +201,12 @@ def cross_certificate(ctx, params):
     subject = Subject(other.subject, other.public_key, source=f"root certificate {other.path} sha256:{other.sha256}")
     with _session(ctx) as session:
         prepared = prepare_certificate(ctx.vault, profile, issuer, subject, serial_source=session.random, now=_now(ctx))
-        yield from review_before_signing(ctx, "Cross-certificate to sign", prepared.review_lines())
+        yield from _review_certificate(ctx, f"Sign the cross-certificate for {other.subject.rfc4514_string()} with "
+                                            f"{issuer.key_label!r} in the HSM", prepared)
         return _finish(ctx, session, prepared, out)
 
 
-@step_kind("key-certificate", params=_PROFILE, needs_quorum=True, repeatable=False)
+@step_kind("key-certificate", params=_PROFILE, needs_quorum=True, repeatable=False, review=CERTIFICATE_REVIEW)
 def key_certificate(ctx, params):
     """A certificate for another HSM key of this vault (a delegated OCSP responder), by one of our CAs."""
     from vault.pki import build
@@ -240,14 +226,16 @@ def key_certificate(ctx, params):
         prepared = prepare_certificate(ctx.vault, profile, issuer, subject, serial_source=session.random, now=_now(ctx))
         if prepared.spki_sha256 != key.fingerprint:
             raise IssuerNotUsable(f"The token's public key of {key.label!r} is not the one the vault recorded.")
-        yield from review_before_signing(ctx, f"{profile.kind} certificate to sign", prepared.review_lines())
+        yield from _review_certificate(ctx, f"Sign the {profile.kind} certificate of {key.label!r} with "
+                                            f"{issuer.key_label!r} in the HSM", prepared)
         return _finish(ctx, session, prepared, out)
 
 
-@step_kind("crl", params=_PROFILE, needs_quorum=True, repeatable=False)
+@step_kind("crl", params=_PROFILE, needs_quorum=True, repeatable=False, review=CRL_REVIEW)
 def crl(ctx, params):
     """A CRL: every certificate the CA revoked (new revocations asked one at a time, with reasons),
     the next CRL number, this and next update from the profile."""
+    from vault.ceremony.steps.pki_review import crl_items
     from vault.pki.crl import parse_revocation, prepare_crl, record_crl, sign_crl
 
     profile = _load_profile(ctx, params["profile"], kind="crl")
@@ -267,7 +255,8 @@ def crl(ctx, params):
                              purpose=PathPurpose.OUTPUT_FILE)
     with _session(ctx) as session:
         prepared = prepare_crl(ctx.vault, profile, issuer, new, now=_now(ctx))
-        yield from review_before_signing(ctx, f"CRL number {prepared.crl_number} to sign", prepared.review_lines())
+        yield from ctx.review("sign-crl", f"Sign CRL number {prepared.crl_number} with {issuer.key_label!r} in the HSM",
+                              crl_items(prepared))
         signer = session.x509_signer(session.get_key(issuer.key_label))
         issued = sign_crl(signer, prepared)
         record = record_crl(ctx.vault, issued, out, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
@@ -296,13 +285,14 @@ def _new_dir(a: TextAnswer) -> Path:
     return path
 
 
-@step_kind("sign-csr-batch", params=_PROFILE, needs_quorum=True, repeatable=False)
+@step_kind("sign-csr-batch", params=_PROFILE, needs_quorum=True, repeatable=False, review=BATCH_REVIEW)
 def sign_csr_batch(ctx, params):
     """Certificates for every CSR in a directory (test fleets, intermediates in bulk): every CSR
     checked and every TBS linted before one review of the whole batch; then each is signed,
     checked, linted again, written (NAME.pem) and recorded. Times per phase are reported."""
     from vault.pki import build
     from vault.pki.csr import read_csr
+    from vault.ceremony.steps.pki_review import batch_items
     from vault.pki.issue import Subject, prepare_certificate, record_issued, sign_prepared
 
     profile = _load_profile(ctx, params["profile"], kind=("intermediate", "leaf"))
@@ -328,12 +318,8 @@ def sign_csr_batch(ctx, params):
                                                        now=_now(ctx))))
             timing["check_and_lint"] += time.perf_counter() - t
             ctx.progress("Checking and linting the CSRs", i + 1, len(paths))
-        lines = [f"{len(prepared)} certificates, profile {profile.name} (sha256 {profile.sha256}), issuer "
-                 f"{issuer.name.rfc4514_string()}", *prepared[0][1].review_lines()[4:9]]
-        lines += [f"  {p.name}: {pr.subject.name.rfc4514_string()} {pr.spki_sha256}" for p, pr in prepared[:20]]
-        if len(prepared) > 20:
-            lines.append(f"  ... and {len(prepared) - 20} more")
-        yield from review_before_signing(ctx, f"Batch of {len(prepared)} certificates to sign", lines)
+        yield from ctx.review("sign-batch", f"Sign {len(prepared)} certificates with {issuer.key_label!r} in the HSM",
+                              batch_items(profile, issuer, prepared))
         target.mkdir(exist_ok=True)
         signer = session.x509_signer(session.get_key(issuer.key_label))
         for i, (path, pr) in enumerate(prepared):

@@ -249,7 +249,7 @@ def _draw_quorum_secret(vault) -> Secret:
         tokens = module.tokens()
         if not tokens:
             raise TokenNotFound("No initialised token can give random bytes for the quorum secret.",
-                                next_step="Connect the HSM (practice: any initialised SoftHSM token).") from None
+                                next_step="Connect the HSM (practice: the practice token under the home).") from None
         selector = tokens[0]
     return mix(module.random(selector, 32))
 

@@ -11,6 +11,7 @@ from vault.ceremony.review import fingerprint_item, item
 from vault.ceremony.prompts import ConfirmAnswer, ConfirmPrompt, PathPrompt, PathPurpose, TextAnswer, TextPrompt
 from vault.ceremony.steps.keys import _input_path, _key_choice, _label, _output_path, _session
 from vault.errors import AnswerInvalid
+from vault.inputs import PUBLIC_KEY_BYTES, read_bounded
 from vault.operations.export import fingerprint_words
 from vault.types import KeyPurpose, KeyState
 
@@ -44,7 +45,11 @@ def pin_peer(ctx, params):
 
     def read_key(a: TextAnswer) -> str:
         path = _input_path(a)
-        text = path.read_text(errors="replace")
+        try:
+            text = read_bounded(path, PUBLIC_KEY_BYTES).decode("utf-8", errors="replace")
+        except OSError as exc:
+            raise AnswerInvalid(f"{path} cannot be read ({exc.strerror or exc}).",
+                                next_step="Give the peer's exported signing key.") from None
         try:
             serialization.load_der_public_key(pem_to_der(text))
         except Exception:  # noqa: BLE001 - any unreadable key is answered the same way
