@@ -123,44 +123,78 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def pgp_words_of_fingerprint(fingerprint: str) -> str:
+    from vault.ledger import pgp_words
+
+    return pgp_words(fingerprint.split(":", 1)[-1])
+
+
 def cmd_custodians_list(args: argparse.Namespace) -> int:
     vault = _open_vault(args)
     try:
         people = vault.store.list_custodians()
-        rows = [{"name": c.name, "role": c.role.value, "status": c.status.value, "enrolled_at": c.enrolled_at} for c in people]
+        from vault.identity import public_key_fingerprint
+
+        rows = [{"name": c.name, "role": c.role.value, "status": c.status.value, "enrolled_at": c.enrolled_at,
+                 "fingerprint": public_key_fingerprint(c.public_key_pem),
+                 "words": pgp_words_of_fingerprint(public_key_fingerprint(c.public_key_pem))} for c in people]
     finally:
         vault.close()
     if args.json:
         _print_json(rows)
     else:
-        print(_table(rows, ["name", "role", "status", "enrolled_at"]))
+        print(_table(rows, ["name", "role", "status", "enrolled_at", "fingerprint"]))
     return EXIT_OK
 
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    from vault import ledger_anchors
     from vault.ledger import pgp_words
 
     vault = _open_vault(args)
     try:
-        report = vault.ledger.verify()
+        pinned = None
+        if args.pinned_keys:
+            from vault.ceremony.transcript import load_pinned_keys
+
+            pinned = load_pinned_keys(args.pinned_keys)
+        expected = ledger_anchors.parse_expected_head(args.expected_head, vault) if args.expected_head else None
+        report = ledger_anchors.check(vault, pinned=pinned, expected_head=expected, from_checkpoint=not args.full)
     finally:
         vault.close()
+    chain = report.chain
     if args.json:
         _print_json(
             {
                 "ok": report.ok,
-                "count": report.count,
-                "head": report.head.hash_hex if report.head else None,
-                "first_bad_seq": report.first_bad_seq,
-                "problem": report.problem,
+                "count": chain.count,
+                "head": chain.head.hash_hex if chain.head else None,
+                "first_bad_seq": chain.first_bad_seq,
+                "problem": chain.problem,
+                "anchor_problems": report.problems,
+                "signed_heads": report.signed,
+                "last_signed": ({"seq": report.last_signed.seq, "hash": report.last_signed.hash_hex}
+                                if report.last_signed else None),
+                "verified_from": report.start_seq,
+                "unproven": report.unproven,
             }
         )
-    elif report.ok:
-        head = report.head.hash_hex
-        print(f"ledger OK: {report.count} events; head #{report.head.seq} {head}")
+        return EXIT_OK if report.ok else EXIT_FAILED
+    if not chain.ok:
+        print(f"ledger BROKEN at event #{chain.first_bad_seq}: {chain.problem}", file=sys.stderr)
+    for problem in report.problems:
+        print(f"ledger ANCHOR problem: {problem}", file=sys.stderr)
+    if report.ok:
+        head = chain.head.hash_hex
+        scope = "every event" if report.start_seq == 1 else f"events {report.start_seq}..{chain.count} (from the last verified checkpoint; --full re-checks all)"
+        print(f"ledger OK: {chain.count} events; head #{chain.head.seq} {head}")
         print(f"head in PGP words: {pgp_words(head)}")
-    else:
-        print(f"ledger BROKEN at event #{report.first_bad_seq}: {report.problem}", file=sys.stderr)
+        print(f"hashes checked: {scope}; {report.signed} signed heads checked"
+              + (f", the last at event {report.last_signed.seq}" if report.last_signed else ""))
+        if expected is not None:
+            print(f"matches the expected head #{expected.seq}")
+        if report.unproven:
+            print(f"not covered by a signature: {report.unproven}")
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -226,11 +260,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = cust.add_parser("list", help="list custodians, administrators and witnesses")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_custodians_list)
+    from console.cli_evidence import register_export_keys
+
+    register_export_keys(cust)
 
     led = sub.add_parser("ledger", help="the hash-chained event ledger").add_subparsers(
         title="ledger commands", metavar="ACTION", dest="ledger_command", required=True)
-    p = led.add_parser("verify", help="verify the whole hash chain; names the first bad event")
+    p = led.add_parser("verify", help="verify the hash chain and every signed head; names the first bad event")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--full", action="store_true",
+                   help="re-hash every event (default: from the last verified signed checkpoint)")
+    p.add_argument("--expected-head", metavar="[SEQ:]HEX|WORDS",
+                   help="a head read from paper (hex or PGP words): the ledger must still hold it")
+    p.add_argument("--pinned-keys", metavar="FILE",
+                   help="public keys kept off the machine (custodians export-keys): signatures must verify under them")
     p.set_defaults(handler=cmd_ledger_verify)
 
     home = sub.add_parser("home", help="the console home").add_subparsers(
@@ -264,9 +307,9 @@ def _global_options_everywhere(parser: argparse.ArgumentParser) -> None:
 
 def _extra_registrations() -> list[Callable]:
     """Command groups that live in their own modules (ceremonies, transcripts, verify, certificates)."""
-    from console import cli_backup, cli_ceremony, cli_certs, cli_keys
+    from console import cli_backup, cli_ceremony, cli_certs, cli_evidence, cli_keys
 
-    return [cli_ceremony.register, cli_certs.register, cli_backup.register, cli_keys.register]
+    return [cli_ceremony.register, cli_certs.register, cli_backup.register, cli_keys.register, cli_evidence.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -225,9 +225,16 @@ def cmd_transcript(args) -> int:
         _err(f"TRANSCRIPT_INVALID: transcript does not verify: {report.problems[0]} "
              f"Next: treat the transcript as altered; compare it with the binder copy and the live ledger.")
         return EXIT_FAILED
+    from vault.errors import CeremonyUnknown, RecordNotFound
+
     vault = _vault(args)
     try:
+        vault.store.get_ceremony(args.id)
         t = T.build(vault, args.id)
+    except RecordNotFound:
+        raise CeremonyUnknown(f"No ceremony with id {args.id!r} in this vault.",
+                              next_step="A ceremony's id is printed when it ends (`ceremony ID completed`) and names "
+                                        "its transcript; `custodian ceremony unfinished` lists the unfinished ones.") from None
     finally:
         vault.close()
     if args.format == "pdf":
@@ -300,6 +307,9 @@ def register(subparsers) -> None:
     p.add_argument("--abort-unfinished", metavar="REASON",
                    help="abort every unfinished ceremony with this reason (recorded), then run")
     p.set_defaults(handler=cmd_ceremony_run)
+    from console.cli_evidence import register_history
+
+    register_history(csub)
     p = csub.add_parser("unfinished", help="list unfinished ceremonies: where each stopped, live or resumable")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_ceremony_unfinished)

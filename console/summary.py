@@ -38,8 +38,14 @@ class SummaryView:
     end_seq: int | None
     end_hex: str
 
+    def seal_hex_lines(self) -> list[str]:
+        """The seal's hex in groups of four, eight groups a line (never wrapped by the terminal)."""
+        groups = group_hex(self.seal_hex).split()
+        return [" ".join(groups[i:i + 8]) for i in range(0, len(groups), 8)]
+
     def seal_lines(self) -> list[str]:
-        return pgp_lines(self.seal_hex) if self.seal_hex else []
+        # six words a line: the longest PGP words still fit 80 columns without wrapping mid-line
+        return pgp_lines(self.seal_hex, per_line=6) if self.seal_hex else []
 
     def text(self) -> str:
         """The summary as plain lines (the TUI's panel and the tests read the same text)."""
@@ -47,7 +53,7 @@ class SummaryView:
                f"{self.name} {self.ceremony_id}: {self.outcome}", ""]
         if self.seal_hex:
             out += [f"SEAL to read aloud: ledger head #{self.seal_seq}, the head every attestation signed",
-                    "  " + group_hex(self.seal_hex), *("  " + line for line in self.seal_lines()), ""]
+                    *("  " + line for line in self.seal_hex_lines()), *("  " + line for line in self.seal_lines()), ""]
         sections = (("What changed", self.changes), ("Keys", self.keys), ("Bundles", self.bundles),
                     ("Deviations", self.deviations or ("none",)), ("Dissents", self.dissents or ("none",)))
         for title, lines in sections:

@@ -295,11 +295,18 @@ class VerifyView:
 
 
 def ledger_verify(vault) -> VerifyView:
-    report = vault.ledger.verify()
-    if report.ok:
+    """The full check (every hash and every signed head), as `custodian ledger verify --full`."""
+    from vault import ledger_anchors
+
+    anchored = ledger_anchors.check(vault)
+    report = anchored.chain
+    if anchored.ok:
         head = report.head
         words = ""
         if head and head.seq:
             words = pgp(head.hash_hex)
-        return VerifyView(True, f"✓ Ledger OK: {report.count} events, head #{head.seq if head else 0}. {words}")
-    return VerifyView(False, f"✗ Ledger BROKEN at event #{report.first_bad_seq}: {report.problem}")
+        return VerifyView(True, f"✓ Ledger OK: {report.count} events, head #{head.seq if head else 0}, "
+                                f"{anchored.signed} signed heads. {words}")
+    if not report.ok:
+        return VerifyView(False, f"✗ Ledger BROKEN at event #{report.first_bad_seq}: {report.problem}")
+    return VerifyView(False, f"✗ Ledger signed heads do not match: {anchored.problems[0]}")

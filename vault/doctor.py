@@ -176,17 +176,26 @@ def run_doctor(vault, *, airgap_root=None, now: datetime | None = None) -> Docto
         add(ERROR, "database", "; ".join(problems[:5]), "Restore the database from the last good copy; keep this one for the auditors.")
     else:
         add(OK, "database", f"integrity and foreign keys ok (schema v{vault.store.schema_version})")
-    report = vault.ledger.verify()
+    from vault import ledger_anchors
     from vault.ledger import pgp_words
 
-    ledger = {"ok": report.ok, "count": report.count, "first_bad_seq": report.first_bad_seq, "problem": report.problem,
+    anchored = ledger_anchors.check(vault, from_checkpoint=True)  # incremental: from the last verified checkpoint
+    report = anchored.chain
+    ledger = {"ok": anchored.ok, "count": report.count, "first_bad_seq": report.first_bad_seq,
+              "problem": report.problem, "anchor_problems": anchored.problems, "signed_heads": anchored.signed,
+              "verified_from": anchored.start_seq, "unproven": anchored.unproven,
               "head": report.head.hash_hex if report.head else None,
               "head_words": pgp_words(report.head.hash_hex) if report.head and report.head.hash_hex else None}
-    if report.ok:
-        add(OK, "ledger", f"{report.count} events, chain intact; head {ledger['head'][:16]}…")
-    else:
+    if anchored.ok:
+        last = f"; last signed head at event {anchored.last_signed.seq}" if anchored.last_signed else ""
+        add(OK, "ledger", f"{report.count} events, chain intact{last}; head {ledger['head'][:16]}…")
+    elif not report.ok:
         add(ERROR, "ledger", f"chain broken at event #{report.first_bad_seq}: {report.problem}",
             "Stop; compare with the last printed head hash and report to the auditors.")
+    else:
+        add(ERROR, "ledger", f"signed heads do not match the ledger: {anchored.problems[0]}"
+            + (f" (and {len(anchored.problems) - 1} more)" if len(anchored.problems) > 1 else ""),
+            "Stop; run `custodian ledger verify --full` and report to the auditors.")
 
     # -- air gap -------------------------------------------------------------------------------
     air = airgap_report() if airgap_root is None else airgap_report(airgap_root)

@@ -38,6 +38,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from hashlib import sha256
+from typing import Sequence
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -395,6 +396,7 @@ def verify_attestation(public_key_pem: str | bytes, statement: bytes, signature:
 
 
 ATTESTATION_HEADER = "custodian-console attestation v1"
+ATTESTATION_HEADER_V2 = "custodian-console attestation v2"
 
 
 def attestation_statement(
@@ -406,12 +408,15 @@ def attestation_statement(
     role: Role,
     agree: bool,
     at: datetime | str,
+    changes: Sequence[str] | None = None,
+    deviations: Sequence[str] = (),
+    dissents: Sequence[str] = (),
 ) -> bytes:
     """The canonical bytes a custodian signs. ``custodian transcript verify`` rebuilds them offline.
 
     Format (UTF-8, every line ends with a single LF, including the last; no other whitespace)::
 
-        custodian-console attestation v1
+        custodian-console attestation v2
         ceremony-id: <ceremony id>
         ceremony-name: <ceremony name>
         ledger-head: <SHA-256 ledger head hash, 64 lowercase hex digits>
@@ -419,10 +424,16 @@ def attestation_statement(
         role: <administrator | custodian | witness>
         decision: <agree | do-not-agree>
         time: <UTC, YYYY-MM-DDTHH:MM:SSZ>
+        change: <one line per thing the ceremony changed, in ledger order; "none" if nothing>
+        deviation: <one line per deviation the witness recorded; "none" if none>
+        dissent: <one line per earlier "do not agree" in this ceremony; "none" if none>
 
-    Each line is ``key``, colon, one space, value. Values may not contain control characters (so
-    no value can forge a line); ``at`` is converted to UTC and truncated to whole seconds. Verify
-    with any Ed25519 implementation over exactly these bytes.
+    (vault.ceremony.statement derives the change, deviation and dissent lines from the ledger
+    events the closing head covers.) Each line is ``key``, colon, one space, value. Values may not
+    contain control characters (so no value can forge a line); ``at`` is converted to UTC and
+    truncated to whole seconds. Verify with any Ed25519 implementation over exactly these bytes.
+    Without ``changes`` the statement is the older v1 text: the same first eight lines, no
+    change/deviation/dissent lines, header ``... attestation v1`` (transcripts made before v2).
     """
     if not isinstance(role, Role):
         raise TypeError("role must be a vault.types.Role")
@@ -446,8 +457,13 @@ def attestation_statement(
         ("decision", "agree" if agree else "do-not-agree"),
         ("time", at),
     ]
+    header = ATTESTATION_HEADER
+    if changes is not None:
+        header = ATTESTATION_HEADER_V2
+        for key, values in (("change", changes), ("deviation", deviations), ("dissent", dissents)):
+            fields += [(key, v) for v in (list(values) or ["none"])]
     for key, value in fields:
         if not isinstance(value, str) or not value or _CONTROL.search(value):
             raise ValueError(f"attestation field {key} must be non-empty text without control characters")
-    lines = [ATTESTATION_HEADER] + [f"{k}: {v}" for k, v in fields]
+    lines = [header] + [f"{k}: {v}" for k, v in fields]
     return ("\n".join(lines) + "\n").encode("utf-8")

@@ -188,17 +188,24 @@ class Ledger:
                 return bad(*_diagnose(seq, expected, prev, body, stored_hash))
             prev, expected = stored_hash, expected + 1
 
-        count = expected - 1
-        if expected_head is not None and expected_head.seq > 0:
-            if count < expected_head.seq:
-                return bad(count + 1, f"the ledger ends at event {count} but event {expected_head.seq} was recorded: "
-                                      "events were removed from the end.")
-            row = self._store.ledger_row(expected_head.seq)
-            if row is None or row.hash != expected_head.hash_hex:
-                return LedgerReport(False, count, LedgerHead(count, prev), expected_head.seq,
-                                    f"event {expected_head.seq} differs from the recorded head: the chain up to it "
-                                    "was rewritten.")
-        return LedgerReport(True, count, LedgerHead(count, prev))
+        report = LedgerReport(True, expected - 1, LedgerHead(expected - 1, prev))
+        return report if expected_head is None else self.verify_expected(report, expected_head)
+
+    def verify_expected(self, report: LedgerReport, expected_head: LedgerHead) -> LedgerReport:
+        """``report`` (of an intact chain) compared with a head recorded earlier (on paper)."""
+        count, prev = report.count, report.head.hash_hex
+        if expected_head.seq <= 0:
+            return report
+        if count < expected_head.seq:
+            return LedgerReport(False, count, LedgerHead(count, prev), count + 1,
+                                f"the ledger ends at event {count} but event {expected_head.seq} was recorded: "
+                                "events were removed from the end.")
+        row = self._store.ledger_row(expected_head.seq)
+        if row is None or row.hash != expected_head.hash_hex:
+            return LedgerReport(False, count, LedgerHead(count, prev), expected_head.seq,
+                                f"event {expected_head.seq} differs from the recorded head: the chain up to it "
+                                "was rewritten.")
+        return report
 
     # --- internals -------------------------------------------------------------------------------
     def _append(self, events: Iterable[tuple[str, Mapping[str, Any]]], *, actor: str,

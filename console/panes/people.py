@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
-from textual.widgets import Button, Checkbox, Input, Static
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
 from console.panes.base import PromptPane
 from console.practice import practice_passphrase
 from console.readable import group_hex
-from console.widgets.tick import Tick
 from console.widgets.secret_input import SecretInput
 from vault.ceremony.prompts import (
     AbortAnswer,
@@ -39,6 +38,46 @@ class PassphrasePane(PromptPane):
 
     HOLDS_SECRETS = True
     prompt: PassphrasePrompt
+    # Priority bindings: the focus moves before the next key is forwarded, so keys typed (or sent)
+    # fast after a Tab or an Enter land in the box they were meant for, never in the one left.
+    BINDINGS = [
+        Binding("tab", "move(1)", show=False, priority=True),
+        Binding("shift+tab", "move(-1)", show=False, priority=True),
+        Binding("enter", "enter", show=False, priority=True),
+    ]
+
+    def _focus(self, box) -> None:
+        self.screen.set_focus(box)  # at once (``Widget.focus`` waits for the next idle)
+
+    def action_move(self, step: int) -> None:
+        if step > 0:
+            self.screen.focus_next()
+        else:
+            self.screen.focus_previous()
+
+    def action_enter(self) -> None:
+        """The focus moves at once; the boxes are read once the keys already sent to the box
+        are in it (``call_later`` on the box runs after its queued keys)."""
+        box = self.app.focused
+        if not (isinstance(box, SecretInput) and box.id in ("pp1", "pp2")):
+            return
+        if box.id == "pp1" and self.prompt.new:
+            second = self.query_one("#pp2", SecretInput)
+            self._focus(second)
+            box.call_later(self._first_done, second)
+        else:
+            box.call_later(self._enter, box.id)
+
+    def _first_done(self, second) -> None:
+        """Enter in the first box: say whether it is long enough; submit if the second is filled."""
+        if second.value:
+            self._enter("pp1")
+            return
+        first = self.query_one("#pp1", SecretInput)
+        if len(first.value) < self.prompt.min_length:
+            self._enter("pp1")  # says why, back to the first box
+        else:
+            self._say("pp1", "✓ Long enough. Now the same again in the second box.")
 
     def compose_pane(self) -> ComposeResult:
         p = self.prompt
@@ -79,15 +118,15 @@ class PassphrasePane(PromptPane):
         if len(first.value) < p.min_length:
             self._say("pp1", f"✗ Too short: {len(first.value)} of at least {p.min_length} characters. "
                       "Type a longer one." if first.value else "✗ Type the passphrase first.")
-            first.focus()
+            self._focus(first)
             return
         if box == "pp1" and not second.value:
             self._say("pp1", "✓ Long enough. Now the same again in the second box.")
-            second.focus()
+            self._focus(second)
             return
         if not second.value:
             self._say("pp2", "✗ Type the same passphrase again here.")
-            second.focus()
+            self._focus(second)
             return
         a, b = first.take(), second.take()
         if a != b:
@@ -95,7 +134,7 @@ class PassphrasePane(PromptPane):
             first.value = a.reveal_text()  # keep the first box: only the second one is retyped
             a.wipe()
             self._say("pp2", "✗ Not the same as the first box. Type it again here (or fix the first box).")
-            second.focus()
+            self._focus(second)
             return
         b.wipe()
         self.answer(SecretAnswer(a))
@@ -126,17 +165,39 @@ class WitnessPane(PromptPane):
     """The witness confirms the step, or records a deviation (four fields, all required)."""
 
     prompt: WitnessPrompt
-    BINDINGS = [Binding("ctrl+d", "deviation", "Record deviation", id="witness.deviation", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+d", "deviation", "Record deviation", id="witness.deviation", priority=True),
+        # In the deviation form the focus moves before the next key lands (see PassphrasePane).
+        Binding("tab", "move(1)", show=False, priority=True),
+        Binding("shift+tab", "move(-1)", show=False, priority=True),
+        Binding("enter", "enter", show=False, priority=True),
+    ]
+    FIELDS = (("expected", "what was expected"), ("happened", "what happened"), ("action", "what was done about it"),
+              ("decided", "who decided"))
+
+    def action_move(self, step: int) -> None:
+        if step > 0:
+            self.screen.focus_next()
+        else:
+            self.screen.focus_previous()
+
+    def action_enter(self) -> None:
+        from textual.actions import SkipAction
+
+        box = self.app.focused
+        if isinstance(box, Input) and box.has_class("deviation"):
+            self.screen.focus_next()  # enter in a field moves on, like tab
+            return
+        raise SkipAction()  # a button: pressed as usual
 
     def compose_pane(self) -> ComposeResult:
         yield Static(f"Witness {self.prompt.witness}: {self.prompt.summary}", classes="question")
         with Horizontal(classes="buttons"):
             yield Button("Confirm: went as scripted", id="confirm", variant="primary")
             yield Button("Record a deviation (ctrl+d)", id="deviation")
-        yield Input(placeholder="what was expected", id="dev-expected", classes="deviation")
-        yield Input(placeholder="what happened", id="dev-happened", classes="deviation")
-        yield Input(placeholder="what was done about it", id="dev-action", classes="deviation")
-        yield Input(placeholder="who decided", id="dev-decided", classes="deviation")
+        for name, hint in self.FIELDS:
+            yield Input(placeholder=hint, id=f"dev-{name}", classes="deviation")
+        yield Static("", classes="pane-problem deviation", id="dev-problem")
         yield Button("Record deviation and continue", id="record", classes="deviation")
 
     def on_mount(self) -> None:
@@ -156,37 +217,92 @@ class WitnessPane(PromptPane):
         elif event.button.id == "deviation":
             self.action_deviation()
         elif event.button.id == "record":
-            vals = [self.query_one(f"#dev-{n}", Input).value.strip() for n in ("expected", "happened", "action", "decided")]
-            if not all(vals):
-                self.notify("A deviation needs all four fields.", severity="warning")
-                return
-            self.answer(WitnessAnswer(False, Deviation(*vals)))
+            self._after_fields(self._record)
+
+    def _after_fields(self, then, fields=None) -> None:
+        """Run ``then`` once every field has taken the keys already sent to it (each field's
+        ``call_later`` runs after its queued keys; typed fast, keys may still be on their way)."""
+        fields = list(self.query(".deviation").filter("Input")) if fields is None else fields
+        if not fields:
+            then()
+            return
+        fields[0].call_later(self._after_fields, then, fields[1:])
+
+    def _record(self) -> None:
+        vals = [self.query_one(f"#dev-{n}", Input).value.strip() for n, _h in self.FIELDS]
+        missing = [hint for (_n, hint), v in zip(self.FIELDS, vals) if not v]
+        if missing:
+            # said next to the form, and the first empty field gets the cursor
+            self.query_one("#dev-problem", Static).update(f"✗ A deviation needs all four fields; still empty: "
+                                                         f"{', '.join(missing)}.")
+            first = next(n for (n, _h), v in zip(self.FIELDS, vals) if not v)
+            self.screen.set_focus(self.query_one(f"#dev-{first}", Input))
+            return
+        self.answer(WitnessAnswer(False, Deviation(*vals)))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#dev-problem", Static).update("")  # goes once a field is edited
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.focus_next()
 
 
 class AttestationPane(PromptPane):
-    """Closing attestation: read the statement, agree or not, sign with the passphrase."""
+    """Closing attestation: read the whole statement, choose agree or not, sign with the passphrase.
+
+    Nothing is pre-selected, and the passphrase is taken only once the statement was scrolled to
+    its end (when it does not fit, an indicator says how many lines are still below) and a
+    decision was chosen; otherwise the pane says what is missing and signs nothing.
+    """
 
     HOLDS_SECRETS = True
     prompt: AttestationPrompt
 
     def compose_pane(self) -> ComposeResult:
         p = self.prompt
-        yield Static(f"{p.participant} ({p.role}) attests:", classes="question")
-        yield Static(group_hex(p.statement), classes="statement")
+        yield Static(f"{p.participant} ({p.role}) attests — the statement you sign:", classes="question")
+        with VerticalScroll(id="statement-scroll", classes="statement"):
+            yield Static(group_hex(p.statement), id="statement-text")
+        yield Static("", id="statement-more", classes="statement-more")
         yield Static(f"Ceremony seal (the head this statement signs): {p.ledger_head_words}", classes="read-words")
-        yield Tick("I agree with this statement", value=True, id="agree")
-        yield Input(placeholder="comment (optional)", id="comment", max_length=200)
+        with RadioSet(id="decision"):
+            yield RadioButton("I agree with this statement", id="agree")
+            yield RadioButton("I do not agree (say why in the comment)", id="disagree")
+        yield Input(placeholder="comment (needed when you do not agree)", id="comment", max_length=200)
         yield SecretInput(placeholder="your passphrase, to sign", kind="passphrase", id="attest-pp")
         if p.practice:
             yield Static("PRACTICE: ctrl+f fills this person's practice passphrase.", classes="practice-hint")
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.call_after_refresh(lambda: self.query_one("#attest-pp", SecretInput).focus())
+        # the indicator follows the scroll however it moves (keys, wheel, scrollbar)
+        self.watch(self.query_one("#statement-scroll", VerticalScroll), "scroll_y",
+                   lambda _value: self._show_remaining(), init=False)
+
+    def focus_first(self) -> None:  # the statement first: it is read before anything is chosen
+        self._show_remaining()
+        self.query_one("#statement-scroll", VerticalScroll).focus()
+
+    # -- reading the whole statement ---------------------------------------------------------------
+    @property
+    def lines_below(self) -> int:
+        box = self.query_one("#statement-scroll", VerticalScroll)
+        return max(0, int(box.max_scroll_y - box.scroll_y))
+
+    @property
+    def read_to_end(self) -> bool:
+        return self.lines_below == 0
+
+    def _show_remaining(self) -> None:
+        below = self.lines_below
+        self.query_one("#statement-more", Static).update(
+            f"▼ {below} more line{'s' if below != 1 else ''}: scroll to the end (↓ PgDn End) before signing."
+            if below else "✓ You have seen the whole statement.")
+
+    @property
+    def decision(self) -> bool | None:
+        pressed = self.query_one("#decision", RadioSet).pressed_button
+        return None if pressed is None else pressed.id == "agree"
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -194,8 +310,16 @@ class AttestationPane(PromptPane):
 
     def on_secret_input_submitted(self, event: SecretInput.Submitted) -> None:
         event.stop()
-        self.answer(AttestationAnswer(self.query_one("#agree", Checkbox).value, event.secret,
-                                      self.query_one("#comment", Input).value.strip()))
+        self._show_remaining()
+        missing = ("Read the whole statement first: scroll it to its end." if not self.read_to_end
+                   else "Choose 'I agree' or 'I do not agree' first." if self.decision is None else None)
+        if missing:
+            event.secret.wipe()
+            self.query_one("#attest-pp", SecretInput).value = ""
+            self.notify(missing, severity="warning")
+            self.query_one("#statement-scroll" if not self.read_to_end else "#decision").focus()
+            return
+        self.answer(AttestationAnswer(self.decision, event.secret, self.query_one("#comment", Input).value.strip()))
 
     def practice_fill(self) -> bool:
         if not self.prompt.practice:

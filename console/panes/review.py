@@ -12,13 +12,14 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
 from console.panes.base import PromptPane
+from console.readable import group_hex
 from vault.ceremony.prompts import BackAnswer, ReviewAnswer, ReviewPrompt
 
 
 def review_text(p: ReviewPrompt) -> str:
     lines = []
     for i in p.items:
-        lines.append(f"{i.label}: {i.value}")
+        lines.append(f"{i.label}: {group_hex(i.value)}")  # hex in groups of four, never split mid-group
         if i.words:
             lines.append(f"    read aloud: {i.words}")
     return "\n".join(lines)
@@ -26,7 +27,7 @@ def review_text(p: ReviewPrompt) -> str:
 
 class ReviewPane(PromptPane):
     prompt: ReviewPrompt
-    BINDINGS = [Binding("escape", "back", "Back to the answers", id="review.back")]
+    BINDINGS = [Binding("escape", "back", "Back", id="review.back")]
 
     def __init__(self, prompt) -> None:
         super().__init__(prompt)
@@ -36,9 +37,11 @@ class ReviewPane(PromptPane):
         p = self.prompt
         yield Static(f"REVIEW — nothing has been done yet. {p.title}", classes="question destructive")
         yield Static(review_text(p), classes="statement", id="review-items")
-        with Horizontal(classes="buttons"):
-            yield Button(f"{p.administrator} (administrator) confirms", id="review-admin", variant="primary")
-            yield Button(f"{p.witness} (witness) confirms", id="review-witness", disabled=True)
+        yield Static(f"First the administrator ({p.administrator}) confirms, then the witness ({p.witness})."
+                     + (" Escape goes back to the answers." if p.can_go_back else ""), classes="hint")
+        with Horizontal(classes="buttons"):  # short labels: three buttons fit 80 columns
+            yield Button(f"{p.administrator} confirms", id="review-admin", variant="primary")
+            yield Button(f"{p.witness} confirms", id="review-witness", disabled=True)
             if p.can_go_back:
                 yield Button("Back (esc)", id="review-back")
 
@@ -57,7 +60,8 @@ class ReviewPane(PromptPane):
             self.action_back()
 
     def action_back(self) -> None:
-        if self.prompt.can_go_back:
+        back = getattr(self.screen, "action_back", None)
+        if back is not None:  # the wizard: back, or why not, above the question
+            back()
+        elif self.prompt.can_go_back:
             self.answer(BackAnswer())
-        else:
-            self.notify("There is no going back from this review: answer it or abort (ctrl+a).", severity="warning")

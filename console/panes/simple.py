@@ -112,7 +112,10 @@ class TextPane(PromptPane):
 
     def compose_pane(self) -> ComposeResult:
         yield Static(self.prompt.question, classes="question")
-        yield Input(value=self.prompt.previous or self.prompt.default or "", max_length=self.prompt.max_length, id="text")
+        # An answer offered again (after a back or a refusal) is to be corrected: the cursor goes to
+        # its end; a default is selected so typing replaces it.
+        yield Input(value=self.prompt.previous or self.prompt.default or "", max_length=self.prompt.max_length, id="text",
+                    select_on_focus=not self.prompt.previous)
         yield Static("", classes="pane-problem")
         suggestion = practice_text(self.prompt.ask, self.prompt.question) if self.prompt.practice else None
         if suggestion:
@@ -151,7 +154,8 @@ class PathPane(PromptPane):
     def compose_pane(self) -> ComposeResult:
         yield Static(self.prompt.question, classes="question")
         yield Static(f"({self.prompt.purpose.value.replace('-', ' ')})", classes="hint")
-        yield Input(value=self.prompt.previous or self.prompt.suggestion or "", id="path")
+        yield Input(value=self.prompt.previous or self.prompt.suggestion or "", id="path",
+                    select_on_focus=not self.prompt.previous)  # see TextPane
         if self._practice_path() is not None:
             yield Static(f"PRACTICE: ctrl+f fills {self._practice_path()}", classes="practice-hint")
 
@@ -161,8 +165,17 @@ class PathPane(PromptPane):
         if not hasattr(self, "_suggested"):
             now = self.app.clock() if hasattr(self.app, "clock") else datetime.now(timezone.utc)
             home = Path(getattr(self.app, "home_path", "."))
-            self._suggested = home / "media" / f"{self.prompt.ceremony_name}-{now:%Y%m%d-%H%M%S}.ccb"
+            self._suggested = home / "media" / f"{self.prompt.ceremony_name}-{now:%Y%m%d-%H%M%S}{self._suffix()}"
         return self._suggested
+
+    def _suffix(self) -> str:
+        """The practice file's extension from what the question writes (a bundle by default)."""
+        q = f"{self.prompt.ask} {self.prompt.question}".lower()
+        for word, suffix in (("signature", ".sig"), ("certificate", ".pem"), ("crl", ".crl"), ("request", ".csr"),
+                             ("encrypt", ".enc"), ("decrypt", ".out"), ("public key", ".pem")):
+            if word in q:
+                return suffix
+        return ".ccb"
 
     def practice_fill(self) -> bool:
         path = self._practice_path()

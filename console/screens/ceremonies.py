@@ -20,6 +20,14 @@ from vault.errors import VaultError
 LEGEND = "In a key's life order.\n▶ ready to start\n· not now (why: on the right)"
 
 
+
+def reflow(text: str) -> str:
+    """A definition's purpose is wrapped for the TOML file: join its lines into paragraphs so the
+    pane wraps them at its own width (blank lines stay paragraph breaks)."""
+    import re
+
+    return "\n\n".join(" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip()))
+
 class CeremoniesScreen(VaultScreen):
     WHERE = "Ceremonies"
     HELP = """\
@@ -67,19 +75,23 @@ generate-key, backup, drill and destroy in that order.
         ol = self.query_one(OptionList)
         ol.clear_options()
         ol.add_options([Option(f"{'·' if e.blocked else '▶'} {e.name}", id=e.name) for e in self.entries])
-        if self.entries:
-            ol.highlighted = 0
+        if self.entries:  # the cursor starts on the first ceremony that can start now
+            ol.highlighted = next((i for i, e in enumerate(self.entries) if not e.blocked), 0)
         ol.focus()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         entry = next((e for e in self.entries if e.name == event.option_id), None)
-        if entry is None:
-            return
+        if entry is not None:
+            self._show(entry)
+
+    def _show(self, entry, *, refused: bool = False) -> None:
         steps = "\n".join(f"  {i}. {t}" for i, t in enumerate(entry.steps, start=1))
         pre = ", ".join(entry.preconditions) or "none"
         ready = f"✗ not now: {entry.blocked}" if entry.blocked else "▶ ready to start"
+        if refused:
+            ready = f"✗ {entry.name} cannot start now (nothing was started): {entry.blocked}"
         self.query_one("#ceremony-detail", Static).update(
-            f"{entry.title}\n{ready}\n\n{entry.purpose}\n\nquorum: {entry.quorum}\npreconditions: {pre}\n\n"
+            f"{entry.title}\n{ready}\n\n{reflow(entry.purpose)}\n\nquorum: {entry.quorum}\npreconditions: {pre}\n\n"
             f"steps:\n{steps}"
             "\n\nenter: start it · R: start it and record the run as a script · u: unfinished ceremonies")
 
@@ -99,6 +111,12 @@ generate-key, backup, drill and destroy in that order.
         return None
 
     def start(self, name: str | None, record_to: Path | None = None) -> None:
+        entry = next((e for e in self.entries if e.name == name), None)
+        if entry is not None and entry.blocked:
+            # Not now: say why here instead of opening a ceremony that stops before its first step.
+            self._show(entry, refused=True)
+            self.app.bell()
+            return
         if name:
             start_ceremony(self.app, name, record_to=record_to)
 

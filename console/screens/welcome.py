@@ -13,19 +13,16 @@ from console.screens.base import VaultScreen
 WELCOME = """\
 Welcome to the custodian console
 
-This is a PRACTICE vault: a SoftHSM token in the console's home, practice secrets only. You
-can walk through a whole key lifecycle alone, playing every custodian and the witness:
+This is a PRACTICE vault: a SoftHSM token in the console's home, practice secrets only. You can walk through a whole key lifecycle alone, playing every custodian and the witness:
 
-1. init — enroll custodians and a witness, set the quorum (e.g. 2-of-3), initialise the token,
-   reveal each custodian's share one at a time and have it typed back;
+1. init — enroll custodians and a witness, set the quorum (e.g. 2-of-3), initialise the token, reveal each custodian's share one at a time and have it typed back;
 2. generate-key — activate the quorum with 2 shares and generate a master key in the HSM;
 3. backup — write an encrypted backup bundle and check it reads back;
 4. drill — restore the backup into a scratch token and compare every key;
 5. rotate — the key's next version becomes active and the old one is deactivated;
-6. destroy — destroy the deactivated version, typing its label to confirm (an active key
-   cannot be destroyed: rotate or mark it compromised first).
+6. destroy — destroy the deactivated version, typing its label to confirm (an active key cannot be destroyed: rotate or mark it compromised first).
 
-Where a field asks for a name, a passphrase or a new file, ctrl+f fills a practice value.
+Where a field asks for a name, a passphrase or a new file, ctrl+f fills a practice value. Escape goes back one answer; ctrl+a aborts a ceremony with a reason; f1 helps on every step.
 """
 
 
@@ -34,7 +31,7 @@ class WelcomeScreen(VaultScreen):
     HELP = WELCOME
     BINDINGS = [
         Binding("i", "init", "Start init", id="welcome.init"),
-        Binding("escape", "close", "Look around first", id="welcome.close"),
+        Binding("escape", "close", "Later", id="welcome.close"),
     ]
 
     def compose_body(self) -> ComposeResult:

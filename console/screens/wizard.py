@@ -9,6 +9,7 @@ waits, the event loop does not. Engine events are posted here as ``EngineEvent``
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 from textual import work
@@ -28,7 +29,7 @@ from console.responder import EngineEvent, TuiResponder
 from console.screens.base import VaultScreen
 from console.widgets.step_list import StepList
 from vault.ceremony import events as ev
-from vault.ceremony.prompts import AbortAnswer, Answer, ConfirmAnswer, Prompt
+from vault.ceremony.prompts import AbortAnswer, Answer, BackAnswer, ConfirmAnswer, Prompt, TextAnswer
 from vault.errors import VaultError
 
 
@@ -50,6 +51,7 @@ class WizardScreen(VaultScreen):
     ALLOW_SELECT = False
     BINDINGS = [
         Binding("ctrl+a", "abort", "Abort", id="wizard.abort", tooltip="Abort the ceremony with a reason", priority=True),
+        Binding("escape", "back", "Back", id="wizard.back", tooltip="Back one answer, where nothing was done yet"),
         Binding("ctrl+f", "practice_fill", "Practice fill", id="wizard.practice", show=False, priority=True),
         Binding("ctrl+l", "toggle_log", "Log", id="wizard.log", show=False),
         Binding("t", "transcript", "Transcript", id="wizard.transcript", show=False),
@@ -77,6 +79,7 @@ class WizardScreen(VaultScreen):
         self._notices: list[str] = []  # this step's notices (shown in the layout, never as toasts)
         self.log_lines: list[str] = []  # what the log panel shows (it wraps long lines)
         self.notice_log: list[str] = []  # every notice of the run
+        self._last_text: tuple[tuple[str, str], str] | None = None  # the last text answer, for a re-ask
 
     # -- layout ------------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -114,6 +117,9 @@ class WizardScreen(VaultScreen):
 
     def on_resize(self, event=None) -> None:
         self.set_class(self.app.size.width < 100, "narrow")
+        # Under 30 rows the log would push the question's heading (a review's title) off screen:
+        # it is hidden there (ctrl+l shows it).
+        self.set_class(self.app.size.height < 30, "short")
 
     # -- the drive loop (thread worker) ------------------------------------------------------------
     @work(thread=True, exit_on_error=False, name="ceremony-drive")
@@ -233,7 +239,7 @@ class WizardScreen(VaultScreen):
             await self._clear_slot()
             self.app.push_screen(ShareRevealScreen(prompt), callback=lambda _ok: self._resolve(ConfirmAnswer(True)))
         else:
-            self.pane = pane_for(prompt)
+            self.pane = pane_for(self._with_refused_text(prompt))
             await self.query_one("#prompt-slot").mount(self.pane)
             self._show_unread()
         self._busy(False)
@@ -256,6 +262,10 @@ class WizardScreen(VaultScreen):
         err = self.query_one("#prompt-error", Static)
         err.update(f"✗ {p.error_code}: {p.error_message}" if p.error_message else "")
         err.display = bool(p.error_message)
+        if p.error_message and any(n[2:] == p.error_message for n in self._notices):
+            # a step that notices a refusal and re-asks with it: say it once, next to the question
+            self._notices = [n for n in self._notices if n[2:] != p.error_message]
+            self._render_notices()
 
     def _render_read_aloud(self) -> None:
         """The prompt's text to read aloud, then this step's facts (serials, fingerprints as PGP
@@ -290,9 +300,21 @@ class WizardScreen(VaultScreen):
         if self._future is not None and not self._future.done():
             self._future.set_result(answer)
 
+    def _with_refused_text(self, prompt: Prompt) -> Prompt:
+        """A refused name, label or path comes back in its box, to correct a typo rather than retype
+        it (text and path questions only: never a secret, never a typed confirmation)."""
+        last, self._last_text = self._last_text, None
+        if (prompt.error_code and prompt.KIND in ("text", "path") and prompt.previous is None
+                and last is not None and last[0] == (prompt.step_id, prompt.ask)):
+            return dataclasses.replace(prompt, previous=last[1])
+        return prompt
+
     def on_prompt_pane_answered(self, message: PromptPane.Answered) -> None:
         message.stop()
         if message.pane is self.pane:
+            p = message.pane.prompt
+            if p.KIND in ("text", "path") and isinstance(message.answer, TextAnswer):
+                self._last_text = ((p.step_id, p.ask), message.answer.text)
             self._resolve(message.answer)
 
     def _busy(self, busy: bool) -> None:
@@ -318,6 +340,20 @@ class WizardScreen(VaultScreen):
                 self._pending_abort = reason  # answered at the next prompt
 
         self.app.push_screen(ReasonDialog("Abort this ceremony? Say why:"), callback=chosen)
+
+    def action_back(self) -> None:
+        """Escape: back one answer where the engine allows it (``prompt.can_go_back``); elsewhere
+        say at once why not, above the question, and leave what is typed where it is."""
+        p = self.prompt
+        if self.outcome is not None or p is None or self._future is None or self._future.done():
+            return
+        if p.can_go_back:
+            self._resolve(BackAnswer())
+            return
+        why = p.no_back or "nothing can be taken back here."
+        err = self.query_one("#prompt-error", Static)
+        err.update(f"↩ No going back: {why} Answer the question, or abort with a reason (ctrl+a).")
+        err.display = True
 
     def action_practice_fill(self) -> None:
         if self.pane is not None and not self.pane.practice_fill():
@@ -384,6 +420,7 @@ class WizardScreen(VaultScreen):
         self.app.active_wizard = None
         self._busy(False)
         await self._clear_slot()
+        self.query_one("#prompt-error").display = False  # the last question's refusal is over
         self._read_aloud, self._facts = "", []
         self._render_read_aloud()
         if outcome.ok:

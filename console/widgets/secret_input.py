@@ -49,6 +49,9 @@ class QuietInput(Input):
         self.post_message(self.Edited(self, len(value)))
 
     def _on_blur(self, event: Blur) -> None:  # Input posts Blurred(value)
+        # Textual runs every class's handler along the MRO: prevent_default stops Input's, which
+        # would post Blurred with the value (a box left by a Tab or Enter still holds it).
+        event.prevent_default()
         self._pause_blink()
 
     def action_copy(self) -> None:

@@ -248,7 +248,8 @@ def test_back_is_refused_at_a_steps_first_question_and_after_a_secret(ws: Worksp
     assert "first question" in again.error_message
     shares = [p for p in watch.prompts if p.ask == "share"]
     assert not shares[1].can_go_back  # a share was entered: it is wiped once used, nothing to replay
-    assert shares[2].error_code == "ANSWER" and "already done or recorded" in shares[2].error_message
+    assert shares[2].error_code == "ANSWER" and "a share or a passphrase was entered" in shares[2].error_message
+    assert shares[1].no_back and shares[1].no_back in shares[2].error_message  # said before a back is tried
     assert outcome.ok, outcome.one_line()  # each refusal was answered again, as the script's lists say
 
 
@@ -270,6 +271,34 @@ def test_back_from_the_second_question_drops_only_the_last_answer(ws: Workspace)
     assert len(labels) == 2 and labels[1].previous == "signer-2026"
     with ws.vault() as v:
         assert [k.label for k in v.store.list_keys()] == ["signer-b"]
+
+
+def test_back_from_a_later_custodians_passphrase_returns_to_their_name(ws: Workspace):
+    """A name typo is corrected even after earlier custodians were enrolled (the engine cannot
+    rewind the step: the step takes the back itself, nothing of the mistyped person is stored)."""
+    original, typo = "bob", "bbo"
+    assert ws.example("init")["answers"]["custodians.name:2"] == original
+    # after the back, "alice" again is refused: the step still knows who it enrolled (no replay)
+    script = ws.variant("init", answers={"custodians.name:2": [typo, "alice", original]})
+    seen = []
+
+    def back_at_typo(p):
+        seen.append(p)
+        if p.step_id == "custodians" and p.ask == "passphrase:2" and p.custodian == typo:
+            assert p.can_go_back and p.local_back and not p.no_back
+            return BackAnswer()
+        return None
+
+    _e, watch, outcome = run_watched(ws, "init", script, on_prompt=back_at_typo)
+    assert outcome.ok, outcome.one_line()
+    names = [p for p in watch.prompts if p.step_id == "custodians" and p.ask == "name:2"]
+    assert len(names) == 3 and names[1].previous == typo  # offered again, to correct
+    assert names[2].error_code == "ANSWER" and "already named in this step" in names[2].error_message
+    with ws.vault() as v:
+        enrolled = {c.name for c in v.store.list_custodians()}
+        actions = ledger_actions(v, outcome.ceremony_id)
+    assert original in enrolled and typo not in enrolled
+    assert actions.count("custodian.enrolled") == 7  # admin, witness, five custodians; never the typo
 
 
 # --- the witness ------------------------------------------------------------------------------------------

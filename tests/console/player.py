@@ -128,6 +128,11 @@ class CeremonyPlayer:
                              what="the witness's confirmation")
             await press("enter")
         elif isinstance(pane, AttestationPane):
+            # read to the end (the statement box has focus), choose "I agree", then sign
+            await press("end")
+            await wait_until(self.pilot, lambda: pane.read_to_end, what="the statement's end")
+            await press("tab", "enter")
+            await wait_until(self.pilot, lambda: pane.decision is True, what="the decision to be chosen")
             await press("ctrl+f", "enter")
         elif isinstance(pane, ShareVerifyPane):
             words = self.shares[p.custodian].split()

@@ -105,6 +105,9 @@ async def test_wrong_word_foreign_duplicate_wrong_passphrase_and_no_secret_leaks
             if tried:
                 return False
             tried.append(True)
+            pane.query_one("#statement-scroll").scroll_end(animate=False)
+            pane.query_one("#agree").value = True
+            await wait_until(pilot, lambda: pane.read_to_end and pane.decision is True, what="read and chosen")
             box = pane.query_one(SecretInput)
             box.value = WRONG_PASSPHRASE
             box.focus()

@@ -253,6 +253,15 @@ def test_an_unknown_ceremony_is_not_a_database_error(ws: Workspace, capsys):
         assert "There is no ceremony named 'genrate-key'" in err and "generate-key" in err
 
 
+def test_an_unknown_ceremony_id_is_not_a_database_error_either(ws: Workspace, capsys):
+    ws.run_ok("init")
+    for argv in (["transcript", "init-20260101-000000-abcd"], ["ceremony", "abort", "init-nope", "--reason", "typo"],
+                 ["ceremony", "resume", "init-nope", "--script", "init.toml"]):
+        code, out, err = run(capsys, "--home", str(ws.home), *argv)
+        assert code == 2 and out == "" and "STORE_NOT_FOUND" not in err, argv
+        assert "CEREMONY_UNKNOWN: No ceremony with id" in err and "`custodian ceremony unfinished` lists" in err, argv
+
+
 def test_usage_errors_are_one_line_too(capsys):
     for argv in (["--bogus"], ["keys"], ["keys", "lst"], ["verify"], ["ceremony"]):
         code, out, err = run(capsys, *argv)

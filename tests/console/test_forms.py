@@ -110,3 +110,98 @@ async def test_checklist_says_what_is_missing_next_to_the_items():
         assert "Item 2 is not ticked yet" in str(app.query_one(".pane-problem").render())
         await pilot.press("shift+tab", "space")  # back to b
         assert str(app.query_one(".pane-problem").render()) == ""
+
+
+async def test_keys_sent_at_once_land_in_the_box_they_were_meant_for():
+    """tmux send-keys (or a fast typist, or a paste) delivers type-Tab-type-Enter faster than the
+    screen moves the focus: the Tab and the Enter must still move it before the next key lands."""
+    from tui_helpers import type_fast
+
+    for between in ("tab", "enter"):
+        app = PaneApp(PassphrasePane(new_passphrase()))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "pp1")
+            await type_fast(pilot, [*"admin-pass-1", between, *"admin-pass-1", "enter"])
+            await wait_until(pilot, lambda: app.answers, what=f"the answer (type, {between}, type, enter)")
+            assert app.answers[0].secret.reveal_text() == "admin-pass-1"
+
+
+async def test_the_deviation_form_tabs_through_and_names_what_is_missing_next_to_it():
+    from console.panes.people import WitnessPane
+    from tui_helpers import type_fast
+    from vault.ceremony.prompts import WitnessPrompt
+
+    prompt = WitnessPrompt(**COMMON, step_id="token", step_title="Initialise the token", ask="witness",
+                           witness="wendy", summary="token initialised")
+    app = PaneApp(WitnessPane(prompt))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.focused is not None)
+        await pilot.pause(0.2)
+        await pilot.press("ctrl+d")
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "dev-expected")
+        # all at once, as tmux or a fast typist sends them: three fields, the fourth left empty
+        await type_fast(pilot, [*"seals intact", "tab", *"seal 2 torn", "enter", *"photographed", "tab", "tab",
+                                "enter"])
+        problem_box = app.query_one("#dev-problem")
+        await wait_until(pilot, lambda: "still empty: who decided" in str(problem_box.render()))
+        assert app.focused.id == "dev-decided" and not app.answers  # the cursor is where the gap is
+        assert [app.query_one(f"#dev-{n}").value for n in ("expected", "happened", "action")] == [
+            "seals intact", "seal 2 torn", "photographed"]
+        await pilot.pause(0.3)  # a Button ignores a second press within its 0.2 s press effect
+        await type_fast(pilot, [*"admin", "enter", "enter"])
+        assert str(problem_box.render()) == ""  # gone once the field was edited
+        await wait_until(pilot, lambda: app.answers, what="the deviation")
+        d = app.answers[0].deviation
+        assert not app.answers[0].confirmed and (d.expected, d.happened, d.action, d.decided_by) == (
+            "seals intact", "seal 2 torn", "photographed", "admin")
+
+
+async def test_an_attestation_never_puts_the_cursor_in_the_comment_box():
+    """The comment is clear text and recorded: a passphrase typed there would reach the ledger.
+    The pane's first focus, and the refocus after a read-aloud dialog closes (``focus_first``),
+    is never the comment box (it is the statement, read first)."""
+    from console.panes.people import AttestationPane
+    from vault.ceremony.prompts import AttestationPrompt
+
+    prompt = AttestationPrompt(**COMMON, step_id="attest", step_title="Closing attestations", ask="attest:admin",
+                               participant="admin", role="administrator", statement="custodian-console attestation v1",
+                               ledger_head_hex="ab" * 32, ledger_head_words="words")
+    app = PaneApp(AttestationPane(prompt))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.focused is not None)
+        await pilot.pause()
+        assert app.focused.id != "comment"
+        app.query_one("#comment").focus()
+        await pilot.pause()
+        app.pane.focus_first()  # what the wizard does when a read-aloud dialog closes
+        await pilot.pause()
+        assert app.focused.id == "statement-scroll"
+
+
+async def test_leaving_a_passphrase_box_posts_no_message_with_its_value():
+    """Tab or Enter out of a filled box blurs it while it still holds the passphrase: Input's own
+    blur handler would post ``Blurred(value)``; the quiet box must stop it."""
+    from tui_helpers import MessageTap
+
+    tap = MessageTap()
+    app = PaneApp(PassphrasePane(new_passphrase()))
+    async with app.run_test(size=SIZE, message_hook=tap) as pilot:
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "pp1")
+        await pilot.press(*"correct-horse-1", "tab", "shift+tab", "enter", *"correct-horse-1", "enter")
+        await wait_until(pilot, lambda: app.answers)
+    assert "correct-horse-1" not in tap.joined()
+
+
+async def test_the_practice_path_for_a_signature_is_not_named_like_a_bundle(tmp_path):
+    from console.panes.simple import PathPane
+    from vault.ceremony.prompts import PathPrompt, PathPurpose
+
+    for ask, question, suffix in (("signature", "Write the signature to", ".sig"),
+                                  ("path", "Write the backup bundle to", ".ccb")):
+        pane = PathPane(PathPrompt(**COMMON, step_id="s", step_title="t", ask=ask, question=question,
+                                   purpose=PathPurpose.OUTPUT_FILE))
+        app = PaneApp(pane)
+        app.home_path = tmp_path
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert pane._practice_path().suffix == suffix

@@ -69,3 +69,18 @@ async def test_the_custodians_screen_lists_fingerprints(initialised, make_app_on
         detail = str(app.screen.query_one("#people-detail").render())
         first = app.screen.rows[0]
         assert first.name in detail and group_hex(first.fingerprint)[:24] in detail
+
+
+def test_the_review_shows_digests_and_fingerprints_in_groups_of_four():
+    from console.panes.review import review_text
+    from vault.ceremony.prompts import ReviewItem, ReviewPrompt
+
+    digest = "7b4871e6b35405054627068a49669e601dc93c5201ec75105d5858b79aecea12"
+    p = ReviewPrompt(ceremony_id="sign-1", ceremony_name="sign", practice=True, step_index=4, step_count=5,
+                     step_id="sign", step_title="Sign and verify", ask="review", action="sign", title="Sign",
+                     items=(ReviewItem("Payload SHA-256", digest, "kickoff dictator"),
+                            ReviewItem("Key", "signer-ec (v1)")),
+                     administrator="admin", witness="wendy", review_sha256="00" * 32)
+    text = review_text(p)
+    assert "Payload SHA-256: 7b48 71e6 b354 0505" in text and digest not in text
+    assert "Key: signer-ec (v1)" in text

@@ -1,6 +1,6 @@
 """Layout snapshots at 80x24 and 100x30 (issue 11): the dashboard, a ceremony step, share entry with
-an error pointing to a word, an attestation, and the end-of-ceremony summary. PRACTICE data only,
-fixed values, no cursor blink.
+an error pointing to a word, the review before an irreversible step, an attestation, and the
+end-of-ceremony summary. PRACTICE data only, fixed values, no cursor blink.
 
 Update with ``pytest tests/console/test_snapshots_sizes.py --snapshot-update`` after looking at
 the SVGs.
@@ -21,7 +21,8 @@ from console.summary import SummaryView
 from snap_harness import PRACTICE_IDENT, PRACTICE_SHARE, Harness
 from test_snapshots import COMMON, PaneScreen, StaticDashboard
 from tui_helpers import share_keys, type_fast
-from vault.ceremony.prompts import AttestationPrompt, GroupProgress, QuorumProgress, ShareEntryPrompt, TextPrompt
+from vault.ceremony.prompts import (AttestationPrompt, GroupProgress, QuorumProgress, ReviewItem, ReviewPrompt,
+                                     ShareEntryPrompt, TextPrompt)
 from vault.shares import GroupSpec, ShareRef, ShareSetPublic
 from vault.shares.entry import EntryGuide
 from vault.shares.parse import commitment
@@ -60,6 +61,10 @@ def test_dashboard(snap_compare, size):
 class StaticWizard(WizardScreen):
     """The real wizard screen, fed one fixed prompt instead of an engine."""
 
+    def __init__(self, ceremony: str, prompt=None) -> None:
+        super().__init__(ceremony)
+        self.fixed_prompt = prompt
+
     def _drive(self) -> None:
         pass
 
@@ -68,7 +73,7 @@ class StaticWizard(WizardScreen):
         self._set_titles(["Check the air gap", "Who is here", "Activate the quorum", "Generate the key in the HSM",
                           "Back up every key", "Closing attestations"])
         self.query_one("#wizard-log").write("▶ step 4: Generate the key in the HSM")
-        self.run_worker(self.ask(STEP_PROMPT), exit_on_error=False)
+        self.run_worker(self.ask(self.fixed_prompt or STEP_PROMPT), exit_on_error=False)
 
 
 STEP_PROMPT = TextPrompt(**{**COMMON, "step_count": 6}, step_index=4, step_id="generate",
@@ -98,8 +103,12 @@ def test_share_entry_points_to_the_wrong_word(snap_compare, size):
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_attestation(snap_compare, size):
-    statement = ("custodian-console attestation v1\nceremony: generate-key-20260501-093000-abcd (generate-key)\n"
-                 f"ledger head: {HEAD}\ncustodian: alice (custodian)\ndecision: agree\ntime: 2026-05-01T09:41:00Z")
+    statement = ("custodian-console attestation v2\nceremony-id: generate-key-20260501-093000-abcd\n"
+                 f"ceremony-name: generate-key\nledger-head: {HEAD}\ncustodian: alice\nrole: custodian\n"
+                 "decision: (not chosen yet: agree or do-not-agree)\ntime: 2026-05-01T09:41:00Z\n"
+                 f"change: key created: label signer-2026; algorithm ec-p256; fingerprint sha256:{HEAD}\n"
+                 f"change: bundle written: path media/signer-2026.ccb; sha256 {HEAD}\n"
+                 "deviation: none\ndissent: none\n")
     prompt = AttestationPrompt(**COMMON, step_index=7, step_id="attest", step_title="Closing attestations",
                                ask="attest:alice", participant="alice", role="custodian", statement=statement,
                                ledger_head_hex=HEAD, ledger_head_words="rebirth Babylon drifter Geiger")
@@ -125,4 +134,21 @@ class SummaryScreen(PaneScreen):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_summary(snap_compare, size):
     app = Harness(lambda: SummaryScreen(None))
+    assert snap_compare(app, terminal_size=size, run_before=freeze_after(app))
+
+
+REVIEW_PROMPT = ReviewPrompt(**{**COMMON, "step_count": 6}, step_index=4, step_id="generate",
+                             step_title="Generate the key in the HSM", ask="review", action="generate-key",
+                             title="Generate the ec-p256 key 'signer-2026' in the HSM",
+                             items=(ReviewItem("Label", "signer-2026"), ReviewItem("Algorithm", "ec-p256"),
+                                    ReviewItem("Backup", "backed up: extractable only to be wrapped under the "
+                                                         "quorum's backup key"),
+                                    ReviewItem("Token", "custodian-practice (serial 7c1e4a09d2b3f5e8)")),
+                             administrator="admin", witness="wendy", review_sha256="5d6e" * 16, can_go_back=True)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_review(snap_compare, size):
+    """The review before an irreversible step: what will be done, both confirmations, the way back."""
+    app = Harness(lambda: StaticWizard("generate-key", REVIEW_PROMPT))
     assert snap_compare(app, terminal_size=size, run_before=freeze_after(app))

@@ -25,6 +25,16 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+class _Back:
+    """What ``StepContext.ask(..., local_back=True)`` returns for a back (see prompts.local_back)."""
+
+    def __repr__(self) -> str:
+        return "BACK"
+
+
+BACK = _Back()
+
+
 @dataclass(frozen=True, slots=True)
 class RunOptions:
     """How a ceremony runs. Defaults are an interactive run."""
@@ -125,10 +135,17 @@ class StepContext:
 
     def ask(self, cls: type[Prompt], ask: str, parse: Callable[[Answer], T] = lambda a: a,  # type: ignore[assignment,return-value]
             **fields: Any) -> Generator[Prompt, Answer, T]:
-        """Yield the prompt until ``parse(answer)`` accepts; a VaultError re-prompts with its message."""
+        """Yield the prompt until ``parse(answer)`` accepts; a VaultError re-prompts with its message.
+
+        With ``local_back=True`` a ``BackAnswer`` (which the engine hands to the step where it
+        cannot rewind) returns ``BACK``: the step asks its previous question again itself."""
+        from vault.ceremony.prompts import BackAnswer
+
         prompt = self.prompt(cls, ask, **fields)
         while True:
             answer = yield prompt
+            if isinstance(answer, BackAnswer) and prompt.local_back:
+                return BACK
             try:
                 value = parse(answer)
             except VaultError as exc:
@@ -187,8 +204,9 @@ class StepContext:
         self._engine.record_fact(self.step.id, title, text)
 
     # -- records -------------------------------------------------------------------------------------
-    def ledger(self, action: str, details: dict[str, Any]) -> Any:
-        return self._engine.ledger_append(action, details)
+    def ledger(self, action: str, details: dict[str, Any], *, actor: str | None = None) -> Any:
+        """Append to the ledger as the administrator, or as ``actor`` (the person who acted)."""
+        return self._engine.ledger_append(action, details, actor=actor)
 
     def run_hook(self, point: str) -> None:
         self._engine.run_hook(point, self.step)

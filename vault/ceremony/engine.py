@@ -116,6 +116,8 @@ class Outcome:
 
 Hook = Callable[[str, StepDef], None]
 
+_SECRET_ENTERED = "a share or a passphrase was entered in this step, and a secret is wiped once used."
+
 
 def new_ceremony_id(name: str, now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
@@ -135,6 +137,15 @@ def _display(answer: Answer) -> str | None:
 
 def definition_sha256(definition: CeremonyDefinition) -> str:
     return hashlib.sha256(definition.source.read_bytes()).hexdigest()
+
+
+def identity_of_what_runs(definition: CeremonyDefinition) -> dict[str, str]:
+    """The console's version and the SHA-256 of its installed files (vault.runtime_identity),
+    recorded at every ceremony's start next to the definition's SHA-256."""
+    from vault.runtime_identity import package_identity
+
+    ident = package_identity()
+    return {"console_version": ident.version, "package_sha256": ident.sha256}
 
 
 class Engine:
@@ -170,7 +181,7 @@ class Engine:
         self._step_log: list[tuple[str, Answer]] = []
         self._step_seq = 0  # the ledger's head when the step started, plus the engine's own events
         self._noted = 0  # answers ctx.ask took or refused: a step answer that it did not see ends rewinding
-        self._unrewindable = False
+        self._unrewindable = ""  # why this step can no longer go back ("": it can)
         self._replaying = False
         # witness evidence (module doc)
         self._auth_for: Prompt | None = None  # a witness prompt waiting behind the witness's passphrase
@@ -216,11 +227,12 @@ class Engine:
         if not accepted:
             return
         if isinstance(answer, (SecretAnswer, ShareAnswer, AttestationAnswer)):
-            self._unrewindable = True  # a secret is wiped once used: it cannot be replayed
+            # a secret is wiped once used: it cannot be replayed
+            self._unrewindable = _SECRET_ENTERED
         self._step_log.append((ask, answer))
 
     def review_confirmed(self, step: StepDef, body: dict[str, Any], digest: str) -> None:
-        self._unrewindable = True
+        self._unrewindable = "this step's review was confirmed: what it reviewed is being done."
         self._own_append("review.confirmed", {"step": step.id, "action": body["action"], "review": body,
                                               "review_sha256": digest,
                                               "administrator": self.values.get("administrator"),
@@ -242,7 +254,24 @@ class Engine:
                 self._auth_for = prompt
                 step = self._reactivate or self.current_step
                 prompt = witness.auth_prompt(StepContext(self, step), name)
-        return dataclasses.replace(prompt, can_go_back=self._can_go_back())
+        back = self._can_go_back() or (prompt.local_back and self._phase == "body")
+        return dataclasses.replace(prompt, can_go_back=back, no_back="" if back else self._back_refusal())
+
+    def _back_refusal(self) -> str:
+        """Why a back is not taken here (the prompt's ``no_back``; the re-ask's message)."""
+        if self._phase == "witness":
+            return "the step is done; only the witness's sign-off is left."
+        if self._reactivate is not None:
+            return "the quorum is being activated again to resume the ceremony."
+        if self._unrewindable:
+            return self._unrewindable
+        if self._phase == "body" and self.vault.ledger.head().seq != self._step_seq:
+            return "this step has already changed the token or the ledger."
+        step = self.current_step
+        if step is not None and step.index > 1:
+            return (f"this is the first question of step {step.index}; the steps before it are done and "
+                    "recorded.")
+        return "this is the ceremony's first question."
 
     def _witness_auth_answer(self, answer: SecretAnswer) -> None:
         from vault.ceremony import witness
@@ -264,12 +293,12 @@ class Engine:
         prompt = self._pending
         assert prompt is not None
         if not prompt.can_go_back:
-            acted = (self._phase != "body" or self._unrewindable or self._reactivate is not None
-                     or self.vault.ledger.head().seq != self._step_seq)
-            why = ("something was already done or recorded in this step, or a secret was entered" if acted
-                   else "this is the step's first question")
-            self._reprompt(AnswerInvalid(f"There is no going back from here: {why}.",
+            why = prompt.no_back or self._back_refusal()
+            self._reprompt(AnswerInvalid(f"There is no going back from here: {why}",
                                          next_step="Answer the question, or abort the ceremony."))
+            return
+        if prompt.local_back and self._auth_for is None and not self._can_go_back():
+            self._advance(BackAnswer())  # the step asks its previous question again (prompts.local_back)
             return
         shown = self._auth_for or prompt
         self._auth_for = None
@@ -340,12 +369,15 @@ class Engine:
         except BaseException:
             self._release_lock()
             raise
+        previous = journal.previous_end(self.vault)  # before this ceremony's own row exists
         journal.start_ceremony(self.vault, self, definition_sha256(self.definition))
         self.status = Status.RUNNING
         self.ledger_append("ceremony.started", {"name": self.definition.name, "mode": self.vault.mode.value,
                                                 "practice": self.practice,
                                                 "script_driven": self.options.script_driven,
-                                                "definition_sha256": definition_sha256(self.definition)})
+                                                "definition_sha256": definition_sha256(self.definition),
+                                                **identity_of_what_runs(self.definition),
+                                                **previous})
         self.emit(CeremonyStarted(ceremony_id=self.ceremony_id, name=self.definition.name,
                                   mode=self.vault.mode.value, practice=self.practice,
                                   step_count=len(self.definition.steps)))
@@ -434,8 +466,10 @@ class Engine:
         assert self._pending is not None
         self.emit(AnswerRejected(ceremony_id=self.ceremony_id, step_id=self._pending.step_id, code=exc.code,
                                  message=str(exc)))
+        back = self._pending.can_go_back and (self._can_go_back() or self._pending.local_back)
         self._pending = dataclasses.replace(self._pending, error_code=exc.code, error_message=str(exc),
-                                            can_go_back=self._pending.can_go_back and self._can_go_back())
+                                            can_go_back=back,
+                                            no_back="" if back else (self._pending.no_back or self._back_refusal()))
 
     def _advance(self, answer: Answer | None) -> None:
         """Feed ``answer`` to the current step and run until the next prompt or the end."""
@@ -459,7 +493,7 @@ class Engine:
                         self._fail(exc)
                         return
                 self._journal_id = journal.step_started(self.vault, self.ceremony_id, step)
-                self._step_log, self._unrewindable = [], False
+                self._step_log, self._unrewindable = [], ""
                 self._step_seq = self.vault.ledger.head().seq
                 self.emit(StepStarted(ceremony_id=self.ceremony_id, step_index=step.index, step_id=step.id,
                                       title=step.title, kind=step.kind))
@@ -494,7 +528,9 @@ class Engine:
                 self._fail(exc)
                 return
             if answer is not None and self._noted == noted:
-                self._unrewindable = True  # answered a prompt ctx.ask did not make: cannot be replayed
+                # answered a prompt ctx.ask did not make: cannot be replayed
+                self._unrewindable = (_SECRET_ENTERED if isinstance(answer, (SecretAnswer, ShareAnswer, AttestationAnswer))
+                                      else "this step took an answer it cannot replay (a confirmation of what was shown).")
             self._pending = self._present(prompt)
             return
 
@@ -554,10 +590,14 @@ class Engine:
         self._step_pos += 1
 
     def _complete(self) -> None:
-        from vault.ceremony.transcript import final_digest
+        from vault.ceremony.transcript import completion_outcome, final_digest
 
         self._wipe("complete")
+        dissents = [a.custodian_name for a in self.vault.store.attestations_of(self.ceremony_id) if not a.agree]
+        deviations = len(self.vault.store.deviations_of(self.ceremony_id))
         self.ledger_append("ceremony.completed", {"name": self.definition.name, "steps": len(self.definition.steps),
+                                                  "outcome": completion_outcome(bool(dissents)),
+                                                  "dissents": dissents, "deviations": deviations,
                                                   "transcript_sha256": final_digest(self.vault, self.ceremony_id)})
         head = self.vault.ledger.head()
         journal.finish_ceremony(self.vault, self.ceremony_id, completed=True, reason=None)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from vault.ceremony.recovery import Unfinished, abort_unfinished, resume, unfinished
 from vault.ceremony.script import ScriptResponder, ScriptRun, load_script, run_script, script_options
-from vault.errors import CeremonyUnfinished, PreconditionFailed, RecordNotFound
+from vault.errors import CeremonyUnfinished, CeremonyUnknown, PreconditionFailed, RecordNotFound
 
 
 def describe(u: Unfinished) -> str:
@@ -107,6 +107,6 @@ def abort_with_reason(vault, ceremony_id: str, reason: str) -> list[str]:
 def _known(vault, ceremony_id: str):
     try:
         return vault.store.get_ceremony(ceremony_id)
-    except RecordNotFound:
-        raise RecordNotFound(f"No ceremony with id {ceremony_id!r}.",
+    except RecordNotFound:  # a ceremony id that names nothing: said as such, not as a database error
+        raise CeremonyUnknown(f"No ceremony with id {ceremony_id!r}.",
                              next_step="`custodian ceremony unfinished` lists the unfinished ceremonies and their ids.") from None

@@ -26,6 +26,17 @@ def _store_head(vault):
     return LedgerHead(head.seq, head_hex(head))
 
 
+def previous_end(vault) -> dict:
+    """``previous_ceremony`` and ``previous_end_head`` of the newest ceremony that ended (its end
+    head: the ledger anchors chain ceremonies through it), or {} for the first ceremony."""
+    ended = [c for c in vault.store.list_ceremonies(limit=50) if c.ledger_end and c.ledger_end.seq]
+    if not ended:
+        return {}
+    last = max(ended, key=lambda c: c.ledger_end.seq)
+    return {"previous_ceremony": last.id,
+            "previous_end_head": {"seq": last.ledger_end.seq, "hash": last.ledger_end.hash_hex}}
+
+
 def start_ceremony(vault, engine, definition_sha256: str) -> None:
     vault.store.start_ceremony(
         engine.ceremony_id, definition_name=engine.definition.name, definition_sha256=definition_sha256,

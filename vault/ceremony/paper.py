@@ -10,8 +10,18 @@ from vault.ceremony.kinds import registry
 
 
 def paper_script(d: CeremonyDefinition) -> str:
+    import hashlib
+
+    from vault.runtime_identity import package_identity, words_of
+
     kinds = registry()
+    definition = hashlib.sha256(d.source.read_bytes()).hexdigest()
+    ident = package_identity()
     out = [f"# Ceremony script: {d.title} ({d.name})", "", textwrap.fill(d.purpose, 96), "",
+           "What runs (read aloud at the start; compare with the console's start screen and the transcript):", "",
+           f"- Definition SHA-256: {definition}", f"  {words_of(definition)}",
+           f"- Console version {ident.version}; installed files SHA-256 ({ident.files} files): {ident.sha256}",
+           f"  {ident.words}", "",
            f"Roles: {', '.join(r.value for r in d.roles)}    Quorum: {d.quorum.value}"
            + (f"    Preconditions: {', '.join(d.preconditions)}" if d.preconditions else ""),
            "Ceremony id: ____________________    Date: ____________    Location: ____________", "",

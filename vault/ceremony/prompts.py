@@ -24,6 +24,11 @@ Common to every prompt (``Prompt``)::
                     question with nothing done (see "Going back" in vault.ceremony.engine)
     previous        after a back, the answer this question had (text, choice value, "yes"/"no"),
                     for the front end to offer again; never a secret
+    no_back         where ``can_go_back`` is False: why (for the front end to say at once when
+                    someone presses "back", without submitting anything)
+    local_back      the step itself takes a ``BackAnswer`` here, where the engine cannot rewind
+                    (e.g. enroll: back from custodian #2's passphrase to their name, after #1
+                    was enrolled); nothing of the question is done yet
 
 Valid answers per prompt are in each class's ``ANSWERS``; ``AbortAnswer(reason)`` is valid at
 any prompt and aborts the ceremony with the reason recorded in the ledger.
@@ -129,6 +134,8 @@ class Prompt:
     error_message: str | None = None
     can_go_back: bool = False
     previous: str | None = None
+    no_back: str = ""
+    local_back: bool = False
 
     @property
     def header(self) -> str:

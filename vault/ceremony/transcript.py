@@ -148,6 +148,11 @@ def final_digest(vault, ceremony_id: str) -> str:
                           _participants(store, _names(store, ceremony_id, events)), _attestations(store, ceremony_id)))
 
 
+def completion_outcome(dissent: bool) -> str:
+    """What a completed ceremony's outcome reads: a dissent is never hidden behind "completed"."""
+    return "completed with dissent" if dissent else "completed"
+
+
 def build(vault, ceremony_id: str) -> dict[str, Any]:
     store = vault.store
     c = store.get_ceremony(ceremony_id)
@@ -191,10 +196,24 @@ def render_markdown(t: dict) -> str:
     out = [f"# {t['banner']} — ceremony transcript: {c['name']} ({c['id']})", ""]
     if t["practice"]:
         out += ["**PRACTICE** — this ceremony ran on a practice home; nothing in it protects real keys.", ""]
-    out += [f"- Status: **{c['status']}**" + (f" — {c['abort_reason']}" if c["abort_reason"] else ""),
+    status = c["status"]
+    if status == "completed":
+        status = completion_outcome(any(not a["agree"] for a in t["attestations"]))
+        if t["deviations"]:
+            status += f", {len(t['deviations'])} deviation{'s' if len(t['deviations']) != 1 else ''} recorded"
+    out += [f"- Status: **{status}**" + (f" — {c['abort_reason']}" if c["abort_reason"] else ""),
             f"- Started: {c['started_at']}  Ended: {c['ended_at'] or '-'}",
             f"- Mode: {c['mode']}; scripted: {'yes' if c['script_driven'] else 'no'}",
-            f"- Definition SHA-256: `{c['definition_sha256']}`", ""]
+            f"- Definition SHA-256: `{c['definition_sha256']}`  \n  {_words(c['definition_sha256'])}"]
+    started = next((json.loads(e["details"]) for e in t["ledger"]["events"]
+                    if e["ceremony_id"] == c["id"] and e["action"] == "ceremony.started"), {})
+    if started.get("package_sha256"):
+        out.append(f"- Console {started.get('console_version')}, installed files SHA-256 "
+                   f"`{started['package_sha256']}`  \n  {_words(started['package_sha256'])}")
+    if started.get("previous_end_head"):
+        h = started["previous_end_head"]
+        out.append(f"- Follows {started.get('previous_ceremony')}, whose end head was event {h['seq']} `{h['hash']}`")
+    out.append("")
     out += ["## Steps", "", "| # | step | kind | attempt | status | started | ended | result |", "|---|---|---|---|---|---|---|---|"]
     for s in t["steps"]:
         result = s["summary"] or (s["error_code"] or "")
@@ -223,9 +242,18 @@ def render_markdown(t: dict) -> str:
         if h:
             out.append(f"- {label}: seq {h['seq']} `{h['hash']}`  \n  {h['words']}")
     out += ["", "## Attestations", ""]
+    comments = {}
+    for e in led["events"]:
+        if e["action"] == "ceremony.attested" and e["ceremony_id"] == c["id"]:
+            d = json.loads(e["details"])
+            comments[d.get("participant")] = d.get("comment") or ""
     for a in t["attestations"]:
-        out.append(f"- {a['participant']}: **{'agree' if a['agree'] else 'DO NOT AGREE'}** at {a['at']}; "
-                   f"signature `{a['signature_hex'][:32]}…`")
+        comment = comments.get(a["participant"], "")
+        out.append(f"- {a['participant']}: **{'agree' if a['agree'] else 'DO NOT AGREE'}** at {a['at']}"
+                   + (f" — \"{comment}\"" if comment else "") + f"; signature `{a['signature_hex'][:32]}…`")
+    if t["attestations"]:
+        out += ["", "What the first attester signed (each statement also names its signer, decision, time and "
+                "the dissents before it):", "", "```", t["attestations"][0]["statement"].rstrip("\n"), "```"]
     out += ["", "## Ledger events", ""]
     out += [f"- {e['seq']} {e['at']} {e['actor']} {e['action']} `{e['hash'][:16]}…`" for e in led["events"]]
     out += ["", "Signatures: ______________________ (administrator)   ______________________ (witness)", ""]
@@ -318,7 +346,8 @@ def verify(t: dict, pinned: dict[str, str] | None = None) -> VerifyReport:
 
 
 def _verify(t: dict, pinned: dict[str, str] | None) -> VerifyReport:
-    from vault.identity import verify_attestation
+    from vault.ceremony.statement import signed_lines, statement_lines
+    from vault.identity import ATTESTATION_HEADER_V2, verify_attestation
     from vault.ledger import event_hash
 
     rep = VerifyReport(ok=False)
@@ -379,6 +408,11 @@ def _verify(t: dict, pinned: dict[str, str] | None) -> VerifyReport:
         reason = None if status == "completed" else f"{d.get('code')}: {d.get('reason')}"
         if (c["status"], c["ended_at"], c["abort_reason"]) != (status, final["at"], reason):
             problems.append("the ceremony's status, end or abort reason differ from its final ledger event")
+        dissent = [a["participant"] for a in t["attestations"] if not a["agree"]]
+        if status == "completed" and "outcome" in d and (d.get("outcome"), d.get("dissents"), d.get("deviations")) != (
+                completion_outcome(bool(dissent)), dissent, len(t["deviations"])):
+            problems.append("the outcome the final ledger event recorded (dissents, deviations) differs from the "
+                            "attestations and deviations")
         if d.get("transcript_sha256") != _digest(_whole(_identity_of(c), t["steps"], t["deviations"],
                                                          t["participants"], t["attestations"])):
             problems.append("steps, deviations, participants or attestations differ from what the final ledger "
@@ -431,6 +465,11 @@ def _verify(t: dict, pinned: dict[str, str] | None) -> VerifyReport:
             problems.append(f"attestation of {name}: decision differs from the signed statement")
         if fields.get("time") != a["at"]:
             problems.append(f"attestation of {name}: time differs from the signed statement")
+        if statement.startswith(ATTESTATION_HEADER_V2 + "\n"):
+            said = statement_lines(((e["action"], details(e)) for e in mine), participant=name)
+            if signed_lines(statement) != said:
+                problems.append(f"attestation of {name}: what the statement says changed (keys, bundles, share "
+                                "sets, deviations, dissents) differs from the ledger events it signs over")
         try:
             verify_attestation(pem, statement.encode("utf-8"), bytes.fromhex(a["signature_hex"]))
         except (SignatureInvalid, ValueError):

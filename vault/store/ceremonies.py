@@ -93,6 +93,11 @@ class CeremonyRepository(StoreBase):
         rows = self._rows(sql + " LIMIT ?", (limit,)) if limit is not None else self._rows(sql)
         return [_ceremony(r) for r in rows]
 
+    def ceremonies_ended_from(self, seq: int) -> list[CeremonyRecord]:
+        """Ceremonies whose recorded end head is event ``seq`` or later (the anchors' incremental check)."""
+        return [_ceremony(r) for r in self._rows(
+            f"SELECT {_CEREMONY_COLS} FROM ceremonies WHERE ledger_end_seq >= ? ORDER BY ledger_end_seq", (seq,))]
+
     def unfinished_ceremonies(self) -> list[CeremonyRecord]:
         """Ceremonies still ``running`` (the console crashed or was closed): resume or abort them."""
         return [_ceremony(r) for r in self._rows(
@@ -210,6 +215,10 @@ class CeremonyRepository(StoreBase):
 
     def attestations_of(self, ceremony_id: str) -> list[AttestationRecord]:
         return self._attestations("a.ceremony_id = ?", ceremony_id)
+
+    def all_attestations(self) -> list[AttestationRecord]:
+        """Every attestation of every ceremony, oldest first (the ledger's signed heads)."""
+        return self._attestations("1 = ?", 1)
 
     def _attestations(self, where: str, value: Any) -> list[AttestationRecord]:
         rows = self._rows(

@@ -91,5 +91,10 @@ class LedgerRowRepository(StoreBase):
             f"(SELECT seq FROM ledger WHERE {LEDGER_CEREMONY_EXPR} = ?) ORDER BY seq", (ceremony_id,)
         )]
 
+    def ledger_seq_of_hash(self, hash_hex: str) -> int | None:
+        """The seq of the event with this hash (a full scan: for a head read from paper)."""
+        row = self.conn.execute("SELECT seq FROM ledger WHERE hash = ?", (hash_hex,)).fetchone()
+        return None if row is None else row[0]
+
     def ledger_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM ledger").fetchone()[0]

@@ -1,9 +1,14 @@
-"""The closing attestation: every participant signs the ceremony's closing ledger head.
+"""The closing attestation: every participant signs a statement of what the ceremony did.
 
 First ``ceremony.closing`` goes to the ledger; its hash is the closing head. Each participant
 then answers agree / do not agree (with a comment), unlocking their personal signing key with
-their passphrase; the signed statement (vault.identity.attestation_statement) names the
-ceremony, the closing head, the participant, their role, the decision and the time.
+their passphrase; the signed statement (vault.identity.attestation_statement, v2) names the
+ceremony, the closing head, the participant, their role, the decision and the time, and says in
+plain words what the ceremony changed (keys with fingerprints, bundles with path and SHA-256,
+share sets, ...), every deviation the witness recorded and every earlier dissent
+(vault.ceremony.statement derives these lines from the ledger events the closing head covers).
+Nothing is pre-selected: the prompt's ``statement`` shows the decision line as a choice still
+to make. Each ``ceremony.attested`` event's actor is the attester.
 """
 
 from __future__ import annotations
@@ -14,10 +19,14 @@ from vault.ceremony.prompts import AttestationAnswer, AttestationPrompt
 from vault.errors import AnswerInvalid, PreconditionFailed
 from vault.pgpwords import words_for
 
+#: The decision line of the statement shown before the person chooses (nothing is pre-selected).
+UNDECIDED = "(not chosen yet: agree or do-not-agree)"
+
 
 @step_kind("attest", repeatable=True)
 def attest(ctx, params):
     """Closing attestations of every participant, signed over the closing ledger head."""
+    from vault.ceremony.statement import statement_lines
     from vault.ceremony.witness import enrollment_of
     from vault.identity import attestation_statement, unlock
 
@@ -42,11 +51,19 @@ def attest(ctx, params):
     for person in people:
         record = ctx.vault.store.get_custodian(person["name"])
         enrollment = enrollment_of(record)
+        lines = statement_lines(((e.action, e.details) for e in ctx.vault.ledger.events_of(ctx.ceremony_id)),
+                                participant=record.name)
+        said = dict(changes=lines.changes, deviations=lines.deviations, dissents=lines.dissents)
         preview = attestation_statement(ceremony_id=ctx.ceremony_id, ceremony_name=ctx.definition.name,
                                         ledger_head=head, custodian=record.name, role=record.role, agree=True,
-                                        at=ctx.now()).decode()
+                                        at=ctx.now(), **said).decode()
+        preview = preview.replace("\ndecision: agree\n", f"\ndecision: {UNDECIDED}\n", 1)
 
-        def sign(a: AttestationAnswer, enrollment=enrollment, record=record):
+        def sign(a: AttestationAnswer, enrollment=enrollment, record=record, said=said):
+            if not isinstance(a.agree, bool):
+                a.passphrase.wipe()
+                raise AnswerInvalid("Nothing is chosen: agree or do not agree with the statement.",
+                                    next_step="Choose one, then sign with your passphrase.")
             if not a.agree and not a.comment.strip():
                 a.passphrase.wipe()
                 raise AnswerInvalid("'Do not agree' needs a comment saying why.", next_step="Add the comment.")
@@ -54,7 +71,7 @@ def attest(ctx, params):
                 with unlock(enrollment, a.passphrase) as signer:
                     statement = attestation_statement(ceremony_id=ctx.ceremony_id, ceremony_name=ctx.definition.name,
                                                       ledger_head=head, custodian=record.name, role=record.role,
-                                                      agree=a.agree, at=ctx.now())
+                                                      agree=a.agree, at=ctx.now(), **said)
                     signature = signer.sign(statement)
             finally:
                 a.passphrase.wipe()
@@ -67,7 +84,7 @@ def attest(ctx, params):
         ctx.vault.store.add_attestation(ctx.ceremony_id, record.id, statement=statement.decode(),
                                         signature_hex=signature.hex(), agree=agree, step_id=ctx.step.id)
         ctx.ledger("ceremony.attested", {"participant": record.name, "role": record.role.value, "agree": agree,
-                                         "comment": comment, "closing_head": head})
+                                         "comment": comment, "closing_head": head}, actor=record.name)
         ctx.emit(Attested(ceremony_id=ctx.ceremony_id, participant=record.name, agree=agree))
         results.append({"participant": record.name, "agree": agree, "comment": comment})
     disagree = [r["participant"] for r in results if not r["agree"]]

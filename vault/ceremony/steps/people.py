@@ -118,13 +118,24 @@ def enroll_one(ctx, role: Role, ask_suffix: str, *, existing_ok: bool, taken: se
     """Ask a name (and, for someone new, a passphrase twice); store the enrollment. Returns the name."""
     from vault.identity import enroll
 
-    name, exists = yield from ctx.ask(TextPrompt, "name" + ask_suffix, _name(existing_ok, taken, ctx.vault.store, role),
-                                      question=f"Name of the {role.value}" + (f" #{ask_suffix[1:]}" if ask_suffix else ""))
+    from vault.ceremony.context import BACK
+
+    previous = None
+    while True:
+        name, exists = yield from ctx.ask(TextPrompt, "name" + ask_suffix, _name(existing_ok, taken, ctx.vault.store, role),
+                                          question=f"Name of the {role.value}" + (f" #{ask_suffix[1:]}" if ask_suffix else ""),
+                                          previous=previous)
+        if exists:
+            taken.add(name.lower())
+            return ctx.vault.store.get_custodian(name).name
+        # Back from the passphrase to the name (a typo) even after earlier people were enrolled:
+        # nothing of this person is stored before the passphrase is in.
+        passphrase = yield from ctx.ask(PassphrasePrompt, "passphrase" + ask_suffix, _passphrase, custodian=name,
+                                        purpose="protect your signing key (attestations)", new=True, local_back=True)
+        if passphrase is not BACK:
+            break
+        previous = name
     taken.add(name.lower())
-    if exists:
-        return ctx.vault.store.get_custodian(name).name
-    passphrase = yield from ctx.ask(PassphrasePrompt, "passphrase" + ask_suffix, _passphrase, custodian=name,
-                                    purpose="protect your signing key (attestations)", new=True)
     try:
         e = enroll(name, role, passphrase, kdf=kdf_for(ctx))
     finally:

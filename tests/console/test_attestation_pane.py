@@ -1,0 +1,74 @@
+"""The attestation pane is honest: nothing is pre-selected, the whole statement must have been
+scrolled into view (80x24: it does not fit, an indicator counts the lines below), and signing is
+refused, with the reason, until both are done. PRACTICE data only."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.panes.people import AttestationPane
+from snap_harness import Harness
+from test_snapshots import PaneScreen
+from tui_helpers import type_fast, wait_until
+from vault.ceremony.prompts import AttestationAnswer, AttestationPrompt
+
+HEAD = "9f2c4a1b7e3d5c60" * 4
+STATEMENT = "\n".join(["custodian-console attestation v2", "ceremony-id: generate-key-20260501-093000-abcd",
+                       "ceremony-name: generate-key", f"ledger-head: {HEAD}", "custodian: alice", "role: custodian",
+                       "decision: (not chosen yet: agree or do-not-agree)", "time: 2026-05-01T09:41:00Z"]
+                      + [f"change: key created: label key-{i}; algorithm ec-p256; fingerprint sha256:{HEAD}"
+                         for i in range(8)] + ["deviation: none", "dissent: none"]) + "\n"
+
+
+def prompt() -> AttestationPrompt:
+    return AttestationPrompt(ceremony_id="generate-key-20260501-093000-abcd", ceremony_name="generate-key",
+                             practice=True, step_count=7, step_index=6, step_id="attest",
+                             step_title="Closing attestations", ask="attest:alice", participant="alice",
+                             role="custodian", statement=STATEMENT, ledger_head_hex=HEAD,
+                             ledger_head_words="rebirth Babylon drifter Geiger")
+
+
+@pytest.mark.asyncio
+async def test_nothing_is_preselected_and_the_statement_must_be_read_to_its_end():
+    answers = []
+    app = Harness(lambda: PaneScreen(AttestationPane(prompt())))
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await _pane(pilot, app)
+        pane.answer = answers.append
+        assert pane.decision is None  # nothing chosen for the person
+        assert pane.lines_below > 0 and "more lines: scroll to the end" in str(pane.query_one("#statement-more").render())
+
+        await _sign(pilot, pane)  # neither read nor chosen: refused, nothing signed
+        assert answers == [] and "whole statement" in _notices(app)
+
+        await type_fast(pilot, ["end"])  # the statement box has focus
+        await wait_until(pilot, lambda: pane.read_to_end, what="the statement's end")
+        await wait_until(pilot, lambda: "whole statement" in str(pane.query_one("#statement-more").render()),
+                         what="the indicator to say the whole statement was seen")
+        await _sign(pilot, pane)  # read but not chosen
+        assert answers == [] and "Choose" in _notices(app)
+
+        pane.query_one("#decision").focus()
+        await type_fast(pilot, ["down", "enter"])  # "I do not agree"
+        await wait_until(pilot, lambda: pane.decision is False, what="the decision")
+        await _sign(pilot, pane)
+        assert len(answers) == 1 and isinstance(answers[0], AttestationAnswer) and answers[0].agree is False
+        answers[0].passphrase.wipe()
+
+
+async def _pane(pilot, app) -> AttestationPane:
+    await wait_until(pilot, lambda: app.screen.query_one(AttestationPane).is_mounted, what="the pane")
+    await pilot.pause()
+    return app.screen.query_one(AttestationPane)
+
+
+async def _sign(pilot, pane) -> None:
+    box = pane.query_one("#attest-pp")
+    box.value = "practice-alice-passphrase"
+    box.focus()
+    await type_fast(pilot, ["enter"])
+    await pilot.pause()
+
+
+def _notices(app) -> str:
+    return " ".join(str(n.message) for n in app._notifications)
