@@ -143,6 +143,11 @@ def run_doctor(vault, *, airgap_root=None, now: datetime | None = None) -> Docto
         add(OK if profile.tested_here else NOTE, "profile", profile.describe())
         for note in profile.notes:
             add(NOTE, "profile", note)
+        from vault.operations.drill_place import doctor_finding as drill_finding
+        from vault.operations.trusted_policy import doctor_findings as trusted_findings
+
+        for severity, area, message, next_step in [*trusted_findings(vault, info), drill_finding(vault)]:
+            add({"ok": OK, "note": NOTE, "warning": WARNING}[severity], area, message, next_step)
     except VaultError as exc:
         add(ERROR if vault.store.active_share_set() else WARNING, "token", exc.message, token_next_step(vault, exc))
 

@@ -39,6 +39,7 @@ CONFIG_FORMAT = 1
 _KNOWN = {
     "": {"format", "mode", "created_at", "software_version"},
     "hsm": {"module", "token", "wrap_mechanism", "softhsm_conf", "profile", "profile_override"},
+    "drill": {"module", "token"},  # production only: the spare partition or HSM drills restore into
     "identity": {"kdf_profile"},
     "ceremony": {"idle_timeout_seconds"},
 }
@@ -53,6 +54,8 @@ class HomeConfig:
     softhsm_conf: str | None = None  # relative to the home; practice only
     profile: str | None = None  # an HSM profile by name (vault/hsm/profiles); None: by manufacturer+model
     profile_override: tuple[tuple[str, Any], ...] = ()  # [hsm.profile_override]: fields of the profile replaced
+    drill_module: str | None = None  # [drill]: a production drill's own token (vault.operations.drill_place)
+    drill_token: str | None = None
     kdf_profile: str = "default"
     idle_timeout_seconds: int = 300
     created_at: str = ""
@@ -78,6 +81,8 @@ class HomeConfig:
             lines.append(f"profile = {q(self.profile)}")
         if self.profile_override:
             lines += ["", "[hsm.profile_override]"] + [f"{k} = {q(v)}" for k, v in self.profile_override]
+        if self.drill_module:
+            lines += ["", "[drill]", f"module = {q(self.drill_module)}", f"token = {q(self.drill_token)}"]
         lines += [
             "",
             "[identity]",
@@ -170,7 +175,7 @@ def load_config(path: Path) -> HomeConfig:
                 raise ConfigError(f"{path}: unknown key {where}{key!r}.", next_step="Remove it; see docs/configuration in the README.")
 
     check_section("", data)
-    for section in ("hsm", "identity", "ceremony"):
+    for section in ("hsm", "identity", "ceremony", "drill"):
         check_section(section, data.get(section, {}))
 
     def get(table: dict, key: str, typ: type, section: str, default=None):
@@ -193,6 +198,7 @@ def load_config(path: Path) -> HomeConfig:
     hsm = data.get("hsm", {})
     ident = data.get("identity", {})
     cer = data.get("ceremony", {})
+    drill = data.get("drill")
     config = HomeConfig(
         mode=mode,
         module=get(hsm, "module", str, "hsm"),
@@ -201,11 +207,16 @@ def load_config(path: Path) -> HomeConfig:
         softhsm_conf=hsm.get("softhsm_conf"),
         profile=get(hsm, "profile", str, "hsm", "") or None,
         profile_override=_profile_override(path, hsm.get("profile_override", {})),
+        drill_module=get(drill, "module", str, "drill") if drill is not None else None,
+        drill_token=get(drill, "token", str, "drill") if drill is not None else None,
         kdf_profile=get(ident, "kdf_profile", str, "identity", "default"),
         idle_timeout_seconds=get(cer, "idle_timeout_seconds", int, "ceremony", 300),
         created_at=get(data, "created_at", str, "top level", ""),
         software_version=get(data, "software_version", str, "top level", __version__),
     )
+    if config.mode is Mode.PRACTICE and drill is not None:
+        raise ConfigError(f"{path}: a practice home drills in its scratch token; [drill] is for production homes.",
+                          next_step="Remove it, or use a production home.")
     if config.mode is Mode.PRODUCTION and config.softhsm_conf:
         raise ConfigError(f"{path}: a production home cannot use the practice SoftHSM configuration.",
                           next_step="Remove [hsm] softhsm_conf, or use a practice home.")

@@ -38,7 +38,13 @@ class ConfirmDialog(VaultModal[bool]):
 
 
 class ReasonDialog(InputDialog):
-    """Ask for a reason (abort, override); None when cancelled. The reason goes to the ledger."""
+    """Ask for a reason (abort, override); None when cancelled. The reason goes to the ledger.
+
+    Enter in the reason box never acts by itself: it moves to the action button, which a second
+    Enter (or a click) presses. Someone who pressed the abort key by mistake while typing (ctrl+a
+    is "start of line" in most shells) and typed on blindly must not lose the ceremony to the
+    Enter that ended their line.
+    """
 
     WHERE = "Reason"
 
@@ -51,13 +57,27 @@ class ReasonDialog(InputDialog):
             yield Static(self.question, classes="dialog-title")
             yield Static("The reason is recorded in the ledger and the transcript: no secrets.", classes="hint")
             yield Input(placeholder="reason", id="reason", max_length=200)
+            yield Static("", id="reason-next", classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button(self.action_label, id="go", variant="error")
                 yield Button("Back", id="back")
 
-    def _go(self) -> None:
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        event.prevent_default()  # InputDialog's handler would act at once
+        if not self._reason():
+            return
+        self.query_one("#go", Button).focus()
+        self.query_one("#reason-next", Static).update(
+            f"Press Enter on '{self.action_label}' to do it, or Escape to go back.")
+
+    def _reason(self) -> str:
         reason = self.query_one(Input).value.strip()
         if not reason:
             self.notify("Give a reason: it is recorded in the ledger.", severity="warning")
-            return
-        self.dismiss(reason)
+        return reason
+
+    def _go(self) -> None:
+        reason = self._reason()
+        if reason:
+            self.dismiss(reason)

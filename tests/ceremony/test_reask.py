@@ -135,6 +135,7 @@ def test_every_question_of_every_ceremony_forgives_a_mistake(tmp_path, monkeypat
     assert codes["init"]["custodians.name:1"] == "ANSWER"  # the witness typed as a custodian
     assert codes["generate-key"]["generate.label"] in ("ANSWER", "LABEL_INVALID")
     assert codes["drill"]["drill.bundle"]
+    assert codes["sign"]["sign.payload"] == "PAYLOAD_UNREADABLE"  # a payload is not called a bundle
     with ws.vault() as v:
         assert v.ledger.verify().ok
 

@@ -68,6 +68,11 @@ def test_a_token_refusing_the_re_key_leaves_the_old_state(before_reshare: Worksp
         assert [a for a in actions if a != "ceremony.undone"][-3:] == [
             "reshare.prepared", "reshare.abandoned", "ceremony.aborted"]
         assert undone and all(line.startswith("removed the void share file") for line in undone)
+    # the administrator puts the quorum's SO PIN back (a backup on a token with trusted wrapping
+    # needs it: the SO makes the backup's KEK trusted), then the old state works as before
+    with ws.vault() as v, derive_so_pin(Secret(ws.quorum_secret("shares"))) as so:
+        v.hsm().set_pins(v.token, so_pin_old=Secret("so-pin-changed-by-someone"), so_pin_new=so,
+                         user_pin_new=_user_pin(ws, "shares"))
     assert_old_state(ws, keys, backups)
 
 

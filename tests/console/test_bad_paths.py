@@ -147,7 +147,7 @@ async def test_abort_mid_quorum_wipes_the_partial_quorum(initialised, make_app_o
         await type_fast(pilot, share_keys(initialised.shares["alice"].split()[:5]))  # half-typed
         await pilot.press("ctrl+a")
         await until_screen(pilot, "ReasonDialog")
-        await pilot.press(*"custodian called away", "enter")
+        await pilot.press(*"custodian called away", "enter", "enter")
         await wait_until(pilot, lambda: w.outcome is not None, what="the abort")
         assert w.outcome.status.value == "aborted" and w.outcome.message == "custodian called away"
         held = await app.bridge.call(lambda: (w.engine.secrets.collector, w.engine.secrets.quorum))

@@ -88,6 +88,29 @@ async def test_init_2_of_3_through_the_screens(make_app, caplog):
     assert not scan_dirs([app.home_path], player.shares)  # database, WAL, logs, config, token files
 
 
+async def test_the_abort_key_pressed_by_mistake_while_typing_loses_nothing(make_app):
+    """ctrl+a is "start of line" in most shells: someone who presses it mid-word and types on
+    blindly, ending with Enter, must still be in the ceremony, not aborted with their text."""
+    app = make_app(ceremony_options=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        await until_screen(pilot, "WelcomeScreen")
+        await pilot.press("i")
+        await until_screen(pilot, "WizardScreen")
+        player = CeremonyPlayer(pilot)
+        await player.step()  # the room checklist
+        await wait_until(pilot, lambda: player.wizard.pane is not None and player.wizard._future is not None)
+        await pilot.press("ctrl+a")
+        await until_screen(pilot, "ReasonDialog")
+        await pilot.press(*"typed on", "enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ReasonDialog" and player.wizard.outcome is None
+        assert "Escape to go back" in str(app.screen.query_one("#reason-next").render())
+        await pilot.press("escape")
+        await until_screen(pilot, "WizardScreen")
+        assert player.wizard.outcome is None and app.ceremony_running
+        assert player.wizard._future is not None and not player.wizard._future.done()
+
+
 async def test_abort_mid_ceremony_records_reason(make_app):
     app = make_app(ceremony_options=FAST)
     async with app.run_test(size=SIZE) as pilot:
@@ -99,7 +122,7 @@ async def test_abort_mid_ceremony_records_reason(make_app):
         await wait_until(pilot, lambda: player.wizard.pane is not None and player.wizard._future is not None)
         await pilot.press("ctrl+a")
         await until_screen(pilot, "ReasonDialog")
-        await pilot.press(*"practice abort", "enter")
+        await pilot.press(*"practice abort", "enter", "enter")
         await wait_until(pilot, lambda: player.wizard.outcome is not None)
         assert player.wizard.outcome.status.value == "aborted"
         assert player.wizard.outcome.message == "practice abort"

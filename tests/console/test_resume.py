@@ -65,7 +65,7 @@ async def test_unfinished_ceremonies_offered_at_launch_abort_one_resume_the_othe
         assert not dialog.query_one("#resume", Button).disabled
         await pilot.press("a")
         await until_screen(pilot, "ReasonDialog")
-        await pilot.press(*"power cut during generation", "enter")
+        await pilot.press(*"power cut during generation", "enter", "enter")
         await until_screen(pilot, "UnfinishedDialog")
         await wait_until(pilot, lambda: [u.ceremony_id for u in dialog.items] == [resumable], what="the list again")
 

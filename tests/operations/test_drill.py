@@ -31,7 +31,12 @@ def test_drill_restores_compares_and_wipes_the_scratch_token(practice_vault, quo
     assert practice_vault.hsm().tokens() == tokens_before  # the scratch token is gone
     (drill,) = practice_vault.store.list_drills()
     assert drill.result is DrillStatus.OK and drill.backup_id == result.backup.id
-    assert last_event(practice_vault, "drill.passed").details["keys_compared"] == 2
+    details = last_event(practice_vault, "drill.passed").details
+    assert details["keys_compared"] == 2
+    # where it ran: a practice home drills in a scratch token of its own SoftHSM (since wiped)
+    assert details["where"]["place"] == "practice-scratch-token"
+    assert details["where"]["token_label"].startswith("drill-")
+    assert details["where"]["token_serial"] not in {t.serial for t in tokens_before}
 
 
 def test_a_damaged_bundle_fails_the_drill_and_is_recorded(practice_vault, quorum, backed_up):

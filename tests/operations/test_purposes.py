@@ -61,12 +61,12 @@ def test_a_restored_wrap_key_is_checked_by_its_check_value(practice_vault, sessi
     """A key-wrapping key has no KCV after an unwrap (it cannot encrypt): the restore check gets it
     from a CBC wrap of a zero block, so another wrap key's blob under this key's record fails."""
     from vault.errors import HsmCheckFailed
-    from vault.operations.backup import record_key
+    from vault.operations.backup import _import_kek, record_key
 
     first = generate_key(practice_vault, session, "kek-1", KeyAlgorithm.AES_256, purpose=KeyPurpose.WRAP)
     second = generate_key(practice_vault, session, "kek-2", KeyAlgorithm.AES_256, purpose=KeyPurpose.WRAP)
-    with quorum.kek() as kek:
-        wkey = session.import_wrapping_key(kek)
+    with quorum.kek() as kek:  # as a backup imports it (made trusted by the SO where the profile says safe)
+        wkey = _import_kek(session, kek, quorum)
     try:
         blob_1 = session.wrap(wkey, record_key(first))
         blob_2 = session.wrap(wkey, record_key(second))

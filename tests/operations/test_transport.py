@@ -79,7 +79,7 @@ def _request(b, tmp_path, name="request.json"):
 
 def _send(a, tmp_path, request, key, name):
     with a.session() as s:
-        return send_key(a.vault, s, Path(request.path), key, "a-signer", tmp_path / name)
+        return send_key(a.vault, s, Path(request.path), key, "a-signer", tmp_path / name, quorum=a.kit.quorum)
 
 
 def _objects(side) -> set:
@@ -138,7 +138,8 @@ def test_tampered_replayed_and_unpinned_files_are_refused_with_nothing_created(s
         foreign = make_import_request(c.vault, s, "c-signer", tmp_path / "c-request.json")
     a_before = len(a.vault.store.list_keys()), a.vault.ledger.head().seq
     with a.session() as s, pytest.raises(TransportRefused, match="has not pinned"):
-        send_key(a.vault, s, Path(foreign.path), "shared-dek", "a-signer", tmp_path / "to-c.transport")
+        send_key(a.vault, s, Path(foreign.path), "shared-dek", "a-signer", tmp_path / "to-c.transport",
+                 quorum=a.kit.quorum)
     assert (len(a.vault.store.list_keys()), a.vault.ledger.head().seq) == a_before
     assert not (tmp_path / "to-c.transport").exists()
     c.close()

@@ -24,7 +24,8 @@ def test_a_transport_file_opens_with_standard_tools_on_the_receiving_hsm(sides, 
     with b.session() as s:
         request = make_import_request(b.vault, s, "b-signer", tmp_path / "request.json")
     with a.session() as s:
-        result = send_key(a.vault, s, Path(request.path), "shared-dek", "a-signer", tmp_path / "dek.transport")
+        result = send_key(a.vault, s, Path(request.path), "shared-dek", "a-signer", tmp_path / "dek.transport",
+                          quorum=a.kit.quorum)
     signer_pem = tmp_path / "a-signer.pem"
     export_key(a.vault, "a-signer", "pem", signer_pem)
     a.release()

@@ -77,6 +77,8 @@ def _stop() -> None:
         pid = int(PIDFILE.read_text().strip())
     except (OSError, ValueError):
         pid = None
+    if pid is not None and not _is_daemon(pid):
+        pid = None  # a stale pid file whose number another process now has: never signal that one
     if pid is not None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -86,6 +88,14 @@ def _stop() -> None:
     for leftover in (PIDFILE, SOCKET):
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
+
+
+def _is_daemon(pid: int) -> bool:
+    """True if ``pid`` is a pkcsslotd (pids are reused: a stale pid file can name a test run)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == Path(DAEMON).name[:15]
+    except OSError:
+        return False
 
 
 def _running(pid: int) -> bool:

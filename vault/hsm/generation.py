@@ -19,6 +19,7 @@ from pkcs11 import KeyType
 from vault.errors import HsmCheckFailed, LabelExists, LabelInvalid
 from vault.hsm import objects, purposes, software, templates
 from vault.hsm.model import KeyObject
+from vault.hsm.trusted import mark as trusted_mark
 from vault.types import KeyAlgorithm
 
 if TYPE_CHECKING:
@@ -56,19 +57,21 @@ _TEMPLATE_REJECTED = (
 
 def generate_objects(
     p11_session: Any, algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bool, backup: bool,
-    purpose=None,
+    purpose=None, trusted: bool = False,
 ) -> list[Any]:
-    """C_GenerateKey / C_GenerateKeyPair with the explicit templates. [secret] or [public, private]."""
+    """C_GenerateKey / C_GenerateKeyPair with the explicit templates. [secret] or [public, private].
+    ``trusted``: a backed-up key is marked CKA_WRAP_WITH_TRUSTED (vault.hsm.trusted)."""
     return generate_with_fallbacks(p11_session, algorithm, label, key_id, store=store, backup=backup,
-                                   purpose=purpose)[1]
+                                   purpose=purpose, trusted=trusted)[1]
 
 
 def generate_with_fallbacks(
     p11_session: Any, algorithm: KeyAlgorithm, label: str, key_id: bytes, *, store: bool, backup: bool,
-    purpose=None,
+    purpose=None, trusted: bool = False,
 ) -> tuple[str, list[Any]]:
     """(variant used, objects): each variant of templates.TEMPLATE_FALLBACKS in order until
-    the token accepts one; the last refusal is raised."""
+    the token accepts one; the last refusal is raised. ``trusted``: CKA_WRAP_WITH_TRUSTED on a
+    backed-up key in every variant (never relaxed away: vault.hsm.trusted)."""
     spec = templates.SPECS[algorithm]
     common = {"id": key_id, "label": label, "store": store, "capabilities": 0, "mechanism": spec.generate_mechanism}
     for n, variant in enumerate(templates.TEMPLATE_FALLBACKS):
@@ -76,7 +79,7 @@ def generate_with_fallbacks(
         try:
             if algorithm.is_secret_key:
                 template = templates.secret_key(label, key_id, store=store, backup=backup, purpose=purpose)
-                template = templates.fallback(variant, template, public=False)
+                template = trusted_mark(templates.fallback(variant, template, public=False), backup and trusted)
                 return variant, [p11_session.generate_key(spec.key_type, spec.bits, template=template, **common)]
             public_template = templates.public_key(algorithm, label, key_id, store=store, purpose=purpose)
             private_template = templates.private_key(algorithm, label, key_id, store=store, backup=backup,
@@ -85,7 +88,8 @@ def generate_with_fallbacks(
                 spec.key_type,
                 spec.bits,
                 public_template=templates.fallback(variant, public_template, public=True),
-                private_template=templates.fallback(variant, private_template, public=False),
+                private_template=trusted_mark(templates.fallback(variant, private_template, public=False),
+                                              backup and trusted),
                 **common,
             )
             return variant, [public, private]
@@ -155,9 +159,12 @@ def generate(session: HsmSession, label: str, algorithm: KeyAlgorithm, *, backup
     if objects.label_taken(p11, label):
         raise LabelExists(f"The label '{label}' is already used on token {session.token.describe()}.")
     key_id = bytes(p11.generate_random(128))
-    made = generate_objects(p11, algorithm, label, key_id, store=True, backup=backup, purpose=purpose)
+    trusted = backup and session.trusted_wrapping
+    made = generate_objects(p11, algorithm, label, key_id, store=True, backup=backup, purpose=purpose, trusted=trusted)
     try:
         problems = check_generated(algorithm, made, store=True, backup=backup)
+        if trusted and made[-1][A.WRAP_WITH_TRUSTED] is not True:
+            problems.append("WRAP_WITH_TRUSTED is not set: a user-PIN holder could wrap it under a key of their own")
         problems += purposes.check(algorithm.is_secret_key, made, purpose)
         if problems:
             raise HsmCheckFailed(f"The new {algorithm.value} key failed its checks: {'; '.join(problems)}.")

@@ -60,6 +60,10 @@ class HsmSession:
         self._generation = module._library.generation
         self._closed = False
         self._wrapping_keys: set[int] = set()
+        # Backed-up keys made or restored in this session carry CKA_WRAP_WITH_TRUSTED, and only a
+        # KEK the SO made (import_trusted_wrapping_key) wraps them (vault.hsm.trusted). Set by the
+        # opener from the token's profile (vault.operations.trusted_policy).
+        self.trusted_wrapping = False
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -199,6 +203,12 @@ class HsmSession:
     def import_wrapping_key(self, kek: Secret) -> WrappingKey:
         """Import the backup KEK as a session object that can only wrap and unwrap."""
         return wrapping.import_wrapping_key(self, kek)
+
+    def import_trusted_wrapping_key(self, kek: Secret, *, so_pin: Secret, user_pin: Secret) -> WrappingKey:
+        """The backup KEK made trusted by the SO, as a public session object (vault.hsm.trusted)."""
+        from vault.hsm.trusted import import_trusted_wrapping_key
+
+        return import_trusted_wrapping_key(self, kek, so_pin=so_pin, user_pin=user_pin)
 
     @hsm_call("destroy_kek")
     def destroy_wrapping_key(self, wkey: WrappingKey) -> None:

@@ -26,10 +26,11 @@ from pkcs11 import MGF, KeyType, Mechanism, ObjectClass
 from pkcs11 import Attribute as A
 
 from vault.errors import HsmCheckFailed, MechanismUnsupported, WrappedKeyInvalid
-from vault.hsm import objects, unwrap
+from vault.hsm import objects, trusted, unwrap
 from vault.hsm.errors import translated
 from vault.hsm.model import KeyObject
 from vault.hsm.module import HSM_LOCK
+from vault.secret import Secret
 
 if TYPE_CHECKING:
     from vault.hsm.session import HsmSession
@@ -74,12 +75,20 @@ def _ephemeral_template(*, extractable: bool) -> dict:
     }
 
 
-def wrap_for_transport(session: HsmSession, key: KeyObject, modulus: int, exponent: int) -> tuple[str, bytes, bytes]:
-    """(oaep hash, ephemeral key wrapped under the transport key, ``key`` wrapped under the ephemeral key)."""
+def wrap_for_transport(session: HsmSession, key: KeyObject, modulus: int, exponent: int, *,
+                       pins: tuple[Secret, Secret] | None = None) -> tuple[str, bytes, bytes]:
+    """(oaep hash, ephemeral key wrapped under the transport key, ``key`` wrapped under the ephemeral key).
+
+    On a session with trusted wrapping (vault.hsm.trusted) the sent key may only be wrapped by a
+    trusted key, so the SO makes the ephemeral key (trusted, a public session object, destroyed
+    here): ``pins`` = (SO PIN, user PIN), the quorum's."""
     mechanism = Mechanism(session.wrap_mechanism.value)
     made: list[Any] = []
     with HSM_LOCK:
         try:
+            # first: an SO login (the trusted case) destroys this process's private session objects
+            ephemeral = _ephemeral(session, pins)
+            made.append(ephemeral)
             with translated("transport"):
                 found = objects.find(session.p11, key, session.token)
                 target = (found.secret or found.private or (None,))[0]
@@ -87,9 +96,6 @@ def wrap_for_transport(session: HsmSession, key: KeyObject, modulus: int, expone
                     raise HsmCheckFailed(f"The secret or private half of '{key.label}' is not on the token.")
                 public = session.p11.create_object(_public_template(modulus, exponent))
                 made.append(public)
-                ephemeral = session.p11.generate_key(KeyType.AES, 256, store=False, capabilities=0,
-                                                     template=_ephemeral_template(extractable=True))
-                made.append(ephemeral)
                 wrapped_key = bytes(ephemeral.wrap_key(target, mechanism=mechanism))
             for name, param in OAEP.items():
                 try:
@@ -102,6 +108,23 @@ def wrap_for_transport(session: HsmSession, key: KeyObject, modulus: int, expone
                                        "nor SHA-1.")
         finally:
             objects.destroy_quietly(made)
+
+
+def _ephemeral(session: HsmSession, pins: tuple[Secret, Secret] | None) -> Any:
+    if not session.trusted_wrapping:
+        with translated("transport"):
+            return session.p11.generate_key(KeyType.AES, 256, store=False, capabilities=0,
+                                            template=_ephemeral_template(extractable=True))
+    if pins is None:
+        raise ValueError("a session with trusted wrapping sends a key only with the quorum's SO and user PINs")
+    so_pin, user_pin = pins
+    with trusted.as_security_officer(session, so_pin, user_pin) as p11, translated("transport"):
+        ephemeral = p11.generate_key(KeyType.AES, 256, store=False, capabilities=0, template={
+            **_ephemeral_template(extractable=True),
+            A.PRIVATE: False,  # the SO makes public objects only; a session object of this process
+            A.TRUSTED: True,  # it wraps a key marked CKA_WRAP_WITH_TRUSTED (only the SO can set it)
+        })  # fmt: skip
+    return ephemeral
 
 
 def unwrap_transported(session: HsmSession, transport_key: KeyObject, oaep: str, wrapped_ephemeral: bytes,

@@ -24,6 +24,7 @@ from vault.hsm.errors import translated
 from vault.hsm.model import KeyObject, WrappingKey
 from vault.hsm.restored import RestoredObjects
 from vault.hsm.signing import raw_sign
+from vault.hsm.trusted import mark as trusted_mark
 from vault.hsm.wrap import kek_object
 from vault.types import KeyPurpose
 
@@ -58,6 +59,8 @@ def unwrap_one(
         object_class = ObjectClass.PRIVATE_KEY
         template = templates.unwrapped_private_key(key.algorithm, key.label, key_id, store=store,
                                                    extractable=key.extractable)  # fmt: skip
+    # a backed-up key stays wrappable only by a trusted KEK where the session's token makes one safely
+    template = trusted_mark(template, key.extractable and session.trusted_wrapping)
     with translated("unwrap"):
         obj = kek.unwrap_key(
             object_class, spec.key_type, blob, id=key_id, label=key.label,

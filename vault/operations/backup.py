@@ -133,6 +133,15 @@ def _write_entries(
     return tested
 
 
+def _import_kek(session: HsmSession, kek, pins: ActiveQuorum):
+    """The KEK as a session object: made trusted by the SO where the session has trusted wrapping
+    (vault.hsm.trusted: backed-up keys then wrap under no other key), plain otherwise."""
+    if not session.trusted_wrapping:
+        return session.import_wrapping_key(kek)
+    with pins.so_pin() as so_pin, pins.user_pin() as user_pin:
+        return session.import_trusted_wrapping_key(kek, so_pin=so_pin, user_pin=user_pin)
+
+
 def write_backup(
     vault: Vault,
     session: HsmSession,
@@ -142,8 +151,12 @@ def write_backup(
     ceremony_id: str | None = None,
     actor: str = ACTOR,
     event: str = "backup.written",
+    pins: ActiveQuorum | None = None,
 ) -> BackupResult:
-    """Back up every backed-up key (active, suspended, deactivated, pre-activation) to ``path``."""
+    """Back up every backed-up key (active, suspended, deactivated, pre-activation) to ``path``.
+
+    ``pins``: the quorum whose PINs the token has, when it is not ``quorum`` (a reshare writes
+    under the new KEK through the old PINs); used where the KEK must be made trusted by the SO."""
     path = Path(path)
     refuse_existing(path)
     store = vault.store
@@ -162,7 +175,7 @@ def write_backup(
             ledger_seq=head.seq,
             ledger_head=head.hash_hex,
         )
-        wkey = session.import_wrapping_key(kek)
+        wkey = _import_kek(session, kek, pins or quorum)
         try:
             writer = BundleWriter(path, header, mac_key)
             written_keys = _KeysDigest()

@@ -1,34 +1,32 @@
-"""Drill a restore: the latest (or a chosen) bundle into a scratch SoftHSM token, compared, wiped.
+"""Drill a restore: the latest (or a chosen) bundle unwrapped where this home drills, compared, destroyed.
 
-The scratch token is a new token in the practice SoftHSM (practice homes) or in a SoftHSM
-under ``HOME/drill`` (production homes, whose HSM is not touched). Every entry is compared
-with the database, then unwrapped as a session object of the scratch token and checked:
-AES keys by KCV, pairs by SPKI fingerprint and a sign/verify round trip against the bundle's
-public key (``HsmSession.check_unwrap_many``; session objects because the drill proves every
-blob unwraps and every key works, and thousands of token files would only slow it down).
-The scratch token is wiped whatever happens. The result, passed or failed, is recorded
-with its duration.
+Where (vault.operations.drill_place): a practice home in a scratch token of its practice token's module; a
+production home in its configured drill token (a spare partition or HSM), or, without one,
+inside its production HSM as session objects. Production keys never go into a software token.
+Every entry is first compared with the database's record of the backup (bundle_record), then
+unwrapped as a session object and checked: AES keys by KCV, pairs by SPKI fingerprint and a
+sign/verify round trip against the bundle's public key (``HsmSession.check_unwrap_many``),
+each copy destroyed at once. The result, passed or failed, is recorded with its duration and
+where it ran (the ledger's ``where``).
 
-Wiping re-initialises the SoftHSM library, so no session may be open on the vault's module
-while a practice drill runs (close the ceremony's token session first).
+A practice drill re-initialises the practice module to wipe its scratch token, and a production
+drill logs in to the vault's token: no session may be open on the vault's module while a drill
+runs (close the ceremony's token session first).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from vault import hsm
-from vault.errors import BundleUnreadable, DrillFailed, HsmCheckFailed, RecordNotFound, VaultError
-from vault.hsm import HsmModule
+from vault.errors import BundleUnreadable, DrillFailed, RecordNotFound, VaultError
 from vault.operations._common import ACTOR, Stopwatch, sha256_file
 from vault.operations.bundle_record import check_against_record
-from vault.operations.bundles import entry_item, open_verified, test_unwrap
+from vault.operations.bundles import open_verified
 from vault.operations.drill_coverage import LISTED, Coverage, coverage_of, standing
-from vault.operations.quorum import ActiveQuorum, wrap_mechanism
-from vault.secret import Secret
+from vault.operations.drill_place import DrillWhere, drill_place, unwrap_checked
+from vault.operations.quorum import ActiveQuorum
 from vault.store.records import BackupRecord, DrillRecord
 from vault.store.records import DrillResult as DrillStatus
 
@@ -42,6 +40,7 @@ class DrillResult:
     duration_seconds: float
     detail: str
     coverage: Coverage | None = None  # which current keys the bundle does not hold (drill_coverage)
+    where: DrillWhere | None = None  # where the blobs were unwrapped (drill_place)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +61,7 @@ def run_drill(
     ceremony_id: str,
     actor: str = ACTOR,
 ) -> DrillResult:
-    """Restore ``bundle_path`` (default: the latest backup) into a scratch token and compare every key.
+    """Unwrap ``bundle_path`` (default: the latest backup) where this home drills and compare every key.
 
     Raises DrillFailed (after recording the failed drill) when any key does not come back.
     """
@@ -70,13 +69,14 @@ def run_drill(
     path = Path(bundle_path) if bundle_path is not None else Path(backup.path)
     coverage = coverage_of(vault, backup.id)  # a stale bundle passes, but says what it does not hold
     started_at, watch = vault.store.now(), Stopwatch()
-    compared, error = 0, None
+    compared, error, where = 0, None, None
     try:
-        compared = _drill(vault, quorum, path)
+        compared, where = _drill(vault, quorum, path)
     except VaultError as exc:
         error = exc
     ok = error is None
-    detail = (f"{compared} key{'' if compared == 1 else 's'} restored and compared" if ok else error.one_line())
+    detail = (f"{compared} key{'' if compared == 1 else 's'} unwrapped and compared in {where.describe()}" if ok
+              else error.one_line())
     if not coverage.complete:
         detail += f"; the bundle {coverage.describe()}"
     with vault.store.atomic():
@@ -92,13 +92,15 @@ def run_drill(
              "error_code": None if ok else error.code, "current_keys": coverage.current,
              "covers_current_keys": coverage.complete,
              "current_keys_missing": list(coverage.missing[:LISTED]),
-             "current_keys_missing_count": len(coverage.missing)},
+             "current_keys_missing_count": len(coverage.missing),
+             # where the blobs were unwrapped; a drill that failed before unwrapping names where it would have
+             "where": where.to_ledger() if where is not None else {"place": drill_place(vault).value}},
             actor=actor,
             ceremony_id=ceremony_id,
         )  # fmt: skip
     if not ok:
         raise DrillFailed(f"The restore drill of {path} failed ({error.code}): {error.message}") from None
-    return DrillResult(True, drill, backup, compared, drill.duration_seconds, detail, coverage)
+    return DrillResult(True, drill, backup, compared, drill.duration_seconds, detail, coverage, where)
 
 
 def _backup_of(vault, bundle_path: Path | None) -> BackupRecord:
@@ -126,47 +128,12 @@ def _backup_of(vault, bundle_path: Path | None) -> BackupRecord:
         ) from None
 
 
-def _drill(vault, quorum: ActiveQuorum, path: Path) -> int:
+def _drill(vault, quorum: ActiveQuorum, path: Path) -> tuple[int, DrillWhere]:
     with quorum.mac_key() as mac_key:
         verified = open_verified(path, quorum, mac_key)
         # The bundle must be, key for key, the backup the vault recorded before anything is unwrapped.
         check_against_record(vault, verified, path)
-        return unwrap_in_scratch_token(vault, quorum, verified)
-
-
-def unwrap_in_scratch_token(vault, quorum: ActiveQuorum, verified) -> int:
-    """Every entry of ``verified`` unwrapped as a session object of a scratch token and checked
-    (KCV / SPKI fingerprint and a signature), the scratch token wiped whatever happens; the
-    vault's own token is not touched. Returns how many keys were checked. The restore's
-    pre-check before a replacement token is initialised uses it too."""
-    module = _scratch_module(vault)
-    label = f"drill-{os.urandom(4).hex()}"
-    so_pin, user_pin = Secret(os.urandom(16).hex(), "so-pin"), Secret(os.urandom(16).hex(), "user-pin")
-    info = module.init_token(label, so_pin, user_pin)
-    try:
-        with module.open_session(info, user_pin, wrap_mechanism=wrap_mechanism(vault)) as session, quorum.kek() as kek:
-            wkey = session.import_wrapping_key(kek)
-            compared = test_unwrap(session, wkey, map(entry_item, verified))
-            if compared != verified.key_count:
-                raise HsmCheckFailed(f"{compared} of the bundle's {verified.key_count} keys were compared.")
-            return compared
-    finally:
-        try:
-            module.wipe_softhsm_token(info, user_pin=user_pin)
-        finally:
-            so_pin.wipe()
-            user_pin.wipe()
-
-
-def _scratch_module(vault) -> HsmModule:
-    if vault.home.is_practice:
-        module = vault.hsm()
-        # wipe_softhsm_token only wipes under a conf vault.hsm wrote in this process; the
-        # practice conf was written by vault.home with the same settings: (re)write it here.
-        hsm.write_softhsm_conf(vault.home.path)
-        return module
-    conf = hsm.write_softhsm_conf(vault.home.path / "drill")
-    return HsmModule.load(hsm.SOFTHSM_MODULE, softhsm_conf=conf)
+        return unwrap_checked(vault, quorum, verified)
 
 
 def next_drill_due(vault, *, now: datetime | None = None) -> DrillSchedule:

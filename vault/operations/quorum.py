@@ -139,7 +139,7 @@ def new_quorum_secret(vault) -> Secret:
 
     The RNG is the vault's token's. Init initialises that token first (with transient PINs,
     vault.operations.token) precisely so that its RNG is the one used; the fallbacks (any
-    initialised token, and in a practice home with none a scratch SoftHSM token wiped at once)
+    initialised token, and in a practice home with none a practice scratch token wiped at once)
     only serve callers outside the init ceremony.
     """
     from vault.errors import TokenNotFound
@@ -165,14 +165,14 @@ def _scratch_random(vault, module, n: int) -> bytes:
 
     from vault import hsm
 
-    hsm.write_softhsm_conf(vault.home.path)  # see drill._scratch_module: only owned confs are wiped
+    hsm.write_softhsm_conf(vault.home.path)  # see practice_scratch: only owned confs are wiped
     so_pin, user_pin = Secret(os.urandom(16).hex(), "so-pin"), Secret(os.urandom(16).hex(), "user-pin")
     info = module.init_token(f"rng-{os.urandom(4).hex()}", so_pin, user_pin)
     try:
         return module.random(info, n)
     finally:
         try:
-            module.wipe_softhsm_token(info, user_pin=user_pin)
+            module.wipe_practice_token(info, user_pin=user_pin)
         finally:
             so_pin.wipe()
             user_pin.wipe()
@@ -197,4 +197,9 @@ def open_token_session(vault, quorum: ActiveQuorum):
     mechanism = wrap_mechanism(vault)
     module = vault.hsm()
     with quorum.user_pin() as pin:
-        return module.open_session(vault.token, pin, wrap_mechanism=mechanism)
+        session = module.open_session(vault.token, pin, wrap_mechanism=mechanism)
+    from vault.operations.trusted_policy import trusted_wrapping
+
+    # where the token's profile makes it safe, backed-up keys wrap only under an SO-made KEK (vault.hsm.trusted)
+    session.trusted_wrapping = trusted_wrapping(vault, session.token)
+    return session

@@ -59,12 +59,16 @@ def rebackup_all(
     *,
     ceremony_id: str | None = None,
     actor: str = ACTOR,
+    pins: ActiveQuorum | None = None,
 ) -> BackupResult:
-    """A backup of every backed-up key under the KEK of ``new_quorum`` (a pending or active set)."""
+    """A backup of every backed-up key under the KEK of ``new_quorum`` (a pending or active set).
+    ``pins``: the quorum whose PINs the token has, if not ``new_quorum`` (trusted wrapping asks
+    the SO to make the KEK)."""
     current = vault.store.get_share_set(new_quorum.share_set_id)
     if current.status is ShareSetStatus.RETIRED:
         raise ShareRetired(f"Share set {current.name!r} is retired; a re-backup goes under the new share set.")
-    return write_backup(vault, session, new_quorum, path, ceremony_id=ceremony_id, actor=actor, event="backup.rebackup")
+    return write_backup(vault, session, new_quorum, path, ceremony_id=ceremony_id, actor=actor, event="backup.rebackup",
+                        pins=pins)
 
 
 def retire_share_set(
@@ -180,7 +184,7 @@ def reshare(
         with store.atomic():  # T2
             with open_token_session(vault, quorum) as session:
                 backup = write_backup(vault, session, new_quorum, path, ceremony_id=ceremony_id, actor=actor,
-                                      event="backup.rebackup")  # fmt: skip
+                                      event="backup.rebackup", pins=quorum)  # the token has the old PINs yet
             inode = os.stat(path).st_ino
             checkpoint("bundle-written")
             with quorum.so_pin() as so_old, new_quorum.so_pin() as so_new, new_quorum.user_pin() as user_new:

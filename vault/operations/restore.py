@@ -25,7 +25,8 @@ from vault.errors import BundleMismatch, HsmCheckFailed, TokenNotEmpty, VaultErr
 from vault.hsm import HsmSession
 from vault.operations._common import ACTOR
 from vault.operations.bundle_record import check_against_record
-from vault.operations.bundles import LOOKUP_BATCH, batches, entry_item, open_verified, with_records
+from vault.operations.bundles import LOOKUP_BATCH, batches, entry_item, open_verified, test_unwrap, with_records
+from vault.operations.drill_place import DrillWhere, unwrap_checked
 from vault.operations.keys import DESTROYED_STATES
 from vault.operations.quorum import ActiveQuorum
 from vault.operations.token import SETTING_LABEL, SETTING_MODEL, SETTING_SERIAL
@@ -84,25 +85,28 @@ class RestorePreflight:
     key_count: int  # keys in the bundle
     to_restore: int  # of which a restore brings back (destroyed keys are skipped)
     skipped: tuple[tuple[str, str], ...]
-    keys_unwrapped: int  # blobs unwrapped and checked in a scratch token
+    keys_unwrapped: int  # blobs unwrapped as session objects and checked (vault.operations.drill_place)
+    unwrapped_in: DrillWhere | None = None  # where; None: nowhere yet (restore_backup test-unwraps first)
 
 
 def preflight_restore(vault, quorum: ActiveQuorum, path: Path) -> RestorePreflight:
     """Everything a restore checks before any token is touched, the replacement token included:
     the whole file (lines, MAC, the quorum's KEK), the bundle against the vault's record of that
-    backup key for key (vault.operations.bundle_record), and every blob unwrapped and checked in a
-    throwaway scratch token (vault.operations.drill). Raises on the first problem; changes nothing
-    in the vault (no row, no setting, no ledger event)."""
-    from vault.operations.drill import unwrap_in_scratch_token
-
+    backup key for key (vault.operations.bundle_record), and every blob unwrapped as a session
+    object where this home drills (vault.operations.drill_place: a practice scratch token, the
+    production drill token, or the production token itself), checked and destroyed. A production
+    home with neither a drill token nor its old token (the HSM was lost) has nowhere to unwrap
+    before the replacement exists: ``unwrapped_in`` is None and ``restore_backup`` test-unwraps
+    every blob as session objects of the replacement before it stores a single key. Raises on
+    the first problem; changes nothing in the vault (no row, no setting, no ledger event)."""
     path = Path(path)
     with quorum.mac_key() as mac_key:
         verified = open_verified(path, quorum, mac_key)
         record = check_against_record(vault, verified, path)
         count, skipped = plan_restore(vault, verified)
-        unwrapped = unwrap_in_scratch_token(vault, quorum, verified)
+        unwrapped, where = unwrap_checked(vault, quorum, verified, vault_token_required=False)
     return RestorePreflight(str(path), verified.sha256, record.id, verified.key_count, count, tuple(skipped),
-                            unwrapped)  # fmt: skip
+                            unwrapped, where)  # fmt: skip
 
 
 def restore_backup(
@@ -114,10 +118,14 @@ def restore_backup(
     ceremony_id: str | None = None,
     actor: str = ACTOR,
     expected_sha256: str | None = None,
+    test_unwrap_first: bool = False,
 ) -> RestoreResult:
     """Restore every key of the bundle at ``path`` onto the (fresh) token of ``session``.
 
-    ``expected_sha256``: the digest a ``preflight_restore`` checked; a file changed since is refused."""
+    ``expected_sha256``: the digest a ``preflight_restore`` checked; a file changed since is refused.
+    ``test_unwrap_first``: the pre-check had nowhere to unwrap (``RestorePreflight.unwrapped_in``
+    None): every blob is unwrapped as a session object of this token, checked and destroyed,
+    before the first key is stored."""
     path = Path(path)
     with quorum.mac_key() as mac_key:  # kept until the last pass over the bundle
         verified = open_verified(path, quorum, mac_key)  # before the token is touched
@@ -132,6 +140,8 @@ def restore_backup(
         with quorum.kek() as kek:
             wkey = session.import_wrapping_key(kek)
         try:
+            if test_unwrap_first and test_unwrap(session, wkey, map(entry_item, verified)) != verified.key_count:
+                raise HsmCheckFailed(f"Not every one of the bundle's {verified.key_count} keys was test-unwrapped.")
             items = crashpoint.counting("restore:unwrapped", (entry_item(e, r) for e, r in _restorable(vault, verified)))
             made = session.unwrap_all(wkey, items, store=True)
         finally:

@@ -192,7 +192,8 @@ class TransportResult:
 
 
 def send_key(vault: Vault, session, request_path: Path, key_ref: str, signer_ref: str, out: Path, *,
-             ceremony_id=None, actor=ACTOR) -> TransportResult:
+             ceremony_id=None, actor=ACTOR, quorum=None) -> TransportResult:
+    """``quorum``: needed where the session has trusted wrapping (the SO makes the ephemeral key)."""
     refuse_existing(Path(out))
     request = read_request(vault, request_path)
     key = resolve_key(vault, key_ref)
@@ -204,7 +205,16 @@ def send_key(vault: Vault, session, request_path: Path, key_ref: str, signer_ref
         raise TransportRefused("A transport key is never sent.")
     public = serialization.load_pem_public_key(request["transport_key"]["public_key_pem"].encode()).public_numbers()
     obj = token_key(session, key)
-    oaep, wrapped_ephemeral, wrapped_key = hsm_transport.wrap_for_transport(session, obj, public.n, public.e)
+    if session.trusted_wrapping:
+        if quorum is None:
+            raise TransportRefused("This token wraps backed-up keys only under a key its security officer made "
+                                   "trusted; sending one needs the quorum.", next_step="Send it in the transport "
+                                   "ceremony, with the quorum present.")  # fmt: skip
+        with quorum.so_pin() as so_pin, quorum.user_pin() as user_pin:
+            oaep, wrapped_ephemeral, wrapped_key = hsm_transport.wrap_for_transport(
+                session, obj, public.n, public.e, pins=(so_pin, user_pin))
+    else:
+        oaep, wrapped_ephemeral, wrapped_key = hsm_transport.wrap_for_transport(session, obj, public.n, public.e)
     public_pem = session.public_key_pem(obj) if key.algorithm.is_key_pair else None
     signer = resolve_key(vault, signer_ref)
     transfer_id = secrets.token_hex(16)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from vault.ceremony.kinds import step_kind
 from vault.ceremony.review import item
 from vault.ceremony.prompts import PathPrompt, PathPurpose, TextAnswer, TextPrompt
-from vault.ceremony.steps.keys import _input_path, _key_choice, _output_path, _session
+from vault.ceremony.steps.keys import _key_choice, _payload_path, _output_path, _session
 from vault.errors import AnswerInvalid
 from vault.types import KeyPurpose, KeyState
 
@@ -18,7 +18,7 @@ def encrypt(ctx, params):
 
     key = yield from _key_choice(ctx, "key", "Encrypt under which key?", (KeyState.ACTIVE,),
                                  purposes=(KeyPurpose.WRAP,))
-    src = yield from ctx.ask(PathPrompt, "input", _input_path, question="File to encrypt",
+    src = yield from ctx.ask(PathPrompt, "input", _payload_path, question="File to encrypt",
                              purpose=PathPurpose.INPUT_FILE)
     dst = yield from ctx.ask(PathPrompt, "output", _output_path, question="Write the encrypted file to (a new file)",
                              purpose=PathPurpose.OUTPUT_FILE)
@@ -34,7 +34,7 @@ def decrypt(ctx, params):
     """Decrypt a file with the key version its header names (if that version may still decrypt)."""
     from vault.operations.envelope import decrypt_file
 
-    src = yield from ctx.ask(PathPrompt, "input", _input_path, question="Encrypted file", purpose=PathPurpose.INPUT_FILE)
+    src = yield from ctx.ask(PathPrompt, "input", _payload_path, question="Encrypted file", purpose=PathPurpose.INPUT_FILE)
     dst = yield from ctx.ask(PathPrompt, "output", _output_path, question="Write the plaintext to (a new file)",
                              purpose=PathPurpose.OUTPUT_FILE)
     with _session(ctx) as session:
@@ -47,7 +47,7 @@ def rewrap(ctx, params):
     """Re-protect an encrypted file under the newest active version of its key, in the HSM."""
     from vault.operations.envelope import rewrap_file
 
-    src = yield from ctx.ask(PathPrompt, "input", _input_path, question="Encrypted file", purpose=PathPurpose.INPUT_FILE)
+    src = yield from ctx.ask(PathPrompt, "input", _payload_path, question="Encrypted file", purpose=PathPurpose.INPUT_FILE)
     dst = yield from ctx.ask(PathPrompt, "output", _output_path, question="Write the rewrapped file to (a new file)",
                              purpose=PathPurpose.OUTPUT_FILE)
     with _session(ctx) as session:

@@ -20,7 +20,7 @@ from vault.ceremony.prompts import (
     TextPrompt,
     TypedConfirmPrompt,
 )
-from vault.errors import AnswerInvalid, BundleUnreadable, ReviewMismatch, KeyNotWrappable, LabelExists, MechanismUnsupported, OutputExists, PreconditionFailed
+from vault.errors import AnswerInvalid, BundleUnreadable, PayloadUnreadable, ReviewMismatch, KeyNotWrappable, LabelExists, MechanismUnsupported, OutputExists, PreconditionFailed
 from vault.pgpwords import words_for
 from vault.types import KeyAlgorithm, KeyState
 
@@ -60,9 +60,19 @@ def _output_path(a: TextAnswer) -> Path:
 
 
 def _input_path(a: TextAnswer) -> Path:
+    """A bundle (or another vault's file) to read: BUNDLE_UNREADABLE when it is not a file."""
     path = Path(a.text.strip()).expanduser()
     if not a.text.strip() or not path.is_file():
         raise BundleUnreadable(f"{path} is not a readable file.")
+    return path
+
+
+def _payload_path(a: TextAnswer) -> Path:
+    """A payload to sign, encrypt or decrypt: its own code, so a wrong path is not called a bundle."""
+    path = Path(a.text.strip()).expanduser()
+    if not a.text.strip() or not path.is_file():
+        raise PayloadUnreadable(f"{path} is not a readable file.",
+                                next_step="Check the path (and that the medium is mounted), then give it again.")
     return path
 
 
@@ -373,7 +383,8 @@ def _attr(obj, *names, default=None):
 def verify_bundle(ctx, params):
     """Check a bundle before anything touches a token: every line, the MAC, that the quorum's KEK
     wrote it, that it is key for key the backup the vault recorded, and that every blob unwraps
-    to its key in a throwaway scratch token. A later restore step uses this bundle."""
+    to its key as a session object where this home drills (never in a software token in
+    production; vault.operations.drill_place). A later restore step uses this bundle."""
     from vault.operations.restore import preflight_restore
 
     path = yield from ctx.ask(PathPrompt, "bundle", _input_path, question="Bundle to restore",
@@ -381,10 +392,18 @@ def verify_bundle(ctx, params):
     ctx.progress("Verifying the bundle (integrity, MAC, backup key, the vault's record, a test unwrap of every key)")
     check = preflight_restore(ctx.vault, ctx.secrets.quorum, path)
     ctx.read_aloud("Bundle SHA-256", f"{check.sha256} ({' '.join(words_for(bytes.fromhex(check.sha256)[:8]))})")
+    if check.unwrapped_in is None:
+        ctx.notice("No drill token is configured and the vault's token is gone, so the blobs could not be "
+                   "test-unwrapped yet: the restore unwraps every one as a session object of the replacement "
+                   "token, and checks it, before it stores a single key.", "warning")
+        unwrapped = "test unwrap deferred to the replacement token (no drill token, the old token is gone)"
+    else:
+        unwrapped = f"{check.keys_unwrapped} keys test-unwrapped in {check.unwrapped_in.describe()}"
     return {"bundle_path": str(path), "bundle_sha256": check.sha256, "bundle_keys": check.key_count,
             "bundle_checked": True,
+            "bundle_unwrapped_in": check.unwrapped_in.place.value if check.unwrapped_in else None,
             "summary": f"{path} verified: {check.key_count} keys, backup {check.backup_id} as recorded, written "
-                       f"under this quorum's backup key, {check.keys_unwrapped} keys test-unwrapped"}
+                       f"under this quorum's backup key, {unwrapped}"}
 
 
 @step_kind("restore", needs_quorum=True, repeatable=True,
@@ -395,11 +414,12 @@ def restore(ctx, params):
 
     if ctx.values.get("bundle_checked"):  # checked by an earlier verify-bundle step
         path = Path(ctx.values["bundle_path"])
+        unwrapped_before = ctx.values.get("bundle_unwrapped_in") is not None
     else:
         path = yield from ctx.ask(PathPrompt, "bundle", _input_path, question="Bundle to restore",
                                   purpose=PathPurpose.INPUT_FILE)
         ctx.progress("Verifying the bundle before the token is touched")
-        preflight_restore(ctx.vault, ctx.secrets.quorum, path)
+        unwrapped_before = preflight_restore(ctx.vault, ctx.secrets.quorum, path).unwrapped_in is not None
     sha = _file_sha256(path)
     if ctx.values.get("bundle_sha256") and ctx.values.get("bundle_path") == str(path) and sha != ctx.values["bundle_sha256"]:
         raise ReviewMismatch(f"{path} changed since it was verified (SHA-256 {sha[:16]}…, verified "
@@ -417,7 +437,8 @@ def restore(ctx, params):
     with _session(ctx, reconcile=False) as session:
         ctx.progress("Unwrapping keys onto the token")
         result = restore_backup(ctx.vault, session, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id,
-                                actor=ctx.actor, expected_sha256=sha)  # the bytes reviewed and checked
+                                actor=ctx.actor, expected_sha256=sha,  # the bytes reviewed and checked
+                                test_unwrap_first=not unwrapped_before)
     labels = list(_attr(result, "labels", "restored", default=[]) or [])
     labels = [getattr(x, "label", x) for x in labels]
     return {"restored": labels, "summary": f"restored {len(labels)} keys from {path}"}
@@ -433,7 +454,7 @@ def drill(ctx, params):
 
     path = yield from ctx.ask(PathPrompt, "bundle", parse, question="Bundle to drill (empty: the latest backup)",
                               purpose=PathPurpose.INPUT_FILE)
-    ctx.progress("Restoring into a scratch token and comparing")
+    ctx.progress("Unwrapping every key as a session object where this home drills, and comparing")
     result = run_drill(ctx.vault, ctx.secrets.quorum, path, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
     ok = _attr(result, "ok", default=True)
     compared = _attr(result, "keys_compared", default=None)
@@ -443,8 +464,11 @@ def drill(ctx, params):
         ctx.notice(f"This bundle {coverage.describe()}: the drill passed for what it holds, but it does not count "
                    "as the drill of the current key set. Back up, then drill the new bundle.", "warning")
         ctx.read_aloud("Current keys the drilled bundle does not hold", ", ".join(coverage.missing))
+    where = _attr(result, "where", default=None)
     return {"drill_ok": bool(ok), "keys_compared": compared, "drill_covers_current_keys": not stale,
-            "summary": f"drill {'passed' if ok else 'FAILED'} ({compared} key{'' if compared == 1 else 's'} compared)"
+            "drill_place": where.place.value if where is not None else None,
+            "summary": f"drill {'passed' if ok else 'FAILED'} ({compared} key{'' if compared == 1 else 's'} compared"
+            + (f" in {where.describe()})" if where is not None else ")")
             + (f"; STALE bundle: {coverage.describe()}" if stale else "")}
 
 
@@ -653,7 +677,7 @@ def sign(ctx, params):
     from vault.operations.signing import sign_payload
 
     key = yield from _key_choice(ctx, "key", "Sign with which key?", (KeyState.ACTIVE,), signing=True)
-    payload = yield from ctx.ask(PathPrompt, "payload", _input_path, question="Payload file to sign",
+    payload = yield from ctx.ask(PathPrompt, "payload", _payload_path, question="Payload file to sign",
                                  purpose=PathPurpose.INPUT_FILE)
     out = yield from ctx.ask(PathPrompt, "signature", _output_path, question="Write the signature to (a new file)",
                              purpose=PathPurpose.OUTPUT_FILE)

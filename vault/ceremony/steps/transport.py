@@ -118,7 +118,7 @@ def transport_key(ctx, params):
         fingerprint_item("Its fingerprint", key.fingerprint), item("Signed by", signer.ref), item("File", str(out))])
     with _session(ctx) as session:
         result = send_key(ctx.vault, session, request_path, key.ref, signer.ref, out, ceremony_id=ctx.ceremony_id,
-                          actor=ctx.actor)
+                          actor=ctx.actor, quorum=ctx.secrets.quorum)
     _aloud(ctx, f"Fingerprint of {result.key}", result.fingerprint)
     return {"transport": result.path, "transfer_id": result.transfer_id, "key": result.key,
             "fingerprint": result.fingerprint, "summary": f"{result.key} wrapped for {request['vault']} into {result.path}"}
