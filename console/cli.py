@@ -288,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--current-so-pin", metavar="REF", help="with --adopt: the token's current SO PIN by reference, "
                    "env:NAME or file:PATH (never the PIN)")
     p.set_defaults(handler=cmd_home_init)
+    from console.cli_rebuild import register_home
+
+    register_home(home)
 
     for register in _extra_registrations():
         register(sub)

@@ -12,13 +12,16 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 from bundle_builders import make_header, public_pem_and_fingerprint
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 from shamir_mnemonic import generate_mnemonics
 
-from vault.backup.format import KeyEntry, kek_check_value, write_bundle
+from vault.backup.format import BundleWriter, KeyEntry, kek_check_value, write_bundle
+from vault.backup.metadata import seal_records
 from vault.secret import Secret
 from vault.shares import derive
 from vault.types import KeyAlgorithm, KeyState
@@ -43,7 +46,8 @@ def test_snippet_matches_the_golden_derivations():
     assert ns["hkdf"](qs, "custodian-console/v1/backup-kek").hex().startswith("da1fb591")
 
 
-def test_keys_are_recovered_with_only_the_shares_and_the_documented_recipe(tmp_path):
+@pytest.mark.parametrize("version", [1, 2])
+def test_keys_are_recovered_with_only_the_shares_and_the_documented_recipe(tmp_path, version):
     qs = Secret(os.urandom(32))
     mnemonics = generate_mnemonics(1, [(2, 3)], qs.reveal(), extendable=True, iteration_exponent=0)[0]
     kek, mac_key = derive.derive_backup_kek(qs), derive.derive_bundle_mac_key(qs)
@@ -60,9 +64,17 @@ def test_keys_are_recovered_with_only_the_shares_and_the_documented_recipe(tmp_p
         KeyEntry("signer-1", "02", KeyAlgorithm.EC_P384, 2, KeyState.ACTIVE, fingerprint, pem,
                  aes_key_wrap_with_padding(kek.reveal(), padded)),  # fmt: skip
     ]
-    header = make_header(2, kek_check_value=kek_check_value(kek))
     path = tmp_path / "bundle.ccb"
-    write_bundle(path, header, entries, mac_key)
+    if version == 1:
+        write_bundle(path, make_header(2, kek_check_value=kek_check_value(kek)), entries, mac_key)
+    else:  # the console's format: the sealed metadata follows the key lines
+        header = make_header(2, kek_check_value=kek_check_value(kek), format_version=2, ledger_seq=3,
+                             ledger_head="ab" * 32)
+        writer = BundleWriter(path, header, mac_key)
+        with writer:
+            writer.add_all(entries)
+            for chunk in seal_records(derive.derive_backup_metadata_key(qs), [{"snapshot": 1}, [1, "x"]]):
+                writer.add_metadata(chunk)
 
     recovered = _snippet()["recover"](str(path), mnemonics[:2])
     assert recovered == {"dek-1": aes_key, "signer-1": pkcs8}

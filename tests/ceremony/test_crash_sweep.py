@@ -68,6 +68,9 @@ def scripts(ws: Workspace) -> dict[str, str]:
         "restore": str(ws.variant("restore", answers={"quorum.share": SHARES,
                                                       "verify.bundle": "media/after-rotate-signer-2026.ccb"})),
         "init": str(ws.root / "init.toml"),
+        "reshare": str(ws.root / "reshare.toml"),
+        "backup-new-shares": str(ws.variant("backup", answers={"backup.path": "media/settled.ccb", "quorum.share": [
+            {"share": "file:new-shares/alice.share"}, {"share": "file:new-shares/bob.share"}]})),
     }
 
 
@@ -77,7 +80,8 @@ def live_keys(ws: Workspace) -> set[tuple[str, str]]:
                 if k.state.value not in ("destroyed", "destroyed-compromised")}
 
 
-def assert_healthy(ws: Workspace, keys_before: set[tuple[str, str]], *, destroyed: set[str] = frozenset()) -> None:
+def assert_healthy(ws: Workspace, keys_before: set[tuple[str, str]], *, destroyed: set[str] = frozenset(),
+                   shares: str = "shares") -> None:
     code, out = custodian(ws, "ceremony", "unfinished", "--json")
     assert code == 0 and json.loads(out) == [], out
     code, out = custodian(ws, "ledger", "verify")
@@ -89,7 +93,7 @@ def assert_healthy(ws: Workspace, keys_before: set[tuple[str, str]], *, destroye
         from vault.secret import Secret
         from vault.shares import derive_user_pin
 
-        with derive_user_pin(Secret(ws.quorum_secret())) as pin:
+        with derive_user_pin(Secret(ws.quorum_secret(shares))) as pin:
             with v.hsm().open_session(v.token, pin) as session:
                 report = reconcile(v, session)
         assert report.ok, report.differences()
@@ -142,6 +146,13 @@ TRIALS = [
     ("lost", "restore", "restore:unwrapped:1", "abort", "rerun"),
     ("init", "init", "journal:token:finished", "abort", "rerun"),
     ("init", "init", "journal:distribute:started", "abort", "rerun"),
+    ("init", "init", "commit-share-set:pins-rekeyed", "abort", "rerun"),
+    # reshare: cut before the switch, the rerun's quorum abandons the pending set and removes its
+    # void share files (else they would block the rerun's export); cut after the token's PINs were
+    # re-keyed, a ceremony with the new shares completes the switch.
+    ("keyed", "reshare", "reshare-commit:pending-recorded", "abort", "rerun"),
+    ("keyed", "reshare", "reshare-commit:bundle-written", "abort", "rerun"),
+    ("keyed", "reshare", "reshare-commit:pins-rekeyed", "abort", "settle-new"),
 ]
 
 
@@ -162,6 +173,9 @@ def test_kill_then_recover_headless(tmp_path_factory, tmp_path, monkeypatch, kin
             raise AssertionError(f"void share file left: {leftover}")
         code, out = custodian(ws, "ceremony", "run", name, "--script", script)
         assert code == 0, out
+    elif then == "settle-new":
+        code, out = custodian(ws, "ceremony", "run", "backup", "--script", scripts(ws)["backup-new-shares"])
+        assert code == 0, out
     elif then and then.startswith("reconcile"):
         # a logged-in ceremony now stops before changing anything, naming the difference
         code, out = custodian(ws, "ceremony", "run", "backup", "--script", scripts(ws)["backup"])
@@ -178,4 +192,4 @@ def test_kill_then_recover_headless(tmp_path_factory, tmp_path, monkeypatch, kin
         assert code == 0, out
         if then == "reconcile-adopt":
             assert ("aes-new" in {label for label, _ in live_keys(ws)})
-    assert_healthy(ws, before, destroyed=destroyed)
+    assert_healthy(ws, before, destroyed=destroyed, shares="new-shares" if name == "reshare" else "shares")

@@ -160,7 +160,8 @@ def test_break_glass_recovers_keys_from_a_real_bundle_with_standard_tools_only(l
         mac_key = hkdf(qs, "custodian-console/v1/bundle-mac-key")
         data = (ws.root / "media" / bundle).read_bytes()
         lines = data.split(b"\n")[:-1]
-        header, entries, trailer = json.loads(lines[0]), [json.loads(x) for x in lines[1:-1]], json.loads(lines[-1])
+        header, trailer = json.loads(lines[0]), json.loads(lines[-1])
+        entries = [json.loads(x) for x in lines[1: 1 + header["key_count"]]]  # format 2: the metadata follows
         assert kcv(kek) == header["kek_check_value"]  # 3.
         signed = data[: len(data) - len(lines[-1]) - 1]
         assert hmac.compare_digest(hmac.new(mac_key, signed, hashlib.sha256).hexdigest(), trailer["mac"])  # 4.

@@ -122,8 +122,11 @@ def test_power_loss_after_the_re_key_is_settled_by_the_next_quorum(before_reshar
         [u] = unfinished(v)
         assert not u.resumable and "it may already have the new set's PINs" in u.why_not
         undone = abort_unfinished(v, u.ceremony_id, "power cut during the switch")
-        # the new shares may be the only way into the token now: the abort never removes them
-        assert undone == ["kept the new share files: the reshare's switch is not settled yet (the next quorum decides)"]
+        # the new shares may be the only way into the token now: the abort never removes them; the
+        # new bundle it never recorded goes (no restore accepts it, and it would block a rerun)
+        assert undone[1:] == ["kept the new share files: the reshare's switch is not settled yet (the next quorum decides)"]
+        assert undone[0].startswith("removed the bundle ") and "after-reshare.ccb that the interrupted step" in undone[0]
+        assert not (ws.root / "media" / "after-reshare.ccb").exists()
         new_set = [s for s in v.store.list_share_sets() if s.status.value == "pending"][0]
     script = ws.variant("backup", answers={"quorum.share": OLD + NEW, "backup.path": "media/after-recovery.ccb"})
     events = []
@@ -163,5 +166,7 @@ def test_power_loss_before_the_re_key_is_settled_back_to_the_old_state(before_re
     assert ws.token_keys("shares") == keys
     st = state(ws)
     assert st["active"] == "3-of-5" and st["marker"] == "" and st["backups"] == backups + 1
-    with pytest.raises(ve.PinIncorrect):
-        ws.token_keys("new-shares")
+    # the abandoned set's share files open nothing: the settling quorum removed them
+    assert not list((ws.root / "new-shares").glob("*.share"))
+    with ws.vault() as v:
+        assert "shares.void_removed" in [e.action for e in v.ledger.events_of(result.outcome.ceremony_id)]

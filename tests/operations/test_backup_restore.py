@@ -178,3 +178,41 @@ def test_destroyed_keys_are_never_restored(practice_vault, session, quorum, bund
         assert [k.label for k in target.list_keys()] == ["p256-1", "p384-1"]
     assert result.skipped == (("aes-1", "destroyed in this vault; never restored"),)
     assert [r.label for r in keys_to_back_up(practice_vault)] == ["p256-1", "p384-1"]
+
+
+def test_a_format_1_bundle_written_before_the_metadata_still_restores(practice_vault, session, quorum, keys,
+                                                                       tmp_path, monkeypatch):
+    """What the console wrote before format 2 (no ledger head, no metadata lines), recorded as
+    format 1, restores as before: old bundles stay readable."""
+    from vault.backup import format as bundle_format
+    from vault.operations import backup as backup_module
+
+    def create_v1(*, ledger_seq, ledger_head, now=None, **fields):
+        return bundle_format.BundleHeader(created_at=bundle_format.utc_timestamp(now), **fields)
+
+    monkeypatch.setattr(backup_module.BundleHeader, "create", staticmethod(create_v1))
+    monkeypatch.setattr(backup_module, "_write_metadata", lambda *args: None)
+    monkeypatch.setattr(backup_module, "FORMAT_VERSION", 1)
+    path = tmp_path / "old.bundle"
+    write_backup(practice_vault, session, quorum, path, ceremony_id=CEREMONY)
+    monkeypatch.undo()
+    assert inspect_bundle(path).header.format_version == 1 and b'"type":"metadata"' not in path.read_bytes()
+    session.close()
+    with fresh_token_session(practice_vault, quorum) as target:
+        result = restore_backup(practice_vault, target, quorum, path, ceremony_id=CEREMONY)
+        assert set(result.restored) == {"aes-1", "p256-1", "p384-1"}
+
+
+def test_a_format_2_bundle_carries_the_vault_metadata(practice_vault, session, quorum, keys, bundle):
+    from vault.backup.format import iter_verified_entries
+    from vault.backup.metadata import open_records
+
+    with quorum.mac_key() as mac_key, quorum.metadata_key() as metadata_key:
+        verified = iter_verified_entries(bundle, mac_key)
+        records = list(open_records(metadata_key, verified.metadata_chunks()))
+    header = verified.header
+    assert header.format_version == 2 and records[0]["ledger_seq"] == header.ledger_seq
+    tables = {r["table"]: i for i, r in enumerate(records) if isinstance(r, dict) and "table" in r}
+    key_rows = [r for r in records[tables["keys"] + 1:] if isinstance(r, list)][:4]
+    assert {r[1] for r in key_rows} == {"aes-1", "p256-1", "p384-1", "ed-1"}  # every key record, no-backup ones too
+    assert {"custodians", "share_sets", "share_holders", "key_names", "ledger", "backups"} <= set(tables)

@@ -28,7 +28,7 @@ def forge(ws: Workspace, source, target, change) -> None:
     changed = []
     for raw in entries:
         entry = json.loads(raw)
-        if entry["label"] == "signer-2026":
+        if entry.get("label") == "signer-2026":  # (format 2: the metadata lines follow the keys)
             del entry["check"]
             change(entry)
             raw = encode_line(entry)

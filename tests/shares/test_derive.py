@@ -30,6 +30,7 @@ GOLDEN = {
     "backup-kek": "da1fb591f2891a1febdbaf0f00baa51a949c12ab7d6114393e569e17277fad70",
     "bundle-mac-key": "25c3b91420cf35e628919cf4e2d0367b87f0e6f3a2ef839423d795a43a11b6f2",
     "check-value": "4404a4be6a53dcbc821c60e7e4de7283",
+    "backup-metadata-key": "61cce4f73f9bddf683c78216124ec88823c9549a21585e6619cea9784d64595f",
 }
 
 

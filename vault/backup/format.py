@@ -1,11 +1,16 @@
-"""The backup bundle format, version 1: write, inspect, verify. Pure data and crypto.
+"""The backup bundle format, versions 1 and 2: write, inspect, verify. Pure data and crypto.
 
 The byte-exact specification is ``docs/backup-format.md``; in short, a bundle is ASCII JSON
 Lines, one LF after every line:
 
     line 1      header   {"type":"header", "magic":"custodian-backup", "format_version":1, ...}
     lines 2..   keys     {"type":"key", "index":0, "label":..., "wrapped":<base64 RFC 5649>, ...}
+    (version 2) metadata {"type":"metadata", "index":0, "sealed":<base64>, ...}   the vault metadata
     last line   trailer  {"type":"trailer", "key_count":N, "mac":<HMAC-SHA256 hex>, ...}
+
+Version 2 (what the console writes) adds the ledger head at the backup to the header and the
+vault's metadata (vault.store.snapshot, sealed by vault.backup.metadata) after the key lines,
+under the same MAC; version 1 bundles (no metadata) are still read.
 
 Every line is canonical JSON (sorted keys, no spaces, ASCII only) carrying a ``check`` field:
 the first 16 hex digits of SHA-256 over the same object's canonical JSON without ``check``. The
@@ -41,7 +46,8 @@ from vault.secret import Secret
 from vault.types import KeyAlgorithm, KeyState, Mode
 
 MAGIC = "custodian-backup"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what write_backup writes
+SUPPORTED_VERSIONS = (1, 2)
 WRAP_MECHANISM = "RFC5649"
 MAC_ALGORITHM = "HMAC-SHA256"
 MAX_LINE_BYTES = 64 * 1024  # an RSA-4096 line is about 4 KiB
@@ -52,11 +58,15 @@ _HEADER_FIELDS = frozenset(
     {"type", "magic", "format_version", "created_at", "ceremony_id", "share_set_id", "slip39_identifier",
      "kek_check_value", "wrap_mechanism", "mac_algorithm", "key_count", "mode", "check"}
 )  # fmt: skip
+_HEADER_FIELDS_V2 = _HEADER_FIELDS | {"ledger_seq", "ledger_head"}
 _KEY_FIELDS = frozenset(
     {"type", "index", "label", "cka_id", "algorithm", "version", "state", "fingerprint", "public_key_pem",
      "wrapped", "check"}
 )  # fmt: skip
 _TRAILER_FIELDS = frozenset({"type", "key_count", "mac", "check"})
+_TRAILER_FIELDS_V2 = _TRAILER_FIELDS | {"metadata_count"}
+_METADATA_FIELDS = frozenset({"type", "index", "sealed", "check"})
+MAX_METADATA_LINES = 1_000_000
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -101,9 +111,11 @@ class BundleHeader:
     key_count: int
     mode: Mode
     created_at: str  # YYYY-MM-DDTHH:MM:SSZ
-    format_version: int = FORMAT_VERSION
+    format_version: int = 1  # create() makes version 2 headers; 1 is kept for old bundles
     wrap_mechanism: str = WRAP_MECHANISM
     mac_algorithm: str = MAC_ALGORITHM
+    ledger_seq: int | None = None  # version 2: the ledger's last event in the metadata
+    ledger_head: str | None = None  # version 2: that event's hash (64 hex digits)
 
     def __post_init__(self) -> None:
         _text(self.ceremony_id, "ceremony_id", 200)
@@ -124,7 +136,15 @@ class BundleHeader:
             isinstance(self.created_at, str) and bool(_TIME_RE.match(self.created_at)) and _valid_time(self.created_at),
             "field 'created_at' must be a UTC time YYYY-MM-DDTHH:MM:SSZ",
         )
-        _require(self.format_version == FORMAT_VERSION, f"field 'format_version' must be {FORMAT_VERSION}")
+        _require(self.format_version in SUPPORTED_VERSIONS, f"field 'format_version' must be one of "
+                 f"{SUPPORTED_VERSIONS}")
+        if self.format_version >= 2:
+            _require(_is_int(self.ledger_seq) and self.ledger_seq >= 0, "field 'ledger_seq' must be an integer >= 0")
+            _require(isinstance(self.ledger_head, str) and bool(_MAC_RE.match(self.ledger_head)),
+                     "field 'ledger_head' must be 64 lowercase hex digits")
+        else:
+            _require(self.ledger_seq is None and self.ledger_head is None,
+                     "a version 1 header has no ledger head")
         _require(self.wrap_mechanism == WRAP_MECHANISM, f"field 'wrap_mechanism' must be {WRAP_MECHANISM!r}")
         _require(self.mac_algorithm == MAC_ALGORITHM, f"field 'mac_algorithm' must be {MAC_ALGORITHM!r}")
 
@@ -138,6 +158,8 @@ class BundleHeader:
         kek_check_value: str,
         key_count: int,
         mode: Mode,
+        ledger_seq: int,
+        ledger_head: str,
         now: datetime | None = None,
     ) -> "BundleHeader":
         return cls(
@@ -148,10 +170,20 @@ class BundleHeader:
             key_count=key_count,
             mode=mode,
             created_at=utc_timestamp(now),
+            format_version=FORMAT_VERSION,
+            ledger_seq=ledger_seq,
+            ledger_head=ledger_head,
         )
 
+    @property
+    def has_metadata(self) -> bool:
+        """Version 2 and later carry the vault's metadata after the key lines."""
+        return self.format_version >= 2
+
     def to_dict(self) -> dict[str, Any]:
+        extra = {"ledger_seq": self.ledger_seq, "ledger_head": self.ledger_head} if self.has_metadata else {}
         return {
+            **extra,
             "type": "header",
             "magic": MAGIC,
             "format_version": self.format_version,
@@ -361,9 +393,10 @@ def _check_magic(obj: dict[str, Any]) -> None:
     if magic != MAGIC:
         raise _Corrupt(1, f"magic is {magic!r}, expected {MAGIC!r}: this is not a custodian backup bundle")
     version = obj.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in SUPPORTED_VERSIONS or not _is_int(version):
         raise _Corrupt(
-            1, f"format_version {version!r} is not supported (this console reads version {FORMAT_VERSION})"
+            1, f"format_version {version!r} is not supported (this console reads versions "
+               f"{', '.join(map(str, SUPPORTED_VERSIONS))})"
         )
 
 
@@ -378,7 +411,8 @@ def _fields(n: int, obj: dict[str, Any], expected: frozenset[str]) -> None:
 def _parse_header(obj: dict[str, Any]) -> BundleHeader:
     if obj.get("type") != "header":
         raise _Corrupt(1, f"is a {obj.get('type')!r} line, expected the header")
-    _fields(1, obj, _HEADER_FIELDS)
+    v2 = obj.get("format_version", 1) >= 2
+    _fields(1, obj, _HEADER_FIELDS_V2 if v2 else _HEADER_FIELDS)
     try:
         return BundleHeader(
             ceremony_id=obj["ceremony_id"],
@@ -391,9 +425,25 @@ def _parse_header(obj: dict[str, Any]) -> BundleHeader:
             format_version=obj["format_version"],
             wrap_mechanism=obj["wrap_mechanism"],
             mac_algorithm=obj["mac_algorithm"],
+            ledger_seq=obj.get("ledger_seq"),
+            ledger_head=obj.get("ledger_head"),
         )
     except ValueError as e:
         raise _Corrupt(1, f"is invalid: {e}") from None
+
+
+def _parse_metadata(n: int, obj: dict[str, Any]) -> bytes:
+    _fields(n, obj, _METADATA_FIELDS)
+    sealed = obj["sealed"]
+    try:
+        if not isinstance(sealed, str):
+            raise ValueError
+        blob = base64.b64decode(sealed, validate=True)
+    except (binascii.Error, ValueError):
+        raise _Corrupt(n, "is invalid: field 'sealed' is not valid base64") from None
+    if base64.b64encode(blob).decode("ascii") != sealed or len(blob) < 28:
+        raise _Corrupt(n, "is invalid: field 'sealed' is not canonical base64 of a sealed chunk")
+    return blob
 
 
 def _enum(cls: type, value: object, name: str) -> Any:
@@ -435,6 +485,8 @@ class _ScanState:
     sha256: str = ""
     size: int = 0
     line_digests: bytearray | None = None  # SHA-256 of every line, 32 bytes each, back to back
+    metadata: bool = False  # yield the sealed metadata chunks (bytes) too
+    metadata_count: int = 0
 
 
 def _scan(
@@ -504,9 +556,29 @@ def _scan(
                     mac.update(raw)
                 yield n, entry
                 continue
+            elif kind == "metadata" and state.header is not None and state.header.has_metadata:
+                got = obj.get("index")
+                if index != state.header.key_count:
+                    raise _Corrupt(n, "is a metadata line before the last key line")
+                if got != state.metadata_count:
+                    raise _Corrupt(n, f"holds metadata index {got!r} where {state.metadata_count} was expected: a "
+                                      "metadata line was removed, duplicated or moved")
+                if state.metadata_count >= MAX_METADATA_LINES:
+                    raise _Corrupt(n, "is one metadata line too many")
+                blob = _parse_metadata(n, obj)
+                state.metadata_count += 1
+                if mac is not None:
+                    mac.update(raw)
+                if state.metadata:
+                    yield n, blob  # type: ignore[misc]
+                continue
             elif kind == "trailer":
                 assert state.header is not None
-                _fields(n, obj, _TRAILER_FIELDS)
+                v2 = state.header.has_metadata
+                _fields(n, obj, _TRAILER_FIELDS_V2 if v2 else _TRAILER_FIELDS)
+                if v2 and obj["metadata_count"] != state.metadata_count:
+                    raise _Corrupt(n, f"(the trailer) holds metadata_count {obj['metadata_count']!r} but "
+                                      f"{state.metadata_count} metadata lines precede it: a metadata line is missing")
                 if obj["key_count"] != state.header.key_count:
                     raise _Corrupt(
                         n, f"(the trailer) holds key_count {obj['key_count']!r} but the header announces {state.header.key_count}"
@@ -606,6 +678,18 @@ class VerifiedEntries:
         except _Corrupt as e:
             raise _corrupt(self.path, e) from None
 
+    def metadata_chunks(self) -> Iterator[bytes]:
+        """The sealed metadata chunks (version 2), from another pass checked against the verified digests."""
+        if not self.header.has_metadata:
+            return
+        state = _ScanState(metadata=True)
+        try:
+            for _, item in _scan(self.path, self._mac_key, state, expected_digests=self._digests):
+                if isinstance(item, bytes):
+                    yield item
+        except _Corrupt as e:
+            raise _corrupt(self.path, e) from None
+
     def __repr__(self) -> str:
         return f"<VerifiedEntries {self.path} keys={self.key_count} sha256={self.sha256[:12]}>"
 
@@ -650,6 +734,7 @@ class BundleWriter:
         self._mac_key = mac_key
         self._out: WriteOnceFile | None = None
         self._count = 0
+        self._metadata_count = 0
         self._mac: Any = None
         self._sha: Any = None
         self._size = 0
@@ -683,6 +768,20 @@ class BundleWriter:
         self._write(encode_line(entry.to_dict(self._count)), mac=True)
         self._count += 1
 
+    def add_metadata(self, sealed: bytes) -> None:
+        """One sealed metadata chunk (vault.backup.metadata), after every key (version 2 only)."""
+        if self._out is None or self.result is not None:
+            raise RuntimeError("add_metadata() only inside the BundleWriter's with block")
+        if not self.header.has_metadata:
+            raise ValueError("a version 1 bundle carries no metadata")
+        if self._count != self.header.key_count:
+            raise ValueError("the metadata follows the last key")
+        if not isinstance(sealed, bytes) or len(sealed) < 28:
+            raise TypeError("sealed must be the bytes of a sealed chunk")
+        body = {"type": "metadata", "index": self._metadata_count, "sealed": base64.b64encode(sealed).decode("ascii")}
+        self._write(encode_line(body), mac=True)
+        self._metadata_count += 1
+
     def add_all(self, entries: Iterable[KeyEntry]) -> None:
         for entry in entries:
             self.add(entry)
@@ -711,6 +810,8 @@ class BundleWriter:
                     "nothing was written"
                 )
             trailer = {"type": "trailer", "key_count": self._count, "mac": self._mac.hexdigest()}
+            if self.header.has_metadata:
+                trailer["metadata_count"] = self._metadata_count
             self._write(encode_line(trailer), mac=False)
             out.publish()
             self._read_back()

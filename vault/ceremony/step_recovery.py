@@ -35,6 +35,7 @@ def undo_on_abort(vault, ceremony_id: str, *, crashed: bool) -> list[str]:
     undone: list[str] = []
     switched = _committed_share_set(vault, ceremony_id)
     undone += _unrecorded_bundle(vault, ceremony_id, crashed)
+    undone += _interrupted_reshare_bundle(vault, ceremony_id)
     if not switched:
         undone += _withdraw_backups(vault, ceremony_id)
         undone += _void_share_files(vault, ceremony_id)
@@ -61,6 +62,19 @@ def _unrecorded_bundle(vault, ceremony_id: str, crashed: bool) -> list[str]:
     if intent.get("kind") in ("backup", "reshare-commit") and path:
         out += remove_unrecorded_bundle(vault, Path(path), ceremony_id)
     return out
+
+
+def _interrupted_reshare_bundle(vault, ceremony_id: str) -> list[str]:
+    """A reshare cut inside its switch published its new bundle but never recorded it: no restore
+    or drill accepts an unrecorded bundle, and it would block the rerun's path, so it goes now
+    (whichever way the next quorum settles the switch, it asks for a new backup). Its share
+    files stay until then (``settle_interrupted_reshare_files``)."""
+    from vault.operations.reshare import interrupted
+
+    pending = interrupted(vault)
+    if pending is None or pending.ceremony_id != ceremony_id or not pending.bundle_path:
+        return []
+    return remove_unrecorded_bundle(vault, Path(pending.bundle_path), ceremony_id)
 
 
 def remove_unrecorded_bundle(vault, path: Path, ceremony_id: str) -> list[str]:
@@ -126,6 +140,22 @@ def _void_share_files(vault, ceremony_id: str) -> list[str]:
                 _unlink(share)
                 out.append(f"removed the void share file {share} (its share set was never activated)")
     return out
+
+
+def settle_interrupted_reshare_files(vault, crashed_ceremony_id: str, bundle_path: str, *, abandoned: bool,
+                                     ceremony_id: str | None, actor: str) -> list[str]:
+    """After the next quorum settled a reshare cut inside its switch (vault.operations.reshare
+    .resolve_interrupted_reshare), what the abort had to keep while the token might hold the new
+    set's PINs: abandoned → the share files that reshare exported are void, removed; either way
+    the bundle it published but never recorded (no restore or drill accepts an unrecorded
+    bundle; the settlement asks for a new backup) and its temp files, removed."""
+    removed = _void_share_files(vault, crashed_ceremony_id) if abandoned else []
+    if bundle_path:
+        removed += remove_unrecorded_bundle(vault, Path(bundle_path), crashed_ceremony_id)
+    for line in removed:
+        vault.ledger.append("shares.void_removed", {"what": line, "interrupted_ceremony": crashed_ceremony_id},
+                            actor=actor, ceremony_id=ceremony_id)
+    return removed
 
 
 def _withdraw_enrollments(vault, ceremony_id: str) -> list[str]:

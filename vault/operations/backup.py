@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from vault import crashpoint
 from vault.backup.format import FORMAT_VERSION, BundleHeader, BundleWriter, KeyEntry, kek_check_value
+from vault.backup.metadata import seal_records
 from vault.errors import HsmCheckFailed, StoreError, VaultError
 from vault.hsm import HsmSession, KeyObject, WrappingKey
 from vault.hsm.software import spki_fingerprint, spki_to_pem
@@ -160,9 +161,10 @@ def write_backup(
     refuse_existing(path)
     store = vault.store
     key_count = store.count_keys(BACKED_UP_STATES, backup=BackupDecision.BACKED_UP)
-    kek, mac_key = quorum.kek(), quorum.mac_key()
+    kek, mac_key, metadata_key = quorum.kek(), quorum.mac_key(), quorum.metadata_key()
     try:
         kcv = kek_check_value(kek)
+        head = vault.ledger.head()
         header = BundleHeader.create(
             ceremony_id=ceremony_id or NO_CEREMONY,
             share_set_id=quorum.share_set_id,
@@ -170,6 +172,8 @@ def write_backup(
             kek_check_value=kcv,
             key_count=key_count,
             mode=vault.mode,
+            ledger_seq=head.seq,
+            ledger_head=head.hash_hex,
         )
         wkey = _import_kek(session, kek, pins or quorum)
         try:
@@ -177,6 +181,7 @@ def write_backup(
             written_keys = _KeysDigest()
             with writer:
                 tested = _write_entries(session, wkey, writer, written_keys.feed(iter_keys_to_back_up(vault)), key_count)
+                _write_metadata(vault, writer, metadata_key, head.seq)
             written = writer.result
             assert written is not None
             inode = os.stat(path).st_ino
@@ -222,8 +227,20 @@ def write_backup(
     finally:
         kek.wipe()
         mac_key.wipe()
+        metadata_key.wipe()
     return BackupResult(backup, backup.path, written.sha256, written.size, written.key_count, kcv,
                         quorum.share_set_id, tested)  # fmt: skip
+
+
+def _write_metadata(vault, writer: BundleWriter, metadata_key, ledger_seq: int) -> None:
+    """The vault's metadata (every table, the ledger up to the header's head) after the keys,
+    sealed (vault.backup.metadata), read in one transaction so that it is one consistent state."""
+    store = vault.store
+    with store.atomic():
+        if vault.ledger.head().seq != ledger_seq:
+            raise _keys_changed()
+        for chunk in seal_records(metadata_key, store.snapshot_records(ledger_seq)):
+            writer.add_metadata(chunk)
 
 
 def _destroy_kek(session: HsmSession, wkey) -> None:

@@ -85,6 +85,15 @@ def differences(vault, verified: VerifiedEntries, record: BackupRecord) -> list[
     return problems + _key_differences(verified, _recorded(vault, record))
 
 
+def key_differences_against(entries: Iterable[KeyEntry], recorded) -> list[str]:
+    """Every key difference between ``entries`` and the pairs (KeyRecord, written fingerprint)
+    that the callable ``recorded`` yields afresh on each call (the lost-machine rebuild checks a
+    bundle against its own metadata's key records with this: vault.operations.rebuild)."""
+    if _same_keys(entries, recorded()):
+        return []
+    return _key_differences(entries, recorded())
+
+
 def _by_sha256(vault, sha256: str) -> BackupRecord | None:
     try:
         record = vault.store.get_backup_by_sha256(sha256)

@@ -52,6 +52,9 @@ class ActiveQuorum:
     def mac_key(self) -> Secret:
         return shares.derive_bundle_mac_key(self._qs)
 
+    def metadata_key(self) -> Secret:
+        return shares.derive_backup_metadata_key(self._qs)
+
     def kek_check_value(self) -> str:
         """6 hex digits, as the bundle header carries it; safe to show and store."""
         with self.kek() as kek:

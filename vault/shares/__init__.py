@@ -8,6 +8,7 @@ from vault.shares.collector import ShareCollector
 from vault.shares.derive import (
     check_value,
     derive_backup_kek,
+    derive_backup_metadata_key,
     derive_bundle_mac_key,
     derive_so_pin,
     derive_user_pin,
@@ -41,6 +42,7 @@ __all__ = [
     "check_quiz",
     "check_value",
     "derive_backup_kek",
+    "derive_backup_metadata_key",
     "derive_bundle_mac_key",
     "derive_so_pin",
     "derive_user_pin",

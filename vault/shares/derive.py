@@ -12,6 +12,7 @@ custodian-console/v1/user-pin          16 B    token user PIN, as 32 lower-case 
 custodian-console/v1/so-pin            16 B    token SO PIN, as 32 lower-case hex characters (*)
 custodian-console/v1/backup-kek        32 B    AES-256 key-encryption key of backup bundles
 custodian-console/v1/bundle-mac-key    32 B    HMAC-SHA256 key of backup bundles
+custodian-console/v1/backup-metadata-key  32 B  AES-256-GCM key of the vault metadata in bundles
 custodian-console/v1/check-value       16 B    check value (32 hex chars), stored in SQLite
 =====================================  ======  ==================================================
 
@@ -50,10 +51,12 @@ LABEL_SO_PIN = b"custodian-console/v1/so-pin"
 LABEL_BACKUP_KEK = b"custodian-console/v1/backup-kek"
 LABEL_BUNDLE_MAC_KEY = b"custodian-console/v1/bundle-mac-key"
 LABEL_CHECK_VALUE = b"custodian-console/v1/check-value"
+LABEL_BACKUP_METADATA_KEY = b"custodian-console/v1/backup-metadata-key"
 LABEL_SHARE_COMMITMENT = b"custodian-console/v1/share-commitment"
 
 #: Every HKDF label derived from QS, for the documentation test (labels must stay distinct).
-DERIVATION_LABELS = (LABEL_USER_PIN, LABEL_SO_PIN, LABEL_BACKUP_KEK, LABEL_BUNDLE_MAC_KEY, LABEL_CHECK_VALUE)
+DERIVATION_LABELS = (LABEL_USER_PIN, LABEL_SO_PIN, LABEL_BACKUP_KEK, LABEL_BUNDLE_MAC_KEY, LABEL_CHECK_VALUE,
+                     LABEL_BACKUP_METADATA_KEY)
 
 
 def hkdf(ikm: bytes, label: bytes, length: int) -> bytes:
@@ -145,3 +148,7 @@ def derive_backup_kek(qs: Secret) -> Secret:
 
 def derive_bundle_mac_key(qs: Secret) -> Secret:
     return Secret(hkdf(_qs(qs), LABEL_BUNDLE_MAC_KEY, 32), "bundle-mac-key")
+
+
+def derive_backup_metadata_key(qs: Secret) -> Secret:
+    return Secret(hkdf(_qs(qs), LABEL_BACKUP_METADATA_KEY, 32), "backup-metadata-key")

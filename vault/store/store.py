@@ -17,13 +17,14 @@ from vault.store.ledger_rows import LedgerRowRepository
 from vault.store.people import PeopleRepository
 from vault.store.schema import LATEST_VERSION, MIGRATIONS, Migration
 from vault.store.settings import SettingsRepository
+from vault.store.snapshot import SnapshotRepository
 from vault.store.transport import TransportRepository
 
 BUSY_TIMEOUT_SECONDS = 10.0
 
 
 class Store(PeopleRepository, KeyRepository, CeremonyRepository, LedgerRowRepository, SettingsRepository,
-            CertificateRepository, TransportRepository):
+            CertificateRepository, TransportRepository, SnapshotRepository):
     """The console's metadata and ledger in one SQLite file. See ``vault.store`` for the API."""
 
     def __init__(self, db: Database, path: Path, clock: Clock) -> None:  # use Store.open

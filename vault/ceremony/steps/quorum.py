@@ -163,6 +163,7 @@ def quorum(ctx, params):
                         raise
                     ctx.notice(outcome, "warning")
                     ctx.read_aloud("Interrupted reshare resolved", outcome)
+                    _settle_void_shares(ctx, pending)
                     pending = None
             except (QuorumCheckFailed, PinIncorrect) as exc:
                 collector.reset()
@@ -476,3 +477,17 @@ def commit_share_set(ctx, params):
             "summary": f"share set {record.name} ({record.describe()}) active"
             + (f"; {previous.name} retired" if previous else "")
             + ("; token PINs set from the new quorum secret" if transient is not None else "")}
+
+
+def _settle_void_shares(ctx, pending) -> None:
+    """The interrupted reshare is settled: remove its unrecorded bundle and, if it was abandoned,
+    the share files it exported (they open nothing)."""
+    from vault.ceremony.step_recovery import settle_interrupted_reshare_files
+
+    if not pending.ceremony_id:
+        return
+    new_set = ctx.vault.store.get_share_set(pending.new_share_set.id)
+    for line in settle_interrupted_reshare_files(ctx.vault, pending.ceremony_id, pending.bundle_path,
+                                                 abandoned=new_set.status.value == "retired",
+                                                 ceremony_id=ctx.ceremony_id, actor=ctx.actor):
+        ctx.notice(line[0].upper() + line[1:] + ".", "info")

@@ -1,0 +1,175 @@
+"""Benchmark: what carrying the vault's metadata costs a backup of 10,000 AES-256 + 500 EC P-256 keys.
+
+    .venv/bin/python bench/bench_backup_metadata.py [--aes N] [--ec N] [--repeat R] [--rebuild]
+
+The vault home of bench/bench_backup.py (cached in bench/.cache/backup-<aes>-<ec>/), given the
+ledger a real vault of that size has: one ``key.generated`` event per key, with the details the
+generate-key ceremony records (added once, cached as ``ledgered``). Measured in the same
+process, on fresh copies of that home, interleaved, best of R:
+
+* before: ``write_backup`` as it was before the metadata (format 1: the header without the
+  ledger head, no metadata lines): ``vault.operations.backup`` with ``_write_metadata`` off and a
+  version 1 header;
+* after: ``write_backup`` as it is (format 2: every table and the ledger, compressed and sealed
+  after the key lines).
+
+Reported: bundle size and backup time before and after, as ratios (target <= 1.1x), and how
+big the metadata is raw (the snapshot's JSON lines) against sealed. Results go to
+bench/results/backup_metadata.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import bench_backup  # noqa: E402  (its cached home, quorum and work copies)
+
+from vault.backup import format as bundle_format  # noqa: E402
+from vault.operations import backup as backup_module  # noqa: E402
+from vault.operations import write_backup  # noqa: E402
+from vault.operations.keys import _key_details  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "backup_metadata.txt"
+
+
+def add_ledger(home: Path) -> None:
+    """One key.generated event per key (what the ceremonies would have written), once."""
+    marker = home.parent / "ledgered"
+    if marker.exists():
+        return
+    from vault.vault import Vault
+
+    vault = Vault.open(home)
+    try:
+        with vault.store.atomic():
+            for record in vault.store.iter_keys(page=1000):
+                vault.ledger.append("key.generated", _key_details(record), actor="bench",
+                                    ceremony_id=None)  # fmt: skip
+    finally:
+        vault.close()
+    marker.write_text("yes\n")
+
+
+@contextmanager
+def format_1():
+    """write_backup as before the metadata: a version 1 header and no metadata lines."""
+    create, write_metadata = bundle_format.BundleHeader.create, backup_module._write_metadata
+
+    def create_v1(*, ledger_seq, ledger_head, now=None, **fields):
+        return bundle_format.BundleHeader(created_at=bundle_format.utc_timestamp(now), **fields)
+
+    backup_module.BundleHeader.create = staticmethod(create_v1)
+    backup_module._write_metadata = lambda *args: None
+    try:
+        yield
+    finally:
+        backup_module.BundleHeader.create = create
+        backup_module._write_metadata = write_metadata
+
+
+def one(home: Path, name: str, before: bool) -> tuple[float, int, int]:
+    work = bench_backup.Work.open(home, name)
+    try:
+        bundle = work.dir / "bundle.ccb"
+        if before:
+            with format_1():
+                seconds, result = bench_backup.timed(write_backup, work.vault, work.session, work.quorum, bundle)
+        else:
+            seconds, result = bench_backup.timed(write_backup, work.vault, work.session, work.quorum, bundle)
+        assert bundle_format.inspect_bundle(bundle).header.format_version == (1 if before else 2)
+        return seconds, result.size, result.key_count
+    finally:
+        work.close()
+
+
+def metadata_part(home: Path) -> float:
+    """Seconds to snapshot and seal the home's metadata alone (what format 2 adds to a backup)."""
+    import os
+
+    from vault.backup.metadata import seal_records
+    from vault.secret import Secret
+    from vault.vault import Vault
+
+    vault = Vault.open(home)
+    try:
+        head = vault.ledger.head()
+        key = Secret(os.urandom(32))
+        seconds, _ = bench_backup.timed(lambda: sum(len(c) for c in seal_records(key, vault.store.snapshot_records(head.seq))))
+        return seconds
+    finally:
+        vault.close()
+
+
+def raw_metadata_bytes(home: Path) -> tuple[int, int]:
+    """(bytes of the snapshot's JSON lines, ledger events) of the home, for the report."""
+    from vault.backup.metadata import _json
+    from vault.vault import Vault
+
+    vault = Vault.open(home)
+    try:
+        head = vault.ledger.head()
+        total = sum(len(_json(r)) + 1 for r in vault.store.snapshot_records(head.seq))
+        return total, head.seq
+    finally:
+        vault.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--aes", type=int, default=10_000)
+    parser.add_argument("--ec", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rebuild", action="store_true")
+    args = parser.parse_args()
+
+    home = bench_backup.prepare(args.aes, args.ec, args.rebuild)
+    add_ledger(home)
+    rounds = []
+    for n in range(args.repeat):
+        b_s, b_size, keys = one(home, f"meta-before-{n}", True)
+        a_s, a_size, _ = one(home, f"meta-after-{n}", False)
+        m_s = metadata_part(home)
+        rounds.append({"before_s": round(b_s, 3), "after_s": round(a_s, 3), "metadata_s": round(m_s, 3),
+                       "before_bytes": b_size, "after_bytes": a_size, "keys": keys})
+        print(f"round {n + 1}: before {b_s:.2f} s {b_size} B, after {a_s:.2f} s {a_size} B", flush=True)
+    best_b, best_a = min(r["before_s"] for r in rounds), min(r["after_s"] for r in rounds)
+    best_m = min(r["metadata_s"] for r in rounds)
+    b_size, a_size, keys = rounds[0]["before_bytes"], rounds[0]["after_bytes"], rounds[0]["keys"]
+    raw, events = raw_metadata_bytes(home)
+    size_ratio, time_ratio = a_size / b_size, best_a / best_b
+    import pkcs11
+
+    lines = [
+        f"backup metadata benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"host: {platform.node() and 'vm'} {platform.machine()}, Python {platform.python_version()}, "
+        f"python-pkcs11 {getattr(pkcs11, '__version__', '?')}, SoftHSM file backend",
+        f"keys: {args.aes} AES-256 + {args.ec} EC P-256 ({keys} in the bundle); ledger {events} events; best of "
+        f"{args.repeat}, before/after interleaved on fresh copies",
+        f"bundle size  before (format 1, no metadata): {b_size / 1e6:.2f} MB; after (format 2): {a_size / 1e6:.2f} MB; "
+        f"ratio {size_ratio:.2f}x (target <= 1.1x) {'OK' if size_ratio <= 1.1 else 'MISSED'}",
+        f"backup time  before: {best_b:.2f} s; after: {best_a:.2f} s; ratio {time_ratio:.2f}x (target <= 1.1x) "
+        f"{'OK' if time_ratio <= 1.1 else 'MISSED'}",
+        f"the metadata part alone (snapshot, zlib, seal; best of {args.repeat}): {best_m:.2f} s = "
+        f"{(best_b + best_m) / best_b:.2f}x of the format 1 backup when added to it",
+        f"metadata: {raw / 1e6:.2f} MB of JSON lines (every table, the ledger) sealed into "
+        f"{(a_size - b_size) / 1e6:.2f} MB of bundle lines (zlib, AES-GCM, base64)",
+        f"all rounds: {rounds}",
+    ]
+    RESULTS.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    main()
+    print(f"(took {time.perf_counter() - start:.0f} s)")
