@@ -28,7 +28,11 @@ def swtok():
         pytest.skip(reason)
     with opencryptoki.exclusive():
         opencryptoki.factory_reset()
-        yield opencryptoki.module_path()
+        path = opencryptoki.module_path()
+        yield path
+        from vault.hsm import HsmModule
+
+        HsmModule.load(path).close()  # unload: the library caches the token state the next test resets
 
 
 def test_production_init_adopts_the_factory_token_then_generate_key_and_sign(ws: Workspace, swtok, monkeypatch):
