@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from vault.hsm import SOFTHSM_MODULE
+from vault.hsm import PRACTICE_MODULE
 
 CHILD = Path(__file__).with_name("production_drill_child.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -28,11 +28,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def vendor(tmp_path) -> dict:
-    if not os.path.exists(SOFTHSM_MODULE):
+    if not os.path.exists(PRACTICE_MODULE):
         pytest.skip("SoftHSM2 is not installed (apt-get install softhsm2)")
     lib = tmp_path / "vendor" / "libvendor-hsm.so"
     lib.parent.mkdir()
-    shutil.copy(os.path.realpath(SOFTHSM_MODULE), lib)
+    shutil.copy(os.path.realpath(PRACTICE_MODULE), lib)
     tokens = tmp_path / "vendor" / "tokens"
     tokens.mkdir()
     conf = tmp_path / "vendor" / "vendor.conf"
@@ -52,7 +52,7 @@ def run_child(vendor: dict, scenario: str, *extra: str) -> dict:
 
 
 def assert_softhsm_never_loaded(out: dict, vendor: dict) -> None:
-    practice_lib = os.path.realpath(SOFTHSM_MODULE)
+    practice_lib = os.path.realpath(PRACTICE_MODULE)
     assert out["libraries_before"] == [str(vendor["lib"])]  # the production module, and nothing else
     assert practice_lib not in out["libraries_after"], out["libraries_after"]
 
@@ -118,7 +118,7 @@ def test_the_practice_scratch_token_refuses_a_production_home(tmp_path):
     from vault.operations.practice_scratch import unwrap_in_scratch_token
     from vault.vault import Vault
 
-    create_production_home(tmp_path / "home", os.path.realpath(SOFTHSM_MODULE), "vault-hsm")
+    create_production_home(tmp_path / "home", os.path.realpath(PRACTICE_MODULE), "vault-hsm")
     vault = Vault.open(tmp_path / "home")
     try:
         with pytest.raises(ConfigError, match="never drills in a software scratch token"):

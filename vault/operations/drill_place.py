@@ -3,7 +3,7 @@
 Three places, chosen by the home, never by the bundle:
 
 * ``practice-scratch-token``: a practice home makes a scratch token in its own practice-token
-  module (vault.hsm.softhsm_practice), unwraps there as session objects and wipes the token.
+  module (vault.hsm.practice_token), unwraps there as session objects and wipes the token.
 * ``drill-token``: a production home whose ``custodian.toml`` names a drill token (``[drill]
   module`` and ``token``: a spare partition or a spare HSM) unwraps there, as session objects,
   logged in with the quorum's user PIN. The first drill initialises it (C_InitToken on the free

@@ -176,7 +176,7 @@ def _scratch_random(vault, module, n: int) -> bytes:
 
     from vault import hsm
 
-    hsm.write_softhsm_conf(vault.home.path)  # see practice_scratch: only owned confs are wiped
+    hsm.write_practice_conf(vault.home.path)  # see practice_scratch: only owned confs are wiped
     so_pin, user_pin = Secret(os.urandom(16).hex(), "so-pin"), Secret(os.urandom(16).hex(), "user-pin")
     info = module.init_token(f"rng-{os.urandom(4).hex()}", so_pin, user_pin)
     try:
@@ -199,7 +199,7 @@ def wrap_mechanism(vault):
     except KeyError:
         raise ConfigError(
             f"custodian.toml names the wrap mechanism {name!r}, which the console does not know.",
-            next_step="Use AES_KEY_WRAP_PAD (SoftHSM 2.6) or AES_KEY_WRAP_KWP.",
+            next_step="Use AES_KEY_WRAP_PAD (0x210A) or AES_KEY_WRAP_KWP (0x210B), whichever the token offers (see `custodian doctor`).",
         ) from None
 
 

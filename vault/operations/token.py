@@ -169,7 +169,7 @@ def discard_orphaned_token(vault, *, reason: str, ceremony_id: str | None = None
             "were held only in memory.",
             next_step="Reset it with the HSM vendor's tools (factory reset / SO PIN reset), then run init again.",
         )
-    hsm.write_softhsm_conf(vault.home.path)  # only confs vault.hsm wrote may be wiped (see drill)
+    hsm.write_practice_conf(vault.home.path)  # only confs vault.hsm wrote may be wiped (see drill)
     vault.hsm().wipe_practice_token(info, user_pin=user_pin)
     with vault.store.atomic():
         _forget_token(vault)
