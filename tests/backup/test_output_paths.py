@@ -25,6 +25,7 @@ from vault.backup.outfile import (
     pending_outputs,
     track_pending_outputs,
     write_new_file,
+    write_once_read_back,
 )
 from vault.errors import OutputExists, OutputPathUnsafe, OutputWriteFailed
 
@@ -46,6 +47,7 @@ def media(tmp_path) -> Path:
 WRITERS = {
     "write-once": lambda p: _write_once(p, b"bundle bytes"),
     "small-file": lambda p: write_new_file(p, b"share words\n"),
+    "read-back": lambda p: write_once_read_back(p, b"signature bytes", again="sign again"),
 }
 
 
@@ -140,6 +142,16 @@ def test_every_failure_path_removes_the_partial_file(media, monkeypatch):
         out.publish()
     out.discard()
     assert listing(media) == ["c.bin", "d.bin", "elsewhere"] and (media / "d.bin").read_text() == "appeared"
+
+
+def test_a_medium_that_reads_back_other_bytes_loses_the_file(media, monkeypatch):
+    # A failing card or a stick that lies about its size: the bytes written are not the bytes read.
+    real_read = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: real_read(self)[:-1] + b"?")
+    with pytest.raises(OutputWriteFailed, match="gave other bytes; the file was removed") as refused:
+        write_once_read_back(media / "sig.bin", b"signature bytes", again="sign again")
+    assert refused.value.next_step == "Check or replace the medium, then sign again."
+    assert listing(media) == ["elsewhere"]
 
 
 def test_a_live_writers_partial_is_left_alone(media):

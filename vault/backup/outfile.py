@@ -392,6 +392,30 @@ def write_new_file(path: Path, data: bytes) -> Path:
     return path
 
 
+def write_once_read_back(path: Path | str, data: bytes, *, again: str) -> Path:
+    """Publish ``data`` at ``path`` through a :class:`WriteOnceFile` and read it back.
+
+    A medium that returns other bytes than were written (a failing card, a full stick that lies)
+    gets the file removed and OUTPUT_WRITE_FAILED; ``again`` ends the next step ("export again").
+    Returns the resolved path.
+    """
+    path = Path(path)
+    out = WriteOnceFile(path)
+    try:
+        try:
+            out.file.write(data)
+        except OSError as exc:
+            raise output_failed(path, "Writing", exc) from None
+        out.publish()
+        if path.read_bytes() != data:
+            raise OutputWriteFailed(f"Reading back {path} gave other bytes; the file was removed.",
+                                    next_step=f"Check or replace the medium, then {again}.")
+    except BaseException:
+        out.discard()
+        raise
+    return path.resolve()
+
+
 def _unlink_quietly(path: Path) -> None:
     try:
         os.unlink(path)

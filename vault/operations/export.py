@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from vault.backup.outfile import WriteOnceFile, check_folder, output_failed, refuse_existing
-from vault.errors import ExportRefused, HsmCheckFailed, OutputWriteFailed
+from vault.backup.outfile import check_folder, refuse_existing, write_once_read_back
+from vault.errors import ExportRefused, HsmCheckFailed
 from vault.hsm.software import spki_fingerprint
 from vault.operations._common import ACTOR
 from vault.operations.keys import DESTROYED_STATES, resolve_key
@@ -177,17 +177,4 @@ def export_key(vault: Vault, ref: str, fmt: str | None = None, out: Path | None 
 
 
 def _write_once(path: Path, data: bytes) -> Path:
-    out = WriteOnceFile(path)
-    try:
-        try:
-            out.file.write(data)
-        except OSError as exc:
-            raise output_failed(path, "Writing", exc) from None
-        out.publish()
-        if path.read_bytes() != data:
-            raise OutputWriteFailed(f"Reading back {path} gave other bytes; the file was removed.",
-                                    next_step="Check or replace the medium, then export again.")
-    except BaseException:
-        out.discard()
-        raise
-    return path.resolve()
+    return write_once_read_back(path, data, again="export again")

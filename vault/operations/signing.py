@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 
-from vault.backup.outfile import WriteOnceFile, output_failed
-from vault.errors import (HsmCheckFailed, KeyNotActive, MechanismUnsupported, OutputWriteFailed, PayloadUnreadable,
+from vault.backup.outfile import write_once_read_back
+from vault.errors import (HsmCheckFailed, KeyNotActive, MechanismUnsupported, PayloadUnreadable,
                           SignatureInvalid)
 from vault.hsm import HsmSession, verify_signature
 from vault.hsm.software import public_key_algorithm, spki_fingerprint
@@ -132,19 +132,7 @@ def sign_payload(
 
 
 def _write_once(path: Path, data: bytes) -> None:
-    out = WriteOnceFile(path)
-    try:
-        try:
-            out.file.write(data)
-        except OSError as exc:
-            raise output_failed(path, "Writing", exc) from None
-        out.publish()
-        if path.read_bytes() != data:
-            raise OutputWriteFailed(f"Reading back {path} gave other bytes; the file was removed.",
-                                    next_step="Check or replace the medium, then sign again.")  # fmt: skip
-    except BaseException:
-        out.discard()
-        raise
+    write_once_read_back(path, data, again="sign again")
 
 
 MAX_PUBLIC_KEY_BYTES = 64 * 1024
