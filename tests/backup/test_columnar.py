@@ -40,7 +40,7 @@ def _as_snapshot_json(records):
     return [[_encode(v) for v in r] if isinstance(r, (list, tuple)) else r for r in records]
 
 
-def round_trip(records, block=BLOCK):
+def round_trip(records, block=None):
     encoded = json.loads(json.dumps(list(to_columns(records, block=block))))  # as the stream carries it
     return list(from_columns(encoded))
 

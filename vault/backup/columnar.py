@@ -194,8 +194,10 @@ def _block(table: str | None, rows: list[list]) -> Iterator[Any]:
     yield {"block": len(rows), "cols": [encode_column(list(column)) for column in zip(*rows)]}
 
 
-def to_columns(records: Iterable[Any], *, block: int = BLOCK) -> Iterator[Any]:
-    """The snapshot ``records`` with each table's rows gathered into block records."""
+def to_columns(records: Iterable[Any], *, block: int | None = None) -> Iterator[Any]:
+    """The snapshot ``records`` with each table's rows gathered into block records (of at most
+    ``block`` rows, ``BLOCK`` by default: memory is bounded by a block, not by the vault)."""
+    block = block or BLOCK
     table, rows = None, []
     for record in records:
         if type(record) is list or type(record) is tuple:
