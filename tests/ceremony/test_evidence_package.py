@@ -75,6 +75,10 @@ def test_the_package_verifies_offline_and_holds_everything(lifecycle, capsys):
     masters = json.loads((package / "keys" / "master-keys.json").read_text())
     assert all(k["public_key_pem"] for k in masters) and {k["label"] for k in masters} >= {"signer-2026"}
     assert json.loads(pins.read_text()) == json.loads((package / "keys" / "pinned-keys.json").read_text())
+    # the ledger audit key and every end head it signed in the HSM (all seven ceremonies held a quorum)
+    [audit] = json.loads((package / "keys" / "audit-keys.json").read_text())
+    assert f"ledger audit key {audit['fingerprint']}" in json.loads(pins.read_text())
+    assert len(json.loads((package / "head-signatures.json").read_text())) == 7 and "7 HSM-signed end heads" in text
     defs = json.loads((package / "definitions.json").read_text())
     assert all(hashlib.sha256((package / "definitions" / f"{n}.toml").read_bytes()).hexdigest() == d["sha256"]
                for n, d in defs["definitions"].items())
@@ -129,6 +133,9 @@ EDITS = {
     "ledger line": lambda p: flip(p / "ledger.jsonl", '"hash": "', 30),
     "ledger body": lambda p: flip(p / "ledger.jsonl", '\\"fingerprint\\":\\"sha256:', 30),
     "certificate": lambda p: flip(p / "certs" / "certificates.json", "-----BEGIN CERTIFICATE-----\\n", 80),
+    "HSM head signature": lambda p: flip(p / "head-signatures.json", '"signature_hex": "', 20),
+    "HSM-signed head": lambda p: flip(p / "head-signatures.json", '"hash": "', 10),
+    "ledger audit key": lambda p: flip(p / "keys" / "audit-keys.json", "MCowBQYDK2VwAyEA", 20),
 }
 
 
@@ -143,3 +150,4 @@ def test_one_edited_byte_fails_even_with_the_manifest_resealed(lifecycle, tmp_pa
     reseal(copy)
     rc, text = verify(copy, pins, capsys)
     assert rc == 1 and "evidence FAILED" in text and "manifest" not in text, text
+
