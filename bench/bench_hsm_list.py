@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import pkcs11  # noqa: E402  (the raw baseline talks to python-pkcs11 directly)
 from pkcs11 import Attribute as A  # noqa: E402
 
-from vault.hsm import HSM_LOCK, SOFTHSM_MODULE, HsmModule, write_softhsm_conf  # noqa: E402
+from vault.hsm import HSM_LOCK, PRACTICE_MODULE, HsmModule, write_practice_conf  # noqa: E402
 from vault.hsm import templates  # noqa: E402
 from vault.hsm.objects import LIST_ATTRIBUTES, SEARCH_BATCH  # noqa: E402
 from vault.secret import Secret  # noqa: E402
@@ -46,7 +46,7 @@ def prepare(count: int, rebuild: bool) -> HsmModule:
     ready = home / "ready"
     if rebuild or not ready.exists():
         shutil.rmtree(home, ignore_errors=True)
-    module = HsmModule.load(SOFTHSM_MODULE, softhsm_conf=write_softhsm_conf(home))
+    module = HsmModule.load(PRACTICE_MODULE, practice_conf=write_practice_conf(home))
     if ready.exists():
         print(f"using cached token with {count} keys ({home})")
         return module
@@ -110,7 +110,7 @@ def main() -> None:
     lines = [
         f"hsm list benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"host: {platform.node()} {platform.machine()}, Python {platform.python_version()}, "
-        f"python-pkcs11 {pkcs11_version()}, SoftHSM module {SOFTHSM_MODULE}",
+        f"python-pkcs11 {pkcs11_version()}, SoftHSM module {PRACTICE_MODULE}",
         f"objects: {args.count} AES-256 token keys, best of {args.repeat}",
         f"list_keys() with fingerprints: {best_vault * 1000:9.1f} ms  ({best_vault / args.count * 1e6:.1f} us/key)",
         f"raw python-pkcs11 loop:        {best_raw * 1000:9.1f} ms  ({best_raw / args.count * 1e6:.1f} us/key)",

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import pytest
 
-from vault.hsm import SOFTHSM_MODULE, HsmModule, HsmSession, TokenInfo, write_softhsm_conf
+from vault.hsm import PRACTICE_MODULE, HsmModule, HsmSession, TokenInfo, write_practice_conf
 from vault.secret import Secret
 
-PKCS11_MODULE = os.environ.get("PKCS11_MODULE", SOFTHSM_MODULE)
+PKCS11_MODULE = os.environ.get("PKCS11_MODULE", PRACTICE_MODULE)
 TOKEN_LABEL = "test-token"
 SECOND_TOKEN_LABEL = "test-token-2"
 # Practice values only: these are in the repository.
@@ -51,7 +51,7 @@ class TokenPins:
 def softhsm_dir(tmp_path: Path) -> Path:
     """A fresh SoftHSM home: ``softhsm2.conf`` + empty ``tokens/`` (written by vault.hsm)."""
     home = tmp_path / "softhsm"
-    write_softhsm_conf(home)
+    write_practice_conf(home)
     return home
 
 
@@ -60,7 +60,7 @@ def hsm_module(softhsm_dir: Path) -> Iterator[HsmModule]:
     """The PKCS#11 module, (re-)initialised on this test's token directory."""
     if not os.path.exists(PKCS11_MODULE):
         pytest.skip(f"PKCS#11 module {PKCS11_MODULE} not installed (apt-get install softhsm2)")
-    module = HsmModule.load(PKCS11_MODULE, softhsm_conf=softhsm_dir / "softhsm2.conf")
+    module = HsmModule.load(PKCS11_MODULE, practice_conf=softhsm_dir / "softhsm2.conf")
     yield module
     module.close()
 

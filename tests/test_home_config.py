@@ -1,4 +1,5 @@
-"""custodian.toml's [drill] section: production only, strictly typed."""
+"""custodian.toml: the [drill] section (production only, strictly typed), adoption, and the practice
+token's conf (``[hsm] practice_conf``; older practice homes said ``softhsm_conf``)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,44 @@ def test_home_init_refuses_a_current_so_pin_given_in_clear(tmp_path):
     with pytest.raises(HomeError, match="only by reference"):
         create_production_home(tmp_path / "h", str(module), "t", adopt_token="t0", current_so_pin="87654321")
     assert not (tmp_path / "h").exists()  # nothing half-made
+
+
+def test_a_new_practice_home_names_its_conf_practice_conf(tmp_path):
+    from vault.home import create_practice_home
+
+    home = create_practice_home(tmp_path / "h")
+    text = (home.path / CONFIG_NAME).read_text()
+    assert 'practice_conf = "softhsm2.conf"' in text and "softhsm_conf" not in text
+    assert home.practice_conf == home.path / "softhsm2.conf" and home.practice_conf.is_file()
+    assert load_config(home.path / CONFIG_NAME).practice_conf == "softhsm2.conf"
+
+
+def test_an_existing_practice_home_with_the_old_key_still_opens_and_reaches_its_token(tmp_path):
+    """A practice home written before the rename keeps working: the old key is read (and written
+    back under the new name if the file is ever rewritten), the vault loads its practice token."""
+    from vault.home import create_practice_home
+    from vault.vault import Vault
+
+    home = create_practice_home(tmp_path / "h")
+    path = home.path / CONFIG_NAME
+    path.write_text(path.read_text().replace("practice_conf =", "softhsm_conf ="))
+    config = load_config(path)
+    assert config.practice_conf == "softhsm2.conf"
+    assert "practice_conf =" in config.to_toml() and "softhsm_conf" not in config.to_toml()
+    vault = Vault.open(home.path, create_practice=False)
+    try:
+        assert vault.hsm().practice_conf == (home.path / "softhsm2.conf").resolve()
+    finally:
+        vault.close()
+
+
+@pytest.mark.parametrize("mode, extra, message", [
+    ("practice", 'practice_conf = "softhsm2.conf"\nsofthsm_conf = "softhsm2.conf"\n', "both practice_conf and softhsm_conf"),
+    ("production", 'practice_conf = "softhsm2.conf"\n', "production home cannot use the practice token's configuration"),
+    ("production", 'softhsm_conf = "softhsm2.conf"\n', r"production home cannot use the practice token's configuration \(\[hsm\] softhsm_conf\)"),
+    ("practice", 'practice_conf = 3\n', "'practice_conf' must be a non-empty str"),
+    ("practice", 'softhsm_conf = ""\n', "'softhsm_conf' must be a non-empty str"),
+])
+def test_bad_practice_conf_settings_are_refused_by_name(tmp_path, mode, extra, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, mode, extra))

@@ -2,13 +2,16 @@
 
 - vault/ never imports textual, rich or console (checked in a fresh interpreter, by sys.modules);
 - only vault/hsm imports pkcs11; only vault/store imports sqlite3 / sqlite_utils (checked on the
-  source, so an import inside a function is caught too).
+  source, so an import inside a function is caught too);
+- SoftHSM is named only by the practice-token module and SoftHSM's profile: every other file of
+  vault/ and console/ talks to "the token", whichever module it is (issue 9).
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +82,40 @@ def test_custodian_help_does_not_import_textual():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "CLEAN"
+
+
+#: The only files that may name SoftHSM: the practice token's module and SoftHSM's HSM profile.
+SOFTHSM_ALLOWED = ("vault/hsm/practice_token.py", "vault/hsm/profiles/softhsm")
+
+
+def _softhsm_mentions(root: Path) -> list[str]:
+    hits = []
+    for pkg in ("vault", "console"):
+        for path in sorted((root / pkg).rglob("*")):
+            rel = path.relative_to(root).as_posix()
+            if not path.is_file() or "__pycache__" in path.parts or rel.startswith(SOFTHSM_ALLOWED):
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for n, line in enumerate(text.splitlines(), 1):
+                if re.search("softhsm", line, re.IGNORECASE):
+                    hits.append(f"{rel}:{n}: {line.strip()}")
+    return hits
+
+
+def test_softhsm_is_named_only_by_the_practice_token_module_and_its_profile():
+    """A production path that knows it talks to SoftHSM is a production path that breaks on a real
+    HSM: the module path, the practice conf's name and its old custodian.toml key all live in
+    vault.hsm.practice_token; everything else asks the token or reads the profile."""
+    assert _softhsm_mentions(ROOT) == []
+
+
+def test_the_softhsm_scan_sees_a_mention_outside_the_allowed_files(tmp_path):
+    """The scan itself: a mention in an ordinary module (code or comment, any case) is found, the
+    allowed files are not reported."""
+    for rel, text in {"vault/ops.py": "x = 1  # the SoftHSM token\n", "console/a.tcss": "/* softhsm */\n",
+                      "vault/hsm/practice_token.py": "SOFTHSM = 1\n",
+                      "vault/hsm/profiles/softhsm-2.6.toml": "manufacturer = \"SoftHSM\"\n"}.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    assert sorted(_softhsm_mentions(tmp_path)) == ["console/a.tcss:1: /* softhsm */",
+                                                   "vault/ops.py:1: x = 1  # the SoftHSM token"]

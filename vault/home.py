@@ -4,8 +4,9 @@ Layout::
 
     HOME/custodian.toml     configuration (no secrets)
     HOME/custodian.db       SQLite metadata and ledger (vault.store)
-    HOME/softhsm2.conf      practice only: SoftHSM's private configuration
-    HOME/tokens/            practice only: SoftHSM token directory
+    HOME/<practice conf>    practice only: the practice token's private configuration
+    HOME/tokens/            practice only: the practice token's directory
+                            (both written by vault.hsm.practice_token, which names the module)
     HOME/logs/              console logs (no secrets)
 
 The home is chosen by ``--home DIR``, else ``$CUSTODIAN_HOME``, else the platform's user data
@@ -28,18 +29,18 @@ from pathlib import Path
 
 from vault import __version__
 from vault.errors import ConfigError, HomeError, NoVault
+from vault.hsm.practice_token import LEGACY_CONF_KEY, PRACTICE_CONF_NAME, PRACTICE_MODULE
 from vault.types import Mode
 
 CONFIG_NAME = "custodian.toml"
 DB_NAME = "custodian.db"
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 PRACTICE_TOKEN_LABEL = "custodian-practice"
 CONFIG_FORMAT = 1
 
 _KNOWN = {
     "": {"format", "mode", "created_at", "software_version"},
-    "hsm": {"module", "token", "wrap_mechanism", "softhsm_conf", "profile", "profile_override", "adopt_token",
-            "current_so_pin"},
+    "hsm": {"module", "token", "wrap_mechanism", "practice_conf", LEGACY_CONF_KEY, "profile", "profile_override",
+            "adopt_token", "current_so_pin"},
     "drill": {"module", "token"},  # production only: the spare partition or HSM drills restore into
     "identity": {"kdf_profile"},
     "ceremony": {"idle_timeout_seconds"},
@@ -52,7 +53,7 @@ class HomeConfig:
     module: str
     token: str  # a PKCS#11 URI (RFC 7512) or a token label
     wrap_mechanism: str = "AES_KEY_WRAP_PAD"
-    softhsm_conf: str | None = None  # relative to the home; practice only
+    practice_conf: str | None = None  # the practice token's conf, relative to the home; practice only
     profile: str | None = None  # an HSM profile by name (vault/hsm/profiles); None: by manufacturer+model
     profile_override: tuple[tuple[str, Any], ...] = ()  # [hsm.profile_override]: fields of the profile replaced
     # adoption (production): init takes over the token the vendor's tools left, given its current SO PIN
@@ -79,8 +80,8 @@ class HomeConfig:
             f"token = {q(self.token)}",
             f"wrap_mechanism = {q(self.wrap_mechanism)}",
         ]
-        if self.softhsm_conf:
-            lines.append(f"softhsm_conf = {q(self.softhsm_conf)}")
+        if self.practice_conf:
+            lines.append(f"practice_conf = {q(self.practice_conf)}")
         if self.profile:
             lines.append(f"profile = {q(self.profile)}")
         if self.adopt_token:
@@ -131,12 +132,12 @@ class Home:
         return self.path / "pending-outputs"
 
     @property
-    def softhsm_conf(self) -> Path | None:
-        return self.path / self.config.softhsm_conf if self.config.softhsm_conf else None
+    def practice_conf(self) -> Path | None:
+        return self.path / self.config.practice_conf if self.config.practice_conf else None
 
     @property
     def token_dir(self) -> Path | None:
-        return self.path / "tokens" if self.config.softhsm_conf else None
+        return self.path / "tokens" if self.config.practice_conf else None
 
     @property
     def is_practice(self) -> bool:
@@ -212,7 +213,7 @@ def load_config(path: Path) -> HomeConfig:
         module=get(hsm, "module", str, "hsm"),
         token=get(hsm, "token", str, "hsm"),
         wrap_mechanism=get(hsm, "wrap_mechanism", str, "hsm", "AES_KEY_WRAP_PAD"),
-        softhsm_conf=hsm.get("softhsm_conf"),
+        practice_conf=_practice_conf(path, mode, hsm),
         profile=get(hsm, "profile", str, "hsm", "") or None,
         profile_override=_profile_override(path, hsm.get("profile_override", {})),
         adopt_token=get(hsm, "adopt_token", str, "hsm", "") or None,
@@ -237,10 +238,25 @@ def load_config(path: Path) -> HomeConfig:
     if config.mode is Mode.PRACTICE and config.adopt_token is not None:
         raise ConfigError(f"{path}: a practice home makes its own token; adoption is for production homes.",
                           next_step="Remove adopt_token and current_so_pin.")
-    if config.mode is Mode.PRODUCTION and config.softhsm_conf:
-        raise ConfigError(f"{path}: a production home cannot use the practice SoftHSM configuration.",
-                          next_step="Remove [hsm] softhsm_conf, or use a practice home.")
     return config
+
+
+def _practice_conf(path: Path, mode: Mode, hsm: dict) -> str | None:
+    """``[hsm] practice_conf``, or the key older practice homes used for it (LEGACY_CONF_KEY):
+    one of them, in a practice home only."""
+    given = [key for key in ("practice_conf", LEGACY_CONF_KEY) if key in hsm]
+    if len(given) == 2:
+        raise ConfigError(f"{path}: [hsm] has both practice_conf and {LEGACY_CONF_KEY} (its old name).",
+                          next_step=f"Keep practice_conf and remove {LEGACY_CONF_KEY}.")
+    if not given:
+        return None
+    if mode is Mode.PRODUCTION:
+        raise ConfigError(f"{path}: a production home cannot use the practice token's configuration "
+                          f"([hsm] {given[0]}).", next_step=f"Remove [hsm] {given[0]}, or use a practice home.")
+    value = hsm[given[0]]
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{path}: [hsm] {given[0]!r} must be a non-empty str.", next_step="Correct its value.")
+    return value
 
 
 def _profile_override(path: Path, table: Any) -> tuple[tuple[str, Any], ...]:
@@ -269,10 +285,10 @@ def _write_new(path: Path, text: str) -> None:
         raise HomeError(f"{path} did not read back as written.", next_step="Check the disk and try again.")
 
 
-def write_softhsm_conf(home_path: Path) -> Path:
-    """The practice home's private SoftHSM configuration (written by vault.hsm, which then
+def write_practice_conf(home_path: Path) -> Path:
+    """The practice home's private token configuration (written by vault.hsm, which then
     knows the token directory is ours: drills may create and wipe scratch tokens there)."""
-    from vault.hsm import write_softhsm_conf as hsm_write_conf
+    from vault.hsm import write_practice_conf as hsm_write_conf
 
     return hsm_write_conf(home_path)
 
@@ -328,21 +344,21 @@ def require_home(path: Path) -> None:
 
 
 def create_practice_home(path: Path) -> Home:
-    """Create a practice home: its own SoftHSM token directory and configuration."""
+    """Create a practice home: its own practice token directory and configuration."""
     path = Path(path)
     _check_new_home(path)
     existed = path.is_dir()
     try:
         _make_home_dirs(path)
         try:
-            write_softhsm_conf(path)
+            write_practice_conf(path)
         except OSError as exc:
             raise _cannot_create(path, exc) from None
         config = HomeConfig(
             mode=Mode.PRACTICE,
-            module=SOFTHSM_MODULE,
+            module=PRACTICE_MODULE,
             token=f"pkcs11:token={PRACTICE_TOKEN_LABEL}",
-            softhsm_conf="softhsm2.conf",
+            practice_conf=PRACTICE_CONF_NAME,
             kdf_profile="practice",
             created_at=now_utc(),
         )
@@ -360,7 +376,7 @@ def _undo_new_home(path: Path, existed: bool) -> None:
     if not existed:
         shutil.rmtree(path, ignore_errors=True)
         return
-    for child in ("custodian.toml", "softhsm2.conf", "softhsm2.conf.tmp"):
+    for child in (CONFIG_NAME, PRACTICE_CONF_NAME, f"{PRACTICE_CONF_NAME}.tmp"):
         try:
             (path / child).unlink()
         except OSError:

@@ -97,13 +97,13 @@ class Vault:
         """The loaded PKCS#11 module (loaded on first use, on the owning thread)."""
         self.check_owner()
         if self._hsm is None:
-            from vault.hsm import HsmModule, write_softhsm_conf
+            from vault.hsm import HsmModule, write_practice_conf
 
-            conf = self.home.softhsm_conf
+            conf = self.home.practice_conf
             if conf is not None:
                 # Practice: (re)write the private conf through vault.hsm, which then knows the
                 # token directory is ours (drills create and wipe scratch tokens there).
-                conf = write_softhsm_conf(self.home.path)
+                conf = write_practice_conf(self.home.path)
             self._hsm = HsmModule.load(self.home.config.module, practice_conf=conf)
         return self._hsm
 

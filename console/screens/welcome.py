@@ -13,7 +13,7 @@ from console.screens.base import VaultScreen
 WELCOME = """\
 Welcome to the custodian console
 
-This is a PRACTICE vault: a SoftHSM token in the console's home, practice secrets only. You can walk through a whole key lifecycle alone, playing every custodian and the witness:
+This is a PRACTICE vault: a software token in the console's home, practice secrets only. You can walk through a whole key lifecycle alone, playing every custodian and the witness:
 
 1. init — enroll custodians and a witness, set the quorum (e.g. 2-of-3), initialise the token, reveal each custodian's share one at a time and have it typed back;
 2. generate-key — activate the quorum with 2 shares and generate a master key in the HSM;

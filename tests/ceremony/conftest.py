@@ -16,11 +16,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `from support import ...`
 
 from support.ceremony_workspace import Workspace  # noqa: E402
-from vault.hsm import SOFTHSM_MODULE  # noqa: E402
+from vault.hsm import PRACTICE_MODULE  # noqa: E402
 
 
 @pytest.fixture
 def ws(tmp_path: Path, monkeypatch) -> Workspace:
-    if not os.path.exists(SOFTHSM_MODULE):
+    if not os.path.exists(PRACTICE_MODULE):
         pytest.skip("SoftHSM2 is not installed (apt-get install softhsm2)")
     return Workspace(tmp_path / "ws", monkeypatch)

@@ -101,14 +101,14 @@ def test_an_init_stopped_in_process_discards_its_practice_token_at_once(ws: Work
 
 def test_production_keeps_an_orphaned_token_and_says_how_to_reset_it(ws: Workspace, tmp_path, monkeypatch):
     from vault.home import create_production_home
-    from vault.hsm import SOFTHSM_MODULE, HsmModule, write_softhsm_conf
+    from vault.hsm import PRACTICE_MODULE, HsmModule, write_practice_conf
 
     # SoftHSM stands in for the vendor's module; a production home names no SoftHSM conf, so the
     # "HSM" is whatever SOFTHSM2_CONF the library was started with: a fresh one of this test.
-    conf = write_softhsm_conf(tmp_path / "production-hsm")
+    conf = write_practice_conf(tmp_path / "production-hsm")
     monkeypatch.setenv("SOFTHSM2_CONF", str(conf))
-    HsmModule.load(SOFTHSM_MODULE, softhsm_conf=conf)
-    create_production_home(ws.home, SOFTHSM_MODULE, "vault-hsm")
+    HsmModule.load(PRACTICE_MODULE, practice_conf=conf)
+    create_production_home(ws.home, PRACTICE_MODULE, "vault-hsm")
     script = ws.variant("init", airgap_override="test machine: the air gap is simulated",
                         answers={"distribute.ready:bob": {"abort": "the room was interrupted"}})
     result = ws.run("init", script, allow_production_share_export=True)
@@ -125,12 +125,12 @@ def test_production_keeps_an_orphaned_token_and_says_how_to_reset_it(ws: Workspa
     assert "Reset it with the HSM vendor's tools" in result.outcome.message
     # the vendor reset: the token is wiped and uninitialised (its directory removed, as SoftHSM's
     # --delete-token does); the next init recognises it, records the old attempt and starts again
-    from vault.hsm.softhsm_practice import _token_dir as _softhsm_token_dir
+    from vault.hsm.practice_token import _token_dir as _softhsm_token_dir
 
     with ws.vault() as v:
         v.hsm().close()
     shutil.rmtree(_softhsm_token_dir(tmp_path / "production-hsm" / "tokens", token.serial))
-    HsmModule.load(SOFTHSM_MODULE, softhsm_conf=conf)
+    HsmModule.load(PRACTICE_MODULE, practice_conf=conf)
     third = ws.variant("init", airgap_override="test machine: the air gap is simulated", share_dir="shares-3")
     result = ws.run("init", third, allow_production_share_export=True)
     assert result.ok, result.one_line()

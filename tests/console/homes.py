@@ -75,10 +75,10 @@ def build_initialised_home(root: Path) -> PreparedHome:
 
 
 def copy_home(prepared: PreparedHome, dest: Path) -> PreparedHome:
-    from vault.hsm import write_softhsm_conf
+    from vault.hsm import write_practice_conf
 
     shutil.copytree(prepared.home, dest)
-    write_softhsm_conf(dest)  # the copy's conf points at the copy's tokens/
+    write_practice_conf(dest)  # the copy's conf points at the copy's tokens/
     return PreparedHome(dest, dict(prepared.shares))
 
 

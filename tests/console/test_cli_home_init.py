@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from console.cli import main as custodian
-from vault.home import CONFIG_NAME, SOFTHSM_MODULE
+from vault.home import CONFIG_NAME
+from vault.hsm import PRACTICE_MODULE
 
 PIN = "83729164"
 
@@ -11,7 +12,7 @@ PIN = "83729164"
 def test_a_pin_in_the_production_token_uri_is_refused_before_anything_is_written(tmp_path, capsys):
     home = tmp_path / "prod"
     for uri in (f"pkcs11:token=root-hsm?pin-value={PIN}", f"pkcs11:token=root-hsm?pin-source=file:/tmp/{PIN}"):
-        code = custodian(["--home", str(home), "home", "init", "--production", "--module", SOFTHSM_MODULE,
+        code = custodian(["--home", str(home), "home", "init", "--production", "--module", PRACTICE_MODULE,
                           "--token", uri])
         out, err = capsys.readouterr()
         assert code != 0 and "HSM_URI" in err and len(err.strip().splitlines()) == 1
@@ -22,7 +23,7 @@ def test_a_pin_in_the_production_token_uri_is_refused_before_anything_is_written
 
 def test_adoption_takes_the_current_so_pin_only_by_reference(tmp_path, capsys):
     home = tmp_path / "prod"
-    base = ["--home", str(home), "home", "init", "--production", "--module", SOFTHSM_MODULE, "--token", "vault-hsm",
+    base = ["--home", str(home), "home", "init", "--production", "--module", PRACTICE_MODULE, "--token", "vault-hsm",
             "--adopt", "pkcs11:serial=123"]
     code = custodian(base + ["--current-so-pin", PIN])  # a PIN in clear on the command line
     out, err = capsys.readouterr()

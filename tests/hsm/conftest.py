@@ -48,7 +48,7 @@ def hsm_module(pkcs11_backend: str, softhsm_dir: Path) -> Iterator[HsmModule]:
     if pkcs11_backend == "softhsm":
         if not os.path.exists(PKCS11_MODULE):
             pytest.skip(f"PKCS#11 module {PKCS11_MODULE} not installed (apt-get install softhsm2)")
-        module = HsmModule.load(PKCS11_MODULE, softhsm_conf=softhsm_dir / "softhsm2.conf")
+        module = HsmModule.load(PKCS11_MODULE, practice_conf=softhsm_dir / "softhsm2.conf")
         yield module
         module.close()
         return
@@ -124,7 +124,7 @@ def signing_algorithm(session):
 def softhsm_module(softhsm_dir: Path) -> Iterator[HsmModule]:
     if not os.path.exists(PKCS11_MODULE):
         pytest.skip(f"PKCS#11 module {PKCS11_MODULE} not installed (apt-get install softhsm2)")
-    module = HsmModule.load(PKCS11_MODULE, softhsm_conf=softhsm_dir / "softhsm2.conf")
+    module = HsmModule.load(PKCS11_MODULE, practice_conf=softhsm_dir / "softhsm2.conf")
     yield module
     module.close()
 

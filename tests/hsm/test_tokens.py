@@ -1,6 +1,6 @@
 """Tokens: selection (label, serial, URI, slot), init, login — on every module here.
 
-The practice token's own code (conf, token directories, wipe) is tested in test_softhsm_practice.py."""
+The practice token's own code (conf, token directories, wipe) is tested in test_practice_token.py."""
 
 from __future__ import annotations
 

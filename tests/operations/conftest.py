@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from vault import shares
-from vault.hsm import SOFTHSM_MODULE, HsmSession
+from vault.hsm import PRACTICE_MODULE, HsmSession
 from vault.operations import ActiveQuorum, initialise_token, open_token_session
 from vault.secret import Secret
 from vault.types import Mode
@@ -35,7 +35,7 @@ class QuorumKit:
 
 @pytest.fixture
 def practice_vault(tmp_path: Path) -> Iterator[Vault]:
-    if not os.path.exists(SOFTHSM_MODULE):
+    if not os.path.exists(PRACTICE_MODULE):
         pytest.skip("SoftHSM2 is not installed (apt-get install softhsm2)")
     vault = Vault.open(tmp_path / "home")
     vault.store.start_ceremony(CEREMONY, definition_name="test", definition_sha256="0" * 64, mode=Mode.PRACTICE)

@@ -9,8 +9,15 @@ Scenarios: ``session`` (no drill token: the drill runs inside the production HSM
 production token is lost and a replacement restored, the pre-check having nowhere to unwrap
 before it exists), ``drill-token`` (``[drill]`` names a spare token on the module given as
 argv[4]; drilled, then the share set changes), ``drill-token-foreign`` (the spare token was
-initialised by someone else) and ``restore-lost-forged`` (as the restore of ``session``, with a
-forged last blob).
+initialised by someone else), ``restore-lost-forged`` (as the restore of ``session``, with a
+forged last blob), ``drill-token-short-pins`` (as ``drill-token``, the spare HSM taking PINs of at
+most 8 characters; drilled twice) and ``restore-short-pins`` (as ``session``, the replacement
+token taking at most 8).
+
+The PIN limits of the short-PIN scenarios are injected at the adapter boundary: SoftHSM reports
+ulMaxPinLen 255 and cannot be configured otherwise, so vault.hsm.module._pin_limits reports 8
+for the named module (:func:`limit_pins`). Everything else is real: SoftHSM takes the 8-character
+PINs, and the console's own check refuses a 32-character one before any call, as the token would.
 """
 
 from __future__ import annotations
@@ -74,6 +81,19 @@ def spy_on_stores() -> list[int]:
     return calls
 
 
+def limit_pins(module_path: str, max_len: int = 8) -> None:
+    """The token(s) of ``module_path`` report ulMaxPinLen ``max_len`` (see the module doc)."""
+    from vault.hsm import module as hsm_module
+
+    real, target = hsm_module._pin_limits, os.path.realpath(module_path)
+
+    def limited(dll, slot_id):
+        low, high = real(dll, slot_id)
+        return (low, min(high, max_len)) if os.path.realpath(dll._name) == target else (low, high)
+
+    hsm_module._pin_limits = limited
+
+
 def add_share_set(vault, name: str, p):
     return vault.store.add_share_set(name, identifier=p.identifier, group_threshold=p.group_threshold,
                                      groups=tuple((g.threshold, g.count) for g in p.groups),
@@ -103,7 +123,11 @@ def lose_and_restore(vault, quorum, home: Path, bundle: Path, out: dict):
     check = preflight_restore(vault, quorum, bundle)
     out.update(preflight_unwrapped=check.keys_unwrapped,
                preflight_where=check.unwrapped_in.to_ledger() if check.unwrapped_in else None)
+    if out.get("scenario") == "restore-short-pins":  # the replacement HSM takes at most 8 characters
+        limit_pins(vault.home.config.module)
     initialise_token(vault, quorum, "vault-hsm", replacement=True, ceremony_id=CEREMONY)
+    out["pin_max_len_after_replacement"] = quorum.pin_max_len
+    out["pin_fitted"] = [e.details for e in vault.ledger.events() if e.action == "token.pin_fitted"]
     stores = spy_on_stores()
     with open_token_session(vault, quorum) as session:
         try:
@@ -136,7 +160,9 @@ def main() -> None:
         generate_key(vault, session, "p256", KeyAlgorithm.EC_P256)
         write_backup(vault, session, quorum, bundle)
         keys_before = sorted((k.label, k.fingerprint) for k in session.list_keys())
-    out: dict = {"libraries_before": mapped_libraries()}
+    out: dict = {"libraries_before": mapped_libraries(), "scenario": scenario}
+    if scenario == "drill-token-short-pins":
+        limit_pins(sys.argv[4])
     tokens_before = [(t.label, t.serial) for t in vault.hsm().tokens()]
     token_files_before = files_under(tokendir())
     home_files_before = sorted(files_under(home))
@@ -146,7 +172,7 @@ def main() -> None:
         with Secret(os.urandom(8).hex()) as so, Secret(os.urandom(8).hex()) as user:
             HsmModule.load(sys.argv[4]).init_token("drill-spare", so, user)
         out["error"] = refused_drill(vault, quorum)
-    if scenario in ("session", "drill-token"):
+    if scenario in ("session", "drill-token", "drill-token-short-pins", "restore-short-pins"):
         result = run_drill(vault, quorum, ceremony_id=CEREMONY)
         event = [e for e in vault.ledger.events() if e.action == "drill.passed"][-1]
         with open_token_session(vault, quorum) as session:
@@ -166,6 +192,12 @@ def main() -> None:
             new_home_files=sorted(set(files_under(home)) - set(home_files_before)),
             initialised=[e.details for e in vault.ledger.events() if e.action == "drill_token.initialised"],
         )  # fmt: skip
+    if scenario == "drill-token-short-pins":  # a second drill logs in with the PIN fitted at the first
+        again = run_drill(vault, quorum, ceremony_id=CEREMONY)
+        out.update(again_compared=again.keys_compared, again_detail=again.detail,
+                   again_where=[e for e in vault.ledger.events() if e.action == "drill.passed"][-1].details["where"],
+                   drill_pin_fitted=[e.details for e in vault.ledger.events() if e.action == "drill_token.pin_fitted"],
+                   vault_pin_fitted=[e.details for e in vault.ledger.events() if e.action == "token.pin_fitted"])
     if scenario == "drill-token":  # then the share set changed (what a reshare leaves behind: the
         # vault's token re-keyed, the drill token not): its PINs are another set's than the quorum's
         from vault.operations.drill_place import SETTING_DRILL_SHARE_SET
@@ -173,7 +205,7 @@ def main() -> None:
         with vault.store.atomic():
             vault.store.set_setting(SETTING_DRILL_SHARE_SET, "0")
         out["error"] = refused_drill(vault, quorum)
-    if scenario in ("session", "restore-lost-forged"):  # the production HSM is lost; a replacement is restored
+    if scenario in ("session", "restore-lost-forged", "restore-short-pins"):  # the production HSM is lost; a replacement is restored
         if scenario == "restore-lost-forged":
             contents = inspect_bundle(bundle)
             entries = list(contents.entries)

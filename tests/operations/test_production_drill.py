@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from vault.hsm import SOFTHSM_MODULE
+from vault.hsm import PRACTICE_MODULE
 
 CHILD = Path(__file__).with_name("production_drill_child.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -28,11 +28,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def vendor(tmp_path) -> dict:
-    if not os.path.exists(SOFTHSM_MODULE):
+    if not os.path.exists(PRACTICE_MODULE):
         pytest.skip("SoftHSM2 is not installed (apt-get install softhsm2)")
     lib = tmp_path / "vendor" / "libvendor-hsm.so"
     lib.parent.mkdir()
-    shutil.copy(os.path.realpath(SOFTHSM_MODULE), lib)
+    shutil.copy(os.path.realpath(PRACTICE_MODULE), lib)
     tokens = tmp_path / "vendor" / "tokens"
     tokens.mkdir()
     conf = tmp_path / "vendor" / "vendor.conf"
@@ -52,7 +52,7 @@ def run_child(vendor: dict, scenario: str, *extra: str) -> dict:
 
 
 def assert_softhsm_never_loaded(out: dict, vendor: dict) -> None:
-    practice_lib = os.path.realpath(SOFTHSM_MODULE)
+    practice_lib = os.path.realpath(PRACTICE_MODULE)
     assert out["libraries_before"] == [str(vendor["lib"])]  # the production module, and nothing else
     assert practice_lib not in out["libraries_after"], out["libraries_after"]
 
@@ -118,7 +118,7 @@ def test_the_practice_scratch_token_refuses_a_production_home(tmp_path):
     from vault.operations.practice_scratch import unwrap_in_scratch_token
     from vault.vault import Vault
 
-    create_production_home(tmp_path / "home", os.path.realpath(SOFTHSM_MODULE), "vault-hsm")
+    create_production_home(tmp_path / "home", os.path.realpath(PRACTICE_MODULE), "vault-hsm")
     vault = Vault.open(tmp_path / "home")
     try:
         with pytest.raises(ConfigError, match="never drills in a software scratch token"):
@@ -147,3 +147,36 @@ def test_doctor_says_where_drills_run(tmp_path):
     assert severity == "note" and "inside the production token" in message and "[drill]" in next_step
     severity, _, message, _ = doctor_finding(home(Mode.PRODUCTION, '\n[drill]\nmodule = "/spare.so"\ntoken = "d"\n'))
     assert severity == "ok" and "drill token 'd' of /spare.so" in message
+
+
+def test_a_drill_token_with_a_shorter_pin_limit_gets_the_derived_pins_fitted_to_it(vendor):
+    """The spare HSM takes PINs of at most 8 characters (injected: see production_drill_child's
+    limit_pins), the vault's token 32: the first drill initialises the drill token with the
+    derived PINs fitted to 8 base62 characters, says so in the ledger and the drill's result,
+    and every later drill logs in with the same fitted PIN. The vault's own PINs are unchanged."""
+    spare = vendor["lib"].with_name("libspare-hsm.so")
+    shutil.copy(vendor["lib"], spare)
+    out = run_child(vendor, "drill-token-short-pins", str(spare))
+    assert_softhsm_never_loaded(out, vendor)
+    assert out["compared"] == 2 and out["keys_unchanged"]
+    assert out["where"]["place"] == "drill-token" and out["where"]["pin_max_len"] == 8
+    assert out["where"]["pin_bits_kept"] == 47
+    assert "PINs fitted to its limit of 8 characters keep 47 of 128 bits" in out["detail"]
+    [fitted] = out["drill_pin_fitted"]
+    assert (fitted["max_pin_len"], fitted["bits_kept"], fitted["module"]) == (8, 47, str(spare))
+    assert fitted["serial"] == out["where"]["token_serial"] and fitted["vault_token_pin_max_len"] is None
+    assert out["vault_pin_fitted"] == []  # the vault's token keeps its 32-character PINs
+    assert out["again_compared"] == 2 and out["again_where"] == out["where"]  # logged in again, fitted
+
+
+def test_a_replacement_token_with_a_shorter_pin_limit_is_restored_with_fitted_pins(vendor):
+    """The lost HSM took 32-character PINs, the replacement takes at most 8 (injected, as above):
+    the replacement is initialised with PINs fitted to 8 characters, the vault's PIN length
+    becomes 8 (ledger token.pin_fitted, replacement true) and the restore logs in with them."""
+    out = run_child(vendor, "restore-short-pins")
+    assert_softhsm_never_loaded(out, vendor)
+    [fitted] = out["pin_fitted"]
+    assert (fitted["max_pin_len"], fitted["bits_kept"], fitted["replacement"]) == (8, 47, True)
+    assert out["pin_max_len_after_replacement"] == 8
+    assert sorted(out["restored"]) == ["aes", "p256"]
+    assert out["keys_on_replacement"] == out["keys_before"]

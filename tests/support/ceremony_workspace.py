@@ -182,7 +182,7 @@ class Workspace:
 
     def lose_token(self) -> Path:
         """The HSM fails: its token directory is moved out of the SoftHSM token dir."""
-        from vault.hsm.softhsm_practice import _token_dir as _softhsm_token_dir
+        from vault.hsm.practice_token import _token_dir as _softhsm_token_dir
 
         with self.vault() as v:
             serial = v.hsm().find_token(v.token).serial

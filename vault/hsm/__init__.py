@@ -3,7 +3,7 @@
 Public API (see docs/architecture.md):
 
 * :class:`HsmModule` (load a module, find/initialise tokens, open sessions, wipe practice scratch
-  tokens) and :func:`write_softhsm_conf`;
+  tokens) and :func:`write_practice_conf`;
 * :class:`HsmSession` (probe, list/generate/sign/wrap/unwrap/destroy keys);
 * values :class:`TokenInfo`, :class:`KeyObject`, :class:`Capabilities`,
   :class:`WrapMechanism`, :class:`WrappingKey`;
@@ -14,7 +14,7 @@ Modules: ``errors`` (the PKCS#11 -> vault error table), ``templates`` (attribute
 (loading, tokens, sessions), ``session`` (the HsmSession facade), and one module per concern
 behind it: ``objects``, ``generation``, ``signing``, ``wrap``, ``unwrap``, ``restored``,
 ``probe``; ``bulk`` (one-pass token walks and wraps through ctypes, compact handle index);
-``softhsm_practice`` (the practice token: the only SoftHSM-specific code).
+``practice_token`` (the practice token: the only module-specific code).
 """
 
 from vault.hsm.model import (
@@ -26,14 +26,14 @@ from vault.hsm.model import (
     WrappingKey,
 )
 from vault.hsm.module import HSM_LOCK, HsmModule
-from vault.hsm.softhsm_practice import SOFTHSM_MODULE, write_softhsm_conf
+from vault.hsm.practice_token import PRACTICE_MODULE, write_practice_conf
 from vault.hsm.session import HsmSession
 from vault.hsm.software import unwrap_offline, verify_signature
 from vault.hsm.uri import TokenUri, TokenUriInvalid, parse_token_uri
 
 __all__ = [
     "HSM_LOCK",
-    "SOFTHSM_MODULE",
+    "PRACTICE_MODULE",
     "AlgorithmCapability",
     "Capabilities",
     "HsmModule",
@@ -47,5 +47,5 @@ __all__ = [
     "parse_token_uri",
     "unwrap_offline",
     "verify_signature",
-    "write_softhsm_conf",
+    "write_practice_conf",
 ]

@@ -2,7 +2,7 @@
 
 Nothing here knows which module it talks to: limits, flags and mechanisms are asked of the
 token. The one exception, the practice token's private configuration, lives in
-:mod:`vault.hsm.softhsm_practice`.
+:mod:`vault.hsm.practice_token`.
 
 Threading: python-pkcs11 calls ``C_Initialize(NULL)``, after which some modules run without
 mutexes, and it releases the GIL around every call; two threads inside the module crash the
@@ -41,7 +41,7 @@ from vault.errors import (
     TokenNotFound,
     TokenNotInitialised,
 )
-from vault.hsm import softhsm_practice as practice
+from vault.hsm import practice_token as practice
 from vault.hsm.errors import check_rv, translated
 from vault.hsm.model import TokenInfo, WrapMechanism
 from vault.hsm.uri import TokenUri, parse_token_uri
@@ -234,13 +234,11 @@ class HsmModule:
 
     # --- loading ------------------------------------------------------------------------------
     @classmethod
-    def load(
-        cls, module_path: str, *, practice_conf: Path | None = None, softhsm_conf: Path | None = None
-    ) -> HsmModule:
+    def load(cls, module_path: str, *, practice_conf: Path | None = None) -> HsmModule:
         """Load (or re-use) the module at ``module_path``.
 
-        ``practice_conf`` (old name ``softhsm_conf``): the practice token's private conf
-        (vault.hsm.softhsm_practice), set before C_Initialize; when the library is
+        ``practice_conf``: the practice token's private conf
+        (vault.hsm.practice_token), set before C_Initialize; when the library is
         already initialised with another conf it is finalised and initialised again (every
         earlier HsmModule and HsmSession of it becomes stale). The same conf re-uses the
         running library. The path is resolved first, because loading the same .so through a
@@ -249,8 +247,7 @@ class HsmModule:
         real = os.path.realpath(module_path)
         if not os.path.isfile(real):
             raise ModuleLoadError(f"The PKCS#11 module {module_path} does not exist.")
-        given = practice_conf if practice_conf is not None else softhsm_conf
-        conf = practice.checked_conf(given) if given is not None else None
+        conf = practice.checked_conf(practice_conf) if practice_conf is not None else None
         with HSM_LOCK:
             library = _LIBRARIES.get(real)
             if library is None:
@@ -292,8 +289,6 @@ class HsmModule:
     def practice_conf(self) -> Path | None:
         """The practice token's conf this handle was loaded with (None for every other module)."""
         return self._conf
-
-    softhsm_conf = practice_conf  # the old name, until every caller says "practice"
 
     def _check_current(self) -> None:
         if self._generation != self._library.generation:
@@ -533,10 +528,8 @@ class HsmModule:
     # --- the practice token ---------------------------------------------------------------------
     @hsm_call("wipe_token")
     def wipe_practice_token(self, selector: Selector, *, user_pin: Secret | None = None) -> None:
-        """Destroy a practice scratch token; see :func:`vault.hsm.softhsm_practice.wipe_token`."""
+        """Destroy a practice scratch token; see :func:`vault.hsm.practice_token.wipe_token`."""
         practice.wipe_token(self, selector, user_pin)
-
-    wipe_softhsm_token = wipe_practice_token  # the old name, until every caller says "practice"
 
 
 def _reinitialise(library: _Library, conf: Path | None) -> None:

@@ -3,12 +3,16 @@
 Three places, chosen by the home, never by the bundle:
 
 * ``practice-scratch-token``: a practice home makes a scratch token in its own practice-token
-  module (vault.hsm.softhsm_practice), unwraps there as session objects and wipes the token.
+  module (vault.hsm.practice_token), unwraps there as session objects and wipes the token.
 * ``drill-token``: a production home whose ``custodian.toml`` names a drill token (``[drill]
   module`` and ``token``: a spare partition or a spare HSM) unwraps there, as session objects,
   logged in with the quorum's user PIN. The first drill initialises it (C_InitToken on the free
   slot with the quorum's PINs, recorded in the ledger and in the settings ``drill_token.*``);
-  it never holds a token object, so resetting it with the vendor's tools loses nothing.
+  it never holds a token object, so resetting it with the vendor's tools loses nothing. A drill
+  token that takes shorter PINs than the vault's token gets the derived PINs fitted to its own
+  ulMaxPinLen (vault.shares.encode_pin): the length is kept in ``drill_token.pin_max_len``, and
+  the bits kept are named in the ledger (``drill_token.pin_fitted``), in every drill's ``where``
+  and in the drill's result.
 * ``production-hsm-session-objects``: a production home without a drill token unwraps inside its
   own HSM, on the vault's token, into session objects (CKA_TOKEN false: they exist only in that
   session and vanish with it, a crash included); each copy is checked (KCV, or SPKI fingerprint
@@ -26,10 +30,12 @@ from typing import Any
 
 from vault.errors import ConfigError, HsmCheckFailed, TokenInUse, TokenNotFound
 from vault.operations.bundles import entry_item, test_unwrap
-from vault.operations.quorum import ActiveQuorum, wrap_mechanism
+from vault.operations.quorum import ActiveQuorum, pin_len_for, wrap_mechanism
+from vault.shares.derive import pin_bits
 
 SETTING_DRILL_SERIAL = "drill_token.serial"
 SETTING_DRILL_SHARE_SET = "drill_token.share_set_id"
+SETTING_DRILL_PIN_LEN = "drill_token.pin_max_len"  # set where the drill token's PINs were fitted to it
 
 
 class DrillPlace(enum.Enum):
@@ -46,16 +52,24 @@ class DrillWhere:
     module: str
     token_label: str
     token_serial: str
+    pin_max_len: int | None = None  # a drill token whose PINs were fitted to its shorter limit
 
-    def to_ledger(self) -> dict[str, str]:
-        return {"place": self.place.value, "module": self.module, "token_label": self.token_label,
-                "token_serial": self.token_serial}  # fmt: skip
+    def to_ledger(self) -> dict[str, Any]:
+        where: dict[str, Any] = {"place": self.place.value, "module": self.module, "token_label": self.token_label,
+                                 "token_serial": self.token_serial}  # fmt: skip
+        if self.pin_max_len is not None:
+            where.update(pin_max_len=self.pin_max_len, pin_bits_kept=pin_bits(self.pin_max_len))
+        return where
 
     def describe(self) -> str:
         what = {DrillPlace.PRACTICE_SCRATCH: "a practice scratch token",
                 DrillPlace.DRILL_TOKEN: "the drill token",
                 DrillPlace.PRODUCTION_SESSION: "session objects of the production token"}[self.place]  # fmt: skip
-        return f"{what} '{self.token_label}' (serial {self.token_serial})"
+        text = f"{what} '{self.token_label}' (serial {self.token_serial})"
+        if self.pin_max_len is not None:
+            text += (f"; its PINs fitted to its limit of {self.pin_max_len} characters keep "
+                     f"{pin_bits(self.pin_max_len)} of 128 bits")
+        return text
 
 
 def drill_place(vault) -> DrillPlace:
@@ -119,10 +133,13 @@ def _in_drill_token(vault, quorum: ActiveQuorum, verified) -> tuple[int, DrillWh
     selector = vault.home.config.drill_token
     info = _drill_token(vault, module, quorum, selector)
     mechanism = wrap_mechanism(vault)
-    with quorum.user_pin() as pin:
+    fitted = vault.store.get_setting(SETTING_DRILL_PIN_LEN)
+    pin_len = int(fitted) if fitted else None
+    with quorum.user_pin(pin_len) as pin:
         session = module.open_session(info, pin, wrap_mechanism=mechanism)
     with session:
-        where = DrillWhere(DrillPlace.DRILL_TOKEN, module.module_path, session.token.label, session.token.serial)
+        where = DrillWhere(DrillPlace.DRILL_TOKEN, module.module_path, session.token.label, session.token.serial,
+                           pin_len)  # fmt: skip
         return _check_in(session, quorum, verified), where
 
 
@@ -155,15 +172,26 @@ def _drill_token(vault, module, quorum: ActiveQuorum, selector: str):
     if not label:
         raise ConfigError(f"{vault.home.config_path}: [drill] token selects by serial only; a first drill needs "
                           "a label to initialise the drill token with.", next_step="Give [drill] token a label.")  # fmt: skip
-    with quorum.so_pin() as so_pin, quorum.user_pin() as user_pin:
+    # the free slot init_token takes: a drill token with a shorter PIN limit gets PINs fitted to it
+    free = next((t for t in module.slots() if not t.initialised), None)
+    pin_len = pin_len_for(quorum, free)
+    fitted = pin_len if pin_len != quorum.pin_max_len else None
+    with quorum.so_pin(pin_len) as so_pin, quorum.user_pin(pin_len) as user_pin:
         info = module.init_token(label, so_pin, user_pin)
     with vault.store.atomic():
         vault.store.set_setting(SETTING_DRILL_SERIAL, info.serial)
         vault.store.set_setting(SETTING_DRILL_SHARE_SET, str(quorum.share_set_id))
+        vault.store.set_setting(SETTING_DRILL_PIN_LEN, str(pin_len) if pin_len is not None else "")
         vault.ledger.append("drill_token.initialised", {
             "module": module.module_path, "label": info.label, "serial": info.serial,
             "manufacturer": info.manufacturer, "model": info.model, "share_set_id": quorum.share_set_id,
         }, actor="console")  # fmt: skip
+        if fitted is not None:
+            from vault.operations.token import pin_fit_details
+
+            vault.ledger.append("drill_token.pin_fitted", {**pin_fit_details(info, fitted), "module": module.module_path,
+                                                           "vault_token_pin_max_len": quorum.pin_max_len},
+                                actor="console")  # fmt: skip
     return info
 
 

@@ -27,7 +27,7 @@ def unwrap_in_scratch_token(vault, quorum: ActiveQuorum, verified):
     module = vault.hsm()
     # wipe_practice_token only wipes under a conf vault.hsm wrote in this process; the practice
     # conf was written by vault.home with the same settings: (re)write it here.
-    hsm.write_softhsm_conf(vault.home.path)
+    hsm.write_practice_conf(vault.home.path)
     label = f"drill-{os.urandom(4).hex()}"
     so_pin, user_pin = Secret(os.urandom(16).hex(), "so-pin"), Secret(os.urandom(16).hex(), "user-pin")
     info = module.init_token(label, so_pin, user_pin)

@@ -16,6 +16,7 @@ from vault.backup.format import kek_check_value
 from vault.errors import ConfigError, QuorumCheckFailed, ShareRetired
 from vault.secret import Secret
 from vault.shares import ShareCollector
+from vault.shares.derive import HEX_PIN_LEN
 from vault.store.records import ShareSetRecord, ShareSetStatus
 
 ACTOR = "console"
@@ -40,11 +41,13 @@ class ActiveQuorum:
         self.pin_max_len = pin_max_len
 
     # --- derivations: fresh Secrets, wipe them after use ------------------------------------
-    def user_pin(self) -> Secret:
-        return shares.derive_user_pin(self._qs, self.pin_max_len)
+    def user_pin(self, max_len: int | None = None) -> Secret:
+        """The user PIN fitted to the vault's token, or to ``max_len`` characters (another token:
+        a drill token; 32 or more is the full 32 hex characters; see :func:`pin_len_for`)."""
+        return shares.derive_user_pin(self._qs, max_len or self.pin_max_len)
 
-    def so_pin(self) -> Secret:
-        return shares.derive_so_pin(self._qs, self.pin_max_len)
+    def so_pin(self, max_len: int | None = None) -> Secret:
+        return shares.derive_so_pin(self._qs, max_len or self.pin_max_len)
 
     def kek(self) -> Secret:
         return shares.derive_backup_kek(self._qs)
@@ -135,6 +138,21 @@ def pin_max_len_of(vault) -> int | None:
     return int(value) if value else None
 
 
+def token_pin_limit(info) -> int | None:
+    """A token's own PIN limit (ulMaxPinLen, a TokenInfo's max_pin_len) where it is below the 32
+    hex characters of a derived PIN; None where the full PIN fits (or the token is unknown)."""
+    limit = info.max_pin_len if info is not None else 0
+    return limit if 0 < limit < HEX_PIN_LEN else None
+
+
+def pin_len_for(quorum: ActiveQuorum, info) -> int | None:
+    """The PIN length for a token that is not the vault's (a drill token): the vault token's fit,
+    or the token's own limit where that is shorter. None: the full 32 hex characters."""
+    limit = token_pin_limit(info)
+    own = quorum.pin_max_len or HEX_PIN_LEN
+    return limit if limit is not None and limit < own else quorum.pin_max_len
+
+
 def _share_set_of(vault, identifier: int, check_value: str) -> ShareSetRecord:
     for record in vault.store.list_share_sets():
         if record.identifier == identifier and hmac.compare_digest(record.check_value, check_value):
@@ -176,7 +194,7 @@ def _scratch_random(vault, module, n: int) -> bytes:
 
     from vault import hsm
 
-    hsm.write_softhsm_conf(vault.home.path)  # see practice_scratch: only owned confs are wiped
+    hsm.write_practice_conf(vault.home.path)  # see practice_scratch: only owned confs are wiped
     so_pin, user_pin = Secret(os.urandom(16).hex(), "so-pin"), Secret(os.urandom(16).hex(), "user-pin")
     info = module.init_token(f"rng-{os.urandom(4).hex()}", so_pin, user_pin)
     try:
@@ -199,7 +217,7 @@ def wrap_mechanism(vault):
     except KeyError:
         raise ConfigError(
             f"custodian.toml names the wrap mechanism {name!r}, which the console does not know.",
-            next_step="Use AES_KEY_WRAP_PAD (SoftHSM 2.6) or AES_KEY_WRAP_KWP.",
+            next_step="Use AES_KEY_WRAP_PAD (0x210A) or AES_KEY_WRAP_KWP (0x210B), whichever the token offers (see `custodian doctor`).",
         ) from None
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from vault.errors import HsmCheckFailed, TokenInUse, TokenNotFound, VaultError
 from vault.hsm import TokenInfo, parse_token_uri
 from vault.operations._common import ACTOR
-from vault.operations.quorum import SETTING_PIN_MAX_LEN, ActiveQuorum, wrap_mechanism
+from vault.operations.quorum import SETTING_PIN_MAX_LEN, ActiveQuorum, token_pin_limit, wrap_mechanism
 from vault.shares.derive import HEX_PIN_LEN, encode_pin, pin_bits
 from vault.secret import Secret
 
@@ -74,7 +74,10 @@ def initialise_token(
 
     Refused (nothing changes) when a token with ``label`` is already initialised, or when this
     vault already has a token and ``replacement`` is not set. Records label, serial and model
-    in settings and the ledger.
+    in settings and the ledger. The PINs fit the new token's own limit (ulMaxPinLen of the free
+    slot), which may be shorter or longer than the lost token's: the vault's PIN length becomes
+    the new token's (``token.pin_max_len``, ``quorum.pin_max_len``), and a limit below 32
+    characters is named in the ledger (``token.pin_fitted``).
     """
     label = label or configured_token_label(vault)
     if not label:
@@ -94,7 +97,9 @@ def initialise_token(
             f"This vault already has its token (serial {previous}).",
             next_step="Initialise a new token only as a replacement (restore ceremony), and say so explicitly.",
         )
-    with quorum.so_pin() as so_pin, quorum.user_pin() as user_pin:
+    free = next((t for t in module.slots() if not t.initialised), None)
+    fitted = token_pin_limit(free)
+    with quorum.so_pin(fitted or HEX_PIN_LEN) as so_pin, quorum.user_pin(fitted or HEX_PIN_LEN) as user_pin:
         info = module.init_token(label, so_pin, user_pin)
         # A freshly initialised token holds nothing: confirm before the vault relies on it.
         with module.open_session(info, user_pin) as session:
@@ -103,6 +108,12 @@ def initialise_token(
         raise HsmCheckFailed(f"The newly initialised token {info.describe()} already holds {len(found)} keys.")
     with vault.store.atomic():
         _record_token(vault, info, PINS_QUORUM)
+        if fitted is not None:
+            vault.store.set_setting(SETTING_PIN_MAX_LEN, str(fitted))
+            vault.ledger.append("token.pin_fitted", {**pin_fit_details(info, fitted), "replacement": bool(previous)},
+                                actor=actor, ceremony_id=ceremony_id)  # fmt: skip
+        else:
+            vault.store.delete_setting(SETTING_PIN_MAX_LEN)
         vault.ledger.append(
             "token.initialised",
             {
@@ -118,6 +129,7 @@ def initialise_token(
             actor=actor,
             ceremony_id=ceremony_id,
         )
+    quorum.pin_max_len = fitted  # the rest of the ceremony (the restore) logs in to the new token
     return info
 
 
@@ -169,7 +181,7 @@ def discard_orphaned_token(vault, *, reason: str, ceremony_id: str | None = None
             "were held only in memory.",
             next_step="Reset it with the HSM vendor's tools (factory reset / SO PIN reset), then run init again.",
         )
-    hsm.write_softhsm_conf(vault.home.path)  # only confs vault.hsm wrote may be wiped (see drill)
+    hsm.write_practice_conf(vault.home.path)  # only confs vault.hsm wrote may be wiped (see drill)
     vault.hsm().wipe_practice_token(info, user_pin=user_pin)
     with vault.store.atomic():
         _forget_token(vault)

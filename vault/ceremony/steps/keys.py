@@ -184,8 +184,16 @@ def init_token(ctx, params):
     ctx.progress("Initialising the token")
     info = initialise_token(ctx.vault, ctx.secrets.quorum, _token_label(ctx), replacement=params["replacement"],
                             ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+    result = {"token_serial": info.serial, "token_label": info.label,
+              "summary": f"token {info.label} ({info.serial}) initialised"}
+    if ctx.secrets.quorum.pin_max_len is not None:  # the new token's own limit (vault.operations.token)
+        from vault.operations.token import pin_fit_details
+
+        details = pin_fit_details(info, ctx.secrets.quorum.pin_max_len)
+        ctx.notice(f"PIN limit: {details['weakening']} (encoded as {details['encoding']}).")
+        result["pin_bits"] = details["bits_kept"]
     ctx.read_aloud("Token serial", info.serial)
-    return {"token_serial": info.serial, "token_label": info.label, "summary": f"token {info.label} ({info.serial}) initialised"}
+    return result
 
 
 def _token_label(ctx) -> str:

@@ -1,7 +1,10 @@
 """The practice token: everything the console knows about SoftHSM2, and nothing else does.
 
 A practice home keeps its own SoftHSM token directory under the home and a private SoftHSM
-configuration that points at it (``SOFTHSM2_CONF``, read at C_Initialize). Drills in a
+configuration that points at it (``SOFTHSM2_CONF``, read at C_Initialize). Everything SoftHSM
+is named here and only here (tests/test_layering.py greps the rest of vault/ and console/):
+the module path (:data:`PRACTICE_MODULE`), the conf's file name (:data:`PRACTICE_CONF_NAME`),
+the conf's ``custodian.toml`` key of older homes (:data:`LEGACY_CONF_KEY`). Drills in a
 practice home create scratch tokens there and wipe them afterwards; only tokens under a
 configuration this process wrote may be wiped. Production paths never come here: they ask
 the token (vault.hsm.module, vault.hsm.probe) and read vendor facts from the HSM profiles
@@ -23,13 +26,18 @@ from vault.secret import Secret
 if TYPE_CHECKING:
     from vault.hsm.module import HsmModule
 
-#: Debian's SoftHSM2 module (package softhsm2); the practice home's default.
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-#: Practice confs written by :func:`write_softhsm_conf` in this process (the only wipeable ones).
+#: Debian's SoftHSM2 module (package softhsm2); the practice home's module.
+PRACTICE_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+#: The practice conf's file name in the home (SoftHSM's own name for its conf).
+PRACTICE_CONF_NAME = "softhsm2.conf"
+#: The ``[hsm]`` key that named the practice conf in homes made before ``practice_conf``
+#: (read for existing practice homes only; vault.home refuses it next to the new key).
+LEGACY_CONF_KEY = "softhsm_conf"
+#: Practice confs written by :func:`write_practice_conf` in this process (the only wipeable ones).
 OWN_CONFS: set[Path] = set()
 
 
-def write_softhsm_conf(home_dir: Path) -> Path:
+def write_practice_conf(home_dir: Path) -> Path:
     """Write a private SoftHSM conf under ``home_dir`` and create ``home_dir/tokens``.
 
     File backend (the only one Debian builds), errors-only logging, non-removable slots.
@@ -38,9 +46,9 @@ def write_softhsm_conf(home_dir: Path) -> Path:
     home = Path(home_dir).resolve()
     tokens = home / "tokens"
     tokens.mkdir(parents=True, exist_ok=True)
-    conf = home / "softhsm2.conf"
+    conf = home / PRACTICE_CONF_NAME
     text = (
-        f"# Written by the custodian console (vault.hsm.write_softhsm_conf).\n"
+        f"# Written by the custodian console (vault.hsm.write_practice_conf).\n"
         f"directories.tokendir = {tokens}\n"
         f"objectstore.backend = file\n"
         f"log.level = ERROR\n"
@@ -53,7 +61,7 @@ def write_softhsm_conf(home_dir: Path) -> Path:
     return conf
 
 
-def softhsm_tokendir(conf: Path) -> Path:
+def practice_tokendir(conf: Path) -> Path:
     """The ``directories.tokendir`` of a SoftHSM conf."""
     for line in Path(conf).read_text().splitlines():
         key, eq, value = line.partition("=")
@@ -67,7 +75,7 @@ def checked_conf(conf: Path) -> Path:
     resolved = Path(conf).resolve()
     if not resolved.is_file():
         raise ModuleLoadError(f"The SoftHSM conf {resolved} does not exist.")
-    if not softhsm_tokendir(resolved).is_dir():
+    if not practice_tokendir(resolved).is_dir():
         raise ModuleLoadError(f"The token directory named in {resolved} does not exist.")
     return resolved
 
@@ -80,7 +88,7 @@ def point_at(conf: Path) -> None:
 def wipe_token(module: HsmModule, selector: Any, user_pin: Secret | None) -> None:
     """Destroy a drill's scratch token: every object, then the token itself.
 
-    Only for SoftHSM tokens under a conf that this process wrote (write_softhsm_conf);
+    Only for SoftHSM tokens under a conf that this process wrote (write_practice_conf);
     anything else is refused. With ``user_pin`` private objects are destroyed one by one
     first (without it only public objects are visible); then the token's directory
     (found under the conf's tokendir by serial) is removed and the library re-initialised
@@ -103,7 +111,7 @@ def wipe_token(module: HsmModule, selector: Any, user_pin: Secret | None) -> Non
             next_step="Close every session first.",
         )
     token, info = module._select(selector)
-    token_dir = _token_dir(softhsm_tokendir(conf), info.serial)
+    token_dir = _token_dir(practice_tokendir(conf), info.serial)
     pin = user_pin.reveal_text() if user_pin is not None else None
     try:
         session = token.open(rw=True, user_pin=pin)

@@ -1,4 +1,4 @@
-"""The practice token (vault.hsm.softhsm_practice): SoftHSM's private conf, token
+"""The practice token (vault.hsm.practice_token): SoftHSM's private conf, token
 directories, re-initialising the library on another conf, wiping scratch tokens.
 
 This is the one SoftHSM-specific module of the vault, so its tests run on SoftHSM only (the
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from vault import errors as ve
-from vault.hsm import HsmModule, write_softhsm_conf
+from vault.hsm import HsmModule, write_practice_conf
 from vault.types import KeyAlgorithm
 
 PKCS11_MODULE = os.environ.get("PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
@@ -27,8 +27,8 @@ def test_softhsm_token_info(softhsm_token):
     assert (softhsm_token.min_pin_len, softhsm_token.max_pin_len) == (4, 255)
 
 
-def test_write_softhsm_conf(tmp_path):
-    conf = write_softhsm_conf(tmp_path / "home")
+def test_write_practice_conf(tmp_path):
+    conf = write_practice_conf(tmp_path / "home")
     text = conf.read_text()
     assert conf == (tmp_path / "home" / "softhsm2.conf").resolve()
     assert (tmp_path / "home" / "tokens").is_dir()
@@ -40,11 +40,11 @@ def test_write_softhsm_conf(tmp_path):
 def test_switching_token_directories(tmp_path, softhsm_module, softhsm_token, token_pins):
     """Loading another SoftHSM conf finalises and re-initialises the library: the new
     directory's tokens appear, the old handle refuses to run."""
-    other = HsmModule.load(PKCS11_MODULE, softhsm_conf=write_softhsm_conf(tmp_path / "other"))
+    other = HsmModule.load(PKCS11_MODULE, practice_conf=write_practice_conf(tmp_path / "other"))
     assert other.tokens() == []
     with pytest.raises(ve.HsmError, match="stale"):
         softhsm_module.tokens()
-    back = HsmModule.load(PKCS11_MODULE, softhsm_conf=softhsm_module.softhsm_conf)
+    back = HsmModule.load(PKCS11_MODULE, practice_conf=softhsm_module.practice_conf)
     assert [t.serial for t in back.tokens()] == [softhsm_token.serial]
 
 
@@ -54,7 +54,7 @@ def test_load_errors(tmp_path):
     if not os.path.exists(PKCS11_MODULE):
         pytest.skip("SoftHSM not installed")
     with pytest.raises(ve.ModuleLoadError):
-        HsmModule.load(PKCS11_MODULE, softhsm_conf=tmp_path / "missing.conf")
+        HsmModule.load(PKCS11_MODULE, practice_conf=tmp_path / "missing.conf")
 
 
 def test_wipe_scratch_token(softhsm_module, softhsm_token, softhsm_second_token, token_pins, softhsm_dir):
@@ -62,7 +62,7 @@ def test_wipe_scratch_token(softhsm_module, softhsm_token, softhsm_second_token,
         scratch.generate("scratch-aes", KeyAlgorithm.AES_256, backup=False)
     token_dirs = sorted(p.name for p in (softhsm_dir / "tokens").iterdir())
     assert len(token_dirs) == 2
-    softhsm_module.wipe_softhsm_token(softhsm_second_token, user_pin=token_pins.user)
+    softhsm_module.wipe_practice_token(softhsm_second_token, user_pin=token_pins.user)
     assert softhsm_module.tokens() == [softhsm_module.find_token(softhsm_token)]
     assert len(list((softhsm_dir / "tokens").iterdir())) == 1
     with pytest.raises(ve.TokenNotFound):
@@ -73,7 +73,7 @@ def test_wipe_scratch_token(softhsm_module, softhsm_token, softhsm_second_token,
 
 def test_wipe_refuses_open_sessions(softhsm_module, softhsm_session, softhsm_token, token_pins):
     with pytest.raises(ve.HsmError, match="Sessions are open"):
-        softhsm_module.wipe_softhsm_token(softhsm_token, user_pin=token_pins.user)
+        softhsm_module.wipe_practice_token(softhsm_token, user_pin=token_pins.user)
 
 
 def test_wipe_refuses_foreign_conf(tmp_path, token_pins):
@@ -82,13 +82,13 @@ def test_wipe_refuses_foreign_conf(tmp_path, token_pins):
     home = tmp_path / "foreign"
     (home / "tokens").mkdir(parents=True)
     conf = home / "softhsm2.conf"
-    conf.write_text(Path(write_softhsm_conf(tmp_path / "model")).read_text().replace(
+    conf.write_text(Path(write_practice_conf(tmp_path / "model")).read_text().replace(
         str((tmp_path / "model" / "tokens").resolve()), str((home / "tokens").resolve())))
-    module = HsmModule.load(PKCS11_MODULE, softhsm_conf=conf)
+    module = HsmModule.load(PKCS11_MODULE, practice_conf=conf)
     try:
         info = module.init_token("not-mine", token_pins.so, token_pins.user)
         with pytest.raises(ve.HsmError, match="conf this process wrote"):
-            module.wipe_softhsm_token(info, user_pin=token_pins.user)
+            module.wipe_practice_token(info, user_pin=token_pins.user)
         assert module.find_token("not-mine") == info
     finally:
         module.close()
