@@ -23,7 +23,7 @@ from support.ceremony_workspace import Workspace
 from support.prepared import clone, prepared
 from vault import ledger_anchors
 from vault.audit_signature import verifies
-from vault.hsm import SOFTHSM_MODULE
+from vault.hsm import PRACTICE_MODULE
 from vault.hsm.model import AUDIT_KEY_LABEL
 from vault.vault import Vault
 
@@ -42,7 +42,7 @@ def build(ws: Workspace) -> None:
 @pytest.fixture
 def ws(tmp_path_factory, tmp_path, monkeypatch):
     """Each test attacks its own copy of the workspace (home and token alike)."""
-    if not os.path.exists(SOFTHSM_MODULE):
+    if not os.path.exists(PRACTICE_MODULE):
         pytest.skip("SoftHSM2 is not installed (apt-get install softhsm2)")
     return clone(prepared(tmp_path_factory, "ledger-audit-key", build), tmp_path / "ws", monkeypatch)
 
