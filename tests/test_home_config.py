@@ -26,7 +26,7 @@ def test_a_production_home_names_its_drill_token(tmp_path):
 
 
 @pytest.mark.parametrize("extra, message", [
-    ('pin_policy = "hsm"\n', "unknown key [hsm] 'pin_policy'"),  # not built: refused, never ignored
+    ('pin_policy = "pin-pad"\n', "pin_policy must be 'quorum' or 'hsm'"),  # refused, never ignored
     ('[drill]\nmodule = "/spare.so"\n', "missing key [drill] 'token'"),
     ('[drill]\nmodule = "/spare.so"\ntoken = "d"\nslot = 3\n', "unknown key [drill] 'slot'"),
 ])

@@ -130,6 +130,8 @@ class Capabilities:
     token_model: str = ""
     check_value: bool = True  # the token sets CKA_CHECK_VALUE on AES keys (else the KCV is computed)
     wrap_mechanisms_offered: tuple[WrapMechanism, ...] = ()  # RFC 5649 candidates C_GetMechanismList lists
+    # CKF_PROTECTED_AUTHENTICATION_PATH: the token takes PINs on its own device (PED, PIN pad)
+    protected_authentication_path: bool = False
 
     def __getitem__(self, algorithm: KeyAlgorithm) -> AlgorithmCapability:
         for capability in self.algorithms:
