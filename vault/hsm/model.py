@@ -31,6 +31,12 @@ class WrapMechanism(enum.Enum):
         return f"{self.name} (0x{self.value:04X})"
 
 
+#: The token label of the ledger audit key (vault.operations.audit_key). It has spaces, which no
+#: master key's label can have (vault.keynames), and ``HsmSession.list_keys`` leaves it out: it is
+#: the vault's own signing key, not a master key the database records.
+AUDIT_KEY_LABEL = "custodian ledger audit key"
+
+
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
     """What C_GetTokenInfo says about a token, at the time it was read (it goes stale).
