@@ -196,6 +196,7 @@ def run_doctor(vault, *, airgap_root=None, now: datetime | None = None) -> Docto
     ledger = {"ok": anchored.ok, "count": report.count, "first_bad_seq": report.first_bad_seq,
               "problem": report.problem, "anchor_problems": anchored.problems, "signed_heads": anchored.signed,
               "verified_from": anchored.start_seq, "unproven": anchored.unproven,
+              "hsm_signed_heads": anchored.hsm_signed,
               "head": report.head.hash_hex if report.head else None,
               "head_words": pgp_words(report.head.hash_hex) if report.head and report.head.hash_hex else None}
     if anchored.ok:
