@@ -177,6 +177,9 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
                                 if report.last_signed else None),
                 "verified_from": report.start_seq,
                 "unproven": report.unproven,
+                "hsm_signed_heads": report.hsm_signed,
+                "hsm_signed_span": ({"first": report.hsm_first.seq, "last": report.hsm_last.seq}
+                                    if report.hsm_last else None),
             }
         )
         return EXIT_OK if report.ok else EXIT_FAILED
@@ -191,6 +194,7 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
         print(f"head in PGP words: {pgp_words(head)}")
         print(f"hashes checked: {scope}; {report.signed} signed heads checked"
               + (f", the last at event {report.last_signed.seq}" if report.last_signed else ""))
+        print(f"HSM-signed: {report.hsm_span()}")
         if expected is not None:
             print(f"matches the expected head #{expected.seq}")
         if report.unproven:

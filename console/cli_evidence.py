@@ -41,7 +41,8 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"ok": report.ok, "problems": report.problems, "notes": report.notes, "events": report.events,
                      "transcripts": report.transcripts, "attestations": report.attestations, "keys": report.keys,
-                     "certificates": report.certificates, "pinned": pinned is not None})
+                     "certificates": report.certificates, "head_signatures": report.head_signatures,
+                     "pinned": pinned is not None})
     else:
         for problem in report.problems:
             print(f"evidence FAILED: {problem}", file=sys.stderr)
@@ -49,7 +50,8 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
             print(f"note: {note}")
         if report.ok:
             print(f"evidence OK: {report.events} ledger events, {report.transcripts} transcripts, "
-                  f"{report.attestations} signed attestations, {report.keys} keys, {report.certificates} certificates"
+                  f"{report.attestations} signed attestations, {report.head_signatures} HSM-signed end heads, "
+                  f"{report.keys} keys, {report.certificates} certificates"
                   + ("" if pinned is not None else "; keys not pinned: give --pinned-keys to check them against "
                                                    "your own copy"))
     return EXIT_OK if report.ok else EXIT_FAILED
@@ -90,8 +92,12 @@ def cmd_custodians_export_keys(args: argparse.Namespace) -> int:
 
     vault = _open_vault(args)
     try:
+        from vault.evidence_audit import pins as audit_pins
+
         people = vault.store.list_custodians(status=None)
         pins = {p.name: p.public_key_pem for p in people}
+        audit = audit_pins(vault.store)
+        pins.update(audit)
     finally:
         vault.close()
     data = (json.dumps(pins, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
@@ -99,7 +105,7 @@ def cmd_custodians_export_keys(args: argparse.Namespace) -> int:
         sys.stdout.write(data.decode())
         return EXIT_OK
     write_new_file(Path(args.out), data)
-    print(f"pinned keys of {len(pins)} people written: {args.out}")
+    print(f"pinned keys of {len(people)} people and {len(audit)} ledger audit keys written: {args.out}")
     print(f"keep a copy off this machine; check transcripts and the ledger with --pinned-keys {args.out}")
     return EXIT_OK
 

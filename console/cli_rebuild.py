@@ -1,7 +1,7 @@
 """``custodian home rebuild --bundle FILE --share REF ...``: the lost machine's way back.
 
 On a new home (just created with ``custodian home init``), a quorum of shares and a backup
-bundle of format 2 recreate the vault's database and ledger (vault.operations.rebuild); a
+bundle of format 2 or 3 recreate the vault's database and ledger (vault.operations.rebuild); a
 restore ceremony onto a fresh token follows.
 """
 
@@ -47,7 +47,7 @@ def cmd_home_rebuild(args) -> int:
 
 def register_home(home_commands) -> None:
     p = home_commands.add_parser("rebuild", help="recreate a lost vault's database and ledger from a backup bundle")
-    p.add_argument("--bundle", required=True, metavar="FILE", help="a backup bundle of format 2")
+    p.add_argument("--bundle", required=True, metavar="FILE", help="a backup bundle of format 2 or later")
     p.add_argument("--share", action="append", metavar="REF", help="a share by reference: env:NAME or file:PATH (repeat)")
     p.add_argument("--passphrase", metavar="REF", help="the share set's SLIP-39 passphrase, by reference")
     p.set_defaults(handler=cmd_home_rebuild)

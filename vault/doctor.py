@@ -108,6 +108,7 @@ def record_capabilities(vault, capabilities) -> None:
         "token_model": capabilities.token_model,
         "check_value": capabilities.check_value,
         "wrap_mechanisms_offered": [m.name for m in capabilities.wrap_mechanisms_offered],
+        "protected_authentication_path": capabilities.protected_authentication_path,
         "algorithms": {
             c.algorithm.value: {"generate": c.generate, "sign": c.sign, "wrap": c.wrap, "unwrap": c.unwrap, "note": c.note}
             for c in capabilities.algorithms
@@ -138,6 +139,12 @@ def run_doctor(vault, *, airgap_root=None, now: datetime | None = None) -> Docto
         add(OK, "token", f"{info.describe()}, firmware {info.firmware}; slot {info.slot_id}; "
                          f"PINs {info.min_pin_len}-{info.max_pin_len} characters"
                          + ("; protected authentication path (PIN entry on the HSM)" if info.protected_authentication_path else ""))
+        from vault.operations.pin_policy import refusal as pin_policy_refusal
+
+        refused = pin_policy_refusal(vault, info)
+        if refused is not None:
+            add(WARNING if info.protected_authentication_path else ERROR, "pin policy", refused.message,
+                refused.next_step)  # fmt: skip
         profile = token_profile(vault, info)
         token["profile"] = profile.to_dict()
         add(OK if profile.tested_here else NOTE, "profile", profile.describe())
@@ -189,6 +196,7 @@ def run_doctor(vault, *, airgap_root=None, now: datetime | None = None) -> Docto
     ledger = {"ok": anchored.ok, "count": report.count, "first_bad_seq": report.first_bad_seq,
               "problem": report.problem, "anchor_problems": anchored.problems, "signed_heads": anchored.signed,
               "verified_from": anchored.start_seq, "unproven": anchored.unproven,
+              "hsm_signed_heads": anchored.hsm_signed,
               "head": report.head.hash_hex if report.head else None,
               "head_words": pgp_words(report.head.hash_hex) if report.head and report.head.hash_hex else None}
     if anchored.ok:

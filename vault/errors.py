@@ -102,6 +102,12 @@ class TokenNotInitialised(HsmError):
     default_next_step = "Run the init ceremony for this token."
 
 
+class PinPolicyRefused(ConfigError):
+    code = "PIN_POLICY"
+    title = "The token cannot serve this PIN policy"
+    default_next_step = "Remove [hsm] pin_policy from custodian.toml: the PINs then derive from the quorum."
+
+
 class MechanismUnsupported(HsmError):
     code = "HSM_MECHANISM"
     title = "Token does not support this"

@@ -10,6 +10,8 @@ and renamed into place, so it is complete or absent)::
     keys/custodians.json         every enrolled person: name, role, status, public key PEM,
                                  fingerprint (sha256: of the SubjectPublicKeyInfo DER) and its PGP words
     keys/pinned-keys.json        the same keys as {name: PEM}: the pin file `transcript verify` reads
+    keys/audit-keys.json         every ledger audit key (the HSM's signer of end heads), with
+    head-signatures.json         every end head it signed (vault.evidence_audit)
     keys/master-keys.json        every master key: name, version, label, algorithm, state,
                                  fingerprint and words, and (asymmetric keys still on the token)
                                  the public key PEM read from the token
@@ -104,8 +106,12 @@ def export(vault, directory: Path) -> ExportResult:
         people.append({"name": p.name, "role": p.role.value, "status": p.status.value,
                        "public_key_pem": p.public_key_pem, "fingerprint": fp, "words": _words(fp)})
     files["keys/custodians.json"] = _dump(people).encode()
-    files["keys/pinned-keys.json"] = _dump({p["name"]: p["public_key_pem"] for p in people}).encode()
+    from vault import evidence_audit
+
+    files["keys/pinned-keys.json"] = _dump({**{p["name"]: p["public_key_pem"] for p in people},
+                                            **evidence_audit.pins(store)}).encode()
     files["keys/master-keys.json"] = _dump(_master_keys(vault)).encode()
+    files.update(evidence_audit.export_files(store))
 
     recorded = {}
     for c in ceremonies:
@@ -207,6 +213,7 @@ class EvidenceReport:
     attestations: int = 0
     keys: int = 0
     certificates: int = 0
+    head_signatures: int = 0
 
 
 def verify(directory: Path, pinned: dict[str, str] | None = None) -> EvidenceReport:
@@ -293,6 +300,11 @@ def _verify(root: Path, pinned: dict[str, str] | None, rep: EvidenceReport) -> N
             if p["name"] in pinned and T._spki_der(pinned[p["name"]]) != T._spki_der(p["public_key_pem"]):
                 problems.append(f"keys/custodians.json: {p['name']}'s key differs from the pinned key")
 
+    # the ledger audit key and the end heads it signed (vault.evidence_audit)
+    from vault import evidence_audit
+
+    evidence_audit.verify(root, events, pinned, rep)
+
     # the transcripts, each bound to the package's ledger
     for path in sorted((root / "transcripts").glob("*.json")):
         t = json.loads(path.read_text(encoding="utf-8"))
@@ -373,7 +385,13 @@ every hash, canonical form and signature exactly). In short:
 6. `certs/certificates.json`: the certificate store; each certificate's SHA-256 is over its DER,
    and each issuance, revocation and CRL has its event in the ledger.
 
-What cannot be shown from these files alone: events after the last signed head (the last
-ceremony's attestations and end) are covered by no signature; compare the head with the one on
-the paper of that ceremony.
+7. `keys/audit-keys.json` and `head-signatures.json`: the ledger audit key lives in the HSM and
+   signs every ceremony's end head that held a quorum. Each `statement` is the exact text it
+   signed; it names the ceremony's final event (`ledger-head: SEQ:HASH`), which must be in
+   `ledger.jsonl` with that hash, and the head it signed before (`previous-signed-head`).
+
+What cannot be shown from these files alone: events after the last signed head (a ceremony that
+ended without a quorum, and anything after) are covered by no signature, and the newest signed
+head's signature can be left out without a trace here; compare the head with the one on the
+paper of that ceremony.
 """

@@ -40,8 +40,9 @@ CONFIG_FORMAT = 1
 _KNOWN = {
     "": {"format", "mode", "created_at", "software_version"},
     "hsm": {"module", "token", "wrap_mechanism", "practice_conf", LEGACY_CONF_KEY, "profile", "profile_override",
-            "adopt_token", "current_so_pin"},
-    "drill": {"module", "token"},  # production only: the spare partition or HSM drills restore into
+            "adopt_token", "current_so_pin", "pin_policy"},
+    # production only: the spare partition or HSM drills restore into (adopted as the vendor left it)
+    "drill": {"module", "token", "adopt_token", "current_so_pin"},
     "identity": {"kdf_profile"},
     "ceremony": {"idle_timeout_seconds"},
 }
@@ -59,8 +60,11 @@ class HomeConfig:
     # adoption (production): init takes over the token the vendor's tools left, given its current SO PIN
     adopt_token: str | None = None  # that token as it is now (URI or label; may be uninitialised)
     current_so_pin: str | None = None  # a REFERENCE to its current SO PIN: "env:NAME" or "file:PATH", never the PIN
+    pin_policy: str = "quorum"  # "quorum" | "hsm" (a PIN entry device: vault.operations.pin_policy)
     drill_module: str | None = None  # [drill]: a production drill's own token (vault.operations.drill_place)
     drill_token: str | None = None
+    drill_adopt_token: str | None = None  # [drill] adopt_token + current_so_pin: as [hsm]'s, for the drill token
+    drill_current_so_pin: str | None = None
     kdf_profile: str = "default"
     idle_timeout_seconds: int = 300
     created_at: str = ""
@@ -88,10 +92,14 @@ class HomeConfig:
             lines.append(f"adopt_token = {q(self.adopt_token)}")
         if self.current_so_pin:
             lines.append(f"current_so_pin = {q(self.current_so_pin)}")
+        if self.pin_policy != "quorum":
+            lines.append(f"pin_policy = {q(self.pin_policy)}")
         if self.profile_override:
             lines += ["", "[hsm.profile_override]"] + [f"{k} = {q(v)}" for k, v in self.profile_override]
         if self.drill_module:
             lines += ["", "[drill]", f"module = {q(self.drill_module)}", f"token = {q(self.drill_token)}"]
+            if self.drill_adopt_token:
+                lines += [f"adopt_token = {q(self.drill_adopt_token)}", f"current_so_pin = {q(self.drill_current_so_pin)}"]
         lines += [
             "",
             "[identity]",
@@ -218,8 +226,11 @@ def load_config(path: Path) -> HomeConfig:
         profile_override=_profile_override(path, hsm.get("profile_override", {})),
         adopt_token=get(hsm, "adopt_token", str, "hsm", "") or None,
         current_so_pin=get(hsm, "current_so_pin", str, "hsm", "") or None,
+        pin_policy=get(hsm, "pin_policy", str, "hsm", "quorum"),
         drill_module=get(drill, "module", str, "drill") if drill is not None else None,
         drill_token=get(drill, "token", str, "drill") if drill is not None else None,
+        drill_adopt_token=get(drill, "adopt_token", str, "drill", "") or None if drill is not None else None,
+        drill_current_so_pin=get(drill, "current_so_pin", str, "drill", "") or None if drill is not None else None,
         kdf_profile=get(ident, "kdf_profile", str, "identity", "default"),
         idle_timeout_seconds=get(cer, "idle_timeout_seconds", int, "ceremony", 300),
         created_at=get(data, "created_at", str, "top level", ""),
@@ -228,13 +239,21 @@ def load_config(path: Path) -> HomeConfig:
     if config.mode is Mode.PRACTICE and drill is not None:
         raise ConfigError(f"{path}: a practice home drills in its scratch token; [drill] is for production homes.",
                           next_step="Remove it, or use a production home.")
-    if config.current_so_pin is not None and not (
-            config.current_so_pin.startswith(("env:", "file:")) and len(config.current_so_pin) > 5):
-        raise ConfigError(f"{path}: [hsm] current_so_pin must be a reference ('env:NAME' or 'file:PATH'), "
-                          "never the PIN itself.", next_step="Replace it by a reference and remove the PIN from the file.")
-    if (config.adopt_token is None) != (config.current_so_pin is None):
-        raise ConfigError(f"{path}: [hsm] adopt_token and current_so_pin go together.",
-                          next_step="Give both (the token the vendor's tools left and a reference to its SO PIN), or neither.")
+    for section, token, so_pin in (("hsm", config.adopt_token, config.current_so_pin),
+                                   ("drill", config.drill_adopt_token, config.drill_current_so_pin)):
+        if so_pin is not None and not (so_pin.startswith(("env:", "file:")) and len(so_pin) > 5):
+            raise ConfigError(f"{path}: [{section}] current_so_pin must be a reference ('env:NAME' or 'file:PATH'), "
+                              "never the PIN itself.", next_step="Replace it by a reference and remove the PIN from the file.")
+        if (token is None) != (so_pin is None):
+            raise ConfigError(f"{path}: [{section}] adopt_token and current_so_pin go together.",
+                              next_step="Give both (the token the vendor's tools left and a reference to its SO PIN), "
+                                        "or neither.")
+    if config.pin_policy not in ("quorum", "hsm"):
+        raise ConfigError(f"{path}: [hsm] pin_policy must be 'quorum' or 'hsm', not {config.pin_policy!r}.",
+                          next_step="Use 'quorum' (PINs derived from the quorum) or 'hsm' (the HSM's PIN entry device).")
+    if config.mode is Mode.PRACTICE and config.pin_policy == "hsm":
+        raise ConfigError(f"{path}: a practice home's token takes the quorum's PINs; pin_policy = 'hsm' is for "
+                          "production HSMs with a PIN entry device.", next_step="Remove pin_policy.")
     if config.mode is Mode.PRACTICE and config.adopt_token is not None:
         raise ConfigError(f"{path}: a practice home makes its own token; adoption is for production homes.",
                           next_step="Remove adopt_token and current_so_pin.")

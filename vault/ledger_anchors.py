@@ -41,6 +41,7 @@ CHECKPOINT_SETTING = "ledger.checkpoint"
 UNKNOWN_SEQ = -1  # an expected head given without its seq whose hash no event has
 _ATTESTED_PREFIX = b'{"action":"ceremony.attested",'
 _STARTED_PREFIX = b'{"action":"ceremony.started",'
+HSM_SIGNER = "the ledger audit key"
 _FINAL_PREFIXES = (b'{"action":"ceremony.completed",', b'{"action":"ceremony.aborted",')
 
 
@@ -64,6 +65,18 @@ class AnchorReport:
     last_signed: LedgerHead | None = None
     unproven: str | None = None
     start_seq: int = 1
+    hsm_signed: int = 0  # end heads the ledger audit key signed (checked from start_seq)
+    hsm_first: LedgerHead | None = None  # the oldest of them (checked from start_seq)
+    hsm_last: LedgerHead | None = None  # the newest of them
+
+    def hsm_span(self) -> str:
+        """Which span of the ledger the ledger audit key's signatures cover, in words."""
+        if self.hsm_last is None:
+            return ("no end head signed by the ledger audit key" + (" after the checkpoint" if self.start_seq > 1 else "")
+                    + ": ceremonies that hold a quorum sign their end with it")
+        return (f"{self.hsm_signed} end heads signed in the HSM by the ledger audit key, events "
+                f"{self.hsm_first.seq} to {self.hsm_last.seq}: a cut or rewrite before event {self.hsm_last.seq} "
+                "is caught by them")
 
     @property
     def ok(self) -> bool:
@@ -185,11 +198,21 @@ def check(vault, *, pinned: dict[str, str] | None = None, expected_head: LedgerH
                                 f"as event {prev_end['seq']} {prev_end['hash'][:16]}…, which the ledger no longer "
                                 "has: it was truncated or rewritten.")
 
+    # 3b. the end heads the ledger audit key signed in the HSM (vault.ledger_hsm_heads)
+    from vault import ledger_hsm_heads
+
+    hsm = ledger_hsm_heads.check(store, pinned=pinned, last_seq=last_seq, from_seq=start)
+    problems += hsm.problems
+
     # 4. what no signature covers
     good = [h for h in heads if h.seq <= last_seq]
+    good += [SignedHead(cid, HSM_SIGNER, h.seq, h.hash_hex) for cid, h in hsm.heads]
     last = max(good, key=lambda h: h.seq, default=None)
     report = AnchorReport(chain, problems, signed=len({(h.ceremony_id, h.participant) for h in heads}),
-                          start_seq=start)
+                          start_seq=start, hsm_signed=len(hsm.heads))
+    if hsm.heads:
+        report.hsm_first = min((h for _, h in hsm.heads), key=lambda h: h.seq)
+        report.hsm_last = max((h for _, h in hsm.heads), key=lambda h: h.seq)
     if last is not None:
         report.last_signed = LedgerHead(last.seq, last.hash_hex)
     elif checkpoint is not None:

@@ -246,7 +246,7 @@ def _header_line(**changes) -> bytes:
     ("changes", "phrase"),
     [
         ({"magic": "something-else"}, "not a custodian backup bundle"),
-        ({"format_version": 3}, "format_version 3 is not supported"),
+        ({"format_version": 4}, "format_version 4 is not supported"),
         ({"wrap_mechanism": "RFC3394"}, "wrap_mechanism"),
         ({"kek_check_value": "ABCDEF"}, "kek_check_value"),
         ({"mode": "hybrid"}, "mode"),

@@ -36,7 +36,7 @@ def write_v2(path, mac_key, metadata_key, records=RECORDS, n=3):
     writer = BundleWriter(path, v2_header(n), mac_key)
     with writer:
         writer.add_all(make_entry(i) for i in range(n))
-        for chunk in seal_records(metadata_key, records):
+        for chunk in seal_records(metadata_key, records, layout=2):
             writer.add_metadata(chunk)
     return writer.result
 
@@ -71,7 +71,7 @@ def test_a_v2_bundle_carries_the_metadata_under_its_mac(tmp_path, mac_key, metad
     verified = iter_verified_entries(path, mac_key)
     assert verified.header.format_version == 2 and verified.header.ledger_seq == 3
     assert [e.label for e in verified] == [make_entry(i).label for i in range(3)]
-    assert list(open_records(metadata_key, verified.metadata_chunks())) == json.loads(json.dumps(RECORDS))
+    assert list(open_records(metadata_key, verified.metadata_chunks(), layout=2)) == json.loads(json.dumps(RECORDS))
     assert len(inspect_bundle(path).entries) == 3
     lines = path.read_bytes().splitlines(keepends=True)
     assert json.loads(lines[-1])["metadata_count"] == len(lines) - 5

@@ -75,6 +75,10 @@ def test_the_package_verifies_offline_and_holds_everything(lifecycle, capsys):
     masters = json.loads((package / "keys" / "master-keys.json").read_text())
     assert all(k["public_key_pem"] for k in masters) and {k["label"] for k in masters} >= {"signer-2026"}
     assert json.loads(pins.read_text()) == json.loads((package / "keys" / "pinned-keys.json").read_text())
+    # the ledger audit key and every end head it signed in the HSM (all seven ceremonies held a quorum)
+    [audit] = json.loads((package / "keys" / "audit-keys.json").read_text())
+    assert f"ledger audit key {audit['fingerprint']}" in json.loads(pins.read_text())
+    assert len(json.loads((package / "head-signatures.json").read_text())) == 7 and "7 HSM-signed end heads" in text
     defs = json.loads((package / "definitions.json").read_text())
     assert all(hashlib.sha256((package / "definitions" / f"{n}.toml").read_bytes()).hexdigest() == d["sha256"]
                for n, d in defs["definitions"].items())
@@ -129,6 +133,9 @@ EDITS = {
     "ledger line": lambda p: flip(p / "ledger.jsonl", '"hash": "', 30),
     "ledger body": lambda p: flip(p / "ledger.jsonl", '\\"fingerprint\\":\\"sha256:', 30),
     "certificate": lambda p: flip(p / "certs" / "certificates.json", "-----BEGIN CERTIFICATE-----\\n", 80),
+    "HSM head signature": lambda p: flip(p / "head-signatures.json", '"signature_hex": "', 20),
+    "HSM-signed head": lambda p: flip(p / "head-signatures.json", '"hash": "', 10),
+    "ledger audit key": lambda p: flip(p / "keys" / "audit-keys.json", "MCowBQYDK2VwAyEA", 20),
 }
 
 
@@ -143,3 +150,109 @@ def test_one_edited_byte_fails_even_with_the_manifest_resealed(lifecycle, tmp_pa
     reseal(copy)
     rc, text = verify(copy, pins, capsys)
     assert rc == 1 and "evidence FAILED" in text and "manifest" not in text, text
+
+
+def _refingerprint(path, pick):
+    """Give the entry ``pick`` chooses another fingerprint, with the PGP words that match it, in
+    the file's own format: every check but the recompute from the public key is satisfied."""
+    from vault.pgpwords import words_for
+
+    entries = json.loads(path.read_text())
+    entry = pick(entries)
+    digest = hashlib.sha256(b"a key the forger prefers").hexdigest()
+    entry["fingerprint"], entry["words"] = "sha256:" + digest, " ".join(words_for(bytes.fromhex(digest)))
+    path.write_text(json.dumps(entries, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+@pytest.mark.parametrize("file, pick, named", [
+    ("custodians.json", lambda es: next(e for e in es if e["name"] == "bob"), "bob's fingerprint or words do not match"),
+    ("master-keys.json", lambda es: next(e for e in es if e.get("public_key_pem")),
+     "public key does not match its fingerprint"),
+    ("audit-keys.json", lambda es: es[0], "fingerprint or words do not match its public key"),
+])
+def test_a_fingerprint_changed_with_its_words_is_caught_only_by_the_recompute(lifecycle, tmp_path, capsys, file,
+                                                                              pick, named):
+    _, package, pins, _ = lifecycle
+    copy = tmp_path / "copy"
+    shutil.copytree(package, copy)
+    _refingerprint(copy / "keys" / file, pick)
+    reseal(copy)
+    rc, text = verify(copy, pins, capsys)
+    failed = [line for line in text.splitlines() if line.startswith("evidence FAILED")]
+    assert rc == 1 and len(failed) >= 1 and all(named in line for line in failed), text
+
+
+def test_a_transcript_with_every_key_replaced_and_re_signed_is_caught_only_by_the_pinned_keys(lifecycle, tmp_path,
+                                                                                              capsys):
+    """The forger replaces every participant's key in the last ceremony's transcript with keys of
+    their own, recomputes its journal digest, closing head, every statement and signature, the
+    final digest, the package ledger from there on and its head, leaves out the last HSM-signed
+    head (the newest one can go without a trace, docs/evidence.md 6.1) and reseals the manifest.
+    keys/custodians.json stays honest. Only the pinned-key compare in transcript verification is
+    left to see it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from support.transcript_forge import reseal as reseal_transcript
+    from vault.ceremony import transcript as T
+    from vault.ledger import canonical_event
+    from vault.pgpwords import words_for
+
+    _, package, pins, _ = lifecycle
+    copy = tmp_path / "copy"
+    shutil.copytree(package, copy)
+    path = next((copy / "transcripts").glob("crl-*.json"))
+    t = json.loads(path.read_text())
+    forger = {p["name"]: ed25519.Ed25519PrivateKey.generate() for p in t["participants"]}
+    for p in t["participants"]:
+        p["public_key_pem"] = forger[p["name"]].public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+    def redo(e, **changes):
+        d = json.loads(e["details"])
+        d.update(changes)
+        e["details"] = json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    closing = next(e for e in t["ledger"]["events"] if e["action"] == "ceremony.closing")
+    d = json.loads(closing["details"])
+    part = T._closing_part(T._identity_of(t["ceremony"]), t["steps"], t["deviations"],
+                           t["participants"][:len(d["participants"])], d["attest_step"])
+    redo(closing, journal_sha256=T._digest(part))
+    reseal_transcript(t)
+    old_head = [a["statement"].split("ledger-head: ")[1].split("\n")[0] for a in t["attestations"]][0]
+    for a in t["attestations"]:
+        a["statement"] = a["statement"].replace(old_head, closing["hash"])
+        a["signature_hex"] = forger[a["participant"]].sign(a["statement"].encode()).hex()
+    for e in t["ledger"]["events"]:
+        if e["action"] == "ceremony.attested":
+            redo(e, closing_head=closing["hash"])
+    reseal_transcript(t)
+    path.write_text(T.to_json(t))
+    assert T.verify(t).ok  # on its own the forged transcript holds
+
+    mine = {e["seq"]: e for e in t["ledger"]["events"]}
+    lines, prev = [], None
+    for line in (copy / "ledger.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row["seq"] in mine:
+            e = mine[row["seq"]]
+            row["body"] = canonical_event(e["seq"], e["at"], e["actor"], e["ceremony_id"], e["action"], e["details"],
+                                          e["prev_hash"])
+        elif prev is not None and row["seq"] > min(mine):
+            body = json.loads(row["body"])
+            body["prev_hash"] = prev
+            row["body"] = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        row["hash"] = prev = hashlib.sha256(row["body"].encode()).hexdigest()
+        lines.append(json.dumps(row, ensure_ascii=False))
+    (copy / "ledger.jsonl").write_text("\n".join(lines) + "\n")
+    sigs = json.loads((copy / "head-signatures.json").read_text())
+    (copy / "head-signatures.json").write_text(json.dumps(sigs[:-1], indent=2, sort_keys=True) + "\n")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["ledger_head"] = {"seq": len(lines), "hash": prev, "words": " ".join(words_for(bytes.fromhex(prev)))}
+    (copy / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    reseal(copy)
+
+    rc, text = verify(copy, pins, capsys)
+    failed = [line for line in text.splitlines() if line.startswith("evidence FAILED")]
+    assert rc == 1 and failed and all("embedded key differs from the pinned key" in line for line in failed), text
+    assert len(failed) == len(t["attestations"])

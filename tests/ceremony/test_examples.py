@@ -35,7 +35,7 @@ ACTIONS = {
     "init": ["ceremony.started", "environment.checked", "custodian.enrolled", "custodian.enrolled", "policy.chosen"]
     + AUTH + W + ["custodian.enrolled"] * 5
     + R + ["token.initialised"] + W + ["shares.exported", "shares.distributed"] + W
-    + R + ["token.pins_set", "share-set.committed"] + W
+    + R + ["token.pins_set", "share-set.committed", "ledger.audit_key_created"] + W
     + closing(7),
     "generate-key": QUORUM_RUN + AUTH + R + ["key.generated"] + W + ["backup.written"] + W + closing(5),
     "sign": QUORUM_RUN + AUTH + R + ["payload.signed"] + W + closing(5),
@@ -47,7 +47,9 @@ ACTIONS = {
     "reshare": QUORUM_RUN + ["policy.chosen"] + AUTH + W + ["shares.exported", "shares.distributed"] + W
     + R + ["reshare.prepared", "backup.rebackup", "token.pins_set", "quorum.reshared", "share-set.committed"] + W
     + closing(6),
-    "restore": QUORUM_RUN + AUTH + R + ["token.initialised"] + R + ["backup.restored"] + W + closing(4),
+    # a new token: the next end makes its own ledger audit key (one never leaves its HSM)
+    "restore": QUORUM_RUN + AUTH + R + ["token.initialised"] + R + ["backup.restored"] + W + closing(4)[:-1]
+    + ["ledger.audit_key_created", "ceremony.completed"],
 }
 
 

@@ -41,6 +41,8 @@ def test_probe_records_every_failure_and_never_raises(hsm_session, pkcs11_backen
         if not all(row[:2] if capability.algorithm.is_key_pair else row[:1]) or not (row[2] and row[3]):
             assert capability.note, capability  # every "no" says why
     assert caps.self_test_ok == (pkcs11_backend == "softhsm")
+    # measured: neither module has a PIN entry device (pin_policy = "hsm" is refused on both)
+    assert caps.protected_authentication_path is False and not hsm_session.token.protected_authentication_path
     if not caps.self_test_ok:
         assert "does not offer" in caps.self_test_error
         assert caps.wrap_mechanisms_offered == ()

@@ -253,3 +253,56 @@ def test_incremental_verification_starts_at_the_checkpoint_and_full_rechecks(hom
     raw.close()
     quick = check(home, from_checkpoint=True)
     assert not quick.ok and any("checkpoint" in p for p in quick.problems)
+
+
+PLAIN = '''format = 1
+name = "plain"
+title = "Plain"
+purpose = "A checklist and nothing signed."
+roles = []
+quorum = "none"
+
+[[step]]
+id = "room"
+kind = "checklist"
+title = "Room"
+[step.params]
+items = ["door closed"]
+'''
+
+
+def test_a_rewritten_end_before_an_unsigned_ceremony_is_caught_only_by_its_recorded_previous_end(home):
+    """The forger rewrites the last signed ceremony's end (after its closing, so no attestation
+    covers it), recomputes every later hash and fixes the ceremonies table: the chain holds, every
+    signature still names a head that is there. Only the next ceremony's ``previous_end_head``
+    (that ceremony attested nothing) still names the end as it was."""
+    (home / "ceremonies" / "plain.toml").write_text(PLAIN)
+    path = home.parent / "plain-script.toml"
+    path.write_text('format = 1\nceremony = "plain"\n[defaults]\nchecklists = "confirm"\n')
+    vault = Vault.open(home)
+    try:
+        assert run_script(vault, path, kdf_profile="fast-for-tests").ok
+    finally:
+        vault.close()
+    assert check(home).ok
+    raw = attacker(home)
+    end, = raw.execute("SELECT max(seq) FROM ledger WHERE body LIKE '{\"action\":\"ceremony.completed\",%' "
+                       "AND json_extract(body, '$.ceremony_id') NOT LIKE 'plain-%'").fetchone()
+    prev = None
+    for seq, body in raw.execute("SELECT seq, body FROM ledger WHERE seq >= ? ORDER BY seq", (end,)).fetchall():
+        e = json.loads(body)
+        if seq == end:
+            e["details"]["deviations"] = 0 if e["details"].get("deviations") else 1
+        if prev is not None:
+            e["prev_hash"] = prev
+        details = json.dumps(e["details"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        prev = event_hash(seq, e["at"], e["actor"], e["ceremony_id"], e["action"], details, e["prev_hash"])
+        raw.execute("UPDATE ledger SET body = ?, hash = ? WHERE seq = ?",
+                    (json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False), prev, seq))
+    for cid, seq in raw.execute("SELECT id, ledger_end_seq FROM ceremonies").fetchall():
+        h, = raw.execute("SELECT hash FROM ledger WHERE seq = ?", (seq,)).fetchone()
+        raw.execute("UPDATE ceremonies SET ledger_end_hash = ? WHERE id = ?", (h, cid))
+    raw.close()
+    report = check(home)
+    assert report.chain.ok
+    assert len(report.problems) == 1 and "records the previous ceremony's end" in report.problems[0], report.problems

@@ -203,15 +203,15 @@ def test_a_format_1_bundle_written_before_the_metadata_still_restores(practice_v
         assert set(result.restored) == {"aes-1", "p256-1", "p384-1"}
 
 
-def test_a_format_2_bundle_carries_the_vault_metadata(practice_vault, session, quorum, keys, bundle):
+def test_a_bundle_carries_the_vault_metadata(practice_vault, session, quorum, keys, bundle):
     from vault.backup.format import iter_verified_entries
     from vault.backup.metadata import open_records
 
     with quorum.mac_key() as mac_key, quorum.metadata_key() as metadata_key:
         verified = iter_verified_entries(bundle, mac_key)
-        records = list(open_records(metadata_key, verified.metadata_chunks()))
+        records = list(open_records(metadata_key, verified.metadata_chunks(), layout=verified.header.format_version))
     header = verified.header
-    assert header.format_version == 2 and records[0]["ledger_seq"] == header.ledger_seq
+    assert header.format_version == 3 and records[0]["ledger_seq"] == header.ledger_seq
     tables = {r["table"]: i for i, r in enumerate(records) if isinstance(r, dict) and "table" in r}
     key_rows = [r for r in records[tables["keys"] + 1:] if isinstance(r, list)][:4]
     assert {r[1] for r in key_rows} == {"aes-1", "p256-1", "p384-1", "ed-1"}  # every key record, no-backup ones too

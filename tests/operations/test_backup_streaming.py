@@ -76,12 +76,13 @@ def test_backup_and_restore_memory_is_flat_in_the_key_count(practice_vault, sess
     import vault.operations.backup as backup_module
     import vault.operations.bundles as bundles_module
     import vault.operations.restore as restore_module
-    import vault.store.snapshot as snapshot_module  # the vault metadata a format 2 bundle carries
+    import vault.backup.columnar as columnar_module  # format 3: the metadata's rows in blocks
+    import vault.store.snapshot as snapshot_module  # the vault metadata a bundle carries
 
     for module, name in ((backup_module, "TEST_UNWRAP_BATCH"), (backup_module, "KEY_PAGE"),
                          (bundles_module, "TEST_UNWRAP_BATCH"), (bundles_module, "LOOKUP_BATCH"),
                          (restore_module, "LOOKUP_BATCH"), (hsm_unwrap_module, "GC_EVERY"),
-                         (snapshot_module, "PAGE")):  # fmt: skip
+                         (snapshot_module, "PAGE"), (columnar_module, "BLOCK")):  # fmt: skip
         monkeypatch.setattr(module, name, 16)
     import vault.backup.metadata as metadata_module
 

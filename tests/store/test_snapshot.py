@@ -1,4 +1,4 @@
-"""The whole database as snapshot records and back (what a format 2 bundle carries).
+"""The whole database as snapshot records and back (what a bundle of format 2 or later carries).
 
 Round trips are compared table by table with raw SQL; the refusals write nothing.
 """

@@ -51,8 +51,11 @@ PKI_ORDER = ("root-ca", "root-ca-existing", "intermediate", "cross-sign", "crl",
 # What a failed ceremony may add: its own bookkeeping, nothing about the vault's state.
 BOOKKEEPING = frozenset({"ceremony.started", "environment.checked", "quorum.activated", "ceremony.aborted",
                          # the witness's evidence: authenticated, reviews confirmed or withdrawn, sign-offs
-                         "witness.authenticated", "review.confirmed", "review.withdrawn", "ceremony.witnessed"})
-JOURNAL_TABLES = frozenset({"ceremonies", "ceremony_steps", "attestations", "deviations", "ledger"})
+                         "witness.authenticated", "review.confirmed", "review.withdrawn", "ceremony.witnessed",
+                         # the ledger audit key signs the aborted end (made first on a home without one)
+                         "ledger.audit_key_created"})
+JOURNAL_TABLES = frozenset({"ceremonies", "ceremony_steps", "attestations", "deviations", "ledger", "head_signatures",
+                            "audit_keys"})
 
 
 def passphrase(person: str) -> str:

@@ -1,16 +1,17 @@
-"""The backup bundle format, versions 1 and 2: write, inspect, verify. Pure data and crypto.
+"""The backup bundle format, versions 1 to 3: write, inspect, verify. Pure data and crypto.
 
 The byte-exact specification is ``docs/backup-format.md``; in short, a bundle is ASCII JSON
 Lines, one LF after every line:
 
     line 1      header   {"type":"header", "magic":"custodian-backup", "format_version":1, ...}
     lines 2..   keys     {"type":"key", "index":0, "label":..., "wrapped":<base64 RFC 5649>, ...}
-    (version 2) metadata {"type":"metadata", "index":0, "sealed":<base64>, ...}   the vault metadata
+    (version 2+) metadata {"type":"metadata", "index":0, "sealed":<base64>, ...}  the vault metadata
     last line   trailer  {"type":"trailer", "key_count":N, "mac":<HMAC-SHA256 hex>, ...}
 
-Version 2 (what the console writes) adds the ledger head at the backup to the header and the
-vault's metadata (vault.store.snapshot, sealed by vault.backup.metadata) after the key lines,
-under the same MAC; version 1 bundles (no metadata) are still read.
+Version 2 adds the ledger head at the backup to the header and the vault's metadata
+(vault.store.snapshot, sealed by vault.backup.metadata) after the key lines, under the same
+MAC; version 3 (what the console writes) has the same lines, its sealed metadata in the compact
+layout of vault.backup.columnar (xz instead of zlib). Versions 1 (no metadata) and 2 are still read.
 
 Every line is canonical JSON (sorted keys, no spaces, ASCII only) carrying a ``check`` field:
 the first 16 hex digits of SHA-256 over the same object's canonical JSON without ``check``. The
@@ -46,8 +47,8 @@ from vault.secret import Secret
 from vault.types import KeyAlgorithm, KeyState, Mode
 
 MAGIC = "custodian-backup"
-FORMAT_VERSION = 2  # what write_backup writes
-SUPPORTED_VERSIONS = (1, 2)
+FORMAT_VERSION = 3  # what write_backup writes
+SUPPORTED_VERSIONS = (1, 2, 3)
 WRAP_MECHANISM = "RFC5649"
 MAC_ALGORITHM = "HMAC-SHA256"
 MAX_LINE_BYTES = 64 * 1024  # an RSA-4096 line is about 4 KiB
@@ -111,11 +112,11 @@ class BundleHeader:
     key_count: int
     mode: Mode
     created_at: str  # YYYY-MM-DDTHH:MM:SSZ
-    format_version: int = 1  # create() makes version 2 headers; 1 is kept for old bundles
+    format_version: int = 1  # create() makes FORMAT_VERSION headers; 1 and 2 are kept for old bundles
     wrap_mechanism: str = WRAP_MECHANISM
     mac_algorithm: str = MAC_ALGORITHM
-    ledger_seq: int | None = None  # version 2: the ledger's last event in the metadata
-    ledger_head: str | None = None  # version 2: that event's hash (64 hex digits)
+    ledger_seq: int | None = None  # version 2+: the ledger's last event in the metadata
+    ledger_head: str | None = None  # version 2+: that event's hash (64 hex digits)
 
     def __post_init__(self) -> None:
         _text(self.ceremony_id, "ceremony_id", 200)
@@ -679,7 +680,7 @@ class VerifiedEntries:
             raise _corrupt(self.path, e) from None
 
     def metadata_chunks(self) -> Iterator[bytes]:
-        """The sealed metadata chunks (version 2), from another pass checked against the verified digests."""
+        """The sealed metadata chunks (version 2+), from another pass checked against the verified digests."""
         if not self.header.has_metadata:
             return
         state = _ScanState(metadata=True)
@@ -769,7 +770,7 @@ class BundleWriter:
         self._count += 1
 
     def add_metadata(self, sealed: bytes) -> None:
-        """One sealed metadata chunk (vault.backup.metadata), after every key (version 2 only)."""
+        """One sealed metadata chunk (vault.backup.metadata), after every key (version 2 and later)."""
         if self._out is None or self.result is not None:
             raise RuntimeError("add_metadata() only inside the BundleWriter's with block")
         if not self.header.has_metadata:

@@ -590,17 +590,20 @@ class Engine:
         self._step_pos += 1
 
     def _complete(self) -> None:
+        from vault.ceremony import end_signing
         from vault.ceremony.transcript import completion_outcome, final_digest
 
+        signer = end_signing.open_signer(self)  # the ledger audit key, while the quorum is held
         self._wipe("complete")
         dissents = [a.custodian_name for a in self.vault.store.attestations_of(self.ceremony_id) if not a.agree]
         deviations = len(self.vault.store.deviations_of(self.ceremony_id))
+        outcome = completion_outcome(bool(dissents))
         self.ledger_append("ceremony.completed", {"name": self.definition.name, "steps": len(self.definition.steps),
-                                                  "outcome": completion_outcome(bool(dissents)),
-                                                  "dissents": dissents, "deviations": deviations,
+                                                  "outcome": outcome, "dissents": dissents, "deviations": deviations,
                                                   "transcript_sha256": final_digest(self.vault, self.ceremony_id)})
         head = self.vault.ledger.head()
         journal.finish_ceremony(self.vault, self.ceremony_id, completed=True, reason=None)
+        end_signing.sign_end(self, signer, outcome)
         self._release_lock()
         self.status = Status.COMPLETED
         self._pending = None
@@ -627,6 +630,9 @@ class Engine:
                 pass
             self._gen = None
         self._release_transient_token(reason)
+        from vault.ceremony import end_signing
+
+        signer = end_signing.open_signer(self)  # the ledger audit key, while the quorum is held
         self._wipe("abort")
         from vault.ceremony import step_recovery
 
@@ -641,6 +647,7 @@ class Engine:
                                                 "code": code, "reason": reason,
                                                 "transcript_sha256": final_digest(self.vault, self.ceremony_id)})
         journal.finish_ceremony(self.vault, self.ceremony_id, completed=False, reason=f"{code}: {reason}")
+        end_signing.sign_end(self, signer, "aborted")
         self._release_lock()
         self.status = Status.ABORTED
         self._pending = None

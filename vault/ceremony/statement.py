@@ -41,6 +41,7 @@ _PHRASES = {
     "token.initialised": "token initialised", "token.pins_set": "token PINs set", "payload.signed": "payload signed",
     "certificate.issued": "certificate issued", "certificate.revoked": "certificate revoked",
     "crl.issued": "CRL issued", "policy.chosen": "policy chosen", "quorum.reshared": "quorum reshared",
+    "ledger.audit_key_created": "ledger audit key created",
 }
 
 # Details named in a change line, in this order, when the event has them.

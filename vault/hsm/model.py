@@ -31,6 +31,12 @@ class WrapMechanism(enum.Enum):
         return f"{self.name} (0x{self.value:04X})"
 
 
+#: The token label of the ledger audit key (vault.operations.audit_key). It has spaces, which no
+#: master key's label can have (vault.keynames), and ``HsmSession.list_keys`` leaves it out: it is
+#: the vault's own signing key, not a master key the database records.
+AUDIT_KEY_LABEL = "custodian ledger audit key"
+
+
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
     """What C_GetTokenInfo says about a token, at the time it was read (it goes stale).
@@ -63,9 +69,17 @@ class TokenInfo:
             from vault.errors import PinLengthInvalid
 
             raise PinLengthInvalid(
-                f"The {what} has {pin_len} characters; token {self.describe()} takes "
+                f"The {what} has {pin_len} characters; {self.name_for_messages()} takes "
                 f"{self.min_pin_len} to {self.max_pin_len}."
             )
+
+    def name_for_messages(self) -> str:
+        """``token 'label' (serial ..., maker model)``, or for a token not initialised yet (no label,
+        on some modules no serial either) ``the uninitialised token in slot N (maker model)``."""
+        if self.initialised:
+            return f"token {self.describe()}"
+        return f"the uninitialised token in slot {self.slot_id} ({self.manufacturer} {self.model})"
+
 
     @property
     def uri(self) -> str:
@@ -124,6 +138,8 @@ class Capabilities:
     token_model: str = ""
     check_value: bool = True  # the token sets CKA_CHECK_VALUE on AES keys (else the KCV is computed)
     wrap_mechanisms_offered: tuple[WrapMechanism, ...] = ()  # RFC 5649 candidates C_GetMechanismList lists
+    # CKF_PROTECTED_AUTHENTICATION_PATH: the token takes PINs on its own device (PED, PIN pad)
+    protected_authentication_path: bool = False
 
     def __getitem__(self, algorithm: KeyAlgorithm) -> AlgorithmCapability:
         for capability in self.algorithms:

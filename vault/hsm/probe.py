@@ -83,6 +83,7 @@ def probe(session: HsmSession, wrap_mechanism: WrapMechanism, *, refresh: bool) 
         token_model=f"{token.manufacturer} {token.model} {token.firmware}",
         check_value=any(check_values),
         wrap_mechanisms_offered=offered,
+        protected_authentication_path=token.protected_authentication_path,
     )
     PROBE_CACHE[cache_key] = capabilities
     return capabilities

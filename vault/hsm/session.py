@@ -33,7 +33,7 @@ from vault.hsm import probe as probing
 from vault.hsm import unwrap as unwrapping
 from vault.hsm import wrap as wrapping
 from vault.hsm.errors import translated
-from vault.hsm.model import Capabilities, KeyObject, TokenInfo, WrapMechanism, WrappingKey
+from vault.hsm.model import AUDIT_KEY_LABEL, Capabilities, KeyObject, TokenInfo, WrapMechanism, WrappingKey
 from vault.hsm.module import HSM_LOCK, hsm_call
 from vault.hsm.restored import RestoredObjects
 from vault.secret import Secret
@@ -133,11 +133,20 @@ class HsmSession:
         """Every vault key on the token (token objects), in one pass over its objects.
 
         Objects that are not AES-256, EC P-256/P-384, RSA-3072/4096 or Ed25519 keys are
-        skipped. Pairs are joined by (label, CKA_ID).
+        skipped, and so is the ledger audit key (:data:`AUDIT_KEY_LABEL`: see :meth:`audit_keys`).
+        Pairs are joined by (label, CKA_ID).
         """
         groups = objects.group(objects.walk(self._session, objects.LIST_ATTRIBUTES, {A.TOKEN: True}))
         keys = (objects.key_object(g) for g in groups.values())
-        return sorted((k for k in keys if k is not None), key=lambda k: (k.label, k.key_id))
+        return sorted((k for k in keys if k is not None and k.label != AUDIT_KEY_LABEL),
+                      key=lambda k: (k.label, k.key_id))
+
+    @hsm_call("list_keys")
+    def audit_keys(self) -> list[KeyObject]:
+        """The ledger audit key pairs on the token (label :data:`AUDIT_KEY_LABEL`), by CKA_ID."""
+        groups = objects.group(objects.walk(self._session, objects.LIST_ATTRIBUTES, {A.LABEL: AUDIT_KEY_LABEL}))
+        keys = (objects.key_object(g) for g in groups.values())
+        return sorted((k for k in keys if k is not None), key=lambda k: k.key_id)
 
     @hsm_call("get_key")
     def get_key(self, label: str) -> KeyObject:

@@ -239,7 +239,8 @@ def _write_metadata(vault, writer: BundleWriter, metadata_key, ledger_seq: int) 
     with store.atomic():
         if vault.ledger.head().seq != ledger_seq:
             raise _keys_changed()
-        for chunk in seal_records(metadata_key, store.snapshot_records(ledger_seq)):
+        records = store.snapshot_records(ledger_seq, blobs=writer.header.format_version >= 3)
+        for chunk in seal_records(metadata_key, records, layout=writer.header.format_version):
             writer.add_metadata(chunk)
 
 

@@ -225,6 +225,10 @@ def open_token_session(vault, quorum: ActiveQuorum):
     """A logged-in session on the vault's token; the user PIN is derived from the QS and wiped at once."""
     mechanism = wrap_mechanism(vault)
     module = vault.hsm()
+    if vault.home.config.pin_policy != "quorum":  # refused before any login (vault.operations.pin_policy)
+        from vault.operations.pin_policy import require_pin_policy
+
+        require_pin_policy(vault, module.find_token(vault.token), what="log in to")
     with quorum.user_pin() as pin:
         session = module.open_session(vault.token, pin, wrap_mechanism=mechanism)
     from vault.operations.trusted_policy import trusted_wrapping

@@ -146,7 +146,7 @@ def _build_with(work: Path, vault, bundle: Path, qs: Secret, mac_key: Secret, me
                 next_step="Rebuild from a newer bundle (format 2, any backup since), or recover single keys with the "
                           "break-glass recipe in docs/backup-format.md.",
             )
-        records = open_records(metadata_key, verified.metadata_chunks())
+        records = open_records(metadata_key, verified.metadata_chunks(), layout=header.format_version)
         try:
             first = next(records)
         except MetadataUnreadable as exc:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from vault.errors import HsmCheckFailed, TokenInUse, TokenNotFound, VaultError
 from vault.hsm import TokenInfo, parse_token_uri
 from vault.operations._common import ACTOR
+from vault.operations.pin_policy import require_pin_policy
 from vault.operations.quorum import SETTING_PIN_MAX_LEN, ActiveQuorum, token_pin_limit, wrap_mechanism
 from vault.shares.derive import HEX_PIN_LEN, encode_pin, pin_bits
 from vault.secret import Secret
@@ -98,6 +99,7 @@ def initialise_token(
             next_step="Initialise a new token only as a replacement (restore ceremony), and say so explicitly.",
         )
     free = next((t for t in module.slots() if not t.initialised), None)
+    require_pin_policy(vault, free, what="initialise")
     fitted = token_pin_limit(free)
     with quorum.so_pin(fitted or HEX_PIN_LEN) as so_pin, quorum.user_pin(fitted or HEX_PIN_LEN) as user_pin:
         info = module.init_token(label, so_pin, user_pin)
@@ -250,6 +252,7 @@ def initialise_token_transient(
     if previous:
         raise TokenInUse(f"This vault already has its token (serial {previous}).",
                          next_step="Use the restore ceremony to move the keys onto a replacement token.")
+    require_pin_policy(vault, target_info, what="initialise")  # before the token is touched
     # the token's own limit: PINs (transient and derived) are encoded to fit it (vault.shares.encode_pin)
     max_len = target_info.max_pin_len if target_info is not None and target_info.max_pin_len else None
     fitted = max_len if max_len is not None and max_len < HEX_PIN_LEN else None

@@ -24,6 +24,7 @@ from vault.types import ALLOWED_TRANSITIONS, KeyAlgorithm, KeyPurpose, KeyState,
 
 from vault.store.schema_pki import PKI_STATEMENTS
 from vault.store.transport import TRANSPORT_STATEMENTS
+from vault.store.audit import AUDIT_STATEMENTS
 from vault.store.records import (
     BackupDecision,
     CeremonyStatus,
@@ -353,6 +354,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "certificate store: serials, certificates, revocations, CRLs", PKI_STATEMENTS),
     Migration(4, "named, versioned keys: key_names, purpose, activation and expiry dates, revocation reason", _V4),
     Migration(5, "key transport: pinned peer vaults, import requests, imported keys", TRANSPORT_STATEMENTS),
+    Migration(6, "ledger audit keys and the end heads they signed in the HSM", AUDIT_STATEMENTS),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

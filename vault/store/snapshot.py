@@ -87,8 +87,11 @@ def _short_ledger(conn: sqlite3.Connection, ledger_seq: int) -> Iterator[list]:
 
 
 class SnapshotRepository(StoreBase):
-    def snapshot_records(self, ledger_seq: int) -> Iterator[dict | list]:
-        """Every row (the ledger up to ``ledger_seq``) as described above; call inside one transaction."""
+    def snapshot_records(self, ledger_seq: int, *, blobs: bool = False) -> Iterator[dict | list]:
+        """Every row (the ledger up to ``ledger_seq``) as described above; call inside one transaction.
+
+        ``blobs=True``: a BLOB value stays ``bytes`` (for a consumer that encodes whole columns,
+        vault.backup.columnar), and a row may then be a tuple."""
         conn = self.conn
         yield {"snapshot": SNAPSHOT_FORMAT, "schema_version": self.schema_version, "ledger_seq": ledger_seq}
         tables = rows = 0
@@ -107,9 +110,12 @@ class SnapshotRepository(StoreBase):
                 sql, params = f'SELECT {names} FROM "{table}"{order}', ()
             cursor = conn.execute(sql, params)
             while batch := cursor.fetchmany(PAGE):
-                for row in batch:
-                    rows += 1
-                    yield [_encode(v) for v in row]
+                rows += len(batch)
+                if blobs:
+                    yield from batch
+                else:
+                    for row in batch:
+                        yield [_encode(v) for v in row]
         yield {"end": {"tables": tables, "rows": rows}}
 
     def is_empty(self, *, besides: tuple[str, ...] = ()) -> bool:

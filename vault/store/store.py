@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from vault.errors import SchemaError, StoreError
+from vault.store.audit import AuditRepository
 from vault.store.ceremonies import CeremonyRepository
 from vault.store.certs import CertificateRepository
 from vault.store.clock import Clock, utc_now
@@ -24,7 +25,7 @@ BUSY_TIMEOUT_SECONDS = 10.0
 
 
 class Store(PeopleRepository, KeyRepository, CeremonyRepository, LedgerRowRepository, SettingsRepository,
-            CertificateRepository, TransportRepository, SnapshotRepository):
+            CertificateRepository, TransportRepository, SnapshotRepository, AuditRepository):
     """The console's metadata and ledger in one SQLite file. See ``vault.store`` for the API."""
 
     def __init__(self, db: Database, path: Path, clock: Clock) -> None:  # use Store.open

@@ -426,7 +426,9 @@ def commit_share_set(ctx, params):
         item("Identifying words", split.public.identifying_words),
         item("Share set retired", previous.name if previous else "none"),
         item("Token PINs", f"token {serial}: SO and user PINs change from the transient ones to the derived ones"
-             if transient is not None else "unchanged")])
+             if transient is not None else "unchanged")] + ([
+        item("Ledger audit key", "made in the HSM: a sign-only key, never extractable, that signs every "
+             "ceremony's end head")] if transient is not None else []))
     if transient is not None:
         ctx.progress("Setting the token's PINs to the ones derived from the new quorum secret")
     with ctx.vault.store.atomic():
@@ -473,6 +475,11 @@ def commit_share_set(ctx, params):
         ctx.progress("Probing what the token can do")
         with open_token_session(ctx.vault, ctx.secrets.quorum) as session:
             record_capabilities(ctx.vault, session.probe(session.wrap_mechanism))
+            # the ledger audit key (vault.operations.audit_key), reviewed above and attested with init
+            from vault.operations.audit_key import ensure_audit_key
+
+            ctx.progress("Making the ledger audit key in the HSM")
+            ensure_audit_key(ctx.vault, session, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
     return {"share_set": record.name, "token_pins": "derived" if transient is not None else "unchanged",
             "summary": f"share set {record.name} ({record.describe()}) active"
             + (f"; {previous.name} retired" if previous else "")
