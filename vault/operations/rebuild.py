@@ -92,6 +92,15 @@ def rebuild_from_bundle(home_path: Path, bundle: Path, shares: Sequence[Secret],
 NEW_HOME_ACTIONS = ("home.created", "home.lock_recovered")
 
 
+def is_new_home(vault) -> bool:
+    """Whether ``vault``'s home holds nothing but its own creation (a rebuild may go into it)."""
+    try:
+        _new_home_genesis(vault)
+    except HomeError:
+        return False
+    return True
+
+
 def _new_home_genesis(vault) -> list[dict]:
     """The new home's own events (carried into vault.rebuilt); refuses a home that holds anything else."""
     store = vault.store
