@@ -29,7 +29,7 @@ import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from vault import crashpoint
 from vault.backup.format import iter_verified_entries, kek_check_value
@@ -39,6 +39,9 @@ from vault.secret import Secret
 from vault.shares import check_value, derive_backup_kek, derive_backup_metadata_key, derive_bundle_mac_key
 from vault.shares.offline import combine_offline
 from vault.store.records import BackupDecision, CeremonyStatus, LedgerHead, NewBackup, ShareSetStatus
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 ACTOR = "console"
 RESHARE_MARKER = "reshare.pending"  # vault.operations.reshare.MARKER
@@ -92,7 +95,7 @@ def rebuild_from_bundle(home_path: Path, bundle: Path, shares: Sequence[Secret],
 NEW_HOME_ACTIONS = ("home.created", "home.lock_recovered")
 
 
-def is_new_home(vault) -> bool:
+def is_new_home(vault: Vault) -> bool:
     """Whether ``vault``'s home holds nothing but its own creation (a rebuild may go into it)."""
     try:
         _new_home_genesis(vault)
@@ -101,7 +104,7 @@ def is_new_home(vault) -> bool:
     return True
 
 
-def _new_home_genesis(vault) -> list[dict]:
+def _new_home_genesis(vault: Vault) -> list[dict]:
     """The new home's own events (carried into vault.rebuilt); refuses a home that holds anything else."""
     store = vault.store
     events = list(vault.ledger.events())
@@ -123,12 +126,12 @@ def _remove_db(path: Path) -> None:
             pass
 
 
-def _build(work: Path, vault, bundle: Path, qs: Secret, genesis: list, actor: str) -> RebuildResult:
+def _build(work: Path, vault: Vault, bundle: Path, qs: Secret, genesis: list, actor: str) -> RebuildResult:
     with derive_bundle_mac_key(qs) as mac_key, derive_backup_metadata_key(qs) as metadata_key:
         return _build_with(work, vault, bundle, qs, mac_key, metadata_key, genesis, actor)
 
 
-def _build_with(work: Path, vault, bundle: Path, qs: Secret, mac_key: Secret, metadata_key: Secret, genesis: list,
+def _build_with(work: Path, vault: Vault, bundle: Path, qs: Secret, mac_key: Secret, metadata_key: Secret, genesis: list,
                 actor: str) -> RebuildResult:
     from vault.ledger import Ledger
     from vault.store import Store
