@@ -187,6 +187,8 @@ class CustodianApp(App[int]):
                             self._palette_script)
         yield SystemCommand("Ceremony: Record…", "Run a ceremony and record it as a replayable script (no secrets)",
                             self._palette_record)
+        yield SystemCommand("Vault: Rebuild from a backup bundle…", "A lost machine: this new home becomes the "
+                            "vault a bundle and a quorum of shares carry", self._palette_rebuild)
         yield SystemCommand("Ceremony: Unfinished…", "Resume or abort an interrupted ceremony",
                             lambda: self.run_worker(self.offer_unfinished(), group="unfinished"))
         yield SystemCommand("Console: Theme", "Change the colour theme", self.action_change_theme)
@@ -200,6 +202,14 @@ class CustodianApp(App[int]):
         from console.launch import start_ceremony
 
         start_ceremony(self, name)
+
+    def _palette_rebuild(self) -> None:
+        from console.screens.rebuild import RebuildScreen
+
+        if self.ceremony_running:
+            self.notify("A ceremony is running.", severity="warning")
+            return
+        self.push_screen(RebuildScreen())
 
     def _palette_transcript(self) -> None:
         from console.screens.transcript import PastCeremoniesDialog, TranscriptScreen

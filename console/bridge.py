@@ -69,6 +69,27 @@ class Bridge:
         self.info = await self.call(_open)
         self._opened_event().set()
 
+    async def with_vault_closed(self, fn: Callable[..., T], *args: Any) -> T:
+        """Close the vault, run ``fn(home_path, *args)`` on the owner thread, open the vault again.
+
+        For work that replaces the home's database (a rebuild): no connection of this process
+        may hold the old file meanwhile. One call on the owner thread, so nothing runs between
+        the close and the reopen; the vault is opened again even when ``fn`` fails."""
+        from vault.vault import Vault
+
+        def _around():
+            if self._vault is not None:
+                self._vault.close()
+                self._vault = None
+            try:
+                return fn(self.home_path, *args)
+            finally:
+                self._vault = Vault.open(self.home_path)
+                self.info = self._vault.info
+
+        await self._opened_event().wait()
+        return await self.call(_around)
+
     @contextmanager
     def driving(self) -> Iterator[None]:
         """Held by a ceremony's drive thread for as long as it runs (see ``wait_for_drives``)."""

@@ -116,3 +116,22 @@ def test_an_existing_practice_home_with_the_old_key_still_opens_and_reaches_its_
 def test_bad_practice_conf_settings_are_refused_by_name(tmp_path, mode, extra, message):
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, mode, extra))
+
+
+def test_a_drill_token_can_be_adopted_given_its_current_so_pin_by_reference(tmp_path):
+    extra = '[drill]\nmodule = "/spare.so"\ntoken = "d"\nadopt_token = "pkcs11:serial=123"\ncurrent_so_pin = "env:SO"\n'
+    config = load_config(write(tmp_path, "production", extra))
+    assert (config.drill_adopt_token, config.drill_current_so_pin) == ("pkcs11:serial=123", "env:SO")
+    (tmp_path / "again.toml").write_text(config.to_toml())
+    again = load_config(tmp_path / "again.toml")
+    assert (again.drill_adopt_token, again.drill_current_so_pin) == ("pkcs11:serial=123", "env:SO")
+
+
+@pytest.mark.parametrize("extra, message", [
+    ('adopt_token = "t0"\ncurrent_so_pin = "87654321"\n', r"\[drill\] current_so_pin must be a reference"),
+    ('adopt_token = "t0"\n', r"\[drill\] adopt_token and current_so_pin go together"),
+    ('current_so_pin = "file:so"\n', r"\[drill\] adopt_token and current_so_pin go together"),
+])
+def test_bad_drill_adoption_settings_are_refused(tmp_path, extra, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, "production", '[drill]\nmodule = "/spare.so"\ntoken = "d"\n' + extra))

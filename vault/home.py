@@ -41,7 +41,8 @@ _KNOWN = {
     "": {"format", "mode", "created_at", "software_version"},
     "hsm": {"module", "token", "wrap_mechanism", "practice_conf", LEGACY_CONF_KEY, "profile", "profile_override",
             "adopt_token", "current_so_pin", "pin_policy"},
-    "drill": {"module", "token"},  # production only: the spare partition or HSM drills restore into
+    # production only: the spare partition or HSM drills restore into (adopted as the vendor left it)
+    "drill": {"module", "token", "adopt_token", "current_so_pin"},
     "identity": {"kdf_profile"},
     "ceremony": {"idle_timeout_seconds"},
 }
@@ -62,6 +63,8 @@ class HomeConfig:
     pin_policy: str = "quorum"  # "quorum" | "hsm" (a PIN entry device: vault.operations.pin_policy)
     drill_module: str | None = None  # [drill]: a production drill's own token (vault.operations.drill_place)
     drill_token: str | None = None
+    drill_adopt_token: str | None = None  # [drill] adopt_token + current_so_pin: as [hsm]'s, for the drill token
+    drill_current_so_pin: str | None = None
     kdf_profile: str = "default"
     idle_timeout_seconds: int = 300
     created_at: str = ""
@@ -95,6 +98,8 @@ class HomeConfig:
             lines += ["", "[hsm.profile_override]"] + [f"{k} = {q(v)}" for k, v in self.profile_override]
         if self.drill_module:
             lines += ["", "[drill]", f"module = {q(self.drill_module)}", f"token = {q(self.drill_token)}"]
+            if self.drill_adopt_token:
+                lines += [f"adopt_token = {q(self.drill_adopt_token)}", f"current_so_pin = {q(self.drill_current_so_pin)}"]
         lines += [
             "",
             "[identity]",
@@ -224,6 +229,8 @@ def load_config(path: Path) -> HomeConfig:
         pin_policy=get(hsm, "pin_policy", str, "hsm", "quorum"),
         drill_module=get(drill, "module", str, "drill") if drill is not None else None,
         drill_token=get(drill, "token", str, "drill") if drill is not None else None,
+        drill_adopt_token=get(drill, "adopt_token", str, "drill", "") or None if drill is not None else None,
+        drill_current_so_pin=get(drill, "current_so_pin", str, "drill", "") or None if drill is not None else None,
         kdf_profile=get(ident, "kdf_profile", str, "identity", "default"),
         idle_timeout_seconds=get(cer, "idle_timeout_seconds", int, "ceremony", 300),
         created_at=get(data, "created_at", str, "top level", ""),
@@ -232,13 +239,15 @@ def load_config(path: Path) -> HomeConfig:
     if config.mode is Mode.PRACTICE and drill is not None:
         raise ConfigError(f"{path}: a practice home drills in its scratch token; [drill] is for production homes.",
                           next_step="Remove it, or use a production home.")
-    if config.current_so_pin is not None and not (
-            config.current_so_pin.startswith(("env:", "file:")) and len(config.current_so_pin) > 5):
-        raise ConfigError(f"{path}: [hsm] current_so_pin must be a reference ('env:NAME' or 'file:PATH'), "
-                          "never the PIN itself.", next_step="Replace it by a reference and remove the PIN from the file.")
-    if (config.adopt_token is None) != (config.current_so_pin is None):
-        raise ConfigError(f"{path}: [hsm] adopt_token and current_so_pin go together.",
-                          next_step="Give both (the token the vendor's tools left and a reference to its SO PIN), or neither.")
+    for section, token, so_pin in (("hsm", config.adopt_token, config.current_so_pin),
+                                   ("drill", config.drill_adopt_token, config.drill_current_so_pin)):
+        if so_pin is not None and not (so_pin.startswith(("env:", "file:")) and len(so_pin) > 5):
+            raise ConfigError(f"{path}: [{section}] current_so_pin must be a reference ('env:NAME' or 'file:PATH'), "
+                              "never the PIN itself.", next_step="Replace it by a reference and remove the PIN from the file.")
+        if (token is None) != (so_pin is None):
+            raise ConfigError(f"{path}: [{section}] adopt_token and current_so_pin go together.",
+                              next_step="Give both (the token the vendor's tools left and a reference to its SO PIN), "
+                                        "or neither.")
     if config.pin_policy not in ("quorum", "hsm"):
         raise ConfigError(f"{path}: [hsm] pin_policy must be 'quorum' or 'hsm', not {config.pin_policy!r}.",
                           next_step="Use 'quorum' (PINs derived from the quorum) or 'hsm' (the HSM's PIN entry device).")

@@ -1,10 +1,11 @@
-"""First run: a practice vault was just created; offer the init ceremony and the practice people."""
+"""First run: a practice vault was just created; offer the init ceremony and the practice people,
+or rebuilding a lost vault from a backup bundle (console.screens.rebuild)."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Static
 
 from console.practice import practice_sheet
@@ -22,6 +23,8 @@ This is a PRACTICE vault: a software token in the console's home, practice secre
 5. rotate — the key's next version becomes active and the old one is deactivated;
 6. destroy — destroy the deactivated version, typing its label to confirm (an active key cannot be destroyed: rotate or mark it compromised first).
 
+A vault whose machine was lost? "Rebuild this vault from a backup bundle" (r) brings back its custodians, share set, keys and ledger from a bundle and a quorum of shares; the restore ceremony then puts the keys onto this token.
+
 Where a field asks for a name, a passphrase or a new file, ctrl+f fills a practice value. Escape goes back one answer; ctrl+a aborts a ceremony with a reason; f1 helps on every step.
 """
 
@@ -31,6 +34,7 @@ class WelcomeScreen(VaultScreen):
     HELP = WELCOME
     BINDINGS = [
         Binding("i", "init", "Start init", id="welcome.init"),
+        Binding("r", "rebuild", "Rebuild", id="welcome.rebuild", tooltip="Rebuild a lost vault from a backup bundle"),
         Binding("escape", "close", "Later", id="welcome.close"),
     ]
 
@@ -39,9 +43,12 @@ class WelcomeScreen(VaultScreen):
         with VerticalScroll(id="welcome"):
             yield Static(WELCOME, id="welcome-text")
             yield Static(practice_sheet(), id="practice-sheet")
-        with Horizontal(classes="buttons", id="welcome-buttons"):
-            yield Button("Start the init ceremony (i)", id="init", variant="primary")
-            yield Button("Look around first (esc)", id="close")
+        with Vertical(id="welcome-buttons"):
+            with Horizontal(classes="buttons"):
+                yield Button("Rebuild this vault from a backup bundle (r)", id="rebuild")
+            with Horizontal(classes="buttons"):
+                yield Button("Start the init ceremony (i)", id="init", variant="primary")
+                yield Button("Look around first (esc)", id="close")
 
     def on_mount(self) -> None:
         self.query_one("#init", Button).focus()
@@ -50,6 +57,8 @@ class WelcomeScreen(VaultScreen):
         event.stop()
         if event.button.id == "init":
             self.action_init()
+        elif event.button.id == "rebuild":
+            self.action_rebuild()
         else:
             self.action_close()
 
@@ -58,6 +67,13 @@ class WelcomeScreen(VaultScreen):
 
         self.app.pop_screen()
         start_ceremony(self.app, "init")
+
+    def action_rebuild(self) -> None:
+        """The lost machine: this new home becomes the vault a backup bundle carries."""
+        from console.screens.rebuild import RebuildScreen
+
+        self.app.pop_screen()
+        self.app.push_screen(RebuildScreen())
 
     def action_close(self) -> None:
         self.app.pop_screen()

@@ -64,6 +64,8 @@ def test_an_initialised_token_is_not_re_initialised_without_its_current_so_pin(h
 def test_pins_outside_the_tokens_limits_are_refused_before_any_call(hsm_module, token_pins, factory_so_pin):
     free = next(info for info in hsm_module.slots() if not info.initialised)
     too_long = Secret("x" * (free.max_pin_len + 1), "so-pin")
-    with pytest.raises(ve.PinLengthInvalid, match=f"takes {free.min_pin_len} to {free.max_pin_len}"):
+    with pytest.raises(ve.PinLengthInvalid, match=f"takes {free.min_pin_len} to {free.max_pin_len}") as refused:
         hsm_module.init_token("too-long", too_long, token_pins.user, target=free, current_so_pin=factory_so_pin)
+    # a token without a label yet (and on SoftHSM without a serial) is named by its slot
+    assert f"the uninitialised token in slot {free.slot_id} ({free.manufacturer} {free.model})" in refused.value.message
     assert not any(info.initialised for info in hsm_module.slots() if info.slot_id == free.slot_id)

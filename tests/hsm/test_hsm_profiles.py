@@ -44,3 +44,14 @@ def test_custodian_toml_names_a_profile_or_overrides_its_fields(token):
         apply_overrides(changed, {"pin_max": 64})
     with pytest.raises(ve.ConfigError, match="unknown wrap mechanism"):
         apply_overrides(changed, {"wrap_mechanisms": ["AES_CBC"]})
+
+
+def test_the_profile_decides_how_keys_are_wrapped_for_transport(token):
+    """Every shipped profile sends with RSA-OAEP then RFC 5649 (the one-shot CKM_RSA_AES_KEY_WRAP
+    has no tested path here); custodian.toml may ask for either, and nothing else."""
+    assert {p.transport_wrap for p in all_profiles().values()} == {"oaep-then-kwp"}
+    asked = profile_for(token, overrides={"transport_wrap": "rsa-aes-key-wrap"})
+    assert asked.transport_wrap == "rsa-aes-key-wrap" and "overrides transport_wrap" in asked.describe()
+    assert asked.to_dict()["transport_wrap"] == "rsa-aes-key-wrap"
+    with pytest.raises(ve.ConfigError, match="transport_wrap must be one of oaep-then-kwp, rsa-aes-key-wrap"):
+        profile_for(token, overrides={"transport_wrap": "rsa-oaep-only"})

@@ -11,8 +11,9 @@ before it exists), ``drill-token`` (``[drill]`` names a spare token on the modul
 argv[4]; drilled, then the share set changes), ``drill-token-foreign`` (the spare token was
 initialised by someone else), ``restore-lost-forged`` (as the restore of ``session``, with a
 forged last blob), ``drill-token-short-pins`` (as ``drill-token``, the spare HSM taking PINs of at
-most 8 characters; drilled twice) and ``restore-short-pins`` (as ``session``, the replacement
-token taking at most 8).
+most 8 characters; drilled twice), ``restore-short-pins`` (as ``session``, the replacement
+token taking at most 8) and ``drill-token-adopt`` (``[drill]`` adopts the factory token of the
+module argv[4], given its current SO PIN by reference: opencryptoki's software token).
 
 The PIN limits of the short-PIN scenarios are injected at the adapter boundary: SoftHSM reports
 ulMaxPinLen 255 and cannot be configured otherwise, so vault.hsm.module._pin_limits reports 8
@@ -148,6 +149,8 @@ def main() -> None:
     if scenario.startswith("drill-token"):
         with (home / "custodian.toml").open("a") as fh:
             fh.write(f'\n[drill]\nmodule = "{sys.argv[4]}"\ntoken = "drill-spare"\n')
+            if scenario == "drill-token-adopt":
+                fh.write(f'adopt_token = "{sys.argv[5]}"\ncurrent_so_pin = "env:DRILL_SO_PIN"\n')
     vault = Vault.open(home)
     vault.store.start_ceremony(CEREMONY, definition_name="test", definition_sha256="0" * 64, mode=Mode.PRODUCTION)
     qs = shares.new_quorum_secret(os.urandom(32))
@@ -192,6 +195,12 @@ def main() -> None:
             new_home_files=sorted(set(files_under(home)) - set(home_files_before)),
             initialised=[e.details for e in vault.ledger.events() if e.action == "drill_token.initialised"],
         )  # fmt: skip
+    if scenario == "drill-token-adopt":  # the drill token is adopted and its PINs fitted; whether the
+        # drill can then unwrap there is the token's (opencryptoki has no AES key wrap: named)
+        out["error"] = refused_drill(vault, quorum)
+        out.update({action: [e.details for e in vault.ledger.events() if e.action == action]
+                    for action in ("drill_token.initialised", "drill_token.adopted", "drill_token.pin_fitted")})
+        out["toml"] = (home / "custodian.toml").read_text()
     if scenario == "drill-token-short-pins":  # a second drill logs in with the PIN fitted at the first
         again = run_drill(vault, quorum, ceremony_id=CEREMONY)
         out.update(again_compared=again.keys_compared, again_detail=again.detail,

@@ -180,3 +180,40 @@ def test_a_replacement_token_with_a_shorter_pin_limit_is_restored_with_fitted_pi
     assert out["pin_max_len_after_replacement"] == 8
     assert sorted(out["restored"]) == ["aes", "p256"]
     assert out["keys_on_replacement"] == out["keys_before"]
+
+
+def test_a_drill_token_the_vendor_initialised_is_adopted_with_its_current_so_pin_and_fitted_pins(vendor):
+    """A drill token on a second real module: opencryptoki's software token, factory-fresh, whose
+    C_InitToken needs its current SO PIN and whose PINs are at most 8 characters (real limits,
+    nothing injected). [drill] adopt_token + current_so_pin (a reference) let the first drill
+    adopt it; its PINs are fitted to 8 characters and the drill logs in with them. The drill then
+    fails by what the token lacks (no RFC 5649 key wrap), named: after the login with the fitted PIN."""
+    from tests.support import opencryptoki
+    from vault.hsm import HsmModule
+
+    reason = opencryptoki.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with opencryptoki.exclusive():
+        opencryptoki.factory_reset()
+        path = opencryptoki.module_path()
+        try:
+            os.environ["DRILL_SO_PIN"] = opencryptoki.FACTORY_SO_PIN  # the child inherits it
+            out = run_child(vendor, "drill-token-adopt", path, "pkcs11:serial=123")
+        finally:
+            del os.environ["DRILL_SO_PIN"]
+        module = HsmModule.load(path)
+        try:
+            [token] = module.tokens()
+        finally:
+            module.close()
+    assert_softhsm_never_loaded(out, vendor)
+    assert opencryptoki.FACTORY_SO_PIN not in out["toml"] and 'current_so_pin = "env:DRILL_SO_PIN"' in out["toml"]
+    [adopted] = out["drill_token.adopted"]
+    assert (adopted["adopted_as"], adopted["current_so_pin"], adopted["serial"]) == ("pkcs11:serial=123",
+                                                                                     "env:DRILL_SO_PIN", "123")
+    [fitted] = out["drill_token.pin_fitted"]
+    assert (fitted["max_pin_len"], fitted["bits_kept"]) == (8, 47)
+    assert (token.label, token.serial) == ("drill-spare", "123")  # adopted and relabelled
+    code, message = out["error"]
+    assert code == "DRILL_FAILED" and "HSM_MECHANISM" in message, message

@@ -69,9 +69,17 @@ class TokenInfo:
             from vault.errors import PinLengthInvalid
 
             raise PinLengthInvalid(
-                f"The {what} has {pin_len} characters; token {self.describe()} takes "
+                f"The {what} has {pin_len} characters; {self.name_for_messages()} takes "
                 f"{self.min_pin_len} to {self.max_pin_len}."
             )
+
+    def name_for_messages(self) -> str:
+        """``token 'label' (serial ..., maker model)``, or for a token not initialised yet (no label,
+        on some modules no serial either) ``the uninitialised token in slot N (maker model)``."""
+        if self.initialised:
+            return f"token {self.describe()}"
+        return f"the uninitialised token in slot {self.slot_id} ({self.manufacturer} {self.model})"
+
 
     @property
     def uri(self) -> str:

@@ -2,11 +2,11 @@
 
 A profile holds what the console cannot ask the token: how a token comes to be initialised,
 which mechanism numbers the vendor uses for RFC 5649 (the order ``wrap_mechanism = "auto"``
-tries them in), whether CKA_CHECK_VALUE exists, whether a trusted wrapping key can be made
+tries them in), how keys are wrapped for transport (``transport_wrap``), whether CKA_CHECK_VALUE exists, whether a trusted wrapping key can be made
 safely, and notes for the custodians. Everything the token can answer is still asked of it
 (PIN limits, mechanism list) and measured by the probe. Chosen by the token's manufacturer
 and model; ``custodian.toml`` names one (``[hsm] profile``) or overrides fields
-(``[hsm.profile]``). See vault/hsm/profiles/README.md for the fields.
+(``[hsm.profile_override]``). See vault/hsm/profiles/README.md for the fields.
 """
 
 from __future__ import annotations
@@ -24,8 +24,12 @@ PROFILE_DIR = Path(__file__).with_name("profiles")
 SOURCES = ("tested-here", "documentation")
 INITS = ("c-inittoken-new-so-pin", "c-inittoken-current-so-pin", "vendor-tools")
 TRUSTED = ("safe", "unsafe", "unknown")
-#: Fields custodian.toml may override ([hsm.profile]).
-OVERRIDABLE = ("init", "wrap_mechanisms", "check_value", "trusted_wrapping", "notes")
+#: How a key is wrapped for transport to another vault (vault.hsm.transport): CKM_RSA_PKCS_OAEP
+#: of an ephemeral AES key, then the key under it with RFC 5649, in two calls; or the same bytes
+#: from CKM_RSA_AES_KEY_WRAP in one call (no token tested here offers it: refused, see transport).
+TRANSPORT_WRAPS = ("oaep-then-kwp", "rsa-aes-key-wrap")
+#: Fields custodian.toml may override ([hsm.profile_override]).
+OVERRIDABLE = ("init", "wrap_mechanisms", "check_value", "trusted_wrapping", "transport_wrap", "notes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,7 @@ class HsmProfile:
     check_value: bool
     trusted_wrapping: str
     notes: tuple[str, ...]
+    transport_wrap: str = "oaep-then-kwp"
     overridden: tuple[str, ...] = ()  # fields custodian.toml changed
 
     @property
@@ -78,7 +83,7 @@ def _mechanisms(where: str, names: Any) -> tuple[WrapMechanism, ...]:
 
 
 def _check(where: str, data: dict[str, Any]) -> None:
-    choices = {"source": SOURCES, "init": INITS, "trusted_wrapping": TRUSTED}
+    choices = {"source": SOURCES, "init": INITS, "trusted_wrapping": TRUSTED, "transport_wrap": TRANSPORT_WRAPS}
     for name, allowed in choices.items():
         if name in data and data[name] not in allowed:
             raise ConfigError(f"{where}: {name} must be one of {', '.join(allowed)}, not {data[name]!r}.")
@@ -105,6 +110,7 @@ def _parse(path: Path) -> HsmProfile:
         check_value=data.get("check_value", True),
         trusted_wrapping=data.get("trusted_wrapping", "unknown"),
         notes=tuple(data.get("notes", [])),
+        transport_wrap=data.get("transport_wrap", "oaep-then-kwp"),
     )
 
 

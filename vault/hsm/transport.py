@@ -10,9 +10,14 @@ that public key as a session object and, inside its HSM:
 3. wraps the key being sent under the ephemeral key with the vault's AES key wrap (RFC 5649);
 4. destroys both session objects.
 
-This is what CKM_RSA_AES_KEY_WRAP does in one call; that mechanism is used by neither side
-today: the practice token does not offer it and python-pkcs11 has no parameter type for it. The
-token's mechanism list is asked (``offers_rsa_aes_key_wrap``) and recorded in the file.
+This is what CKM_RSA_AES_KEY_WRAP does in one call (PKCS#11 v2.40 section 2.1.21: OAEP of a
+temporary AES key, then the target key under it with CKM_AES_KEY_WRAP_KWP, output concatenated
+in that order), so the two layouts of a transport file carry the same bytes
+(docs/transport-format.md). The token's HSM profile chooses the method (``transport_wrap``:
+``oaep-then-kwp`` or ``rsa-aes-key-wrap``); the one-shot call is not implemented, because no
+PKCS#11 module installable here offers it to test against, so a profile asking for it is
+refused before anything is made (``check_transport_wrap``). The token's mechanism list is asked
+(``offers_rsa_aes_key_wrap``) and recorded in the file.
 The receiver unwraps the ephemeral key with its transport private key, then the sent key with
 the same checks as a restore (vault.hsm.unwrap: KCV, or public key and a test signature).
 """
@@ -42,6 +47,33 @@ OAEP = {"sha256": (Mechanism.SHA256, MGF.SHA256, None), "sha1": (Mechanism.SHA_1
 def offers_rsa_aes_key_wrap(session: HsmSession) -> bool:
     with HSM_LOCK, translated("mechanisms"):
         return CKM_RSA_AES_KEY_WRAP in {int(m) for m in session.p11.token.slot.get_mechanisms()}
+
+
+def check_transport_wrap(session: HsmSession, method: str) -> None:
+    """Refuse, before any HSM object is made, a transport method the profile asks for that this
+    token or this console cannot do. ``oaep-then-kwp`` needs only what every transport needs."""
+    if method == "oaep-then-kwp":
+        return
+    if method != "rsa-aes-key-wrap":
+        raise ValueError(f"unknown transport wrap method {method!r}")
+    way_out = ('Set transport_wrap = "oaep-then-kwp" in custodian.toml [hsm.profile_override]: the same bytes '
+               "(RSA-OAEP of an ephemeral AES key, then RFC 5649) in two calls.")
+    if not offers_rsa_aes_key_wrap(session):
+        raise MechanismUnsupported(f'The HSM profile asks for transport_wrap = "rsa-aes-key-wrap" '
+                                   f"(CKM_RSA_AES_KEY_WRAP), which the token {session.token.describe()} does not "
+                                   "list; nothing was made.", next_step=way_out)
+    raise MechanismUnsupported(f"The token {session.token.describe()} lists CKM_RSA_AES_KEY_WRAP, but this console "
+                               'has no tested one-shot path for transport_wrap = "rsa-aes-key-wrap"; nothing was '
+                               "made.", next_step=way_out)
+
+
+def split_rsa_aes_blob(blob: bytes, modulus_bytes: int) -> tuple[bytes, bytes]:
+    """A CKM_RSA_AES_KEY_WRAP blob as (OAEP-wrapped AES key, RFC 5649-wrapped key): the first part
+    is as long as the unwrapping RSA key's modulus (PKCS#11 v2.40 section 2.1.21)."""
+    if len(blob) < modulus_bytes + 16 or (len(blob) - modulus_bytes) % 8:
+        raise WrappedKeyInvalid(f"The wrapped blob ({len(blob)} bytes) is not an RSA-{modulus_bytes * 8} OAEP block "
+                                "followed by an RFC 5649 wrapping.")
+    return blob[:modulus_bytes], blob[modulus_bytes:]
 
 
 def _public_template(modulus: int, exponent: int) -> dict:

@@ -12,7 +12,10 @@ Three places, chosen by the home, never by the bundle:
   token that takes shorter PINs than the vault's token gets the derived PINs fitted to its own
   ulMaxPinLen (vault.shares.encode_pin): the length is kept in ``drill_token.pin_max_len``, and
   the bits kept are named in the ledger (``drill_token.pin_fitted``), in every drill's ``where``
-  and in the drill's result.
+  and in the drill's result. A drill token that the vendor's tools initialised (a partition, or a
+  token whose C_InitToken needs its current SO PIN) is adopted at the first drill: ``[drill]
+  adopt_token`` (the token as it is now) and ``current_so_pin`` (a reference, env:/file:), as
+  ``[hsm]``'s for production init; the ledger says ``drill_token.adopted``.
 * ``production-hsm-session-objects``: a production home without a drill token unwraps inside its
   own HSM, on the vault's token, into session objects (CKA_TOKEN false: they exist only in that
   session and vanish with it, a crash included); each copy is checked (KCV, or SPKI fingerprint
@@ -144,7 +147,9 @@ def _in_drill_token(vault, quorum: ActiveQuorum, verified) -> tuple[int, DrillWh
 
 
 def _drill_token(vault, module, quorum: ActiveQuorum, selector: str):
-    """The configured drill token; initialised on first use with the quorum's PINs."""
+    """The configured drill token; initialised on first use with the quorum's PINs: on a free slot,
+    or ([drill] adopt_token + current_so_pin) the token the vendor's tools left, re-initialised
+    with its current SO PIN (given by reference, never written), as production init adopts."""
     from vault.hsm import parse_token_uri
 
     try:
@@ -152,7 +157,10 @@ def _drill_token(vault, module, quorum: ActiveQuorum, selector: str):
     except TokenNotFound:
         info = None
     recorded = vault.store.get_setting(SETTING_DRILL_SERIAL)
-    if info is not None:
+    # adoption: at the first drill, and again once the recorded drill token is gone (reset with the
+    # vendor's tools after a reshare, say); a drill token that is there is never re-initialised
+    adopt = vault.home.config.drill_adopt_token if not recorded or info is None else None
+    if info is not None and adopt is None:
         if recorded != info.serial:
             raise TokenInUse(
                 f"The drill token {info.describe()} was not initialised by this vault's drills; a drill never "
@@ -172,12 +180,22 @@ def _drill_token(vault, module, quorum: ActiveQuorum, selector: str):
     if not label:
         raise ConfigError(f"{vault.home.config_path}: [drill] token selects by serial only; a first drill needs "
                           "a label to initialise the drill token with.", next_step="Give [drill] token a label.")  # fmt: skip
-    # the free slot init_token takes: a drill token with a shorter PIN limit gets PINs fitted to it
-    free = next((t for t in module.slots() if not t.initialised), None)
-    pin_len = pin_len_for(quorum, free)
+    # the token init_token takes (the free slot, or the adopted one): a drill token with a shorter
+    # PIN limit gets PINs fitted to it
+    target = module.find_slot(adopt) if adopt else next((t for t in module.slots() if not t.initialised), None)
+    pin_len = pin_len_for(quorum, target)
     fitted = pin_len if pin_len != quorum.pin_max_len else None
-    with quorum.so_pin(pin_len) as so_pin, quorum.user_pin(pin_len) as user_pin:
-        info = module.init_token(label, so_pin, user_pin)
+    current = None
+    try:
+        if adopt:
+            from vault.operations.token import resolve_pin_ref
+
+            current = resolve_pin_ref(vault, vault.home.config.drill_current_so_pin)
+        with quorum.so_pin(pin_len) as so_pin, quorum.user_pin(pin_len) as user_pin:
+            info = module.init_token(label, so_pin, user_pin, current_so_pin=current, target=adopt)
+    finally:
+        if current is not None:
+            current.wipe()
     with vault.store.atomic():
         vault.store.set_setting(SETTING_DRILL_SERIAL, info.serial)
         vault.store.set_setting(SETTING_DRILL_SHARE_SET, str(quorum.share_set_id))
@@ -186,6 +204,11 @@ def _drill_token(vault, module, quorum: ActiveQuorum, selector: str):
             "module": module.module_path, "label": info.label, "serial": info.serial,
             "manufacturer": info.manufacturer, "model": info.model, "share_set_id": quorum.share_set_id,
         }, actor="console")  # fmt: skip
+        if adopt:
+            vault.ledger.append("drill_token.adopted", {
+                "module": module.module_path, "label": info.label, "serial": info.serial, "adopted_as": adopt,
+                "current_so_pin": vault.home.config.drill_current_so_pin,  # the reference, never the PIN
+            }, actor="console")  # fmt: skip
         if fitted is not None:
             from vault.operations.token import pin_fit_details
 

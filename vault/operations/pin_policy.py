@@ -25,12 +25,7 @@ def refusal(vault, info, *, what: str = "use") -> PinPolicyRefused | None:
     if vault.home.config.pin_policy != "hsm":
         return None
     if info is None or not info.protected_authentication_path:
-        if info is None:
-            name = "no token (no free slot)"
-        elif info.initialised:
-            name = f"token {info.describe()}"
-        else:
-            name = f"the uninitialised token in slot {info.slot_id} ({info.manufacturer} {info.model}, serial {info.serial})"
+        name = info.name_for_messages() if info is not None else "no token (no free slot)"
         return PinPolicyRefused(
             f'{vault.home.config_path.name} sets [hsm] pin_policy = "hsm", but {name} does not report '
             "CKF_PROTECTED_AUTHENTICATION_PATH (it has no PIN entry device).",

@@ -182,6 +182,14 @@ def read_request(vault: Vault, path: Path) -> dict:
 
 
 # --- sender ----------------------------------------------------------------------------------------
+def transport_wrap_method(vault: Vault, session) -> str:
+    """The token's HSM profile's ``transport_wrap`` (custodian.toml may override it)."""
+    from vault.hsm.profile import profile_for
+
+    config = vault.home.config
+    return profile_for(session.token, name=config.profile, overrides=dict(config.profile_override)).transport_wrap
+
+
 @dataclass(frozen=True, slots=True)
 class TransportResult:
     path: str
@@ -195,6 +203,8 @@ def send_key(vault: Vault, session, request_path: Path, key_ref: str, signer_ref
              ceremony_id=None, actor=ACTOR, quorum=None) -> TransportResult:
     """``quorum``: needed where the session has trusted wrapping (the SO makes the ephemeral key)."""
     refuse_existing(Path(out))
+    method = transport_wrap_method(vault, session)
+    hsm_transport.check_transport_wrap(session, method)  # before anything is made
     request = read_request(vault, request_path)
     key = resolve_key(vault, key_ref)
     if key.state is not KeyState.ACTIVE:
@@ -225,7 +235,7 @@ def send_key(vault: Vault, session, request_path: Path, key_ref: str, signer_ref
                     "cryptoperiod_days": key.cryptoperiod_days, "expires_at": key.expires_at,
                     "public_key_pem": public_pem},
             "wrapping": {"transport_key_fingerprint": request["transport_key"]["fingerprint"],
-                         "ephemeral": "AES-256", "oaep_hash": oaep,
+                         "method": method, "ephemeral": "AES-256", "oaep_hash": oaep,
                          "wrapped_ephemeral": base64.b64encode(wrapped_ephemeral).decode(),
                          "key_wrap": session.wrap_mechanism.name,
                          "wrapped_key": base64.b64encode(wrapped_key).decode(),
@@ -240,6 +250,32 @@ def send_key(vault: Vault, session, request_path: Path, key_ref: str, signer_ref
 
 
 # --- receiver: the import ----------------------------------------------------------------------------
+#: Both numbers the console uses for RFC 5649 (vault.hsm.model.WrapMechanism; the profile says which
+#: one a token implements it under): the wrapped bytes are the same whichever the sender's token used.
+RFC_5649_NAMES = {"AES_KEY_WRAP_PAD", "AES_KEY_WRAP_KWP"}
+
+
+def wrapped_parts(wrapping: dict, session, transport_obj) -> tuple[bytes, bytes]:
+    """(OAEP-wrapped ephemeral key, RFC 5649-wrapped key) from either layout of ``wrapping``:
+    ``oaep-then-kwp`` (no ``method``: files written before the field) keeps them apart,
+    ``rsa-aes-key-wrap`` has CKM_RSA_AES_KEY_WRAP's one blob, split at the transport key's length."""
+    method = wrapping.get("method", "oaep-then-kwp")
+    try:
+        if method == "oaep-then-kwp":
+            return (base64.b64decode(wrapping["wrapped_ephemeral"], validate=True),
+                    base64.b64decode(wrapping["wrapped_key"], validate=True))
+        if method == "rsa-aes-key-wrap":
+            blob = base64.b64decode(wrapping["wrapped"], validate=True)
+        else:
+            raise TransportRefused(f"The file is wrapped with method {method!r}, which the console does not know.",
+                                   next_step="Ask the sender for a file wrapped with oaep-then-kwp or "
+                                   "rsa-aes-key-wrap.")
+    except (KeyError, ValueError):
+        raise TransportRefused(f"The file's wrapping ({method}) lacks its wrapped key or is not base64.") from None
+    modulus = serialization.load_pem_public_key(session.public_key_pem(transport_obj).encode()).key_size
+    return hsm_transport.split_rsa_aes_blob(blob, (modulus + 7) // 8)
+
+
 def read_transport(vault: Vault, path: Path) -> tuple[dict, str]:
     body, data, signature = _read_signed(Path(path), TRANSPORT_TYPE)
     sender = _verify_from_peer(vault, body, data, signature, "from")
@@ -262,9 +298,9 @@ def receive_key(vault: Vault, session, path: Path, *, ceremony_id=None, actor=AC
     if transport_key.state is not KeyState.ACTIVE or \
             body["wrapping"]["transport_key_fingerprint"] != transport_key.fingerprint:
         raise TransportRefused(f"The file is wrapped for another transport key than {transport_key.ref}.")
-    if body["wrapping"]["key_wrap"] != session.wrap_mechanism.name:
-        raise TransportRefused(f"The key is wrapped with {body['wrapping']['key_wrap']}; this vault uses "
-                               f"{session.wrap_mechanism.name}.")
+    key_wrap = body["wrapping"].get("key_wrap")
+    if key_wrap != session.wrap_mechanism.name and not {key_wrap, session.wrap_mechanism.name} <= RFC_5649_NAMES:
+        raise TransportRefused(f"The key is wrapped with {key_wrap}; this vault uses {session.wrap_mechanism.name}.")
     meta = body["key"]
     algorithm, purpose = KeyAlgorithm(meta["algorithm"]), KeyPurpose(meta["purpose"])
     name = meta["name"]
@@ -285,9 +321,9 @@ def receive_key(vault: Vault, session, path: Path, *, ceremony_id=None, actor=AC
         raise TransportRefused("The sent public key does not match the sent fingerprint.")
     wanted = KeyObject(label, meta["cka_id"], algorithm, meta["fingerprint"], True, True, algorithm.is_key_pair,
                        purpose)
+    wrapped_ephemeral, wrapped_key = wrapped_parts(body["wrapping"], session, token_key(session, transport_key))
     made = hsm_transport.unwrap_transported(
-        session, token_key(session, transport_key), body["wrapping"]["oaep_hash"],
-        base64.b64decode(body["wrapping"]["wrapped_ephemeral"]), base64.b64decode(body["wrapping"]["wrapped_key"]),
+        session, token_key(session, transport_key), body["wrapping"]["oaep_hash"], wrapped_ephemeral, wrapped_key,
         wanted, public_der)
     try:
         with vault.store.atomic():
