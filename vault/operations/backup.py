@@ -34,6 +34,7 @@ from vault.operations._common import ACTOR, refuse_existing
 from vault.operations.bundles import TEST_UNWRAP_BATCH, open_verified
 from vault.operations.keys import BACKED_UP_STATES
 from vault.operations.quorum import ActiveQuorum
+from vault.operations.rebuild_config import config_record
 from vault.store.records import BackupDecision, BackupRecord, KeyRecord, NewBackup
 
 if TYPE_CHECKING:
@@ -240,8 +241,17 @@ def _write_metadata(vault: Vault, writer: BundleWriter, metadata_key, ledger_seq
         if vault.ledger.head().seq != ledger_seq:
             raise _keys_changed()
         records = store.snapshot_records(ledger_seq, blobs=writer.header.format_version >= 3)
+        if writer.header.format_version >= 3:  # and the home's custodian.toml (vault.operations.rebuild_config)
+            records = _after_first(records, config_record(vault.home.config))
         for chunk in seal_records(metadata_key, records, layout=writer.header.format_version):
             writer.add_metadata(chunk)
+
+
+def _after_first(records, extra):
+    it = iter(records)
+    yield next(it)  # the snapshot's start record
+    yield extra
+    yield from it
 
 
 def _destroy_kek(session: HsmSession, wkey) -> None:
