@@ -239,7 +239,7 @@ def write_backup(
                         quorum.share_set_id, tested)  # fmt: skip
 
 
-def _write_metadata(vault, writer: BundleWriter, metadata_key, ledger_seq: int) -> None:
+def _write_metadata(vault: Vault, writer: BundleWriter, metadata_key, ledger_seq: int) -> None:
     """The vault's metadata (every table, the ledger up to the header's head) after the keys,
     sealed (vault.backup.metadata), read in one transaction so that it is one consistent state."""
     store = vault.store
