@@ -232,8 +232,13 @@ def open_token_session(vault: Vault, quorum: ActiveQuorum):
         from vault.operations.pin_policy import require_pin_policy
 
         require_pin_policy(vault, module.find_token(vault.token), what="log in to")
-    with quorum.user_pin() as pin:
-        session = module.open_session(vault.token, pin, wrap_mechanism=mechanism)
+    if vault.home.config.pin_policy == "hsm-procedure":  # the PIN holder's PIN, not the quorum's
+        from vault.operations.hsm_procedure import open_procedure_session
+
+        session = open_procedure_session(vault, wrap_mechanism=mechanism)
+    else:
+        with quorum.user_pin() as pin:
+            session = module.open_session(vault.token, pin, wrap_mechanism=mechanism)
     from vault.operations.trusted_policy import trusted_wrapping
 
     # where the token's profile makes it safe, backed-up keys wrap only under an SO-made KEK (vault.hsm.trusted)

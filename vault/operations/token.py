@@ -102,6 +102,9 @@ def initialise_token(
             f"This vault already has its token (serial {previous}).",
             next_step="Initialise a new token only as a replacement (restore ceremony), and say so explicitly.",
         )
+    from vault.operations.hsm_procedure import refuse_pin_change
+
+    refuse_pin_change(vault, "initialise a replacement token (C_InitToken sets its PINs)")
     free = next((t for t in module.slots() if not t.initialised), None)
     require_pin_policy(vault, free, what="initialise")
     fitted = token_pin_limit(free)
