@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from vault.errors import HsmCheckFailed, PinIncorrect, PinLocked, PinPolicyRefused, TokenInUse, TokenNotFound
 from vault.operations._common import ACTOR
 from vault.secret import Secret
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 POLICY = "hsm-procedure"
 PINS_PROCEDURE = "hsm-procedure"  # the token.pins setting under this policy
@@ -42,7 +45,7 @@ class HsmPinSource(Protocol):
     def ask(self, problem: str | None) -> Secret: ...
 
 
-def is_procedure(vault) -> bool:
+def is_procedure(vault: Vault) -> bool:
     return vault.home.config.pin_policy == POLICY
 
 
@@ -101,7 +104,7 @@ def _no_source() -> PinPolicyRefused:
                   "PIN holder types it when asked.")  # fmt: skip
 
 
-def open_procedure_session(vault, *, wrap_mechanism, ceremony_id: str | None = None, actor: str = ACTOR):
+def open_procedure_session(vault: Vault, *, wrap_mechanism, ceremony_id: str | None = None, actor: str = ACTOR):
     """A logged-in session on the vault's token with the PIN holder's PIN; ``token.login`` recorded."""
     source = getattr(vault, "hsm_pin_source", None)
     if source is None:
@@ -130,7 +133,7 @@ def open_procedure_session(vault, *, wrap_mechanism, ceremony_id: str | None = N
     return session
 
 
-def adopt_procedure_token(vault, *, ceremony_id: str | None = None, actor: str = ACTOR):
+def adopt_procedure_token(vault: Vault, *, ceremony_id: str | None = None, actor: str = ACTOR):
     """Init's first step under this policy: the configured token as the vendor's procedure left it.
 
     Nothing on the token changes: no C_InitToken, no PIN set. Refused (nothing recorded) when the
@@ -173,7 +176,7 @@ def adopt_procedure_token(vault, *, ceremony_id: str | None = None, actor: str =
     return info
 
 
-def refuse_pin_change(vault, what: str, *, next_step: str | None = None) -> None:
+def refuse_pin_change(vault: Vault, what: str, *, next_step: str | None = None) -> None:
     """Raise when something would set, change or use a PIN the vendor's procedure set and the console has not."""
     if is_procedure(vault):
         raise PinPolicyRefused(
