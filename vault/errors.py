@@ -90,6 +90,12 @@ class PinIncorrect(HsmError):
     default_next_step = "Re-activate the quorum with the right shares and passphrase."
 
 
+class PinLocked(HsmError):
+    code = "HSM_PIN_LOCKED"
+    title = "Token has locked the PIN"
+    default_next_step = "The token's security officer must unlock it (with the HSM vendor's tools); nothing was changed."
+
+
 class PinLengthInvalid(HsmError):
     code = "HSM_PIN_LENGTH"
     title = "PIN does not fit the token's limits"
