@@ -39,6 +39,8 @@ def cmd_home_rebuild(args) -> int:
     print(f"vault rebuilt from {result.bundle} (sha256 {result.sha256[:16]}…): {result.keys} keys, "
           f"{result.custodians} custodians, share set {result.share_set}, ledger continued after event "
           f"#{result.ledger_seq}")
+    for line in result.settings:
+        print(line)
     if result.ceremonies_ended:
         print(f"ended as aborted (their end is known only to the lost machine): {', '.join(result.ceremonies_ended)}")
     print("next: restore the keys onto a fresh token: custodian ceremony run restore --script FILE")

@@ -180,13 +180,14 @@ class Ledger:
         def bad(seq: int, problem: str) -> LedgerReport:
             return LedgerReport(False, expected - 1, LedgerHead(expected - 1, prev), seq, problem)
 
-        for seq, body, stored_hash in self._store.ledger_bodies(batch_size=batch_size):
-            # Canonical JSON sorts keys, so every honest body ends with its prev_hash and seq.
-            if (seq != expected
-                    or not body.endswith(b'"prev_hash":"%s","seq":%d}' % (prev.encode(), seq))
-                    or sha(body).hexdigest() != stored_hash):
-                return bad(*_diagnose(seq, expected, prev, body, stored_hash))
-            prev, expected = stored_hash, expected + 1
+        for batch in self._store.ledger_body_batches(batch_size=batch_size):
+            for seq, body, stored_hash in batch:  # a list: no generator step per event
+                # Canonical JSON sorts keys, so every honest body ends with its prev_hash and seq.
+                if (seq != expected
+                        or not body.endswith(b'"prev_hash":"%s","seq":%d}' % (prev.encode(), seq))
+                        or sha(body).hexdigest() != stored_hash):
+                    return bad(*_diagnose(seq, expected, prev, body, stored_hash))
+                prev, expected = stored_hash, expected + 1
 
         report = LedgerReport(True, expected - 1, LedgerHead(expected - 1, prev))
         return report if expected_head is None else self.verify_expected(report, expected_head)

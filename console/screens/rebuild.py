@@ -227,6 +227,7 @@ class RebuildScreen(VaultScreen):
         self.rebuilt = result
         ended = (f"\nEnded as aborted (their end is known only to the lost machine): {', '.join(result.ceremonies_ended)}"
                  if result.ceremonies_ended else "")
+        ended += "".join(f"\n{line[0].upper()}{line[1:]}." for line in result.settings)
         self._problem("")
         self.query_one("#share-entry", ShareEntry).display = False
         self.query_one("#rebuild-result", Static).update(

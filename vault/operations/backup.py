@@ -34,6 +34,7 @@ from vault.operations._common import ACTOR, refuse_existing
 from vault.operations.bundles import TEST_UNWRAP_BATCH, open_verified
 from vault.operations.keys import BACKED_UP_STATES
 from vault.operations.quorum import ActiveQuorum
+from vault.operations.rebuild_config import config_record
 from vault.store.records import BackupDecision, BackupRecord, KeyRecord, NewBackup
 
 if TYPE_CHECKING:
@@ -175,6 +176,12 @@ def write_backup(
             ledger_seq=head.seq,
             ledger_head=head.hash_hex,
         )
+        if session.trusted_wrapping:  # the SO makes the KEK trusted: under hsm-procedure the SO PIN is the vendor's
+            from vault.operations.hsm_procedure import refuse_pin_change
+
+            refuse_pin_change(vault, "log in as the token's security officer to make the backup key trusted",
+                              next_step="See docs/hsm-support.md (hsm-procedure): backups on this token need the "
+                                        "trusted KEK its SO makes; nothing was written.")
         wkey = _import_kek(session, kek, pins or quorum)
         try:
             writer = BundleWriter(path, header, mac_key)
@@ -232,7 +239,7 @@ def write_backup(
                         quorum.share_set_id, tested)  # fmt: skip
 
 
-def _write_metadata(vault, writer: BundleWriter, metadata_key, ledger_seq: int) -> None:
+def _write_metadata(vault: Vault, writer: BundleWriter, metadata_key, ledger_seq: int) -> None:
     """The vault's metadata (every table, the ledger up to the header's head) after the keys,
     sealed (vault.backup.metadata), read in one transaction so that it is one consistent state."""
     store = vault.store
@@ -240,8 +247,17 @@ def _write_metadata(vault, writer: BundleWriter, metadata_key, ledger_seq: int) 
         if vault.ledger.head().seq != ledger_seq:
             raise _keys_changed()
         records = store.snapshot_records(ledger_seq, blobs=writer.header.format_version >= 3)
+        if writer.header.format_version >= 3:  # and the home's custodian.toml (vault.operations.rebuild_config)
+            records = _after_first(records, config_record(vault.home.config))
         for chunk in seal_records(metadata_key, records, layout=writer.header.format_version):
             writer.add_metadata(chunk)
+
+
+def _after_first(records, extra):
+    it = iter(records)
+    yield next(it)  # the snapshot's start record
+    yield extra
+    yield from it
 
 
 def _destroy_kek(session: HsmSession, wkey) -> None:

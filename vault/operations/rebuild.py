@@ -29,7 +29,7 @@ import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, TYPE_CHECKING
 
 from vault import crashpoint
 from vault.backup.format import iter_verified_entries, kek_check_value
@@ -38,7 +38,12 @@ from vault.errors import BundleForeign, BundleMismatch, BundleUnreadable, HomeEr
 from vault.secret import Secret
 from vault.shares import check_value, derive_backup_kek, derive_backup_metadata_key, derive_bundle_mac_key
 from vault.shares.offline import combine_offline
+from vault.operations.rebuild_config import RECORD as CONFIG_RECORD
+from vault.operations.rebuild_config import ConfigCarry, plan_carry, restore_config, write_carried
 from vault.store.records import BackupDecision, CeremonyStatus, LedgerHead, NewBackup, ShareSetStatus
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 ACTOR = "console"
 RESHARE_MARKER = "reshare.pending"  # vault.operations.reshare.MARKER
@@ -56,6 +61,7 @@ class RebuildResult:
     share_set: str
     backup_id: int
     ceremonies_ended: tuple[str, ...]
+    settings: tuple[str, ...] = ()  # what of the lost home's custodian.toml was carried or kept (rebuild_config)
 
 
 def rebuild_from_bundle(home_path: Path, bundle: Path, shares: Sequence[Secret], passphrase: Secret | None = None,
@@ -72,11 +78,16 @@ def rebuild_from_bundle(home_path: Path, bundle: Path, shares: Sequence[Secret],
             work = vault.home.path / WORK_NAME
             _remove_db(work)  # a work file of a rebuild that was killed: nothing refers to it
             try:
-                result = _build(work, vault, bundle, qs, genesis, actor)
+                result, carry = _build(work, vault, bundle, qs, genesis, actor)
                 crashpoint.reached("rebuild:built")  # crash tests: the new database is ready, not in place
-                vault.store.close()
-                _remove_db(vault.home.db_path)
-                os.replace(work, vault.home.db_path)
+                previous_config = write_carried(vault.home.path, carry) if carry is not None else None
+                try:
+                    vault.store.close()
+                    _remove_db(vault.home.db_path)
+                    os.replace(work, vault.home.db_path)
+                except BaseException:
+                    restore_config(vault.home.path, previous_config)
+                    raise
             except BaseException:
                 _remove_db(work)
                 raise
@@ -92,7 +103,7 @@ def rebuild_from_bundle(home_path: Path, bundle: Path, shares: Sequence[Secret],
 NEW_HOME_ACTIONS = ("home.created", "home.lock_recovered")
 
 
-def is_new_home(vault) -> bool:
+def is_new_home(vault: Vault) -> bool:
     """Whether ``vault``'s home holds nothing but its own creation (a rebuild may go into it)."""
     try:
         _new_home_genesis(vault)
@@ -101,7 +112,7 @@ def is_new_home(vault) -> bool:
     return True
 
 
-def _new_home_genesis(vault) -> list[dict]:
+def _new_home_genesis(vault: Vault) -> list[dict]:
     """The new home's own events (carried into vault.rebuilt); refuses a home that holds anything else."""
     store = vault.store
     events = list(vault.ledger.events())
@@ -123,13 +134,13 @@ def _remove_db(path: Path) -> None:
             pass
 
 
-def _build(work: Path, vault, bundle: Path, qs: Secret, genesis: list, actor: str) -> RebuildResult:
+def _build(work: Path, vault: Vault, bundle: Path, qs: Secret, genesis: list, actor: str):
     with derive_bundle_mac_key(qs) as mac_key, derive_backup_metadata_key(qs) as metadata_key:
         return _build_with(work, vault, bundle, qs, mac_key, metadata_key, genesis, actor)
 
 
-def _build_with(work: Path, vault, bundle: Path, qs: Secret, mac_key: Secret, metadata_key: Secret, genesis: list,
-                actor: str) -> RebuildResult:
+def _build_with(work: Path, vault: Vault, bundle: Path, qs: Secret, mac_key: Secret, metadata_key: Secret, genesis: list,
+                actor: str) -> tuple[RebuildResult, ConfigCarry | None]:
     from vault.ledger import Ledger
     from vault.store import Store
     from vault.store.schema import MIGRATIONS
@@ -155,11 +166,23 @@ def _build_with(work: Path, vault, bundle: Path, qs: Secret, mac_key: Secret, me
                 next_step="Rebuild from a newer bundle (format 2, any backup since), or recover single keys with the "
                           "break-glass recipe in docs/backup-format.md.",
             )
+        if header.mode is not vault.home.mode:
+            raise BundleMismatch(
+                f"The bundle {bundle} is of a {header.mode.value} vault; this home is {vault.home.mode.value}: a "
+                "practice vault is never rebuilt as a production one, nor the reverse.",
+                next_step=f"Create a {header.mode.value} home (`custodian home init`) and rebuild into it.",
+            )
         records = open_records(metadata_key, verified.metadata_chunks(), layout=header.format_version)
         try:
             first = next(records)
+            second = next(records, None)
         except MetadataUnreadable as exc:
             raise BundleMismatch(f"The vault metadata in {bundle} cannot be read: {exc}.") from None
+        carry = None
+        if isinstance(second, dict) and CONFIG_RECORD in second:  # format 3: the lost home's custodian.toml
+            carry = plan_carry(second[CONFIG_RECORD], vault.home.config, bundle)
+        elif second is not None:
+            records = _chain(second, records)
         schema = first.get("schema_version") if isinstance(first, dict) else None
         if not isinstance(schema, int) or not 1 <= schema <= len(MIGRATIONS):
             raise BundleMismatch(f"The vault metadata in {bundle} has schema version {schema!r}; this console "
@@ -198,13 +221,14 @@ def _build_with(work: Path, vault, bundle: Path, qs: Secret, mac_key: Secret, me
                 "share_set_id": share_set.id, "keys": backup.key_count, "ceremonies_ended": list(ended),
                 "reshare_completed": reshare,
                 "new_home": {"path": str(vault.home.path), "events": genesis},
+                "home_config": carry.details() if carry is not None else None,
                 "reason": "the vault's machine was lost; its metadata and ledger come from this bundle",
             }, actor=actor)
         custodians = len(store.list_custodians(status=None))
     finally:
         store.close()
     return RebuildResult(str(bundle), verified.sha256, head.seq, backup.key_count, custodians, share_set.name,
-                         backup.id, ended)
+                         backup.id, ended, tuple(carry.lines()) if carry is not None else ()), carry
 
 
 def _chain(first, rest):
