@@ -556,6 +556,13 @@ class SerialReused(PkiError):
     default_next_step = "Run the step again: a new serial is drawn from the HSM; nothing was signed."
 
 
+class SubjectInUse(PkiError):
+    code = "PKI_SUBJECT_IN_USE"
+    title = "Another CA key already has this name"
+    default_next_step = ("Give the new root its own subject in the profile, or, for a re-key, give the reason "
+                         "(it goes to the ledger); nothing was signed.")
+
+
 class IssuerNotUsable(PkiError):
     code = "PKI_ISSUER_UNUSABLE"
     title = "The issuing certificate cannot issue"
