@@ -186,3 +186,28 @@ def test_a_pin_in_clear_in_the_script_is_refused_before_anything_runs(ws: Worksp
     with pytest.raises(ScriptInvalid, match="hsm_pin") as caught:
         load_script(script)
     assert VENDOR_USER_PIN not in caught.value.one_line()
+
+
+def test_opencryptoki_locks_the_pin_after_three_wrong_logins_and_the_ceremony_names_it(ws: Workspace, swtok,
+                                                                                      monkeypatch):
+    """Measured: swtok sets CKF_USER_PIN_LOCKED after 3 failed C_Login; then even the right PIN is refused."""
+    vendor_procedure(swtok, factory_so_pin=opencryptoki.FACTORY_SO_PIN)
+    production_home(ws, swtok, monkeypatch)
+    ws.run_ok("init", ws.variant("init", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN"),
+              allow_production_share_export=True)
+    gen = {"generate.algorithm": "rsa-3072", "generate.backup": "no-backup",
+           "generate.no-backup-reason": "a test of the PIN lockout"}
+    monkeypatch.setenv("HSM_USER_PIN", "00000000")
+    codes = []
+    for _ in range(3):  # a ceremony may log in more than once before it stops: the lock can come sooner
+        wrong = ws.run("generate-key", ws.variant("generate-key", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN",
+                                                  answers=gen))
+        assert not wrong.ok
+        codes.append("HSM_PIN_LOCKED" if "HSM_PIN_LOCKED" in wrong.one_line() else "HSM_PIN")
+    assert codes[0] == "HSM_PIN" and codes[-1] == "HSM_PIN_LOCKED", codes
+    monkeypatch.setenv("HSM_USER_PIN", VENDOR_USER_PIN)
+    locked = ws.run("generate-key", ws.variant("generate-key", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN",
+                                               answers=gen))
+    assert not locked.ok and "HSM_PIN_LOCKED" in locked.one_line() and "CKR_PIN_LOCKED" in locked.one_line()
+    with ws.vault() as v:
+        assert not [e for e in v.ledger.events(1) if e.action == "key.generated"]
