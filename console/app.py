@@ -75,6 +75,9 @@ class CustodianApp(App[int]):
         self.ceremony_running = False
         self.active_wizard = None  # the WizardScreen while a ceremony runs
         self.ceremony_options = ceremony_options
+        from console.key_hold import KeyHold
+
+        self.key_hold = KeyHold(self)  # type-ahead across the wizard's question changes
         self.register_theme(CUSTODIAN_THEME)
         self.theme = CUSTODIAN_THEME.name
 
@@ -281,6 +284,8 @@ class CustodianApp(App[int]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown)):
             self.idle.touch()
+        if isinstance(event, events.Key) and not event.is_forwarded and await self.key_hold.offer(event):
+            return  # held while the wizard changes question (console.key_hold)
         await super().on_event(event)
 
     def _check_idle(self) -> None:

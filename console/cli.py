@@ -212,7 +212,7 @@ def cmd_home_init(args: argparse.Namespace) -> int:
             raise UsageError("A production home needs --module and --token.",
                              next_step="Give the HSM vendor's PKCS#11 module path and the token URI or label.")
         create_production_home(path, args.module, args.token, adopt_token=args.adopt,
-                               current_so_pin=args.current_so_pin)
+                               current_so_pin=args.current_so_pin, pin_policy=args.pin_policy)
     else:
         create_practice_home(path)
     vault = Vault.open(path, create_practice=False)  # writes the ledger's genesis event
@@ -291,6 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(URI or label); init takes its PINs over")
     p.add_argument("--current-so-pin", metavar="REF", help="with --adopt: the token's current SO PIN by reference, "
                    "env:NAME or file:PATH (never the PIN)")
+    p.add_argument("--pin-policy", choices=("quorum", "hsm", "hsm-procedure"), default="quorum",
+                   help="production: who authenticates to the token: quorum (PINs derived from the quorum, the "
+                   "default), hsm (its PIN entry device), hsm-procedure (the user PIN its vendor's procedure set, "
+                   "given by its holder per ceremony)")
     p.set_defaults(handler=cmd_home_init)
     from console.cli_rebuild import register_home
 

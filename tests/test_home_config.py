@@ -26,7 +26,9 @@ def test_a_production_home_names_its_drill_token(tmp_path):
 
 
 @pytest.mark.parametrize("extra, message", [
-    ('pin_policy = "pin-pad"\n', "pin_policy must be 'quorum' or 'hsm'"),  # refused, never ignored
+    ('pin_policy = "pin-pad"\n', "pin_policy must be 'quorum', 'hsm' or 'hsm-procedure'"),  # refused, never ignored
+    ('pin_policy = "hsm-procedure"\nadopt_token = "t"\ncurrent_so_pin = "env:SO_PIN"\n',
+     "keeps the token's PINs as the vendor's procedure set them"),
     ('[drill]\nmodule = "/spare.so"\n', "missing key [drill] 'token'"),
     ('[drill]\nmodule = "/spare.so"\ntoken = "d"\nslot = 3\n', "unknown key [drill] 'slot'"),
 ])

@@ -119,3 +119,28 @@ def test_the_softhsm_scan_sees_a_mention_outside_the_allowed_files(tmp_path):
         (tmp_path / rel).write_text(text)
     assert sorted(_softhsm_mentions(tmp_path)) == ["console/a.tcss:1: /* softhsm */",
                                                    "vault/ops.py:1: x = 1  # the SoftHSM token"]
+
+
+def untyped_vault_parameters(root: Path) -> list[str]:
+    """``file:line function`` for each parameter named ``vault`` without an annotation."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+                found += [f"{path.relative_to(root.parent.parent)}:{a.lineno} {node.name}"
+                          for a in args if a.arg == "vault" and a.annotation is None]
+    return found
+
+
+def test_every_vault_parameter_of_the_operations_is_typed():
+    # The operations take the open Vault; typed (under TYPE_CHECKING where an import would cycle),
+    # a reader and a type checker see what each one may touch.
+    assert untyped_vault_parameters(ROOT / "vault" / "operations") == []
+
+
+def test_the_typing_scan_sees_an_untyped_vault(tmp_path):
+    ops = tmp_path / "vault" / "operations"
+    ops.mkdir(parents=True)
+    (ops / "x.py").write_text("def f(session, vault, *, n: int = 1):\n    pass\n")
+    assert untyped_vault_parameters(ops) == ["vault/operations/x.py:1 f"]

@@ -90,6 +90,12 @@ class PinIncorrect(HsmError):
     default_next_step = "Re-activate the quorum with the right shares and passphrase."
 
 
+class PinLocked(HsmError):
+    code = "HSM_PIN_LOCKED"
+    title = "Token has locked the PIN"
+    default_next_step = "The token's security officer must unlock it (with the HSM vendor's tools); nothing was changed."
+
+
 class PinLengthInvalid(HsmError):
     code = "HSM_PIN_LENGTH"
     title = "PIN does not fit the token's limits"
@@ -548,6 +554,13 @@ class SerialReused(PkiError):
     code = "PKI_SERIAL_REUSED"
     title = "Serial number already used"
     default_next_step = "Run the step again: a new serial is drawn from the HSM; nothing was signed."
+
+
+class SubjectInUse(PkiError):
+    code = "PKI_SUBJECT_IN_USE"
+    title = "Another CA key already has this name"
+    default_next_step = ("Give the new root its own subject in the profile, or, for a re-key, give the reason "
+                         "(it goes to the ledger); nothing was signed.")
 
 
 class IssuerNotUsable(PkiError):

@@ -60,7 +60,7 @@ class HomeConfig:
     # adoption (production): init takes over the token the vendor's tools left, given its current SO PIN
     adopt_token: str | None = None  # that token as it is now (URI or label; may be uninitialised)
     current_so_pin: str | None = None  # a REFERENCE to its current SO PIN: "env:NAME" or "file:PATH", never the PIN
-    pin_policy: str = "quorum"  # "quorum" | "hsm" (a PIN entry device: vault.operations.pin_policy)
+    pin_policy: str = "quorum"  # "quorum" | "hsm" (PED) | "hsm-procedure" (vault.operations.pin_policy)
     drill_module: str | None = None  # [drill]: a production drill's own token (vault.operations.drill_place)
     drill_token: str | None = None
     drill_adopt_token: str | None = None  # [drill] adopt_token + current_so_pin: as [hsm]'s, for the drill token
@@ -248,12 +248,19 @@ def load_config(path: Path) -> HomeConfig:
             raise ConfigError(f"{path}: [{section}] adopt_token and current_so_pin go together.",
                               next_step="Give both (the token the vendor's tools left and a reference to its SO PIN), "
                                         "or neither.")
-    if config.pin_policy not in ("quorum", "hsm"):
-        raise ConfigError(f"{path}: [hsm] pin_policy must be 'quorum' or 'hsm', not {config.pin_policy!r}.",
-                          next_step="Use 'quorum' (PINs derived from the quorum) or 'hsm' (the HSM's PIN entry device).")
-    if config.mode is Mode.PRACTICE and config.pin_policy == "hsm":
-        raise ConfigError(f"{path}: a practice home's token takes the quorum's PINs; pin_policy = 'hsm' is for "
-                          "production HSMs with a PIN entry device.", next_step="Remove pin_policy.")
+    if config.pin_policy not in ("quorum", "hsm", "hsm-procedure"):
+        raise ConfigError(f"{path}: [hsm] pin_policy must be 'quorum', 'hsm' or 'hsm-procedure', not "
+                          f"{config.pin_policy!r}.",
+                          next_step="Use 'quorum' (PINs derived from the quorum), 'hsm' (the HSM's PIN entry device) or "
+                                    "'hsm-procedure' (a user PIN the HSM vendor's own procedure set).")
+    if config.mode is Mode.PRACTICE and config.pin_policy != "quorum":
+        raise ConfigError(f"{path}: a practice home's token takes the quorum's PINs; pin_policy = "
+                          f"{config.pin_policy!r} is for production HSMs.", next_step="Remove pin_policy.")
+    if config.pin_policy == "hsm-procedure" and config.adopt_token is not None:
+        raise ConfigError(f"{path}: pin_policy = 'hsm-procedure' keeps the token's PINs as the vendor's procedure set "
+                          "them; adopt_token/current_so_pin take them over.",
+                          next_step="Remove adopt_token and current_so_pin (init uses the configured token as it is), "
+                                    "or remove pin_policy.")
     if config.mode is Mode.PRACTICE and config.adopt_token is not None:
         raise ConfigError(f"{path}: a practice home makes its own token; adoption is for production homes.",
                           next_step="Remove adopt_token and current_so_pin.")
@@ -405,7 +412,7 @@ def _undo_new_home(path: Path, existed: bool) -> None:
 
 
 def create_production_home(path: Path, module: str, token: str, *, adopt_token: str | None = None,
-                           current_so_pin: str | None = None) -> Home:
+                           current_so_pin: str | None = None, pin_policy: str = "quorum") -> Home:
     """``adopt_token`` + ``current_so_pin`` (a reference, env:/file:): init adopts the token the
     vendor's tools left (initialised or factory-fresh), taking its SO and user PINs over."""
     path = Path(path)
@@ -415,6 +422,11 @@ def create_production_home(path: Path, module: str, token: str, *, adopt_token: 
     if current_so_pin is not None and not (current_so_pin.startswith(("env:", "file:")) and len(current_so_pin) > 5):
         raise HomeError("The current SO PIN is given only by reference ('env:NAME' or 'file:PATH'), never in clear.",
                         next_step="Put the PIN in an environment variable or a file and pass env:NAME or file:PATH.")
+    if pin_policy not in ("quorum", "hsm", "hsm-procedure"):
+        raise HomeError(f"Unknown PIN policy {pin_policy!r}.", next_step="Use quorum, hsm or hsm-procedure.")
+    if pin_policy == "hsm-procedure" and adopt_token is not None:
+        raise HomeError("pin_policy hsm-procedure keeps the token's own PINs; --adopt takes them over.",
+                        next_step="Give --token (the token as the vendor's procedure left it) without --adopt.")
     _check_new_home(path)
     if not Path(module).exists():
         raise HomeError(f"PKCS#11 module {module} does not exist.", next_step="Give the path of the HSM vendor's module.")
@@ -424,7 +436,7 @@ def create_production_home(path: Path, module: str, token: str, *, adopt_token: 
         parse_token_uri(token)
     _make_home_dirs(path)
     config = HomeConfig(mode=Mode.PRODUCTION, module=module, token=token, created_at=now_utc(),
-                        adopt_token=adopt_token, current_so_pin=current_so_pin)
+                        adopt_token=adopt_token, current_so_pin=current_so_pin, pin_policy=pin_policy)
     _write_new(path / CONFIG_NAME, config.to_toml())
     return Home(path, config, created_now=True)
 

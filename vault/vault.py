@@ -31,6 +31,7 @@ class VaultInfo:
 class Vault:
     def __init__(self, home: Home, store, ledger) -> None:
         self.home = home
+        self.hsm_pin_source = None  # pin_policy "hsm-procedure": the front end's HsmPinSource for the ceremony
         self.store = store
         self.ledger = ledger
         self._owner = threading.get_ident()

@@ -41,11 +41,18 @@ class PromptPane(Vertical):
     def focus_first(self) -> None:
         for w in self.query("Input, Button, OptionList, Checkbox, SelectionList"):
             if w.focusable:
-                w.focus()
+                self.screen.set_focus(w)  # at once: keys typed ahead are replayed right after
                 return
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self.focus_first)
+        self.call_after_refresh(self._focus_unless_inside)
+
+    def _focus_unless_inside(self) -> None:
+        """A pane mounted outside the wizard (tests, dialogs) takes the focus; one whose boxes
+        already have it (typed ahead into, a Tab replayed) keeps it where it is."""
+        focused = self.app.focused
+        if focused is None or self not in focused.ancestors_with_self:
+            self.focus_first()
 
     def practice_fill(self) -> bool:
         """ctrl+f in a practice home: fill practice values; True if the pane did something."""

@@ -36,6 +36,10 @@ class WelcomeScreen(VaultScreen):
         Binding("i", "init", "Start init", id="welcome.init"),
         Binding("r", "rebuild", "Rebuild", id="welcome.rebuild", tooltip="Rebuild a lost vault from a backup bundle"),
         Binding("escape", "close", "Later", id="welcome.close"),
+        # The areas still answer their keys here but are not listed: at 80 columns the footer held
+        # "d Dash k Keys p P▏" and cut the rest; what this screen offers comes first.
+        *(Binding(key, f"app.area('{area}')", show=False)
+          for key, area in (("d", "dashboard"), ("k", "keys"), ("p", "people"), ("l", "ledger"), ("c", "ceremonies"))),
     ]
 
     def compose_body(self) -> ComposeResult:

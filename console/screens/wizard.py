@@ -237,11 +237,13 @@ class WizardScreen(VaultScreen):
         self._show_prompt(prompt)
         self._future = asyncio.get_running_loop().create_future()
         if prompt.KIND == "share-reveal":
+            self.app.key_hold.drop()  # keys typed for a question never reach the reveal
             await self._clear_slot()
             self.app.push_screen(ShareRevealScreen(prompt), callback=lambda _ok: self._resolve(ConfirmAnswer(True)))
         else:
             self.pane = pane_for(self._with_refused_text(prompt))
             await self.query_one("#prompt-slot").mount(self.pane)
+            self.pane.focus_first()  # at once: not a refresh later (the step transition's time)
             self._show_unread()
         self._busy(False)
         try:
@@ -293,7 +295,11 @@ class WizardScreen(VaultScreen):
             from console.modals.read_aloud import ReadAloudDialog
 
             facts, self._unread = self._unread, []
+            # Keys typed ahead were meant for a question, never to confirm a fact as read aloud.
+            self.app.key_hold.drop()
             self.app.push_screen(ReadAloudDialog(facts), callback=lambda _r: self._refocus())
+        else:
+            self.app.key_hold.release()  # keys typed ahead go to this question (console.key_hold)
 
     def _refocus(self) -> None:
         if self.pane is not None and self.pane.is_attached:
@@ -305,6 +311,7 @@ class WizardScreen(VaultScreen):
 
     def _resolve(self, answer: Answer) -> None:
         if self._future is not None and not self._future.done():
+            self.app.key_hold.start()  # keys sent on go to the next question, not into the gap
             self._future.set_result(answer)
 
     def _with_refused_text(self, prompt: Prompt) -> Prompt:
@@ -377,6 +384,7 @@ class WizardScreen(VaultScreen):
         if self.outcome is not None:
             return
         what = "Nothing was lost."
+        self.app.key_hold.drop()
         if self.pane is not None:
             answer = self.pane.idle_wipe()
             if isinstance(answer, AbortAnswer):
@@ -424,6 +432,7 @@ class WizardScreen(VaultScreen):
         self.query_one(StepList).set_titles(titles)
 
     async def _finished(self, outcome) -> None:
+        self.app.key_hold.drop()  # typed for a question that never came: not for the end buttons
         self.outcome = outcome
         self.app.ceremony_running = False
         self.app.active_wizard = None
@@ -472,6 +481,7 @@ class WizardScreen(VaultScreen):
     async def _stopped_with_error(self, exc: VaultError) -> None:
         from console.modals.error import ErrorDialog
 
+        self.app.key_hold.drop()
         self.app.ceremony_running = False
         self.app.active_wizard = None
         self.outcome = False

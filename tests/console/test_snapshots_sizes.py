@@ -152,3 +152,22 @@ def test_review(snap_compare, size):
     """The review before an irreversible step: what will be done, both confirmations, the way back."""
     app = Harness(lambda: StaticWizard("generate-key", REVIEW_PROMPT))
     assert snap_compare(app, terminal_size=size, run_before=freeze_after(app))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_welcome_footer_fits(snap_compare, size, tmp_path):
+    """The first-run welcome on the real console (its footer holds the app's keys too): at 80
+    columns it used to read "d Dash k Keys p P▏" and cut the rest; it offers its own keys, help
+    and quit, and the areas (still answering their keys) are not listed."""
+    from console.app import CustodianApp
+    from tui_helpers import until_screen
+
+    app = CustodianApp(tmp_path / "home")
+
+    async def run_before(pilot):
+        await until_screen(pilot, "WelcomeScreen")
+        await pilot.pause()
+        footer = " ".join(str(k.render()) for k in app.screen.query("FooterKey"))
+        assert "Start init" in footer and "Help" in footer and "Quit" in footer and "Dash" not in footer
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -39,7 +39,8 @@ def test_custodian_toml_takes_pin_policy_hsm_in_production_and_writes_it_back(tm
 
 
 @pytest.mark.parametrize("mode, policy, message", [
-    ("production", "ped", "pin_policy must be 'quorum' or 'hsm', not 'ped'"),
+    ("production", "ped", "pin_policy must be 'quorum', 'hsm' or 'hsm-procedure', not 'ped'"),
+    ("practice", "hsm-procedure", "a practice home's token takes the quorum's PINs"),
     ("practice", "hsm", "a practice home's token takes the quorum's PINs"),
 ])
 def test_bad_pin_policies_are_refused_by_name(tmp_path, mode, policy, message):

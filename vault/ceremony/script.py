@@ -62,7 +62,7 @@ from vault.secret import Secret
 
 FORMAT = 1
 _TOP = {"format": int, "ceremony": str, "share_dir": str, "verify": str, "airgap_override": str,
-        "defaults": dict, "passphrases": dict, "answers": dict, "unfinished": dict}
+        "defaults": dict, "passphrases": dict, "answers": dict, "unfinished": dict, "hsm_pin": str}
 _DEFAULTS = {"checklists": ("ask", "confirm"), "witness": ("ask", "confirm"), "attest": ("ask", "agree"),
              "review": ("ask", "confirm")}
 
@@ -89,6 +89,7 @@ class Script:
     passphrases: dict[str, str]
     answers: dict[str, Any]
     unfinished: dict[str, Any] = field(default_factory=dict)  # {"resume": True} | {"abort": "reason"}
+    hsm_pin: str | None = None  # pin_policy "hsm-procedure": the HSM user PIN by reference (env:/file:), never in clear
 
     @property
     def base(self) -> Path:
@@ -139,11 +140,14 @@ def load_script(path: Path, definition: CeremonyDefinition | None = None) -> Scr
                            or set(unfinished) == {"abort"} and isinstance(unfinished["abort"], str)
                            and unfinished["abort"].strip()):
         raise fail(("unfinished",), 'must be `resume = true` or `abort = "reason"` (one of them)')
+    if "hsm_pin" in data:
+        _check_ref(data["hsm_pin"], lambda p: fail(("hsm_pin",), p))
     share_dir = data.get("share_dir")
     return Script(path=path, ceremony=data["ceremony"],
                   share_dir=absolute(path.parent / share_dir) if share_dir else None, verify=verify,
                   airgap_override=data.get("airgap_override"), defaults=dict(defaults),
-                  passphrases=dict(data.get("passphrases", {})), answers=dict(answers), unfinished=dict(unfinished))
+                  passphrases=dict(data.get("passphrases", {})), answers=dict(answers), unfinished=dict(unfinished),
+                  hsm_pin=data.get("hsm_pin"))
 
 
 def _check_ref(ref: Any, fail) -> None:
@@ -380,5 +384,13 @@ def run_script(vault, script_path: Path, *, name: str | None = None, allow_produ
             on_event(e)
 
     responder = ScriptResponder(script, on_event=collect)
-    outcome = drive(engine, responder)
+    previous = vault.hsm_pin_source
+    if script.hsm_pin is not None:  # pin_policy "hsm-procedure": read at each login, for this ceremony only
+        from vault.operations.hsm_procedure import ReferencePinSource
+
+        vault.hsm_pin_source = ReferencePinSource(script.base, script.hsm_pin)
+    try:
+        outcome = drive(engine, responder)
+    finally:
+        vault.hsm_pin_source = previous
     return ScriptRun(outcome, responder.failure, tuple(events))

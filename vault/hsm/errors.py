@@ -38,7 +38,7 @@ ERROR_TABLE: dict[tuple[type[p11.PKCS11Error], str | None], Row] = {
         ve.PinIncorrect,
         "The token refused the SO PIN (the practice token also answers this for SO PINs shorter than 4).",
     ),
-    (p11.PinLocked, None): (ve.HsmError, "The token has locked this PIN; the security officer must unlock it."),
+    (p11.PinLocked, None): (ve.PinLocked, "The token has locked this PIN (CKR_PIN_LOCKED)."),
     (p11.PinExpired, None): (ve.HsmError, "The token says this PIN has expired; it must be changed first."),
     (p11.UserPinNotInitialized, None): (
         ve.TokenNotInitialised,

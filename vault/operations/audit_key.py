@@ -20,11 +20,15 @@ re-verified in software and kept in ``head_signatures`` (vault.store.audit).
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from vault.audit_signature import HeadStatement, verifies
 from vault.errors import HsmCheckFailed, VaultError
 from vault.store.audit import AuditKeyRecord, HeadSignatureRecord
 from vault.types import KeyAlgorithm, KeyPurpose
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 #: tried in this order; the token's probe may rule some out first
 ALGORITHMS = (KeyAlgorithm.ED25519, KeyAlgorithm.EC_P256, KeyAlgorithm.RSA_3072)
@@ -59,7 +63,7 @@ def _generate(session):
                          f"{last}", next_step="Check the token with `custodian doctor`.")
 
 
-def ensure_audit_key(vault, session, *, ceremony_id: str | None, actor: str) -> AuditKeyRecord:
+def ensure_audit_key(vault: Vault, session, *, ceremony_id: str | None, actor: str) -> AuditKeyRecord:
     """The token's recorded audit key, or a new one (recorded in the store and the ledger)."""
     serial = session.token.serial
     record = vault.store.audit_key_of_token(serial)
@@ -93,7 +97,7 @@ def ensure_audit_key(vault, session, *, ceremony_id: str | None, actor: str) -> 
 class EndSigner:
     """An open session on the vault's token and its audit key, for one ceremony's end."""
 
-    def __init__(self, vault, session, key: AuditKeyRecord, ceremony_id: str) -> None:
+    def __init__(self, vault: Vault, session, key: AuditKeyRecord, ceremony_id: str) -> None:
         self.vault, self.session, self.key, self.ceremony_id = vault, session, key, ceremony_id
 
     def sign(self, outcome: str) -> HeadSignatureRecord:
@@ -115,7 +119,7 @@ class EndSigner:
         self.session.close()
 
 
-def open_end_signer(vault, quorum, *, ceremony_id: str, actor: str) -> EndSigner:
+def open_end_signer(vault: Vault, quorum, *, ceremony_id: str, actor: str) -> EndSigner:
     """A session opened with the quorum (before it is wiped) and the token's audit key (made if missing)."""
     from vault.operations.quorum import open_token_session
 

@@ -176,6 +176,12 @@ def write_backup(
             ledger_seq=head.seq,
             ledger_head=head.hash_hex,
         )
+        if session.trusted_wrapping:  # the SO makes the KEK trusted: under hsm-procedure the SO PIN is the vendor's
+            from vault.operations.hsm_procedure import refuse_pin_change
+
+            refuse_pin_change(vault, "log in as the token's security officer to make the backup key trusted",
+                              next_step="See docs/hsm-support.md (hsm-procedure): backups on this token need the "
+                                        "trusted KEK its SO makes; nothing was written.")
         wkey = _import_kek(session, kek, pins or quorum)
         try:
             writer = BundleWriter(path, header, mac_key)
@@ -233,7 +239,7 @@ def write_backup(
                         quorum.share_set_id, tested)  # fmt: skip
 
 
-def _write_metadata(vault, writer: BundleWriter, metadata_key, ledger_seq: int) -> None:
+def _write_metadata(vault: Vault, writer: BundleWriter, metadata_key, ledger_seq: int) -> None:
     """The vault's metadata (every table, the ledger up to the header's head) after the keys,
     sealed (vault.backup.metadata), read in one transaction so that it is one consistent state."""
     store = vault.store

@@ -23,10 +23,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import zip_longest
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vault.backup.format import KeyEntry, VerifiedEntries
 from vault.errors import BundleMismatch, RecordNotFound
 from vault.store.records import BackupRecord, KeyRecord
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 #: Differences named in one message; the rest are counted.
 SHOWN = 4
@@ -35,7 +39,7 @@ PAGE = 128
 NO_CEREMONY = "outside-a-ceremony"  # the header's ceremony_id of a backup written outside a ceremony
 
 
-def check_against_record(vault, verified: VerifiedEntries, path: Path) -> BackupRecord:
+def check_against_record(vault: Vault, verified: VerifiedEntries, path: Path) -> BackupRecord:
     """The backup record ``verified`` is, after checking it key for key; ``BundleMismatch``
     naming each difference otherwise. Reads only: nothing is changed either way."""
     path = Path(path)
@@ -68,7 +72,7 @@ def check_against_record(vault, verified: VerifiedEntries, path: Path) -> Backup
     raise _mismatch(path, reported, problems)
 
 
-def differences(vault, verified: VerifiedEntries, record: BackupRecord) -> list[str]:
+def differences(vault: Vault, verified: VerifiedEntries, record: BackupRecord) -> list[str]:
     """Every way ``verified`` differs from ``record`` (empty: it is that backup)."""
     header = verified.header
     problems = []
@@ -94,7 +98,7 @@ def key_differences_against(entries: Iterable[KeyEntry], recorded) -> list[str]:
     return _key_differences(entries, recorded())
 
 
-def _by_sha256(vault, sha256: str) -> BackupRecord | None:
+def _by_sha256(vault: Vault, sha256: str) -> BackupRecord | None:
     try:
         record = vault.store.get_backup_by_sha256(sha256)
     except RecordNotFound:
@@ -102,7 +106,7 @@ def _by_sha256(vault, sha256: str) -> BackupRecord | None:
     return record if hmac.compare_digest(record.sha256, sha256) else None
 
 
-def _recorded(vault, record: BackupRecord) -> Iterator[tuple[KeyRecord, str]]:
+def _recorded(vault: Vault, record: BackupRecord) -> Iterator[tuple[KeyRecord, str]]:
     return vault.store.iter_backup_keys(record.id, page=PAGE)
 
 

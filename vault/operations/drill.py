@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vault.errors import BundleUnreadable, DrillFailed, RecordNotFound, VaultError
 from vault.operations._common import ACTOR, Stopwatch, sha256_file
@@ -29,6 +30,9 @@ from vault.operations.drill_place import DrillWhere, drill_place, unwrap_checked
 from vault.operations.quorum import ActiveQuorum
 from vault.store.records import BackupRecord, DrillRecord
 from vault.store.records import DrillResult as DrillStatus
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +58,7 @@ class DrillSchedule:
 
 
 def run_drill(
-    vault,
+    vault: Vault,
     quorum: ActiveQuorum,
     bundle_path: Path | None = None,
     *,
@@ -103,7 +107,7 @@ def run_drill(
     return DrillResult(True, drill, backup, compared, drill.duration_seconds, detail, coverage, where)
 
 
-def _backup_of(vault, bundle_path: Path | None) -> BackupRecord:
+def _backup_of(vault: Vault, bundle_path: Path | None) -> BackupRecord:
     """The backup record the drill is about (the drills table refers to it)."""
     if bundle_path is None:
         latest = vault.store.latest_backup()
@@ -128,7 +132,7 @@ def _backup_of(vault, bundle_path: Path | None) -> BackupRecord:
         ) from None
 
 
-def _drill(vault, quorum: ActiveQuorum, path: Path) -> tuple[int, DrillWhere]:
+def _drill(vault: Vault, quorum: ActiveQuorum, path: Path) -> tuple[int, DrillWhere]:
     with quorum.mac_key() as mac_key:
         verified = open_verified(path, quorum, mac_key)
         # The bundle must be, key for key, the backup the vault recorded before anything is unwrapped.
@@ -136,7 +140,7 @@ def _drill(vault, quorum: ActiveQuorum, path: Path) -> tuple[int, DrillWhere]:
         return unwrap_checked(vault, quorum, verified)
 
 
-def next_drill_due(vault, *, now: datetime | None = None) -> DrillSchedule:
+def next_drill_due(vault: Vault, *, now: datetime | None = None) -> DrillSchedule:
     """When the next drill is due: the last drill *of the current key set* plus the policy's interval.
 
     A passed drill counts only when its bundle holds every key a backup must hold now

@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vault.errors import ConfigError, HsmCheckFailed, TokenInUse, TokenNotFound
 from vault.operations.bundles import entry_item, test_unwrap
 from vault.operations.quorum import ActiveQuorum, pin_len_for, wrap_mechanism
 from vault.shares.derive import pin_bits
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 SETTING_DRILL_SERIAL = "drill_token.serial"
 SETTING_DRILL_SHARE_SET = "drill_token.share_set_id"
@@ -75,14 +78,14 @@ class DrillWhere:
         return text
 
 
-def drill_place(vault) -> DrillPlace:
+def drill_place(vault: Vault) -> DrillPlace:
     """Where this home drills (read from its configuration only)."""
     if vault.home.is_practice:
         return DrillPlace.PRACTICE_SCRATCH
     return DrillPlace.DRILL_TOKEN if vault.home.config.drill_module else DrillPlace.PRODUCTION_SESSION
 
 
-def unwrap_checked(vault, quorum: ActiveQuorum, verified, *, vault_token_required: bool = True) -> tuple[int, DrillWhere | None]:
+def unwrap_checked(vault: Vault, quorum: ActiveQuorum, verified, *, vault_token_required: bool = True) -> tuple[int, DrillWhere | None]:
     """Every entry of ``verified`` unwrapped as a session object where this home drills, checked
     and destroyed at once. Returns (keys checked, where). The vault's own token objects are never
     touched. ``vault_token_required=False`` (a restore's pre-check, when the vault's token may be
@@ -121,7 +124,7 @@ def _check_in(session, quorum: ActiveQuorum, verified) -> int:
     return compared
 
 
-def _drill_module(vault) -> Any:
+def _drill_module(vault: Vault) -> Any:
     from vault.hsm import HsmModule
 
     config = vault.home.config
@@ -131,7 +134,7 @@ def _drill_module(vault) -> Any:
     return HsmModule.load(config.drill_module)
 
 
-def _in_drill_token(vault, quorum: ActiveQuorum, verified) -> tuple[int, DrillWhere]:
+def _in_drill_token(vault: Vault, quorum: ActiveQuorum, verified) -> tuple[int, DrillWhere]:
     module = _drill_module(vault)
     selector = vault.home.config.drill_token
     info = _drill_token(vault, module, quorum, selector)
@@ -146,7 +149,7 @@ def _in_drill_token(vault, quorum: ActiveQuorum, verified) -> tuple[int, DrillWh
         return _check_in(session, quorum, verified), where
 
 
-def _drill_token(vault, module, quorum: ActiveQuorum, selector: str):
+def _drill_token(vault: Vault, module, quorum: ActiveQuorum, selector: str):
     """The configured drill token; initialised on first use with the quorum's PINs: on a free slot,
     or ([drill] adopt_token + current_so_pin) the token the vendor's tools left, re-initialised
     with its current SO PIN (given by reference, never written), as production init adopts."""
@@ -219,7 +222,7 @@ def _drill_token(vault, module, quorum: ActiveQuorum, selector: str):
 
 
 
-def doctor_finding(vault) -> tuple[str, str, str, str]:
+def doctor_finding(vault: Vault) -> tuple[str, str, str, str]:
     """(severity, area, message, next step) for `custodian doctor`: where this home's drills run."""
     place = drill_place(vault)
     if place is DrillPlace.PRACTICE_SCRATCH:

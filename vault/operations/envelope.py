@@ -101,7 +101,7 @@ def _encrypt_stream(session, key: KeyRecord, src: BinaryIO, dst: BinaryIO, chunk
         dek.destroy()
 
 
-def _decrypt_stream(session, vault, src: BinaryIO, dst: BinaryIO, masters: dict | None = None
+def _decrypt_stream(session, vault: Vault, src: BinaryIO, dst: BinaryIO, masters: dict | None = None
                     ) -> tuple[fmt.Header, KeyRecord]:
     header = fmt.read_header(src)
     if masters is not None and header.key_ref in masters:
@@ -126,7 +126,7 @@ class RecordCipher:
     """Small records, each its own envelope (own data key), with the master key found once and
     the key policy checked once per key version for the life of this object (one ceremony step)."""
 
-    def __init__(self, vault, session, ref: str | None = None) -> None:
+    def __init__(self, vault: Vault, session, ref: str | None = None) -> None:
         self.vault, self.session = vault, session
         self.key = encryption_key(vault, ref) if ref is not None else None
         self._master = _master(session, self.key) if self.key is not None else None
@@ -151,7 +151,7 @@ def encrypt_record(session, key: KeyRecord, data: bytes) -> bytes:
     return out.getvalue()
 
 
-def decrypt_record(session, vault, blob: bytes) -> bytes:
+def decrypt_record(session, vault: Vault, blob: bytes) -> bytes:
     out = io.BytesIO()
     _decrypt_stream(session, vault, io.BytesIO(blob), out)
     return out.getvalue()

@@ -117,6 +117,12 @@ def preflight_generate(
         )
     if backup:
         capabilities.require_backup(algorithm)
+        if session.trusted_wrapping:  # its backup KEK must be made trusted by the SO: not ours under hsm-procedure
+            from vault.operations.hsm_procedure import refuse_pin_change
+
+            refuse_pin_change(vault, "log in as the token's security officer to make the backup key trusted",
+                              next_step="Generate it without backup, or see docs/hsm-support.md (hsm-procedure) for "
+                                        "what a profile override of trusted_wrapping trades.")
     elif no_backup_reason is not None:
         _require_no_backup_reason(label, no_backup_reason)
 

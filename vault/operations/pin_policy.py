@@ -14,12 +14,17 @@ A practice home always uses the quorum's PINs (vault.home refuses ``"hsm"`` ther
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vault.errors import PinPolicyRefused
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 POLICIES = ("quorum", "hsm")
 
 
-def refusal(vault, info, *, what: str = "use") -> PinPolicyRefused | None:
+def refusal(vault: Vault, info, *, what: str = "use") -> PinPolicyRefused | None:
     """Why this home cannot ``what`` the token ``info`` (a TokenInfo, or None when there is none)
     under its pin_policy; None for the default policy."""
     if vault.home.config.pin_policy != "hsm":
@@ -39,7 +44,7 @@ def refusal(vault, info, *, what: str = "use") -> PinPolicyRefused | None:
     )  # fmt: skip
 
 
-def require_pin_policy(vault, info, *, what: str = "use") -> None:
+def require_pin_policy(vault: Vault, info, *, what: str = "use") -> None:
     """Raise :func:`refusal`'s PinPolicyRefused, if any, before the token is touched."""
     error = refusal(vault, info, what=what)
     if error is not None:

@@ -10,14 +10,18 @@ module while a practice drill runs (close the ceremony's token session first).
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from vault import hsm
 from vault.errors import ConfigError
 from vault.operations.quorum import ActiveQuorum, wrap_mechanism
 from vault.secret import Secret
 
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
-def unwrap_in_scratch_token(vault, quorum: ActiveQuorum, verified):
+
+def unwrap_in_scratch_token(vault: Vault, quorum: ActiveQuorum, verified):
     """(keys checked, where) after unwrapping every entry in a fresh scratch token of the practice module."""
     from vault.operations.drill_place import DrillPlace, DrillWhere, _check_in
 

@@ -9,7 +9,7 @@ disk, the database or the ledger: events name the share set, never a secret.
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vault import shares
 from vault.backup.format import kek_check_value
@@ -18,6 +18,9 @@ from vault.secret import Secret
 from vault.shares import ShareCollector
 from vault.shares.derive import HEX_PIN_LEN
 from vault.store.records import ShareSetRecord, ShareSetStatus
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 ACTOR = "console"
 
@@ -96,7 +99,7 @@ class ActiveQuorum:
         raise TypeError("an ActiveQuorum cannot be pickled")
 
 
-def activate(vault, collector: ShareCollector, passphrase: Secret | None, *, actor: str = ACTOR) -> ActiveQuorum:
+def activate(vault: Vault, collector: ShareCollector, passphrase: Secret | None, *, actor: str = ACTOR) -> ActiveQuorum:
     """Combine the collected shares into the QS and check it before anything touches the HSM.
 
     The collector checks the recovered QS against the set it was built for; this then finds
@@ -132,7 +135,7 @@ def activate(vault, collector: ShareCollector, passphrase: Secret | None, *, act
 SETTING_PIN_MAX_LEN = "token.pin_max_len"  # set by init where the token takes fewer than 32 characters
 
 
-def pin_max_len_of(vault) -> int | None:
+def pin_max_len_of(vault: Vault) -> int | None:
     """The PIN length the vault's token was fitted to at init (None: 32 hex characters)."""
     value = vault.store.get_setting(SETTING_PIN_MAX_LEN)
     return int(value) if value else None
@@ -153,7 +156,7 @@ def pin_len_for(quorum: ActiveQuorum, info) -> int | None:
     return limit if limit is not None and limit < own else quorum.pin_max_len
 
 
-def _share_set_of(vault, identifier: int, check_value: str) -> ShareSetRecord:
+def _share_set_of(vault: Vault, identifier: int, check_value: str) -> ShareSetRecord:
     for record in vault.store.list_share_sets():
         if record.identifier == identifier and hmac.compare_digest(record.check_value, check_value):
             return record
@@ -163,7 +166,7 @@ def _share_set_of(vault, identifier: int, check_value: str) -> ShareSetRecord:
     )
 
 
-def new_quorum_secret(vault) -> Secret:
+def new_quorum_secret(vault: Vault) -> Secret:
     """A fresh QS: 32 bytes of the HSM's RNG mixed with the host CSPRNG (vault.shares).
 
     The RNG is the vault's token's. Init initialises that token first (with transient PINs,
@@ -189,7 +192,7 @@ def new_quorum_secret(vault) -> Secret:
     return shares.new_quorum_secret(_scratch_random(vault, module, 32))
 
 
-def _scratch_random(vault, module, n: int) -> bytes:
+def _scratch_random(vault: Vault, module, n: int) -> bytes:
     import os
 
     from vault import hsm
@@ -207,7 +210,7 @@ def _scratch_random(vault, module, n: int) -> bytes:
             user_pin.wipe()
 
 
-def wrap_mechanism(vault):
+def wrap_mechanism(vault: Vault):
     """The backup wrap mechanism custodian.toml configures (vault.hsm self-tests it at the probe)."""
     from vault.hsm import WrapMechanism
 
@@ -221,7 +224,7 @@ def wrap_mechanism(vault):
         ) from None
 
 
-def open_token_session(vault, quorum: ActiveQuorum):
+def open_token_session(vault: Vault, quorum: ActiveQuorum):
     """A logged-in session on the vault's token; the user PIN is derived from the QS and wiped at once."""
     mechanism = wrap_mechanism(vault)
     module = vault.hsm()
@@ -229,8 +232,13 @@ def open_token_session(vault, quorum: ActiveQuorum):
         from vault.operations.pin_policy import require_pin_policy
 
         require_pin_policy(vault, module.find_token(vault.token), what="log in to")
-    with quorum.user_pin() as pin:
-        session = module.open_session(vault.token, pin, wrap_mechanism=mechanism)
+    if vault.home.config.pin_policy == "hsm-procedure":  # the PIN holder's PIN, not the quorum's
+        from vault.operations.hsm_procedure import open_procedure_session
+
+        session = open_procedure_session(vault, wrap_mechanism=mechanism)
+    else:
+        with quorum.user_pin() as pin:
+            session = module.open_session(vault.token, pin, wrap_mechanism=mechanism)
     from vault.operations.trusted_policy import trusted_wrapping
 
     # where the token's profile makes it safe, backed-up keys wrap only under an SO-made KEK (vault.hsm.trusted)

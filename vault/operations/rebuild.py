@@ -29,7 +29,7 @@ import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, TYPE_CHECKING
 
 from vault import crashpoint
 from vault.backup.format import iter_verified_entries, kek_check_value
@@ -41,6 +41,9 @@ from vault.shares.offline import combine_offline
 from vault.operations.rebuild_config import RECORD as CONFIG_RECORD
 from vault.operations.rebuild_config import ConfigCarry, plan_carry, restore_config, write_carried
 from vault.store.records import BackupDecision, CeremonyStatus, LedgerHead, NewBackup, ShareSetStatus
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 ACTOR = "console"
 RESHARE_MARKER = "reshare.pending"  # vault.operations.reshare.MARKER
@@ -100,7 +103,7 @@ def rebuild_from_bundle(home_path: Path, bundle: Path, shares: Sequence[Secret],
 NEW_HOME_ACTIONS = ("home.created", "home.lock_recovered")
 
 
-def is_new_home(vault) -> bool:
+def is_new_home(vault: Vault) -> bool:
     """Whether ``vault``'s home holds nothing but its own creation (a rebuild may go into it)."""
     try:
         _new_home_genesis(vault)
@@ -109,7 +112,7 @@ def is_new_home(vault) -> bool:
     return True
 
 
-def _new_home_genesis(vault) -> list[dict]:
+def _new_home_genesis(vault: Vault) -> list[dict]:
     """The new home's own events (carried into vault.rebuilt); refuses a home that holds anything else."""
     store = vault.store
     events = list(vault.ledger.events())
@@ -131,12 +134,12 @@ def _remove_db(path: Path) -> None:
             pass
 
 
-def _build(work: Path, vault, bundle: Path, qs: Secret, genesis: list, actor: str):
+def _build(work: Path, vault: Vault, bundle: Path, qs: Secret, genesis: list, actor: str):
     with derive_bundle_mac_key(qs) as mac_key, derive_backup_metadata_key(qs) as metadata_key:
         return _build_with(work, vault, bundle, qs, mac_key, metadata_key, genesis, actor)
 
 
-def _build_with(work: Path, vault, bundle: Path, qs: Secret, mac_key: Secret, metadata_key: Secret, genesis: list,
+def _build_with(work: Path, vault: Vault, bundle: Path, qs: Secret, mac_key: Secret, metadata_key: Secret, genesis: list,
                 actor: str) -> tuple[RebuildResult, ConfigCarry | None]:
     from vault.ledger import Ledger
     from vault.store import Store

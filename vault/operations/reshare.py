@@ -187,12 +187,18 @@ def reshare(
                                       event="backup.rebackup", pins=quorum)  # the token has the old PINs yet
             inode = os.stat(path).st_ino
             checkpoint("bundle-written")
-            with quorum.so_pin() as so_old, new_quorum.so_pin() as so_new, new_quorum.user_pin() as user_new:
-                # a failure inside set_pins leaves the old PINs (it puts the SO PIN back itself)
-                module.set_pins(_serial(serial), so_pin_old=so_old, so_pin_new=so_new, user_pin_new=user_new)
-            rekeyed = True
-            checkpoint("pins-rekeyed")
-            visible = prove_token_pins(vault, serial, new_quorum, ceremony_id=ceremony_id, actor=actor)
+            from vault.operations.hsm_procedure import is_procedure
+
+            procedure = is_procedure(vault)  # the token keeps the PINs its vendor's procedure set: not re-keyed
+            if procedure:
+                visible = _token_key_count(vault, serial)
+            else:
+                with quorum.so_pin() as so_old, new_quorum.so_pin() as so_new, new_quorum.user_pin() as user_new:
+                    # a failure inside set_pins leaves the old PINs (it puts the SO PIN back itself)
+                    module.set_pins(_serial(serial), so_pin_old=so_old, so_pin_new=so_new, user_pin_new=user_new)
+                rekeyed = True
+                checkpoint("pins-rekeyed")
+                visible = prove_token_pins(vault, serial, new_quorum, ceremony_id=ceremony_id, actor=actor)
             if visible != _token_key_count(vault, serial):
                 raise HsmCheckFailed(f"After the re-key the token shows {visible} keys; the vault recorded "
                                      f"{_token_key_count(vault, serial)} on it.")  # fmt: skip
@@ -204,7 +210,9 @@ def reshare(
                 {"share_set_id": new_set.id, "share_set": new_set.name, "policy": new_set.describe(),
                  "retired_share_set_id": old.id, "retired_share_set": old.name, "retired_at": retired.retired_at,
                  "backup_id": backup.backup.id, "backup_sha256": backup.sha256, "keys": backup.key_count,
-                 "token_serial": serial, "token_pins_rekeyed": True},
+                 "token_serial": serial, "token_pins_rekeyed": not procedure,
+                 **({"token_pins_reason": "pin_policy hsm-procedure: the token keeps the PINs its vendor's "
+                                          "procedure set"} if procedure else {})},
                 actor=actor,
                 ceremony_id=ceremony_id,
             )  # fmt: skip
@@ -213,7 +221,7 @@ def reshare(
         raise
     finally:
         new_quorum.wipe()
-    return ReshareResult(backup, new_set, retired, True)
+    return ReshareResult(backup, new_set, retired, not procedure)
 
 
 def _token_key_count(vault: Vault, serial: str) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vault import crashpoint
 from vault.backup.format import KeyEntry
@@ -33,6 +34,9 @@ from vault.operations.token import SETTING_LABEL, SETTING_MODEL, SETTING_SERIAL
 from vault.store.records import KeyRecord
 from vault.types import KeyState
 
+if TYPE_CHECKING:
+    from vault.vault import Vault
+
 
 @dataclass(frozen=True, slots=True)
 class RestoreResult:
@@ -47,7 +51,7 @@ class RestoreResult:
         return len(self.restored)
 
 
-def _checked(vault, entries) -> Iterator[tuple[KeyEntry, KeyRecord | None]]:
+def _checked(vault: Vault, entries) -> Iterator[tuple[KeyEntry, KeyRecord | None]]:
     """Entries with their database records; refuses a bundle that disagrees with the database."""
     for entry, record in with_records(vault, entries):
         if record is not None and (record.cka_id != entry.cka_id or record.fingerprint != entry.fingerprint):
@@ -58,12 +62,12 @@ def _checked(vault, entries) -> Iterator[tuple[KeyEntry, KeyRecord | None]]:
         yield entry, record
 
 
-def _restorable(vault, entries) -> Iterator[tuple[KeyEntry, KeyRecord | None]]:
+def _restorable(vault: Vault, entries) -> Iterator[tuple[KeyEntry, KeyRecord | None]]:
     """The entries a restore brings back: all but the keys destroyed in this vault."""
     return ((e, r) for e, r in _checked(vault, entries) if r is None or r.state not in DESTROYED_STATES)
 
 
-def plan_restore(vault, entries) -> tuple[int, list[tuple[str, str]]]:
+def plan_restore(vault: Vault, entries) -> tuple[int, list[tuple[str, str]]]:
     """Check every entry against the database without touching the token: (how many keys a
     restore brings back, the skipped ones as (label, why))."""
     count, skipped = 0, []
@@ -89,7 +93,7 @@ class RestorePreflight:
     unwrapped_in: DrillWhere | None = None  # where; None: nowhere yet (restore_backup test-unwraps first)
 
 
-def preflight_restore(vault, quorum: ActiveQuorum, path: Path) -> RestorePreflight:
+def preflight_restore(vault: Vault, quorum: ActiveQuorum, path: Path) -> RestorePreflight:
     """Everything a restore checks before any token is touched, the replacement token included:
     the whole file (lines, MAC, the quorum's KEK), the bundle against the vault's record of that
     backup key for key (vault.operations.bundle_record), and every blob unwrapped as a session
@@ -110,7 +114,7 @@ def preflight_restore(vault, quorum: ActiveQuorum, path: Path) -> RestorePreflig
 
 
 def restore_backup(
-    vault,
+    vault: Vault,
     session: HsmSession,
     quorum: ActiveQuorum,
     path: Path,
@@ -175,7 +179,7 @@ def restore_backup(
     return RestoreResult(str(path), verified.sha256, session.token.serial, labels, tuple(skipped))
 
 
-def _clear_partial_restore(vault, session: HsmSession, verified, present, *, ceremony_id, actor) -> None:
+def _clear_partial_restore(vault: Vault, session: HsmSession, verified, present, *, ceremony_id, actor) -> None:
     """A replacement token half filled by a restore that was killed: every object on it is a copy
     of one of this bundle's keys, and none of them is recorded on this token yet. Those copies are
     destroyed (the bundle still holds every one) so that the restore starts again from empty;
@@ -205,7 +209,7 @@ def _clear_partial_restore(vault, session: HsmSession, verified, present, *, cer
     }, actor=actor, ceremony_id=ceremony_id)  # fmt: skip
 
 
-def _record(vault, session: HsmSession, verified, ceremony_id, actor) -> tuple[str, ...]:
+def _record(vault: Vault, session: HsmSession, verified, ceremony_id, actor) -> tuple[str, ...]:
     """Record every restored key (a batch of entries at a time); returns their labels."""
     store = vault.store
     serial = session.token.serial

@@ -103,7 +103,7 @@ def statement_bytes(statement: dict) -> bytes:
     return (json.dumps(statement, sort_keys=True, separators=(",", ":")) + "\n").encode()
 
 
-def checked_statement(vault, details: dict) -> tuple[bytes, bytes]:
+def checked_statement(vault: Vault, details: dict) -> tuple[bytes, bytes]:
     """The statement's bytes and signature from a ``key.revocation_statement`` event, once the
     recorded digest, the signer's key and the signature are all shown to hold."""
     from vault.hsm.software import spki_fingerprint
@@ -131,7 +131,7 @@ def checked_statement(vault, details: dict) -> tuple[bytes, bytes]:
     return data, signature
 
 
-def export_revocation_statement(vault, ref: str, out: Path, *, actor: str = ACTOR) -> RevocationStatement:
+def export_revocation_statement(vault: Vault, ref: str, out: Path, *, actor: str = ACTOR) -> RevocationStatement:
     """Write the newest signed revocation statement of revoked key ``ref`` again (``out`` and
     ``out`` + ``.sig``, each written once), checked first (checked_statement)."""
     from vault.operations._common import refuse_existing

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vault.errors import HsmCheckFailed, TokenInUse, TokenNotFound, VaultError
 from vault.hsm import TokenInfo, parse_token_uri
@@ -28,6 +29,9 @@ from vault.operations.pin_policy import require_pin_policy
 from vault.operations.quorum import SETTING_PIN_MAX_LEN, ActiveQuorum, token_pin_limit, wrap_mechanism
 from vault.shares.derive import HEX_PIN_LEN, encode_pin, pin_bits
 from vault.secret import Secret
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
 
 SETTING_LABEL = "token.label"
 SETTING_SERIAL = "token.serial"
@@ -54,7 +58,7 @@ class TransientPins:
         raise TypeError("TransientPins cannot be pickled")
 
 
-def configured_token_label(vault) -> str | None:
+def configured_token_label(vault: Vault) -> str | None:
     """The label the home's configuration selects the token by, if it names one."""
     token = vault.token
     if token.startswith("pkcs11:"):
@@ -63,7 +67,7 @@ def configured_token_label(vault) -> str | None:
 
 
 def initialise_token(
-    vault,
+    vault: Vault,
     quorum: ActiveQuorum,
     label: str | None = None,
     *,
@@ -98,6 +102,9 @@ def initialise_token(
             f"This vault already has its token (serial {previous}).",
             next_step="Initialise a new token only as a replacement (restore ceremony), and say so explicitly.",
         )
+    from vault.operations.hsm_procedure import refuse_pin_change
+
+    refuse_pin_change(vault, "initialise a replacement token (C_InitToken sets its PINs)")
     free = next((t for t in module.slots() if not t.initialised), None)
     require_pin_policy(vault, free, what="initialise")
     fitted = token_pin_limit(free)
@@ -135,19 +142,19 @@ def initialise_token(
     return info
 
 
-def _record_token(vault, info: TokenInfo, pins: str) -> None:
+def _record_token(vault: Vault, info: TokenInfo, pins: str) -> None:
     vault.store.set_setting(SETTING_LABEL, info.label)
     vault.store.set_setting(SETTING_SERIAL, info.serial)
     vault.store.set_setting(SETTING_MODEL, f"{info.manufacturer} {info.model}".strip())
     vault.store.set_setting(SETTING_PINS, pins)
 
 
-def _forget_token(vault) -> None:
+def _forget_token(vault: Vault) -> None:
     for key in (SETTING_LABEL, SETTING_SERIAL, SETTING_MODEL, SETTING_PINS, SETTING_PIN_MAX_LEN):
         vault.store.set_setting(key, "")
 
 
-def orphaned_token(vault) -> TokenInfo | None:
+def orphaned_token(vault: Vault) -> TokenInfo | None:
     """The vault's token if an init left it with transient PINs (empty, PINs lost), else None."""
     serial = vault.store.get_setting(SETTING_SERIAL)
     if not serial or vault.store.get_setting(SETTING_PINS) != PINS_TRANSIENT:
@@ -164,7 +171,7 @@ def _serial_selector(serial: str):
     return TokenSelector(serial=serial)
 
 
-def discard_orphaned_token(vault, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR,
+def discard_orphaned_token(vault: Vault, *, reason: str, ceremony_id: str | None = None, actor: str = ACTOR,
                            user_pin: Secret | None = None) -> str:
     """Practice only: remove a token init left with transient PINs (it holds nothing).
 
@@ -192,7 +199,7 @@ def discard_orphaned_token(vault, *, reason: str, ceremony_id: str | None = None
     return info.serial
 
 
-def forget_reset_token(vault, *, ceremony_id: str | None = None, actor: str = ACTOR) -> str | None:
+def forget_reset_token(vault: Vault, *, ceremony_id: str | None = None, actor: str = ACTOR) -> str | None:
     """The production init wedge: an init that stopped left the token with transient PINs, the
     token was then reset with the vendor's tools, so the recorded serial is gone (or no longer an
     initialised token). The vault forgets it — recording the old attempt (``token.reset_recognised``)
@@ -215,7 +222,7 @@ def forget_reset_token(vault, *, ceremony_id: str | None = None, actor: str = AC
 
 
 def initialise_token_transient(
-    vault, label: str | None = None, *, ceremony_id: str | None = None, actor: str = ACTOR
+    vault: Vault, label: str | None = None, *, ceremony_id: str | None = None, actor: str = ACTOR
 ) -> tuple[TokenInfo, TransientPins]:
     """Init's first step: the configured token initialised with random PINs held only in memory.
 
@@ -302,7 +309,7 @@ def pin_fit_details(info: TokenInfo, max_len: int) -> dict:
                          f"{pin_bits(max_len)} of 128 bits"}
 
 
-def resolve_pin_ref(vault, ref: str) -> Secret:
+def resolve_pin_ref(vault: Vault, ref: str) -> Secret:
     """The current SO PIN of an adopted token from its reference (env:NAME, or file:PATH relative
     to the home); errors name the reference, never a value."""
     from vault.errors import ConfigError
@@ -327,7 +334,7 @@ def resolve_pin_ref(vault, ref: str) -> Secret:
                           next_step="Write the PIN into the file again as plain text.") from None
 
 
-def rekey_token_pins(vault, serial: str, *, so_pin_old: Secret, quorum: ActiveQuorum,
+def rekey_token_pins(vault: Vault, serial: str, *, so_pin_old: Secret, quorum: ActiveQuorum,
                      ceremony_id: str | None = None, actor: str = ACTOR) -> int:
     """Set the token's SO and user PINs to ``quorum``'s derivations and prove the new user PIN.
 
@@ -341,7 +348,7 @@ def rekey_token_pins(vault, serial: str, *, so_pin_old: Secret, quorum: ActiveQu
     return prove_token_pins(vault, serial, quorum, ceremony_id=ceremony_id, actor=actor)
 
 
-def prove_token_pins(vault, serial: str, quorum: ActiveQuorum, *, ceremony_id: str | None = None,
+def prove_token_pins(vault: Vault, serial: str, quorum: ActiveQuorum, *, ceremony_id: str | None = None,
                      actor: str = ACTOR) -> int:
     """Log in with ``quorum``'s user PIN (PinIncorrect if the token has other PINs); record
     ``token.pins`` = quorum and ``token.pins_set``; return how many keys the token shows."""
@@ -356,7 +363,7 @@ def prove_token_pins(vault, serial: str, quorum: ActiveQuorum, *, ceremony_id: s
     return count
 
 
-def abandon_transient_token(vault, pins: TransientPins, *, reason: str, ceremony_id: str | None = None,
+def abandon_transient_token(vault: Vault, pins: TransientPins, *, reason: str, ceremony_id: str | None = None,
                             actor: str = ACTOR) -> str:
     """An init stopped while its transient PINs are still in memory (an abort, a failed step).
 

@@ -10,13 +10,18 @@ a key of their own (the residual risk docs/security-model.md explains).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def trusted_wrapping(vault, token) -> bool:
+if TYPE_CHECKING:
+    from vault.vault import Vault
+
+
+def trusted_wrapping(vault: Vault, token) -> bool:
     """True where the token's profile makes trusted wrapping safe."""
     return profile_verdict(vault, token) == "safe"
 
 
-def profile_verdict(vault, token) -> str:
+def profile_verdict(vault: Vault, token) -> str:
     """The profile's ``trusted_wrapping``: "safe", "unsafe" or "unknown"."""
     from vault.hsm.profile import profile_for
 
@@ -24,7 +29,7 @@ def profile_verdict(vault, token) -> str:
     return profile_for(token, name=config.profile, overrides=dict(config.profile_override)).trusted_wrapping
 
 
-def doctor_findings(vault, token) -> list[tuple[str, str, str, str]]:
+def doctor_findings(vault: Vault, token) -> list[tuple[str, str, str, str]]:
     """(severity, area, message, next step) for `custodian doctor`: trusted wrapping, said plainly."""
     verdict = profile_verdict(vault, token)
     if verdict == "safe":

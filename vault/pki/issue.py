@@ -137,6 +137,19 @@ def self_issuer(vault, key_label: str, public_key_pem: str, name: x509.Name) -> 
     return Issuer(key_label, key.algorithm, name, public_key)
 
 
+def same_subject_other_key(vault, name: x509.Name, spki_sha256: str) -> list[CertificateRecord]:
+    """This vault's CA certificates (any state: revoked or expired ones are still in relying
+    parties' stores) with subject ``name`` and a key other than ``spki_sha256``. A new root with
+    such a name is ambiguous to path building, which finds an issuer by name first: refused
+    unless the ceremony records a reason (a re-key; vault.ceremony.steps.pki)."""
+    out = []
+    for record in vault.store.list_certificates():
+        if record.is_ca and record.spki_sha256 != spki_sha256 and \
+                x509.load_der_x509_certificate(record.der).subject == name:
+            out.append(record)
+    return out
+
+
 def issuer_from_record(vault, record: CertificateRecord, *, now: dt.datetime, for_crl: bool = False) -> Issuer:
     """A CA certificate of this vault that may sign now: ours (its key is an active HSM key of
     this vault), a CA with keyCertSign (cRLSign for a CRL), within its validity, not revoked."""

@@ -423,8 +423,12 @@ def _dir_out(plan):
 
 
 def _pki_root(params, plan):
+    from vault.ceremony.prompts import TextAnswer
+    from vault.ceremony.steps.pki import _same_subject_reason
+
     return [Ask("key", "choice", required=True, check=_key_check(plan, ("active", "pre-activation"), signing=True)),
-            Ask("path", "path-out", required=True, check=_out(plan))]
+            Ask("path", "path-out", required=True, check=_out(plan)),
+            Ask("same-subject-reason", "text", check=lambda v: _problem(_same_subject_reason, TextAnswer(str(v))))]
 
 
 def _pki_csr(params, plan):

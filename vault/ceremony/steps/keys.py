@@ -127,8 +127,11 @@ def prepare_token(ctx, params):
     by the derived ones. Until then a crash leaves an empty token whose PINs are lost (see
     ceremonies/README.md: practice re-initialises it, production resets it with vendor tools).
     """
+    from vault.operations.hsm_procedure import is_procedure
     from vault.operations.token import initialise_token_transient
 
+    if is_procedure(ctx.vault):
+        return (yield from _adopt_procedure_token(ctx))
     yield from ctx.review("prepare-token", "Initialise the token (C_InitToken) with transient PINs", [
         item("Token label", _token_label(ctx)), item("PKCS#11 module", ctx.vault.home.config.module),
         item("What happens", "the token is initialised (anything on it is erased); its PINs are random and held "
@@ -153,6 +156,25 @@ def prepare_token(ctx, params):
         result["pin_bits"] = details["bits_kept"]
     ctx.read_aloud("Token serial", info.serial)
     return result
+
+
+def _adopt_procedure_token(ctx):
+    """prepare-token under pin_policy "hsm-procedure": the token as the vendor's procedure left it."""
+    from vault.operations.hsm_procedure import POLICY, adopt_procedure_token
+
+    yield from ctx.review("prepare-token", "Adopt the token as the HSM vendor's procedure left it", [
+        item("Token", _token_label(ctx)), item("PKCS#11 module", ctx.vault.home.config.module),
+        item("PIN policy", "hsm-procedure: the token keeps the PINs its vendor's procedure set; the PIN holder "
+                           "logs in for every ceremony; the quorum no longer gates the HSM login"),
+        item("What happens", "a login with the PIN holder's PIN proves it and that the token holds no keys; "
+                             "nothing on the token changes")])
+    ctx.progress("Logging in with the PIN holder's PIN (pin_policy hsm-procedure)")
+    info = adopt_procedure_token(ctx.vault, ceremony_id=ctx.ceremony_id, actor=ctx.actor)
+    ctx.notice(f"Token {info.label} ({info.serial}) adopted with the PINs its vendor's procedure set: the console "
+               "never sets or stores them, and the HSM login is the PIN holder's, not the quorum's.")
+    ctx.read_aloud("Token serial", info.serial)
+    return {"token_serial": info.serial, "token_label": info.label, "pin_policy": POLICY,
+            "summary": f"token {info.label} ({info.serial}) adopted; its PINs stay the vendor procedure's"}
 
 
 @step_kind("init-token", params={

@@ -119,6 +119,38 @@ def _signing_key(ctx, ask: str, question: str, *, exclude: str | None = None, de
     return key
 
 
+def _same_subject_reason(answer: TextAnswer) -> str:
+    from vault.errors import SubjectInUse
+
+    text = answer.text.strip()
+    if len(text) < 10:
+        raise SubjectInUse("A second root with this subject needs a reason of at least 10 characters for the ledger.",
+                           next_step="Say why (e.g. a re-key of the root), or abort and give the profile a new "
+                           "subject.")
+    return text
+
+
+def _check_same_subject(ctx, name, key):
+    """A root whose subject another CA key of this vault already has: asked for a recorded reason."""
+    from vault.pki.issue import same_subject_other_key
+
+    others = same_subject_other_key(ctx.vault, name, key.fingerprint)
+    if not others:
+        return None
+    listed = "; ".join(f"{r.kind} {r.serial_hex} (key {r.key_label or 'not ours'}, {r.spki_sha256})" for r in others)
+    ctx.notice(f"The subject {name.rfc4514_string()} is already certified for another key: {listed}. Refused unless "
+               "a reason is given (a re-key).", "warning")
+    reason = yield from ctx.ask(TextPrompt, "same-subject-reason", _same_subject_reason,
+                                question=f"{name.rfc4514_string()} already names another CA key ({listed}). Relying "
+                                "parties find an issuer by name, so two keys under one name make paths ambiguous."
+                                "\nType the reason for a second root with this name (it goes to the ledger), or "
+                                "abort.")
+    ctx.ledger("certificate.same-subject-allowed", {"subject": name.rfc4514_string(), "key": key.label,
+                                                    "fingerprint": key.fingerprint, "reason": reason,
+                                                    "other_certificates": [r.serial_hex for r in others]})
+    return reason
+
+
 @step_kind("root-certificate", params=_PROFILE, needs_quorum=True, repeatable=False, review=CERTIFICATE_REVIEW)
 def root_certificate(ctx, params):
     """A self-signed root certificate for an HSM key (made earlier in the ceremony or before)."""
@@ -132,6 +164,7 @@ def root_certificate(ctx, params):
     with _session(ctx) as session:
         name, _ = build.subject_name(profile)
         issuer = self_issuer(ctx.vault, key.label, session.public_key_pem(session.get_key(key.label)), name)
+        yield from _check_same_subject(ctx, name, key)
         subject = Subject(name, issuer.public_key, key_label=key.label, source=f"HSM key {key.label} ({key.fingerprint})")
         prepared = prepare_certificate(ctx.vault, profile, issuer, subject, serial_source=session.random, now=_now(ctx))
         yield from _review_certificate(ctx, f"Sign the root certificate of {key.label!r} (self-signed) in the HSM", prepared)

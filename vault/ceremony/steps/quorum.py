@@ -417,6 +417,9 @@ def commit_share_set(ctx, params):
     name = f"set-{ctx.ceremony_id}"
     transient = ctx.secrets.transient_pins
     serial = ctx.values.get("token_serial")
+    # init under pin_policy "hsm-procedure": the token was adopted with its own PINs (nothing to re-key),
+    # but the first share set still probes it and makes the ledger audit key
+    adopted_as_is = transient is None and ctx.values.get("pin_policy") == "hsm-procedure"
     from vault.ceremony.review import item
 
     yield from ctx.review("commit-share-set", "Record the share set" + (
@@ -426,9 +429,10 @@ def commit_share_set(ctx, params):
         item("Identifying words", split.public.identifying_words),
         item("Share set retired", previous.name if previous else "none"),
         item("Token PINs", f"token {serial}: SO and user PINs change from the transient ones to the derived ones"
-             if transient is not None else "unchanged")] + ([
+             if transient is not None else "unchanged (pin_policy hsm-procedure: the vendor procedure's)"
+             if adopted_as_is else "unchanged")] + ([
         item("Ledger audit key", "made in the HSM: a sign-only key, never extractable, that signs every "
-             "ceremony's end head")] if transient is not None else []))
+             "ceremony's end head")] if transient is not None or adopted_as_is else []))
     if transient is not None:
         ctx.progress("Setting the token's PINs to the ones derived from the new quorum secret")
     with ctx.vault.store.atomic():
@@ -447,6 +451,8 @@ def commit_share_set(ctx, params):
         details = {"share_set": record.name, "policy": record.describe(),
                    "identifying_words": split.public.identifying_words, "custodians": [c for _, c in holders],
                    "token_pins": "derived" if transient is not None else "unchanged"}
+        if adopted_as_is:
+            details["token_pins_reason"] = "pin_policy hsm-procedure: the token keeps the PINs its vendor's procedure set"
         if previous is not None:
             details["retired"] = previous.name
         ctx.ledger("share-set.committed", details)
@@ -468,7 +474,7 @@ def commit_share_set(ctx, params):
     if ctx.secrets.quorum is not None:
         ctx.secrets.quorum.wipe()
     ctx.secrets.quorum = ActiveQuorum(qs, record, pin_max_len=pin_max_len_of(ctx.vault))
-    if transient is not None:
+    if transient is not None or adopted_as_is:
         # The capability probe (needs a login) for `custodian doctor`; it also proves the new PIN once more.
         from vault.doctor import record_capabilities
 

@@ -1,0 +1,178 @@
+"""``pin_policy = "hsm-procedure"``: a production token whose PINs the HSM vendor's own procedure set
+(a Luna partition password, a CloudHSM crypto-user password) is adopted as it is; the console never
+derives, sets or stores its PINs, and every ceremony that logs in takes the PIN holder's PIN by
+reference (``hsm_pin = "env:NAME"`` in the script), wiped after the login.
+
+Two real modules: opencryptoki's software token (its factory token initialised in the test "by the
+vendor's procedure", with its own SO and user PINs) and SoftHSM under a vendor name (its library
+copied to ``libvendor-hsm.so`` and configured by the "vendor", never by the console). On each: init
+adopts the token, generate-key and sign run as scripted ceremonies, the ledger records the policy at
+init and at every login (never the PIN), the token still opens with the vendor's PIN afterwards,
+and the PIN appears in no file the console wrote. A wrong PIN and a missing PIN are refused with one
+line and nothing recorded; a locked PIN is named (opencryptoki locks it for real).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from support.ceremony_workspace import Workspace
+from support.secret_scan import scan, text_needles
+from tests.support import opencryptoki
+from vault.secret import Secret
+
+AIRGAP = "test machine: the air gap is simulated"
+VENDOR_SO_PIN = "31415926"  # the vendor procedure's PINs (8 characters: opencryptoki takes 4..8)
+VENDOR_USER_PIN = "27182818"
+LABEL = "vendor-partition"
+
+
+@pytest.fixture
+def swtok():
+    reason = opencryptoki.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with opencryptoki.exclusive():
+        opencryptoki.factory_reset()
+        path = opencryptoki.module_path()
+        yield path
+        from vault.hsm import HsmModule
+
+        HsmModule.load(path).close()  # unload: the library caches the token state the next test resets
+
+
+@pytest.fixture
+def vendor_softhsm(tmp_path, monkeypatch):
+    from vault.hsm import PRACTICE_MODULE
+
+    if not os.path.exists(PRACTICE_MODULE):
+        pytest.skip("SoftHSM2 is not installed (apt-get install softhsm2)")
+    lib = tmp_path / "vendor" / "libvendor-hsm.so"
+    lib.parent.mkdir()
+    shutil.copy(os.path.realpath(PRACTICE_MODULE), lib)
+    (tmp_path / "vendor" / "tokens").mkdir()
+    conf = tmp_path / "vendor" / "vendor.conf"
+    conf.write_text(f"directories.tokendir = {tmp_path / 'vendor' / 'tokens'}\nobjectstore.backend = file\n"
+                    "log.level = ERROR\nslots.removable = false\n")
+    monkeypatch.setenv("SOFTHSM2_CONF", str(conf))
+    yield str(lib)
+    from vault.hsm import HsmModule
+
+    HsmModule.load(str(lib)).close()
+
+
+def vendor_procedure(module_path: str, *, factory_so_pin: str | None) -> str:
+    """The vendor's tools: initialise the token with the vendor's own SO and user PINs; its serial."""
+    from vault.hsm import HsmModule
+
+    module = HsmModule.load(module_path)
+    free = next(t for t in module.slots() if not t.initialised)
+    current = Secret(factory_so_pin, "so-pin") if factory_so_pin else None
+    target = f"pkcs11:serial={free.serial}" if factory_so_pin else None
+    with Secret(VENDOR_SO_PIN, "so-pin") as so, Secret(VENDOR_USER_PIN, "user-pin") as user:
+        info = module.init_token(LABEL, so, user, current_so_pin=current, target=target)
+    return info.serial
+
+
+def production_home(ws: Workspace, module_path: str, monkeypatch, *, trusted_wrapping: str | None = None) -> None:
+    from vault.home import CONFIG_NAME, create_production_home
+
+    create_production_home(ws.home, module_path, LABEL, pin_policy="hsm-procedure")
+    if trusted_wrapping is not None:  # the operator's explicit, documented choice (docs/hsm-support.md)
+        with open(ws.home / CONFIG_NAME, "a") as f:
+            f.write(f'\n[hsm.profile_override]\ntrusted_wrapping = "{trusted_wrapping}"\n')
+    monkeypatch.setenv("HSM_USER_PIN", VENDOR_USER_PIN)
+
+
+def init_generate_sign(ws: Workspace, *, backup: bool = False) -> dict:
+    init = ws.run_ok("init", ws.variant("init", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN"),
+                     allow_production_share_export=True)
+    answers = {} if backup else {"generate.algorithm": "rsa-3072", "generate.backup": "no-backup",
+                                 "generate.no-backup-reason": "the second module has no AES key wrap"}
+    ws.run_ok("generate-key", ws.variant("generate-key", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN",
+                                         answers=answers))
+    ws.run_ok("sign", ws.variant("sign", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN"))
+    return {"init": init}
+
+
+def assert_adopted_as_is(ws: Workspace, serial: str, init) -> None:
+    from vault.ceremony.events import Notice
+
+    with ws.vault() as v:
+        events = [(e.action, json.loads(e.details_json)) for e in v.ledger.events(1)]
+        actions = [a for a, _ in events]
+        adopted = [d for a, d in events if a == "token.adopted"]
+        assert len(adopted) == 1 and adopted[0]["pin_policy"] == "hsm-procedure" and adopted[0]["serial"] == serial
+        assert "token.pin_fitted" not in actions and "token.pins_set" not in actions  # no PIN derived or set
+        logins = [d for a, d in events if a == "token.login"]
+        assert len(logins) >= 3 and all(d["pin_policy"] == "hsm-procedure" and d["pin_from"] == "env:HSM_USER_PIN"
+                                        for d in logins)  # fmt: skip
+        assert "payload.signed" in actions
+        assert v.store.get_setting("token.pins") == "hsm-procedure"
+        [committed] = [d for a, d in events if a == "share-set.committed"]
+        assert committed["token_pins"] == "unchanged" and "vendor's procedure" in committed["token_pins_reason"]
+        # the token still opens with the vendor's PIN: the console changed nothing
+        with Secret(VENDOR_USER_PIN, "user-pin") as pin, v.hsm().open_session(v.token, pin) as session:
+            assert [k.label for k in session.list_keys() if k.label == "signer-2026"]
+    notices = [e.message for e in init.events if isinstance(e, Notice)]
+    assert any("the HSM login is the PIN holder's, not the quorum's" in n for n in notices), notices
+    needles = text_needles("vendor user PIN", VENDOR_USER_PIN) + text_needles("vendor SO PIN", VENDOR_SO_PIN)
+    assert scan([ws.home, ws.root / "shares"], needles) == []
+
+
+def test_opencryptoki_token_set_up_by_the_vendor_procedure_is_adopted_as_is_then_generate_key_and_sign(
+        ws: Workspace, swtok, monkeypatch):
+    serial = vendor_procedure(swtok, factory_so_pin=opencryptoki.FACTORY_SO_PIN)
+    production_home(ws, swtok, monkeypatch)
+    runs = init_generate_sign(ws)
+    assert_adopted_as_is(ws, serial, runs["init"])
+
+
+def test_softhsm_under_a_vendor_name_with_the_vendor_procedure_pins_adopted_as_is(ws: Workspace, vendor_softhsm,
+                                                                                   monkeypatch):
+    """SoftHSM wraps: the key is backed up under the quorum's KEK (the quorum still gates the backup), with a
+    plain KEK because the operator set trusted_wrapping = "unsafe" (the SO PIN is the vendor's)."""
+    serial = vendor_procedure(vendor_softhsm, factory_so_pin=None)
+    production_home(ws, vendor_softhsm, monkeypatch, trusted_wrapping="unsafe")
+    runs = init_generate_sign(ws, backup=True)
+    assert_adopted_as_is(ws, serial, runs["init"])
+    with ws.vault() as v:
+        assert [e for e in v.ledger.events(1) if e.action.startswith("backup.")]
+
+
+def test_a_backup_that_needs_the_sos_trusted_kek_is_refused_before_the_key_is_generated(ws: Workspace,
+                                                                                        vendor_softhsm, monkeypatch):
+    vendor_procedure(vendor_softhsm, factory_so_pin=None)
+    production_home(ws, vendor_softhsm, monkeypatch, trusted_wrapping="safe")
+    ws.run_ok("init", ws.variant("init", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN"),
+              allow_production_share_export=True)
+    refused = ws.run("generate-key", ws.variant("generate-key", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN"))
+    assert not refused.ok and "PIN_POLICY" in refused.one_line() and "security officer" in refused.one_line()
+    with ws.vault() as v:
+        assert not [e for e in v.ledger.events(1) if e.action == "key.generated"]
+        with Secret(VENDOR_USER_PIN, "user-pin") as pin, v.hsm().open_session(v.token, pin) as session:
+            assert session.list_keys() == [] or all(k.label != "signer-2026" for k in session.list_keys())
+
+
+def test_a_wrong_or_missing_pin_is_refused_in_one_line_and_nothing_is_recorded(ws: Workspace, vendor_softhsm,
+                                                                              monkeypatch):
+    vendor_procedure(vendor_softhsm, factory_so_pin=None)
+    production_home(ws, vendor_softhsm, monkeypatch)
+    ws.run_ok("init", ws.variant("init", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN"),
+              allow_production_share_export=True)
+    gen = {"generate.algorithm": "rsa-3072", "generate.backup": "no-backup", "generate.no-backup-reason": "a test of the PIN refusals"}
+    monkeypatch.setenv("HSM_USER_PIN", "00000000")
+    wrong = ws.run("generate-key", ws.variant("generate-key", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN",
+                                              answers=gen))
+    assert not wrong.ok and "HSM_PIN" in wrong.one_line() and "env:HSM_USER_PIN" in wrong.one_line()
+    assert "00000000" not in wrong.one_line()
+    missing = ws.run("generate-key", ws.variant("generate-key", airgap_override=AIRGAP, answers=gen))
+    assert not missing.ok and "PIN_POLICY" in missing.one_line() and "hsm_pin" in missing.one_line()
+    with ws.vault() as v:
+        assert not [e for e in v.ledger.events(1) if e.action == "token.login" and e.ceremony_id
+                    and e.ceremony_id.startswith("generate-key")]
+        assert not [e for e in v.ledger.events(1) if e.action == "key.generated"]

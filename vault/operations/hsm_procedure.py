@@ -1,0 +1,188 @@
+"""``[hsm] pin_policy = "hsm-procedure"``: the token's user PIN is the one the HSM vendor's own
+procedure set (a Luna partition password from lunacm, a CloudHSM crypto-user password, a PIN set
+with the vendor's tools), held by a PIN holder; the console never derives, sets or stores it.
+
+Why a policy of its own and not a flavour of ``"hsm"``: ``"hsm"`` means the HSM's PIN entry device
+(C_Login with a NULL PIN, nothing typed on this machine); here a PIN *is* typed, by its holder,
+each time a ceremony logs in. Different people, different risks, different code: two names.
+
+* init does not C_InitToken: it adopts the configured token as the vendor's procedure left it
+  (initialised, user PIN set, no keys), proves the PIN by a login, and records ``token.pins`` =
+  ``hsm-procedure`` and ``token.adopted`` with the policy.
+* every login asks the ceremony's :class:`HsmPinSource` (``vault.hsm_pin_source``): headless, a
+  reference given per ceremony (script key ``hsm_pin = "env:NAME"`` or ``"file:PATH"``, never the
+  PIN); in the console, a masked input asked of the PIN holder. The PIN is wiped after the login;
+  each login appends ``token.login`` (policy, token serial, where the PIN came from; never the PIN).
+* a wrong PIN: a one-line refusal (headless) or a re-ask (console); a locked PIN: HSM_PIN_LOCKED.
+* the quorum still gates what it gates (backup KEK, bundle MAC, every quorum step); it no longer
+  gates the HSM login. Re-keying the PINs (init's rekey, reshare) is skipped, and recorded.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from vault.errors import HsmCheckFailed, PinIncorrect, PinLocked, PinPolicyRefused, TokenInUse, TokenNotFound
+from vault.operations._common import ACTOR
+from vault.secret import Secret
+
+if TYPE_CHECKING:
+    from vault.vault import Vault
+
+POLICY = "hsm-procedure"
+PINS_PROCEDURE = "hsm-procedure"  # the token.pins setting under this policy
+MAX_ASKS = 3  # an interactive source is asked at most this often per login (the token may lock sooner)
+
+
+class HsmPinSource(Protocol):
+    """Where a ceremony's HSM user PIN comes from (set as ``vault.hsm_pin_source`` by the front end)."""
+
+    description: str  # for messages and the ledger: "env:NAME", "file:PATH", "typed by the PIN holder"
+    interactive: bool  # True: a wrong PIN is asked again
+
+    def ask(self, problem: str | None) -> Secret: ...
+
+
+def is_procedure(vault: Vault) -> bool:
+    return vault.home.config.pin_policy == POLICY
+
+
+def is_reference(ref: str | None) -> bool:
+    return bool(ref) and ref.startswith(("env:", "file:")) and len(ref) > 5
+
+
+@dataclass(frozen=True, slots=True)
+class ReferencePinSource:
+    """Headless: the PIN read from ``env:NAME`` or ``file:PATH`` (relative to the home) at each login."""
+
+    home_path: os.PathLike
+    ref: str
+    interactive: bool = False
+
+    def __post_init__(self) -> None:
+        if not is_reference(self.ref):
+            raise PinPolicyRefused("The HSM user PIN is given only by reference ('env:NAME' or 'file:PATH'), "
+                                   "never in clear.", next_step="Put the PIN in an environment variable or a file "
+                                   "and give hsm_pin = 'env:NAME' or 'file:PATH'.")  # fmt: skip
+
+    @property
+    def description(self) -> str:
+        return self.ref
+
+    def ask(self, problem: str | None) -> Secret:
+        from pathlib import Path
+
+        from vault.errors import ConfigError
+        from vault.inputs import SECRET_FILE_BYTES, read_bounded
+
+        if self.ref.startswith("env:"):
+            value = os.environ.get(self.ref[4:])
+            if not value:
+                raise ConfigError(f"The environment variable {self.ref[4:]} (the HSM user PIN, {self.ref}) is not set.",
+                                  next_step="Set it before running the ceremony.")
+            return Secret(value, "user-pin")
+        path = (Path(self.home_path) / self.ref[5:]).expanduser()
+        try:
+            raw = read_bounded(path, SECRET_FILE_BYTES)
+        except OSError as exc:
+            raise ConfigError(f"The HSM user PIN file {path} ({self.ref}) cannot be read ({exc.strerror or exc}).",
+                              next_step="Check the ceremony's hsm_pin reference.") from None
+        try:
+            return Secret(raw.decode("utf-8").strip(), "user-pin")
+        except UnicodeDecodeError:
+            raise ConfigError(f"The HSM user PIN file {path} ({self.ref}) is not UTF-8 text.",
+                              next_step="Write the PIN into the file again as plain text.") from None
+
+
+def _no_source() -> PinPolicyRefused:
+    return PinPolicyRefused(
+        'pin_policy = "hsm-procedure": this ceremony logs in to the HSM with the user PIN its vendor\'s procedure set, '
+        "and no PIN was given.",
+        next_step="Headless: add hsm_pin = 'env:NAME' (or 'file:PATH') to the ceremony script; in the console the "
+                  "PIN holder types it when asked.")  # fmt: skip
+
+
+def open_procedure_session(vault: Vault, *, wrap_mechanism, ceremony_id: str | None = None, actor: str = ACTOR):
+    """A logged-in session on the vault's token with the PIN holder's PIN; ``token.login`` recorded."""
+    source = getattr(vault, "hsm_pin_source", None)
+    if source is None:
+        raise _no_source()
+    module = vault.hsm()
+    problem = None
+    for attempt in range(1, MAX_ASKS + 1):
+        pin = source.ask(problem)
+        try:
+            session = module.open_session(vault.token, pin, wrap_mechanism=wrap_mechanism)
+        except PinIncorrect:
+            if source.interactive and attempt < MAX_ASKS:
+                problem = "The HSM refused that PIN. Type it again (the HSM may lock it after a few tries)."
+                continue
+            raise PinIncorrect(
+                f"The HSM refused the user PIN from {source.description} (pin_policy hsm-procedure: the PIN its "
+                "vendor's procedure set); nothing was changed.",
+                next_step="Check the PIN with its holder, then run the ceremony again.") from None  # fmt: skip
+        finally:
+            pin.wipe()
+        break
+    serial = session.token.serial if hasattr(session, "token") and hasattr(session.token, "serial") else None
+    vault.ledger.append("token.login", {"pin_policy": POLICY, "token_serial": serial,
+                                        "pin_from": source.description, "attempts": attempt},
+                        actor=actor, ceremony_id=ceremony_id)  # fmt: skip
+    return session
+
+
+def adopt_procedure_token(vault: Vault, *, ceremony_id: str | None = None, actor: str = ACTOR):
+    """Init's first step under this policy: the configured token as the vendor's procedure left it.
+
+    Nothing on the token changes: no C_InitToken, no PIN set. Refused (nothing recorded) when the
+    vault already has a token, when the token is missing or has no user PIN, or when it holds keys.
+    """
+    previous = vault.store.get_setting("token.serial")
+    if previous:
+        raise TokenInUse(f"This vault already has its token (serial {previous}).",
+                         next_step="Use the restore ceremony to move the keys onto a replacement token.")
+    module = vault.hsm()
+    try:
+        info = module.find_token(vault.token)
+    except TokenNotFound as exc:
+        raise TokenNotFound(
+            f'pin_policy = "hsm-procedure" adopts the token the HSM vendor\'s procedure initialised, and none matches '
+            f"{vault.token!r}: {exc.message}", next_step="Initialise it with the vendor's tools (label, SO and user "
+            "PIN), or correct [hsm] token.") from None  # fmt: skip
+    if not info.user_pin_initialised:
+        raise TokenNotFound(f"Token {info.describe()} has no user PIN yet.",
+                            next_step="Set its user PIN with the vendor's procedure, then run init again.")
+    from vault.operations.quorum import wrap_mechanism
+
+    with open_procedure_session(vault, wrap_mechanism=wrap_mechanism(vault), ceremony_id=ceremony_id,
+                                actor=actor) as session:
+        found = len(session.list_keys())
+    if found:
+        raise HsmCheckFailed(f"Token {info.describe()} already holds {found} keys; init adopts only an empty token.",
+                             next_step="Clear it with the vendor's tools, or use another partition.")
+    from vault.operations.token import SETTING_PIN_MAX_LEN, _record_token
+
+    with vault.store.atomic():
+        _record_token(vault, info, PINS_PROCEDURE)
+        vault.store.delete_setting(SETTING_PIN_MAX_LEN)
+        vault.ledger.append("token.adopted", {
+            "label": info.label, "serial": info.serial, "manufacturer": info.manufacturer, "model": info.model,
+            "firmware": info.firmware, "pin_policy": POLICY,
+            "what": "the token keeps the SO and user PINs its vendor's procedure set; the console never derives, "
+                    "sets or stores them, and the HSM login is the PIN holder's, not the quorum's"},
+            actor=actor, ceremony_id=ceremony_id)  # fmt: skip
+    return info
+
+
+def refuse_pin_change(vault: Vault, what: str, *, next_step: str | None = None) -> None:
+    """Raise when something would set, change or use a PIN the vendor's procedure set and the console has not."""
+    if is_procedure(vault):
+        raise PinPolicyRefused(
+            f'pin_policy = "hsm-procedure": the console does not {what}; the token\'s PINs are the ones its '
+            "vendor's procedure set.", next_step=next_step or "Change them with the vendor's tools.")  # fmt: skip
+
+
+__all__ = ["HsmPinSource", "MAX_ASKS", "POLICY", "PINS_PROCEDURE", "PinLocked", "ReferencePinSource",
+           "adopt_procedure_token", "is_procedure", "open_procedure_session", "refuse_pin_change"]
