@@ -252,7 +252,9 @@ class WizardScreen(VaultScreen):
             self._future = None
             self._first_question = False
             if self.is_attached:
-                await self._clear_slot()  # nothing of a share stays on screen for the next person
+                # Nothing of a share stays on screen for the next person: the pane is taken off
+                # now; its removal is not awaited, so the engine has the answer a layout sooner.
+                self._clear_slot_soon()
                 self._busy(True)
 
     def _show_prompt(self, p: Prompt) -> None:
@@ -304,6 +306,10 @@ class WizardScreen(VaultScreen):
     def _refocus(self) -> None:
         if self.pane is not None and self.pane.is_attached:
             self.pane.focus_first()
+
+    def _clear_slot_soon(self) -> None:
+        self.pane = None
+        self.query_one("#prompt-slot").remove_children()
 
     async def _clear_slot(self) -> None:
         self.pane = None
