@@ -295,6 +295,9 @@ class AttestationPane(PromptPane):
         # the indicator follows the scroll however it moves (keys, wheel, scrollbar)
         self.watch(self.query_one("#statement-scroll", VerticalScroll), "scroll_y",
                    lambda _value: self._show_remaining(), init=False)
+        # counted once laid out, whoever gives the focus (the wizard, or the screen's auto-focus,
+        # after which the pane's own focus_first is not called)
+        self.call_after_refresh(self._show_remaining)
 
     def focus_first(self) -> None:  # the statement first: it is read before anything is chosen
         self._show_remaining()
