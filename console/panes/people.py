@@ -291,7 +291,6 @@ class AttestationPane(PromptPane):
     def on_mount(self) -> None:
         super().on_mount()
         self._problem("")
-        self.call_after_refresh(self._show_remaining)  # said whether or not the pane takes the focus
         # the indicator follows the scroll however it moves (keys, wheel, scrollbar)
         self.watch(self.query_one("#statement-scroll", VerticalScroll), "scroll_y",
                    lambda _value: self._show_remaining(), init=False)
