@@ -176,3 +176,13 @@ def test_a_wrong_or_missing_pin_is_refused_in_one_line_and_nothing_is_recorded(w
         assert not [e for e in v.ledger.events(1) if e.action == "token.login" and e.ceremony_id
                     and e.ceremony_id.startswith("generate-key")]
         assert not [e for e in v.ledger.events(1) if e.action == "key.generated"]
+
+
+def test_a_pin_in_clear_in_the_script_is_refused_before_anything_runs(ws: Workspace, vendor_softhsm, monkeypatch):
+    from vault.ceremony.script import load_script
+    from vault.errors import ScriptInvalid
+
+    script = ws.variant("sign", airgap_override=AIRGAP, hsm_pin=VENDOR_USER_PIN)
+    with pytest.raises(ScriptInvalid, match="hsm_pin") as caught:
+        load_script(script)
+    assert VENDOR_USER_PIN not in caught.value.one_line()
