@@ -270,11 +270,27 @@ class AttestationPane(PromptPane):
             yield RadioButton("I do not agree (say why in the comment)", id="disagree")
         yield Input(placeholder="comment (needed when you do not agree)", id="comment", max_length=200)
         yield SecretInput(placeholder="your passphrase, to sign", kind="passphrase", id="attest-pp")
+        # what is still missing before signing, said here next to the boxes (never a toast)
+        yield Static("", classes="pane-problem", id="attest-problem")
         if p.practice:
             yield Static("PRACTICE: ctrl+f fills this person's practice passphrase.", classes="practice-hint")
 
+    def _problem(self, text: str) -> None:
+        box = self.query_one("#attest-problem", Static)
+        box.update(text)
+        box.display = bool(text)
+
+    @property
+    def problem(self) -> str:
+        return str(self.query_one("#attest-problem", Static).render())
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        if self.read_to_end:  # the refusal is answered: it goes
+            self._problem("")
+
     def on_mount(self) -> None:
         super().on_mount()
+        self._problem("")
         # the indicator follows the scroll however it moves (keys, wheel, scrollbar)
         self.watch(self.query_one("#statement-scroll", VerticalScroll), "scroll_y",
                    lambda _value: self._show_remaining(), init=False)
@@ -301,6 +317,8 @@ class AttestationPane(PromptPane):
         self.query_one("#statement-more", Static).update(
             f"▼ {below} more line{'s' if below != 1 else ''}: scroll to the end (↓ PgDn End) before signing."
             if below else "✓ You have seen the whole statement.")
+        if not below and "whole statement" in self.problem:  # that refusal is answered: it goes
+            self._problem("")
 
     @property
     def decision(self) -> bool | None:
@@ -319,9 +337,10 @@ class AttestationPane(PromptPane):
         if missing:
             event.secret.wipe()
             self.query_one("#attest-pp", SecretInput).value = ""
-            self.notify(missing, severity="warning")
+            self._problem(f"✗ Not signed: {missing}")
             self.query_one("#statement-scroll" if not self.read_to_end else "#decision").focus()
             return
+        self._problem("")
         self.answer(AttestationAnswer(self.decision, event.secret, self.query_one("#comment", Input).value.strip()))
 
     def practice_fill(self) -> bool:

@@ -76,6 +76,7 @@ class WizardScreen(VaultScreen):
         self._read_aloud = ""
         self._facts: list[tuple[str, str]] = []  # (title, text) read aloud in the current step
         self._unread: list[tuple[str, str]] = []  # facts not yet confirmed as read (ReadAloudDialog)
+        self._first_question = True  # what runs is read above the first question (engine.identity_facts)
         self._notices: list[str] = []  # this step's notices (shown in the layout, never as toasts)
         self.log_lines: list[str] = []  # what the log panel shows (it wraps long lines)
         self.notice_log: list[str] = []  # every notice of the run
@@ -249,6 +250,7 @@ class WizardScreen(VaultScreen):
             return await self._future
         finally:
             self._future = None
+            self._first_question = False
             if self.is_attached:
                 # Nothing of a share stays on screen for the next person: the pane is taken off
                 # now; its removal is not awaited, so the engine has the answer a layout sooner.
@@ -275,9 +277,14 @@ class WizardScreen(VaultScreen):
         """The prompt's text to read aloud, then this step's facts (serials, fingerprints as PGP
         words, the set's identifying words, ledger heads) as the engine announced them."""
         lines = [f"READ ALOUD: {self._read_aloud}"] if self._read_aloud else []
+        if self._first_question:  # in the box above the question, not in a dialog over it
+            lines += [f"READ ALOUD — {t}: {group_hex(x)}" for t, x in self._identity()]
         lines += [f"READ ALOUD — {fact_title(title)}: {group_hex(text)}" for title, text in self._facts]
         self.query_one("#read-aloud", Static).update("\n".join(lines))
         self.query_one("#read-aloud-box").display = bool(lines)
+
+    def _identity(self) -> list[tuple[str, str]]:
+        return list(getattr(self.engine, "identity_facts", None) or [])
 
     def _render_notices(self) -> None:
         box = self.query_one("#wizard-notice", Static)
@@ -417,6 +424,8 @@ class WizardScreen(VaultScreen):
             self._notices.append(("⚠ " if e.level == "warning" else "ℹ ") + e.message)
             self.notice_log.append(self._notices[-1])
             self._render_notices()
+        elif isinstance(e, ev.ReadAloud) and (e.title, e.text) in self._identity():
+            pass  # what runs: shown with the first question (_render_read_aloud)
         elif isinstance(e, ev.ReadAloud):
             self._facts.append((e.title, e.text))
             self._unread.append((e.title, e.text))

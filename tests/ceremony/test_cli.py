@@ -50,7 +50,9 @@ def test_exit_status_and_json_in_process(ws: Workspace, capsys):
     assert custodian(home + ["ceremony", "run", "backup", "--script", str(ws.root / "backup.toml"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["ok"] is True and out["status"] == "completed"
-    assert [e["type"] for e in out["events"]][:2] == ["CeremonyStarted", "StepStarted"]
+    # what runs is read aloud before the first step: the definition's and the console's SHA-256
+    assert [e["type"] for e in out["events"]][:4] == ["CeremonyStarted", "ReadAloud", "ReadAloud", "StepStarted"]
+    assert out["events"][1]["title"] == "Ceremony definition backup: SHA-256"
     assert out["events"][-1]["type"] == "CeremonyCompleted"
 
     script = ws.variant("backup", answers={"quorum.share": [{"share": "file:shares/alice.share"}],

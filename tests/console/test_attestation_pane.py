@@ -1,6 +1,7 @@
 """The attestation pane is honest: nothing is pre-selected, the whole statement must have been
 scrolled into view (80x24: it does not fit, an indicator counts the lines below), and signing is
-refused, with the reason, until both are done. PRACTICE data only."""
+refused, with the reason said in the pane next to the boxes (not a toast), until both are done.
+PRACTICE data only."""
 
 from __future__ import annotations
 
@@ -39,18 +40,22 @@ async def test_nothing_is_preselected_and_the_statement_must_be_read_to_its_end(
         assert pane.lines_below > 0 and "more lines: scroll to the end" in str(pane.query_one("#statement-more").render())
 
         await _sign(pilot, pane)  # neither read nor chosen: refused, nothing signed
-        assert answers == [] and "whole statement" in _notices(app)
+        # the refusal is said in the pane, next to the boxes, never as a toast over them
+        assert answers == [] and "whole statement" in pane.problem and not _notices(app)
+        assert pane.query_one("#attest-problem").display and pane.query_one("#attest-pp").value == ""
 
         await type_fast(pilot, ["end"])  # the statement box has focus
         await wait_until(pilot, lambda: pane.read_to_end, what="the statement's end")
         await wait_until(pilot, lambda: "whole statement" in str(pane.query_one("#statement-more").render()),
                          what="the indicator to say the whole statement was seen")
+        assert not pane.problem  # read now: that refusal went
         await _sign(pilot, pane)  # read but not chosen
-        assert answers == [] and "Choose" in _notices(app)
+        assert answers == [] and "Choose" in pane.problem and not _notices(app)
 
         pane.query_one("#decision").focus()
         await type_fast(pilot, ["down", "enter"])  # "I do not agree"
         await wait_until(pilot, lambda: pane.decision is False, what="the decision")
+        assert not pane.problem and not pane.query_one("#attest-problem").display
         await _sign(pilot, pane)
         assert len(answers) == 1 and isinstance(answers[0], AttestationAnswer) and answers[0].agree is False
         answers[0].passphrase.wipe()

@@ -7,6 +7,7 @@ words of any share, the quorum secret, the backup KEK and MAC key (hex) and the 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from homes import ledger_actions, token_labels
@@ -134,3 +135,28 @@ async def test_abort_mid_ceremony_records_reason(make_app):
 
         action, details = await app.bridge.run(last)
         assert action == "ceremony.aborted" and "practice abort" in details
+
+
+async def test_what_runs_is_read_aloud_at_the_start_above_the_first_question(make_app):
+    """The definition's SHA-256 and the console's version and installed files' SHA-256, in hex
+    groups and PGP words, in the first step's read-aloud box (above the question, not over it)."""
+    from console.readable import group_hex
+    from vault.ceremony.definitions import load_catalogue
+    from vault.pgpwords import words_for
+    from vault.runtime_identity import package_identity
+
+    app = make_app(ceremony_options=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        await until_screen(pilot, "WelcomeScreen")
+        await pilot.press("i")
+        await until_screen(pilot, "WizardScreen")
+        wizard = app.screen
+        await wait_until(pilot, lambda: wizard.pane is not None, what="the first question")
+        text = str(wizard.query_one("#read-aloud").render())
+        ident = package_identity()
+        definition = hashlib.sha256(load_catalogue(app.home_path)["init"].source.read_bytes()).hexdigest()
+        for title, digest in (("Ceremony definition init: SHA-256", definition),
+                              (f"Console {ident.version}: SHA-256 of its installed files", ident.sha256)):
+            assert f"READ ALOUD — {title}: {group_hex(digest)}" in text
+            assert " ".join(words_for(bytes.fromhex(digest))) in " ".join(text.split())
+        assert wizard.query_one("#read-aloud-box").display

@@ -60,6 +60,7 @@ from vault.ceremony.events import (
     DeviationRecorded,
     Event,
     QuorumWiped,
+    ReadAloud,
     StepFinished,
     StepStarted,
 )
@@ -165,6 +166,7 @@ class Engine:
         self.status = Status.NEW
         self.outcome: Outcome | None = None
         self.facts: list[dict[str, str]] = []  # read-aloud facts, in order (transcript)
+        self.identity_facts: list[tuple[str, str]] = []  # what runs, read at the start (_read_identity)
         self._subscribers: list[Callable[[Event], None]] = []
         self._collected: list[Event] = []
         self._step_pos = 0  # index into definition.steps of the current step
@@ -381,8 +383,23 @@ class Engine:
         self.emit(CeremonyStarted(ceremony_id=self.ceremony_id, name=self.definition.name,
                                   mode=self.vault.mode.value, practice=self.practice,
                                   step_count=len(self.definition.steps)))
+        self._read_identity()
         self._advance(None)
         return self._drain()
+
+    def _read_identity(self) -> None:
+        """What runs, read aloud before the first question (the TUI shows it over it until it is
+        confirmed read) and kept with the transcript's facts: the definition's SHA-256 and the
+        console's version and installed files' SHA-256, each in hex and PGP words."""
+        ident = identity_of_what_runs(self.definition)
+        first = self.definition.steps[0].id if self.definition.steps else "-"
+        for title, digest in ((f"Ceremony definition {self.definition.name}: SHA-256", definition_sha256(self.definition)),
+                              (f"Console {ident['console_version']}: SHA-256 of its installed files",
+                               ident["package_sha256"])):
+            text = f"{digest} ({' '.join(words_for(bytes.fromhex(digest)))})"
+            self.identity_facts.append((title, text))
+            self.emit(ReadAloud(ceremony_id=self.ceremony_id, title=title, text=text))
+            self.record_fact(first, title, text)
 
     def resume_at(self, step_pos: int, values: dict[str, Any]) -> list[Event]:
         """Continue a crashed ceremony at ``step_pos`` (0-based) with the journaled values (recovery)."""
