@@ -96,6 +96,8 @@ class ShareEntry(Vertical):
     """Collect one share. Posts ``Completed(secret)`` when the share is complete and valid."""
 
     ALLOW_SELECT = False
+    # The hint is repainted per key without a layout (see _show): it must stay one line high.
+    DEFAULT_CSS = "ShareEntry #share-hint { height: 1; }"
     BINDINGS = [
         Binding("escape", "clear_or_leave", "Clear", id="share.clear", tooltip="Clear the words typed so far"),
         Binding("ctrl+t", "toggle_reveal", "Reveal", tooltip="Show the words to the typist", priority=True),
@@ -129,6 +131,8 @@ class ShareEntry(Vertical):
         self._verdict_ok = True
         self._flagged: int | None = None  # 0-based index of the word the checksum search points to
         self._last_key = self._now()
+        self._shown: dict[str, str] = {}  # selector -> what it shows (skip updates that change nothing)
+        self._grid_cols = 0  # the grid's columns when last laid out (same columns: same height)
 
     # -- composition -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -141,6 +145,8 @@ class ShareEntry(Vertical):
 
     def on_mount(self) -> None:
         self.touch()  # the app's idle clock (tests give it a fake one)
+        self._shown.clear()  # freshly composed boxes show nothing yet
+        self._grid_cols = 0
         self._render_all()
         self.query_one(WordInput).focus()
         self.set_interval(1.0, self.check_timeout, name="share-entry-timeout")
@@ -394,14 +400,26 @@ class ShareEntry(Vertical):
     def _cols(self) -> int:
         return _COLS_WIDE if (self.size.width or 80) >= 76 else _COLS_NARROW
 
+    def _show(self, selector: str, content: str | Text, *, layout: bool = True) -> None:
+        """Update one line or box only if what it shows changed. Any ``Static.update`` with a layout
+        makes Textual re-lay out the whole screen (the bulk of a keystroke's time), so ``layout``
+        is False where the size cannot change: the one-line hint, the grid at the same columns."""
+        key = content.plain + repr(content.spans) if isinstance(content, Text) else content
+        if self._shown.get(selector) == key:
+            return
+        self._shown[selector] = key
+        self.query_one(selector, Static).update(content, layout=layout)
+
     def _render_all(self) -> None:
-        self.query_one("#share-grid", Static).update(self._grid())
+        cols = self._cols()
+        self._show("#share-grid", self._grid(), layout=self._grid_cols != cols)
+        self._grid_cols = cols
         self.query_one(WordInput).placeholder = self._placeholder()
         self._render_hint()
         verdict = self.query_one("#share-verdict", Static)
-        verdict.update(self._verdict_line)
+        self._show("#share-verdict", self._verdict_line)
         verdict.set_class(not self._verdict_ok, "bad")
-        self.query_one("#share-feedback", Static).update(self._feedback)
+        self._show("#share-feedback", self._feedback)
 
     def _grid(self) -> Text:
         cols = self._cols()
@@ -442,7 +460,7 @@ class ShareEntry(Vertical):
                 hint = "… " + ", ".join(found)
             else:
                 hint = f"… {len(found)}{'+' if len(found) == 6 else ''} words start like this; keep typing"
-        self.query_one("#share-hint", Static).update(hint)
+        self._show("#share-hint", hint, layout=False)  # one line high (DEFAULT_CSS)
 
 
 _WORDSET = frozenset(WORDLIST)
