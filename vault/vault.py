@@ -32,6 +32,7 @@ class Vault:
     def __init__(self, home: Home, store, ledger) -> None:
         self.home = home
         self.hsm_pin_source = None  # pin_policy "hsm-procedure": the front end's HsmPinSource for the ceremony
+        self.hsm_pin_refused = None  # (source, error) once the HSM refused that source's PIN: no further login
         self.store = store
         self.ledger = ledger
         self._owner = threading.get_ident()

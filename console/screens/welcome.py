@@ -49,7 +49,7 @@ class WelcomeScreen(VaultScreen):
             yield Static(practice_sheet(), id="practice-sheet")
         with Vertical(id="welcome-buttons"):
             with Horizontal(classes="buttons"):
-                yield Button("Rebuild this vault from a backup bundle (r)", id="rebuild")
+                yield Button("Rebuild this vault from a backup bundle (r)", id="welcome-rebuild")
             with Horizontal(classes="buttons"):
                 yield Button("Start the init ceremony (i)", id="init", variant="primary")
                 yield Button("Look around first (esc)", id="close")
@@ -61,7 +61,7 @@ class WelcomeScreen(VaultScreen):
         event.stop()
         if event.button.id == "init":
             self.action_init()
-        elif event.button.id == "rebuild":
+        elif event.button.id == "welcome-rebuild":
             self.action_rebuild()
         else:
             self.action_close()

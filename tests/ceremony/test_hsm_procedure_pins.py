@@ -199,15 +199,54 @@ def test_opencryptoki_locks_the_pin_after_three_wrong_logins_and_the_ceremony_na
            "generate.no-backup-reason": "a test of the PIN lockout"}
     monkeypatch.setenv("HSM_USER_PIN", "00000000")
     codes = []
-    for _ in range(3):  # a ceremony may log in more than once before it stops: the lock can come sooner
+    for _ in range(3):  # one try of the counter per run: the third refused login is the one that locks
         wrong = ws.run("generate-key", ws.variant("generate-key", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN",
                                                   answers=gen))
         assert not wrong.ok
         codes.append("HSM_PIN_LOCKED" if "HSM_PIN_LOCKED" in wrong.one_line() else "HSM_PIN")
-    assert codes[0] == "HSM_PIN" and codes[-1] == "HSM_PIN_LOCKED", codes
+    assert codes == ["HSM_PIN"] * 3, codes
     monkeypatch.setenv("HSM_USER_PIN", VENDOR_USER_PIN)
     locked = ws.run("generate-key", ws.variant("generate-key", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN",
                                                answers=gen))
     assert not locked.ok and "HSM_PIN_LOCKED" in locked.one_line() and "CKR_PIN_LOCKED" in locked.one_line()
     with ws.vault() as v:
         assert not [e for e in v.ledger.events(1) if e.action == "key.generated"]
+
+
+def test_one_bad_run_costs_one_try_of_the_hsm_retry_counter(ws: Workspace, swtok, monkeypatch):
+    """opencryptoki locks the user PIN after 3 failed C_Login. A ceremony refused the PIN stops at that
+    refusal: no probe, abort path or end-signing logs in again. So two bad runs leave the right PIN
+    working (2 tries, and the good login resets the count), and three bad runs lock it (3 tries)."""
+    vendor_procedure(swtok, factory_so_pin=opencryptoki.FACTORY_SO_PIN)
+    production_home(ws, swtok, monkeypatch)
+    ws.run_ok("init", ws.variant("init", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN"),
+              allow_production_share_export=True)
+    gen = {"generate.algorithm": "rsa-3072", "generate.backup": "no-backup",
+           "generate.no-backup-reason": "a test of the HSM's retry counter"}
+
+    def generate(pin: str, label: str = "signer-2026"):
+        monkeypatch.setenv("HSM_USER_PIN", pin)
+        return ws.run("generate-key", ws.variant("generate-key", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN",
+                                                 answers={**gen, "generate.label": label,
+                                                          "backup.path": f"media/after-generate-{label}.ccb"}))
+
+    def logins() -> list[str]:
+        with ws.vault() as v:
+            return [e.action for e in v.ledger.events(1) if e.action == "token.login"]
+
+    before = len(logins())
+    for _ in range(2):
+        wrong = generate("00000000")
+        assert not wrong.ok and "HSM_PIN" in wrong.one_line() and "HSM_PIN_LOCKED" not in wrong.one_line()
+    assert len(logins()) == before  # a refused login is not recorded as a login
+    right = generate(VENDOR_USER_PIN)  # 2 tries used of 3: the right PIN still logs in
+    assert right.ok, right.one_line()
+    with ws.vault() as v:  # each login of the run is recorded under the run's ceremony id
+        logins = [json.loads(e.details_json) for e in v.ledger.events(1) if e.action == "token.login"
+                  and e.ceremony_id == right.outcome.ceremony_id]
+        assert logins and all(d["pin_from"] == "env:HSM_USER_PIN" and d["attempts"] == 1 for d in logins)
+    for _ in range(3):  # a good login reset the count: three bad runs are three tries, and the third locks
+        wrong = generate("00000000", "signer-2027")
+        assert not wrong.ok and "HSM_PIN_LOCKED" not in wrong.one_line()
+    locked = generate(VENDOR_USER_PIN, "signer-2027")
+    assert not locked.ok and "HSM_PIN_LOCKED" in locked.one_line()

@@ -65,6 +65,12 @@ async def test_the_welcome_heading_is_on_the_first_frame(make_app):
         await pilot.pause()
         assert app.screen.query_one("#welcome").scroll_y == 0
         assert app.focused.id == "init"
+        # the text and every button are laid out on the screen (a style meant for another screen's
+        # widget of the same id once made one button fill it, hiding the text and the init button)
+        screen = app.screen.region
+        assert app.screen.query_one("#welcome").region.height >= 10
+        for button in app.screen.query("#welcome-buttons Button"):
+            assert button.region.height == 3 and screen.contains_region(button.region), button.id
 
 
 def test_f1_has_help_for_every_prompt_kind():

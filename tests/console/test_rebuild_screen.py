@@ -52,7 +52,7 @@ async def test_a_new_home_is_rebuilt_from_a_bundle_then_restore_opens(initialise
     app = make_app_on(tmp_path / "new-home")
     async with app.run_test(size=SIZE, message_hook=tap) as pilot:
         await until_screen(pilot, "WelcomeScreen")
-        assert "Rebuild this vault from a backup bundle" in str(app.screen.query_one("#rebuild", Button).label)
+        assert "Rebuild this vault from a backup bundle" in str(app.screen.query_one("#welcome-rebuild", Button).label)
         await pilot.press("r")
         await until_screen(pilot, "RebuildScreen")
         screen = app.screen

@@ -393,4 +393,5 @@ def run_script(vault, script_path: Path, *, name: str | None = None, allow_produ
         outcome = drive(engine, responder)
     finally:
         vault.hsm_pin_source = previous
+        vault.hsm_pin_refused = None  # a refusal is this run's; the next run gets its own one try
     return ScriptRun(outcome, responder.failure, tuple(events))

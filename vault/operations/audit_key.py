@@ -123,7 +123,7 @@ def open_end_signer(vault: Vault, quorum, *, ceremony_id: str, actor: str) -> En
     """A session opened with the quorum (before it is wiped) and the token's audit key (made if missing)."""
     from vault.operations.quorum import open_token_session
 
-    session = open_token_session(vault, quorum)
+    session = open_token_session(vault, quorum, ceremony_id=ceremony_id)
     try:
         return EndSigner(vault, session, ensure_audit_key(vault, session, ceremony_id=ceremony_id, actor=actor),
                          ceremony_id)

@@ -104,11 +104,27 @@ def _no_source() -> PinPolicyRefused:
                   "PIN holder types it when asked.")  # fmt: skip
 
 
+def _refuse(vault: Vault, source: HsmPinSource, error: PinIncorrect | PinLocked):
+    """Remember, for the rest of this run, that the HSM refused ``source``'s PIN.
+
+    Each refused C_Login costs one try of the HSM's retry counter (opencryptoki locks the user PIN
+    after 3; a Luna partition after its policy's count). A ceremony that goes on to its abort path,
+    end-signing or any other login after a refusal would spend another try with the same wrong PIN,
+    so every later login in the run is refused here, with the same line, before C_Login. The front
+    end sets a new source for each ceremony (vault.ceremony.script.run_script), which clears this.
+    """
+    vault.hsm_pin_refused = (source, error)
+    return error
+
+
 def open_procedure_session(vault: Vault, *, wrap_mechanism, ceremony_id: str | None = None, actor: str = ACTOR):
     """A logged-in session on the vault's token with the PIN holder's PIN; ``token.login`` recorded."""
     source = getattr(vault, "hsm_pin_source", None)
     if source is None:
         raise _no_source()
+    refused = getattr(vault, "hsm_pin_refused", None)
+    if refused is not None and refused[0] is source:  # this run's PIN was refused: no second try of the counter
+        raise type(refused[1])(refused[1].message, next_step=refused[1].next_step)
     module = vault.hsm()
     problem = None
     for attempt in range(1, MAX_ASKS + 1):
@@ -119,10 +135,12 @@ def open_procedure_session(vault: Vault, *, wrap_mechanism, ceremony_id: str | N
             if source.interactive and attempt < MAX_ASKS:
                 problem = "The HSM refused that PIN. Type it again (the HSM may lock it after a few tries)."
                 continue
-            raise PinIncorrect(
+            raise _refuse(vault, source, PinIncorrect(
                 f"The HSM refused the user PIN from {source.description} (pin_policy hsm-procedure: the PIN its "
                 "vendor's procedure set); nothing was changed.",
-                next_step="Check the PIN with its holder, then run the ceremony again.") from None  # fmt: skip
+                next_step="Check the PIN with its holder, then run the ceremony again.")) from None  # fmt: skip
+        except PinLocked as exc:
+            raise _refuse(vault, source, exc) from None
         finally:
             pin.wipe()
         break

@@ -224,7 +224,7 @@ def wrap_mechanism(vault: Vault):
         ) from None
 
 
-def open_token_session(vault: Vault, quorum: ActiveQuorum):
+def open_token_session(vault: Vault, quorum: ActiveQuorum, *, ceremony_id: str | None = None):
     """A logged-in session on the vault's token; the user PIN is derived from the QS and wiped at once."""
     mechanism = wrap_mechanism(vault)
     module = vault.hsm()
@@ -235,7 +235,7 @@ def open_token_session(vault: Vault, quorum: ActiveQuorum):
     if vault.home.config.pin_policy == "hsm-procedure":  # the PIN holder's PIN, not the quorum's
         from vault.operations.hsm_procedure import open_procedure_session
 
-        session = open_procedure_session(vault, wrap_mechanism=mechanism)
+        session = open_procedure_session(vault, wrap_mechanism=mechanism, ceremony_id=ceremony_id)
     else:
         with quorum.user_pin() as pin:
             session = module.open_session(vault.token, pin, wrap_mechanism=mechanism)

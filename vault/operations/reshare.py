@@ -182,7 +182,7 @@ def reshare(
     inode = None
     try:
         with store.atomic():  # T2
-            with open_token_session(vault, quorum) as session:
+            with open_token_session(vault, quorum, ceremony_id=ceremony_id) as session:
                 backup = write_backup(vault, session, new_quorum, path, ceremony_id=ceremony_id, actor=actor,
                                       event="backup.rebackup", pins=quorum)  # the token has the old PINs yet
             inode = os.stat(path).st_ino
@@ -276,7 +276,7 @@ def resolve_interrupted_reshare(vault: Vault, quorum: ActiveQuorum, *, ceremony_
     serial = vault.store.get_setting(SETTING_SERIAL)
     is_new = quorum.share_set_id == pending.new_share_set.id
     try:
-        with open_token_session(vault, quorum) as session:
+        with open_token_session(vault, quorum, ceremony_id=ceremony_id) as session:
             visible = len(session.list_keys())
     except PinIncorrect:
         other = pending.old_share_set if is_new else pending.new_share_set

@@ -41,7 +41,7 @@ def _session(ctx, *, reconcile: bool = True, explained: frozenset[str] = frozens
     from vault.operations.quorum import open_token_session
     from vault.operations.reconcile import require_agreement
 
-    with open_token_session(ctx.vault, ctx.secrets.quorum) as session:
+    with open_token_session(ctx.vault, ctx.secrets.quorum, ceremony_id=ctx.ceremony_id) as session:
         if reconcile and not ctx.values.get("_token_reconciled"):
             ctx.progress("Reconciling the token with the database")
             require_agreement(ctx.vault, session, explained=explained)

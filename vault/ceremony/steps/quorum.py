@@ -479,7 +479,7 @@ def commit_share_set(ctx, params):
         from vault.doctor import record_capabilities
 
         ctx.progress("Probing what the token can do")
-        with open_token_session(ctx.vault, ctx.secrets.quorum) as session:
+        with open_token_session(ctx.vault, ctx.secrets.quorum, ceremony_id=ctx.ceremony_id) as session:
             record_capabilities(ctx.vault, session.probe(session.wrap_mechanism))
             # the ledger audit key (vault.operations.audit_key), reviewed above and attested with init
             from vault.operations.audit_key import ensure_audit_key
