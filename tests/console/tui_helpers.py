@@ -84,6 +84,29 @@ async def type_fast(pilot, keys) -> None:
         event.set_sender(app)
         app._driver.send_message(event)
     await pilot.pause()
+    await keys_handled(pilot)
+
+
+async def keys_handled(pilot, timeout: float = 30.0) -> None:
+    """Wait until the console's type-ahead (console.key_hold) has handed on every key it queued.
+
+    In a ceremony keys are replayed one at a time, each once the last one's effects are handled, so
+    a burst is still being typed after the driver's queue is empty; on a loaded machine an assertion
+    right after ``type_fast`` saw 10 of 33 words. Keys held for a question that is not on screen yet
+    stay held (they go to it when it comes).
+    """
+    import asyncio
+
+    hold = getattr(pilot.app, "key_hold", None)
+    if hold is None:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while hold.replaying or (hold.keys and not hold.holding):
+        if loop.time() > deadline:
+            raise AssertionError(f"typed keys still queued after {timeout} s ({len(hold.keys)} left)")
+        await pilot.pause(0.02)
+    await pilot.pause()
 
 
 def share_keys(words) -> list[str]:
