@@ -89,6 +89,9 @@ def share_keys(words):
 
 
 class EntryApp(App):
+    # the console's own stylesheets: the widget is measured with the sizes it has in the console
+    CSS_PATH = [str(ROOT / "console" / "styles" / "app.tcss"), str(ROOT / "console" / "styles" / "wizard.tcss")]
+
     def __init__(self, entry) -> None:
         super().__init__()
         self.entry = entry
