@@ -191,7 +191,7 @@ class WitnessPane(PromptPane):
         raise SkipAction()  # a button: pressed as usual
 
     def compose_pane(self) -> ComposeResult:
-        yield Static(f"Witness {self.prompt.witness}: {self.prompt.summary}", classes="question")
+        yield Static(f"Witness {self.prompt.witness}: {group_hex(self.prompt.summary)}", classes="question")
         with Horizontal(classes="buttons"):
             yield Button("Confirm: went as scripted", id="confirm", variant="primary")
             yield Button("Record a deviation (ctrl+d)", id="deviation")

@@ -205,3 +205,19 @@ async def test_the_practice_path_for_a_signature_is_not_named_like_a_bundle(tmp_
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             assert pane._practice_path().suffix == suffix
+
+
+async def test_the_witness_reads_a_fingerprint_in_groups_of_four():
+    # seen in a tmux walk at 100x30: the generated key's fingerprint ran as one 64-character run
+    # and broke mid-run at the line's end, where it is read aloud.
+    from console.panes.people import WitnessPane
+    from vault.ceremony.prompts import WitnessPrompt
+
+    fingerprint = "7a982fe47b421c773b10f37851038812628302e0a91d88014f2961b1ee47391c"
+    prompt = WitnessPrompt(**COMMON, step_id="generate", step_title="Generate the key in the HSM", ask="witness",
+                           witness="wendy", summary=f"generated ec-p256 key walk-key-1 sha256:{fingerprint}")
+    app = PaneApp(WitnessPane(prompt))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: app.focused is not None)
+        shown = str(app.query_one(".question").render())
+        assert "sha256:7a98 2fe4 7b42 1c77" in shown and fingerprint not in shown
