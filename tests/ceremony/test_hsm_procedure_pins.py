@@ -33,16 +33,8 @@ LABEL = "vendor-partition"
 
 @pytest.fixture
 def swtok():
-    reason = opencryptoki.unavailable()
-    if reason:
-        pytest.skip(reason)
-    with opencryptoki.exclusive():
-        opencryptoki.factory_reset()
-        path = opencryptoki.module_path()
+    with opencryptoki.factory_token() as path:
         yield path
-        from vault.hsm import HsmModule
-
-        HsmModule.load(path).close()  # unload: the library caches the token state the next test resets
 
 
 @pytest.fixture

@@ -23,16 +23,8 @@ AIRGAP = "test machine: the air gap is simulated"
 
 @pytest.fixture
 def swtok():
-    reason = opencryptoki.unavailable()
-    if reason:
-        pytest.skip(reason)
-    with opencryptoki.exclusive():
-        opencryptoki.factory_reset()
-        path = opencryptoki.module_path()
+    with opencryptoki.factory_token() as path:
         yield path
-        from vault.hsm import HsmModule
-
-        HsmModule.load(path).close()  # unload: the library caches the token state the next test resets
 
 
 def test_production_init_adopts_the_factory_token_then_generate_key_and_sign(ws: Workspace, swtok, monkeypatch):

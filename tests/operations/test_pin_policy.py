@@ -133,16 +133,8 @@ def test_softhsm_sessions_and_doctor_refuse_pin_policy_hsm_by_name(softhsm_produ
 
 @pytest.fixture
 def swtok():
-    reason = opencryptoki.unavailable()
-    if reason:
-        pytest.skip(reason)
-    with opencryptoki.exclusive():
-        opencryptoki.factory_reset()
-        path = opencryptoki.module_path()
+    with opencryptoki.factory_token() as path:
         yield path
-        from vault.hsm import HsmModule
-
-        HsmModule.load(path).close()  # unload: the library caches the token state the next test resets
 
 
 def test_opencryptoki_has_no_pin_entry_device_so_init_is_refused_before_the_token_is_touched(swtok, tmp_path):

@@ -120,3 +120,24 @@ def factory_reset() -> None:
     # pkcsslotd daemonises: the command returns once the socket is up
     subprocess.run([DAEMON], check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=30)
+
+
+@contextlib.contextmanager
+def factory_token() -> Iterator[str]:
+    """The machine's software token at its factory state, held exclusively for one test (skipped,
+    with the reason, where it cannot run); the library is unloaded after, because it caches the
+    token state that the next test's reset clears. Yields the module's path."""
+    reason = unavailable()
+    if reason:
+        import pytest
+
+        pytest.skip(reason)
+    with exclusive():
+        factory_reset()
+        path = module_path()
+        try:
+            yield path
+        finally:
+            from vault.hsm import HsmModule
+
+            HsmModule.load(path).close()
