@@ -57,3 +57,21 @@ def _size(n: int) -> str:
     if n % KIB == 0:
         return f"{n // KIB} KiB"
     return f"{n} bytes"
+
+
+def read_secret_file(path: Path, ref: str, *, what: str, kind: str, next_step: str):
+    """A PIN or passphrase referenced as ``file:`` (``ref``, named in errors), as a Secret: bounded,
+    UTF-8, stripped. Errors name the file and the reference, never a value."""
+    from vault.errors import ConfigError
+    from vault.secret import Secret
+
+    try:
+        raw = read_bounded(path, SECRET_FILE_BYTES)
+    except OSError as exc:
+        raise ConfigError(f"The {what} file {path} ({ref}) cannot be read ({exc.strerror or exc}).",
+                          next_step=next_step) from None
+    try:
+        return Secret(raw.decode("utf-8").strip(), kind)
+    except UnicodeDecodeError:
+        raise ConfigError(f"The {what} file {path} ({ref}) is not UTF-8 text.",
+                          next_step="Write the PIN into the file again as plain text.") from None

@@ -75,7 +75,7 @@ class ReferencePinSource:
         from pathlib import Path
 
         from vault.errors import ConfigError
-        from vault.inputs import SECRET_FILE_BYTES, read_bounded
+        from vault.inputs import read_secret_file
 
         if self.ref.startswith("env:"):
             value = os.environ.get(self.ref[4:])
@@ -84,16 +84,8 @@ class ReferencePinSource:
                                   next_step="Set it before running the ceremony.")
             return Secret(value, "user-pin")
         path = (Path(self.home_path) / self.ref[5:]).expanduser()
-        try:
-            raw = read_bounded(path, SECRET_FILE_BYTES)
-        except OSError as exc:
-            raise ConfigError(f"The HSM user PIN file {path} ({self.ref}) cannot be read ({exc.strerror or exc}).",
-                              next_step="Check the ceremony's hsm_pin reference.") from None
-        try:
-            return Secret(raw.decode("utf-8").strip(), "user-pin")
-        except UnicodeDecodeError:
-            raise ConfigError(f"The HSM user PIN file {path} ({self.ref}) is not UTF-8 text.",
-                              next_step="Write the PIN into the file again as plain text.") from None
+        return read_secret_file(path, self.ref, what="HSM user PIN", kind="user-pin",
+                                next_step="Check the ceremony's hsm_pin reference.")
 
 
 def _no_source() -> PinPolicyRefused:

@@ -313,7 +313,7 @@ def resolve_pin_ref(vault: Vault, ref: str) -> Secret:
     """The current SO PIN of an adopted token from its reference (env:NAME, or file:PATH relative
     to the home); errors name the reference, never a value."""
     from vault.errors import ConfigError
-    from vault.inputs import SECRET_FILE_BYTES, read_bounded
+    from vault.inputs import read_secret_file
 
     if ref.startswith("env:"):
         value = os.environ.get(ref[4:])
@@ -322,16 +322,8 @@ def resolve_pin_ref(vault: Vault, ref: str) -> Secret:
                               "is not set.", next_step="Set it before running init.")
         return Secret(value, "so-pin")
     path = (vault.home.path / ref[5:]).expanduser()
-    try:
-        raw = read_bounded(path, SECRET_FILE_BYTES)
-    except OSError as exc:
-        raise ConfigError(f"The SO PIN file {path} ({ref}) cannot be read ({exc.strerror or exc}).",
-                          next_step="Check [hsm] current_so_pin in custodian.toml.") from None
-    try:
-        return Secret(raw.decode("utf-8").strip(), "so-pin")
-    except UnicodeDecodeError:
-        raise ConfigError(f"The SO PIN file {path} ({ref}) is not UTF-8 text.",
-                          next_step="Write the PIN into the file again as plain text.") from None
+    return read_secret_file(path, ref, what="SO PIN", kind="so-pin",
+                            next_step="Check [hsm] current_so_pin in custodian.toml.")
 
 
 def rekey_token_pins(vault: Vault, serial: str, *, so_pin_old: Secret, quorum: ActiveQuorum,
