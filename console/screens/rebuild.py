@@ -151,7 +151,7 @@ class RebuildScreen(VaultScreen):
         self._bundle, self._identifier = path.resolve(), header.slip39_identifier
         self._problem("")
         self.query_one("#rebuild-bundle-info", Static).update(
-            f"✓ {path.name}: format {header.format_version}, written {header.created_at} ({header.mode}), "
+            f"✓ {path.name}: format {header.format_version}, written {header.created_at} ({header.mode.value}), "
             f"{header.key_count} keys, ledger up to event #{header.ledger_seq}, share set with SLIP-39 identifier "
             f"{header.slip39_identifier}.")
         entry = self.query_one("#share-entry", ShareEntry)

@@ -64,6 +64,7 @@ async def test_a_new_home_is_rebuilt_from_a_bundle_then_restore_opens(initialise
         await pilot.press("enter")
         info = screen.query_one("#rebuild-bundle-info", Static)
         await wait_until(pilot, lambda: "format 3" in str(info.render()), what="the bundle read")
+        assert "(practice)" in str(info.render())  # the mode in words, not an enum's repr
         assert "1 keys" in str(info.render())
         await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "share-word")
 
