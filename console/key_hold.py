@@ -15,6 +15,9 @@ question then reads an empty box ("'' is not a policy").
   are dropped when a ceremony ends, a share is revealed or the idle lock fires: they were meant
   for a question, never for a dialog, the reveal or the end buttons.
 
+The rebuild screen (``KEYS_IN_ORDER``) uses the same hold outside a ceremony: keys typed on after
+the bundle path's Enter wait for the share entry, and are dropped if the path is refused.
+
 Held keys can be a passphrase's characters: they stay in memory only (never logged), for at most
 ``WINDOW`` seconds plus the next question's mount, and the deque is emptied as they are replayed.
 """
@@ -68,12 +71,13 @@ class KeyHold:
     async def offer(self, event: events.Key) -> bool:
         """True if the key was taken (held, queued, or acted on as a priority binding)."""
         if not (self.holding or self.replaying):
-            if not getattr(self.app, "ceremony_running", False):
+            if not self.in_order():
                 return False
             # In a ceremony every key goes in order, each once the last one's effects are
             # handled: Textual hands a printable key to the focused box at once while a bound key
             # (enter, ctrl+u) travels up to the app first, so in a burst "ctrl+u 2-of-3 enter" the
-            # letters overtook ctrl+u, which then cleared them, and enter sent '' .
+            # letters overtook ctrl+u, which then cleared them, and enter sent '' . (And keys
+            # after an Enter are already in the box's queue by the time its answer starts a hold.)
             self.keys.append(event)
             self._start()
             return True
@@ -84,6 +88,11 @@ class KeyHold:
             return True  # typed long into a wait: not kept (as before: keys during work are lost)
         self.keys.append(event)
         return True
+
+    def in_order(self) -> bool:
+        """Keys go one at a time: in a ceremony, and on a screen that asks questions outside one
+        (``KEYS_IN_ORDER``: the rebuild screen, the bundle's path, then the shares)."""
+        return bool(getattr(self.app, "ceremony_running", False) or getattr(self.app.screen, "KEYS_IN_ORDER", False))
 
     def _acts_now(self, key: str) -> bool:
         for node in (self.app.screen, self.app):
