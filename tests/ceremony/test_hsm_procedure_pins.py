@@ -214,3 +214,59 @@ def test_one_bad_run_costs_one_try_of_the_hsm_retry_counter(ws: Workspace, swtok
         assert not wrong.ok and ("HSM_PIN_LOCKED" in wrong.one_line()) == (n == 2), wrong.one_line()
     locked = generate(VENDOR_USER_PIN, "signer-2027")
     assert not locked.ok and "HSM_PIN_LOCKED" in locked.one_line()
+
+
+class PowerLoss(BaseException):
+    pass
+
+
+def test_an_interrupted_reshare_under_hsm_procedure_points_a_wrong_pin_at_its_holder_never_at_the_shares(
+        ws: Workspace, vendor_softhsm, monkeypatch):
+    """A power loss inside a reshare's switch (bundle written, T2 not committed). Under hsm-procedure the
+    reshare never re-keys the token, so the next quorum's login decides nothing: a wrong HSM PIN there is
+    the PIN holder's to fix (one line naming the holder; the shares are not asked for again; the reshare
+    stays unresolved), and with the right PIN the set whose shares were entered decides, recorded as
+    such (token PINs not re-keyed, token.pins still hsm-procedure)."""
+    from vault.ceremony.recovery import abort_unfinished, unfinished
+
+    vendor_procedure(vendor_softhsm)
+    production_home(ws, vendor_softhsm, monkeypatch, trusted_wrapping="unsafe")
+    init_generate_sign(ws, backup=True)
+
+    def hook(point, step):
+        if point == "bundle-written":
+            raise PowerLoss()
+
+    with pytest.raises(PowerLoss):
+        ws.run("reshare", ws.variant("reshare", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN"), hook=hook,
+               allow_production_share_export=True)
+    with ws.vault() as v:
+        [u] = unfinished(v)
+        abort_unfinished(v, u.ceremony_id, "power cut during the switch")
+        assert v.store.get_setting("reshare.pending")
+    old = [{"share": f"file:shares/{n}.share"} for n in ("alice", "bob", "carol")]
+    new = [{"share": f"file:new-shares/{n}.share"} for n in ("alice", "bob")]
+
+    monkeypatch.setenv("HSM_USER_PIN", "00000000")
+    events = []
+    wrong = ws.run("backup", ws.variant("backup", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN",
+                                        answers={"quorum.share": new + old, "backup.path": "media/b1.ccb"}),
+                   on_event=events.append)
+    assert not wrong.ok and "HSM_PIN" in wrong.one_line(), wrong.one_line()
+    assert "holder" in wrong.one_line() and "shares entered are not the problem" in wrong.one_line()
+    assert "Enter the shares" not in wrong.one_line()
+    assert [e for e in events if type(e).__name__ == "AnswerRejected" and e.code == "HSM_PIN"] == []  # no re-ask
+    with ws.vault() as v:
+        assert v.store.get_setting("reshare.pending")  # unresolved: nothing was decided on a refused login
+
+    monkeypatch.setenv("HSM_USER_PIN", VENDOR_USER_PIN)
+    right = ws.run("backup", ws.variant("backup", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN",
+                                        answers={"quorum.share": new, "backup.path": "media/b2.ccb"}))
+    assert right.ok, right.one_line()
+    with ws.vault() as v:
+        [done] = [json.loads(e.details_json) for e in v.ledger.events_of(right.outcome.ceremony_id)
+                  if e.action == "quorum.reshared"]
+        assert done["completed_after_interruption"] is True and done["token_pins_rekeyed"] is False
+        assert "shares entered decided" in done["token_pins_reason"]
+        assert v.store.get_setting("token.pins") == "hsm-procedure" and not v.store.get_setting("reshare.pending")
+        assert v.store.active_share_set().describe() == "2-of-3"
