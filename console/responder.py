@@ -5,6 +5,12 @@ the vault's owning thread, the worker thread waits for it, and the event loop st
 engine asks a question, ``answer(prompt)`` hands the prompt to the wizard on the event loop
 (``app.call_from_thread``) and blocks the worker until the person answers. Events arrive on the
 owning thread and are posted (thread-safe, non-blocking) to the wizard.
+
+``TuiPinSource`` is the same road for the HSM user PIN under ``pin_policy = "hsm-procedure"``: the
+engine asks for it from inside a step, on the owning thread, when a login needs it
+(vault.operations.hsm_procedure); ``ask`` hands the request to the wizard on the event loop and
+waits for the holder's answer. Only the owning thread waits (the HSM login is what it is doing); the
+event loop never waits on it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from textual.message import Message
 
 from vault.ceremony.events import CeremonyCompleted, Event
 from vault.ceremony.prompts import AbortAnswer, Answer, Prompt
+from vault.errors import PinEntryCancelled
 
 
 @dataclass
@@ -44,3 +51,25 @@ class TuiResponder:
         if isinstance(event, CeremonyCompleted):
             self.completed = event
         self.screen.post_message(EngineEvent(event))
+
+
+class TuiPinSource:
+    """The HSM user PIN, typed by its holder in the wizard's PIN dialog (console.modals.hsm_pin)."""
+
+    description = "typed by the PIN holder"
+    interactive = True  # a refused PIN is asked again, with the token's retry flags; never resent by itself
+
+    def __init__(self, screen) -> None:
+        self.screen = screen
+        self.app = screen.app
+
+    def ask(self, request):
+        """On the owning thread: the PIN as a Secret, or PinEntryCancelled (Escape, or the console closing)."""
+        try:
+            secret = self.app.call_from_thread(self.screen.ask_hsm_pin, request)
+        except (Exception, CancelledError):
+            secret = None  # the console is closing: no login
+        if secret is None:
+            raise PinEntryCancelled("The PIN holder stopped the HSM login (no PIN was sent to the HSM), so the "
+                                    "ceremony is aborted.")  # fmt: skip
+        return secret

@@ -96,6 +96,14 @@ class PinLocked(HsmError):
     default_next_step = "The token's security officer must unlock it (with the HSM vendor's tools); nothing was changed."
 
 
+class PinEntryCancelled(HsmError):
+    """The PIN holder stopped an HSM login at the PIN question (pin_policy "hsm-procedure")."""
+
+    code = "HSM_PIN_CANCELLED"
+    title = "HSM login stopped"
+    default_next_step = "Start the ceremony again when the PIN holder is ready."
+
+
 class PinLengthInvalid(HsmError):
     code = "HSM_PIN_LENGTH"
     title = "PIN does not fit the token's limits"

@@ -25,7 +25,7 @@ from console.modals.read_aloud import fact_title
 from console.modals.share_reveal import ShareRevealScreen
 from console.readable import group_hex
 from console.panes import PromptPane, pane_for
-from console.responder import EngineEvent, TuiResponder
+from console.responder import EngineEvent, TuiPinSource, TuiResponder
 from console.screens.base import VaultScreen
 from console.widgets.step_list import StepList
 from vault.ceremony import events as ev
@@ -81,6 +81,7 @@ class WizardScreen(VaultScreen):
         self.log_lines: list[str] = []  # what the log panel shows (it wraps long lines)
         self.notice_log: list[str] = []  # every notice of the run
         self._last_text: tuple[tuple[str, str], str] | None = None  # the last text answer, for a re-ask
+        self._pin_future: asyncio.Future | None = None  # the HSM PIN dialog's answer (ask_hsm_pin)
 
     # -- layout ------------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -126,7 +127,14 @@ class WizardScreen(VaultScreen):
     @work(thread=True, exit_on_error=False, name="ceremony-drive")
     def _drive(self) -> None:
         with self.app.bridge.driving():  # the app waits for this before it closes the vault
-            self._run()
+            bridge = self.app.bridge
+            # pin_policy "hsm-procedure": this run's HSM user PIN is typed by its holder when a login
+            # needs it (TuiPinSource); a refusal is this run's alone, as in a headless run
+            pins = bridge.run_blocking(_enter_pin_source, TuiPinSource(self))
+            try:
+                self._run()
+            finally:
+                bridge.run_blocking(_leave_pin_source, pins)
 
     def _run(self) -> None:
         from vault.ceremony.runner import drive
@@ -177,6 +185,7 @@ class WizardScreen(VaultScreen):
 
     def stop_for_exit(self) -> None:
         """The console is closing: answer the open question with an abort (secrets are wiped)."""
+        self._cancel_pin()  # a login waiting for the HSM PIN is stopped (HSM_PIN_CANCELLED)
         if self.outcome is None:
             reason = "the console was closed during the ceremony"
             self._pending_abort = reason  # if the engine is busy: the next question is answered with it
@@ -256,6 +265,39 @@ class WizardScreen(VaultScreen):
                 # now; its removal is not awaited, so the engine has the answer a layout sooner.
                 self._clear_slot_soon()
                 self._busy(True)
+
+    async def ask_hsm_pin(self, request) -> object:
+        """The HSM user PIN (a Secret) typed by its holder, or None when they stop the login (called
+        from the owning thread by TuiPinSource, in the middle of a step: no question is open)."""
+        from console.modals.hsm_pin import HsmPinDialog
+
+        if self._pending_abort or not self.is_attached:
+            return None
+        self.app.key_hold.drop()  # keys typed ahead were meant for a question, never for the PIN box
+        self._pin_future = asyncio.get_running_loop().create_future()
+        self.app.push_screen(HsmPinDialog(request), callback=self._answer_pin)
+        try:
+            return await self._pin_future
+        finally:
+            self._pin_future = None
+            self.app.key_hold.start()  # keys sent on go to the next question
+
+    def _answer_pin(self, secret) -> None:
+        """The PIN dialog's result (its dismiss callback)."""
+        future = self._pin_future
+        if future is not None and not future.done():
+            future.set_result(secret)
+        elif secret is not None:  # nobody waits for it any more
+            secret.wipe()
+
+    def _cancel_pin(self) -> None:
+        """The console is closing: a login waiting for the PIN is stopped, and its dialog goes."""
+        from console.modals.hsm_pin import HsmPinDialog
+
+        self._answer_pin(None)
+        for screen in self.app.screen_stack:
+            if isinstance(screen, HsmPinDialog):
+                screen.query_one("#hsm-pin").value = ""
 
     def _show_prompt(self, p: Prompt) -> None:
         # Short enough for 80 columns (the banner says PRACTICE; the step list shows the id).
@@ -510,3 +552,16 @@ class WizardScreen(VaultScreen):
             event.stop()
             self.app.pop_screen()
             self.app.action_area("dashboard")
+
+
+def _enter_pin_source(vault, source):
+    """On the owner thread: ``source`` is this run's HSM PIN source (vault.operations.hsm_procedure)."""
+    from vault.operations.hsm_procedure import pin_source_for_run
+
+    run = pin_source_for_run(vault, source)
+    run.__enter__()
+    return run
+
+
+def _leave_pin_source(vault, run) -> None:
+    run.__exit__(None, None, None)

@@ -15,20 +15,16 @@ line and nothing recorded; a locked PIN is named (opencryptoki locks it for real
 from __future__ import annotations
 
 import json
-import os
-import shutil
 
 import pytest
 
 from support.ceremony_workspace import Workspace
 from support.secret_scan import scan, text_needles
+from support.vendor_token import (AIRGAP, VENDOR_SO_PIN, VENDOR_USER_PIN, procedure_home, unload,
+                                  vendor_procedure)  # fmt: skip
+from support import vendor_token
 from tests.support import opencryptoki
 from vault.secret import Secret
-
-AIRGAP = "test machine: the air gap is simulated"
-VENDOR_SO_PIN = "31415926"  # the vendor procedure's PINs (8 characters: opencryptoki takes 4..8)
-VENDOR_USER_PIN = "27182818"
-LABEL = "vendor-partition"
 
 
 @pytest.fixture
@@ -39,44 +35,13 @@ def swtok():
 
 @pytest.fixture
 def vendor_softhsm(tmp_path, monkeypatch):
-    from vault.hsm import PRACTICE_MODULE
-
-    if not os.path.exists(PRACTICE_MODULE):
-        pytest.skip("SoftHSM2 is not installed (apt-get install softhsm2)")
-    lib = tmp_path / "vendor" / "libvendor-hsm.so"
-    lib.parent.mkdir()
-    shutil.copy(os.path.realpath(PRACTICE_MODULE), lib)
-    (tmp_path / "vendor" / "tokens").mkdir()
-    conf = tmp_path / "vendor" / "vendor.conf"
-    conf.write_text(f"directories.tokendir = {tmp_path / 'vendor' / 'tokens'}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\nslots.removable = false\n")
-    monkeypatch.setenv("SOFTHSM2_CONF", str(conf))
-    yield str(lib)
-    from vault.hsm import HsmModule
-
-    HsmModule.load(str(lib)).close()
-
-
-def vendor_procedure(module_path: str, *, factory_so_pin: str | None) -> str:
-    """The vendor's tools: initialise the token with the vendor's own SO and user PINs; its serial."""
-    from vault.hsm import HsmModule
-
-    module = HsmModule.load(module_path)
-    free = next(t for t in module.slots() if not t.initialised)
-    current = Secret(factory_so_pin, "so-pin") if factory_so_pin else None
-    target = f"pkcs11:serial={free.serial}" if factory_so_pin else None
-    with Secret(VENDOR_SO_PIN, "so-pin") as so, Secret(VENDOR_USER_PIN, "user-pin") as user:
-        info = module.init_token(LABEL, so, user, current_so_pin=current, target=target)
-    return info.serial
+    lib = vendor_token.vendor_softhsm(tmp_path, monkeypatch)
+    yield lib
+    unload(lib)
 
 
 def production_home(ws: Workspace, module_path: str, monkeypatch, *, trusted_wrapping: str | None = None) -> None:
-    from vault.home import CONFIG_NAME, create_production_home
-
-    create_production_home(ws.home, module_path, LABEL, pin_policy="hsm-procedure")
-    if trusted_wrapping is not None:  # the operator's explicit, documented choice (docs/hsm-support.md)
-        with open(ws.home / CONFIG_NAME, "a") as f:
-            f.write(f'\n[hsm.profile_override]\ntrusted_wrapping = "{trusted_wrapping}"\n')
+    procedure_home(ws.home, module_path, trusted_wrapping=trusted_wrapping)
     monkeypatch.setenv("HSM_USER_PIN", VENDOR_USER_PIN)
 
 
@@ -162,6 +127,8 @@ def test_a_wrong_or_missing_pin_is_refused_in_one_line_and_nothing_is_recorded(w
                                               answers=gen))
     assert not wrong.ok and "HSM_PIN" in wrong.one_line() and "env:HSM_USER_PIN" in wrong.one_line()
     assert "00000000" not in wrong.one_line()
+    # what the token's retry flags report (SoftHSM sets COUNT_LOW after one wrong PIN, measured)
+    assert "CKF_USER_PIN_COUNT_LOW" in wrong.one_line(), wrong.one_line()
     missing = ws.run("generate-key", ws.variant("generate-key", airgap_override=AIRGAP, answers=gen))
     assert not missing.ok and "PIN_POLICY" in missing.one_line() and "hsm_pin" in missing.one_line()
     with ws.vault() as v:
@@ -182,7 +149,9 @@ def test_a_pin_in_clear_in_the_script_is_refused_before_anything_runs(ws: Worksp
 
 def test_opencryptoki_locks_the_pin_after_three_wrong_logins_and_the_ceremony_names_it(ws: Workspace, swtok,
                                                                                       monkeypatch):
-    """Measured: swtok sets CKF_USER_PIN_LOCKED after 3 failed C_Login; then even the right PIN is refused."""
+    """Measured: swtok sets CKF_USER_PIN_COUNT_LOW after 1 failed C_Login, FINAL_TRY after 2 and LOCKED after
+    3 (the third C_Login itself answers CKR_PIN_INCORRECT); then even the right PIN is refused. The console
+    reads the flags after each refusal: the third run is named HSM_PIN_LOCKED at once."""
     vendor_procedure(swtok, factory_so_pin=opencryptoki.FACTORY_SO_PIN)
     production_home(ws, swtok, monkeypatch)
     ws.run_ok("init", ws.variant("init", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN"),
@@ -190,13 +159,16 @@ def test_opencryptoki_locks_the_pin_after_three_wrong_logins_and_the_ceremony_na
     gen = {"generate.algorithm": "rsa-3072", "generate.backup": "no-backup",
            "generate.no-backup-reason": "a test of the PIN lockout"}
     monkeypatch.setenv("HSM_USER_PIN", "00000000")
-    codes = []
+    codes, lines = [], []
     for _ in range(3):  # one try of the counter per run: the third refused login is the one that locks
         wrong = ws.run("generate-key", ws.variant("generate-key", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN",
                                                   answers=gen))
         assert not wrong.ok
         codes.append("HSM_PIN_LOCKED" if "HSM_PIN_LOCKED" in wrong.one_line() else "HSM_PIN")
-    assert codes == ["HSM_PIN"] * 3, codes
+        lines.append(wrong.one_line())
+    assert codes == ["HSM_PIN", "HSM_PIN", "HSM_PIN_LOCKED"], codes
+    assert "CKF_USER_PIN_COUNT_LOW" in lines[0] and "CKF_USER_PIN_FINAL_TRY" in lines[1], lines
+    assert "CKF_USER_PIN_LOCKED" in lines[2], lines[2]
     monkeypatch.setenv("HSM_USER_PIN", VENDOR_USER_PIN)
     locked = ws.run("generate-key", ws.variant("generate-key", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN",
                                                answers=gen))
@@ -237,8 +209,64 @@ def test_one_bad_run_costs_one_try_of_the_hsm_retry_counter(ws: Workspace, swtok
         logins = [json.loads(e.details_json) for e in v.ledger.events(1) if e.action == "token.login"
                   and e.ceremony_id == right.outcome.ceremony_id]
         assert logins and all(d["pin_from"] == "env:HSM_USER_PIN" and d["attempts"] == 1 for d in logins)
-    for _ in range(3):  # a good login reset the count: three bad runs are three tries, and the third locks
+    for n in range(3):  # a good login reset the count: three bad runs are three tries, and the third locks
         wrong = generate("00000000", "signer-2027")
-        assert not wrong.ok and "HSM_PIN_LOCKED" not in wrong.one_line()
+        assert not wrong.ok and ("HSM_PIN_LOCKED" in wrong.one_line()) == (n == 2), wrong.one_line()
     locked = generate(VENDOR_USER_PIN, "signer-2027")
     assert not locked.ok and "HSM_PIN_LOCKED" in locked.one_line()
+
+
+class PowerLoss(BaseException):
+    pass
+
+
+def test_an_interrupted_reshare_under_hsm_procedure_points_a_wrong_pin_at_its_holder_never_at_the_shares(
+        ws: Workspace, vendor_softhsm, monkeypatch):
+    """A power loss inside a reshare's switch (bundle written, T2 not committed). Under hsm-procedure the
+    reshare never re-keys the token, so the next quorum's login decides nothing: a wrong HSM PIN there is
+    the PIN holder's to fix (one line naming the holder; the shares are not asked for again; the reshare
+    stays unresolved), and with the right PIN the set whose shares were entered decides, recorded as
+    such (token PINs not re-keyed, token.pins still hsm-procedure)."""
+    from vault.ceremony.recovery import abort_unfinished, unfinished
+
+    vendor_procedure(vendor_softhsm)
+    production_home(ws, vendor_softhsm, monkeypatch, trusted_wrapping="unsafe")
+    init_generate_sign(ws, backup=True)
+
+    def hook(point, step):
+        if point == "bundle-written":
+            raise PowerLoss()
+
+    with pytest.raises(PowerLoss):
+        ws.run("reshare", ws.variant("reshare", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN"), hook=hook,
+               allow_production_share_export=True)
+    with ws.vault() as v:
+        [u] = unfinished(v)
+        abort_unfinished(v, u.ceremony_id, "power cut during the switch")
+        assert v.store.get_setting("reshare.pending")
+    old = [{"share": f"file:shares/{n}.share"} for n in ("alice", "bob", "carol")]
+    new = [{"share": f"file:new-shares/{n}.share"} for n in ("alice", "bob")]
+
+    monkeypatch.setenv("HSM_USER_PIN", "00000000")
+    events = []
+    wrong = ws.run("backup", ws.variant("backup", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN",
+                                        answers={"quorum.share": new + old, "backup.path": "media/b1.ccb"}),
+                   on_event=events.append)
+    assert not wrong.ok and "HSM_PIN" in wrong.one_line(), wrong.one_line()
+    assert "holder" in wrong.one_line() and "shares entered are not the problem" in wrong.one_line()
+    assert "Enter the shares" not in wrong.one_line()
+    assert [e for e in events if type(e).__name__ == "AnswerRejected" and e.code == "HSM_PIN"] == []  # no re-ask
+    with ws.vault() as v:
+        assert v.store.get_setting("reshare.pending")  # unresolved: nothing was decided on a refused login
+
+    monkeypatch.setenv("HSM_USER_PIN", VENDOR_USER_PIN)
+    right = ws.run("backup", ws.variant("backup", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN",
+                                        answers={"quorum.share": new, "backup.path": "media/b2.ccb"}))
+    assert right.ok, right.one_line()
+    with ws.vault() as v:
+        [done] = [json.loads(e.details_json) for e in v.ledger.events_of(right.outcome.ceremony_id)
+                  if e.action == "quorum.reshared"]
+        assert done["completed_after_interruption"] is True and done["token_pins_rekeyed"] is False
+        assert "shares entered decided" in done["token_pins_reason"]
+        assert v.store.get_setting("token.pins") == "hsm-procedure" and not v.store.get_setting("reshare.pending")
+        assert v.store.active_share_set().describe() == "2-of-3"

@@ -2,12 +2,18 @@
 
 PRACTICE only: the revealed shares are read from the reveal screen's prompt (a practice share)
 so they can be typed back, and kept in ``shares`` for later ceremonies' quorum entry.
+
+A production home (tests only, with public test passphrases): ``passphrases`` (person -> passphrase)
+are typed where ctrl+f fills the practice ones; ``hsm_pins`` are typed, in order, into the HSM PIN
+dialog of pin_policy "hsm-procedure" (None presses Escape), and ``pin_dialogs`` keeps what each
+dialog showed (its problem and retry lines: no secret).
 """
 
 from __future__ import annotations
 
 from typing import Awaitable, Callable
 
+from console.modals.hsm_pin import HsmPinDialog
 from console.modals.read_aloud import ReadAloudDialog
 from console.modals.share_reveal import ShareRevealScreen
 from console.panes.people import AttestationPane, PassphrasePane, WitnessPane
@@ -24,7 +30,8 @@ class CeremonyPlayer:
     def __init__(self, pilot, shares: dict[str, str] | None = None, *, paths: dict[str, str] | None = None,
                  texts: dict[str, str] | None = None, confirms: dict[str, bool] | None = None,
                  choices: dict[str, str] | None = None,
-                 quorum: list[str] | None = None, hooks: dict[str, Hook] | None = None) -> None:
+                 quorum: list[str] | None = None, hooks: dict[str, Hook] | None = None,
+                 passphrases: dict[str, str] | None = None, hsm_pins: list[str | None] | None = None) -> None:
         self.pilot = pilot
         self.app = pilot.app
         self.shares = shares if shares is not None else {}  # custodian -> share text (practice)
@@ -37,6 +44,9 @@ class CeremonyPlayer:
         self.seen: list[str] = []
         self.read_aloud: list[tuple[str, str]] = []  # facts confirmed in the ReadAloudDialog
         self._quorum_pos = 0
+        self.passphrases = passphrases  # None: ctrl+f (practice)
+        self.hsm_pins = list(hsm_pins or [])
+        self.pin_dialogs: list[dict[str, str]] = []
 
     @property
     def wizard(self) -> WizardScreen:
@@ -45,6 +55,8 @@ class CeremonyPlayer:
     def _ready(self) -> bool:
         if isinstance(self.app.screen, (ShareRevealScreen, ReadAloudDialog)):
             return True
+        if isinstance(self.app.screen, HsmPinDialog):
+            return self.app.focused is not None and self.app.focused.id == "hsm-pin"
         w = self.wizard
         if self.app.screen is not w:
             return False
@@ -62,6 +74,9 @@ class CeremonyPlayer:
             self.read_aloud.extend(self.app.screen.facts)
             await self.pilot.press("enter")
             await wait_until(self.pilot, lambda: not isinstance(self.app.screen, ReadAloudDialog))
+            return True
+        if isinstance(self.app.screen, HsmPinDialog):
+            await self._type_hsm_pin(self.app.screen)
             return True
         if isinstance(self.app.screen, ShareRevealScreen):
             p = self.app.screen.prompt
@@ -95,6 +110,12 @@ class CeremonyPlayer:
             await press("enter")
         elif isinstance(pane, TypedConfirmPane):
             await type_fast(self.pilot, list(p.expected))
+            await press("enter")
+        elif isinstance(pane, PassphrasePane) and self.passphrases is not None:
+            from console.widgets.secret_input import SecretInput
+
+            for box in pane.query(SecretInput):
+                box.value = self.passphrases[p.custodian]
             await press("enter")
         elif isinstance(pane, PassphrasePane):
             await press("ctrl+f", "enter")  # both boxes filled: one enter checks and submits
@@ -133,7 +154,14 @@ class CeremonyPlayer:
             await wait_until(self.pilot, lambda: pane.read_to_end, what="the statement's end")
             await press("tab", "enter")
             await wait_until(self.pilot, lambda: pane.decision is True, what="the decision to be chosen")
-            await press("ctrl+f", "enter")
+            if self.passphrases is not None:
+                box = pane.query_one("#attest-pp")
+                box.value = self.passphrases[p.participant]
+                box.focus()
+                await self.pilot.pause()
+                await press("enter")
+            else:
+                await press("ctrl+f", "enter")
         elif isinstance(pane, ShareVerifyPane):
             words = self.shares[p.custodian].split()
             if p.positions:
@@ -147,6 +175,26 @@ class CeremonyPlayer:
             raise AssertionError(f"no play for {type(pane).__name__}")
         await wait_until(self.pilot, lambda: w.pane is not pane, what=f"the answer to {key} to be taken")
         return True
+
+    async def _type_hsm_pin(self, dialog) -> None:
+        from textual.widgets import Static
+
+        self.seen.append("hsm-pin")
+        self.pin_dialogs.append({i: str(dialog.query_one(f"#{i}", Static).render())
+                                 for i in ("hsm-pin-ask", "hsm-pin-tries", "hsm-pin-problem")})
+        if not self.hsm_pins:
+            raise AssertionError(f"the HSM PIN was asked once more than the test gave PINs: {self.pin_dialogs[-1]}")
+        pin = self.hsm_pins.pop(0)
+        if pin is None:
+            await self.pilot.press("escape")
+        else:
+            await type_fast(self.pilot, list(pin))
+            box = dialog.query_one("#hsm-pin")
+            # typed into the box, and nowhere on the screen (in memory only: the console writes no screenshot)
+            self.pin_dialogs[-1]["typed"] = str(box.value == pin)
+            self.pin_dialogs[-1]["shown"] = str(pin in self.app.export_screenshot())
+            await type_fast(self.pilot, ["enter"])
+        await wait_until(self.pilot, lambda: self.app.screen is not dialog, what="the PIN dialog to close")
 
     async def _set_input(self, pane, value: str) -> None:
         from textual.widgets import Input

@@ -384,14 +384,10 @@ def run_script(vault, script_path: Path, *, name: str | None = None, allow_produ
             on_event(e)
 
     responder = ScriptResponder(script, on_event=collect)
-    previous = vault.hsm_pin_source
-    if script.hsm_pin is not None:  # pin_policy "hsm-procedure": read at each login, for this ceremony only
-        from vault.operations.hsm_procedure import ReferencePinSource
+    from vault.operations.hsm_procedure import ReferencePinSource, pin_source_for_run
 
-        vault.hsm_pin_source = ReferencePinSource(script.base, script.hsm_pin)
-    try:
+    # pin_policy "hsm-procedure": the PIN read at each login, for this ceremony only; a refusal is this run's
+    source = ReferencePinSource(script.base, script.hsm_pin) if script.hsm_pin is not None else None
+    with pin_source_for_run(vault, source):
         outcome = drive(engine, responder)
-    finally:
-        vault.hsm_pin_source = previous
-        vault.hsm_pin_refused = None  # a refusal is this run's; the next run gets its own one try
     return ScriptRun(outcome, responder.failure, tuple(events))

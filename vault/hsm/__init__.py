@@ -5,7 +5,7 @@ Public API (see docs/architecture.md):
 * :class:`HsmModule` (load a module, find/initialise tokens, open sessions, wipe practice scratch
   tokens) and :func:`write_practice_conf`;
 * :class:`HsmSession` (probe, list/generate/sign/wrap/unwrap/destroy keys);
-* values :class:`TokenInfo`, :class:`KeyObject`, :class:`Capabilities`,
+* values :class:`TokenInfo` (with :class:`PinTries`), :class:`KeyObject`, :class:`Capabilities`,
   :class:`WrapMechanism`, :class:`WrappingKey`;
 * software-only helpers :func:`verify_signature` and :func:`unwrap_offline` (break-glass).
 
@@ -21,6 +21,7 @@ from vault.hsm.model import (
     AlgorithmCapability,
     Capabilities,
     KeyObject,
+    PinTries,
     TokenInfo,
     WrapMechanism,
     WrappingKey,
@@ -39,6 +40,7 @@ __all__ = [
     "HsmModule",
     "HsmSession",
     "KeyObject",
+    "PinTries",
     "TokenInfo",
     "TokenUri",
     "TokenUriInvalid",

@@ -31,6 +31,34 @@ class WrapMechanism(enum.Enum):
         return f"{self.name} (0x{self.value:04X})"
 
 
+class PinTries(enum.Enum):
+    """What C_GetTokenInfo's flags say about the user PIN's retry counter.
+
+    PKCS#11 gives no number of tries left, only flags: CKF_USER_PIN_COUNT_LOW (a wrong PIN since
+    the last good login), CKF_USER_PIN_FINAL_TRY (the next wrong PIN locks it), CKF_USER_PIN_LOCKED.
+    No flag means either a clean count or a token that does not report. Measured here: opencryptoki
+    swtok sets COUNT_LOW after 1 wrong PIN, FINAL_TRY after 2, LOCKED after 3; the practice module sets
+    COUNT_LOW after the first and never locks.
+    """
+
+    NOT_REPORTED = "not-reported"
+    COUNT_LOW = "count-low"
+    FINAL_TRY = "final-try"
+    LOCKED = "locked"
+
+    @property
+    def said(self) -> str:
+        """One clause for a message (what the token reports, never a guess at a number)."""
+        return {
+            PinTries.NOT_REPORTED: "the token's flags say nothing of its retry counter (no CKF_USER_PIN_COUNT_LOW "
+                                   "or FINAL_TRY; it may still lock after a few wrong PINs)",
+            PinTries.COUNT_LOW: "the token reports a wrong user PIN since its last good login "
+                                "(CKF_USER_PIN_COUNT_LOW; it does not say how many tries are left)",
+            PinTries.FINAL_TRY: "the token reports that the next wrong PIN locks it (CKF_USER_PIN_FINAL_TRY)",
+            PinTries.LOCKED: "the token has locked the user PIN (CKF_USER_PIN_LOCKED)",
+        }[self]
+
+
 #: The token label of the ledger audit key (vault.operations.audit_key). It has spaces, which no
 #: master key's label can have (vault.keynames), and ``HsmSession.list_keys`` leaves it out: it is
 #: the vault's own signing key, not a master key the database records.
@@ -61,6 +89,16 @@ class TokenInfo:
     min_pin_len: int = 0
     max_pin_len: int = 0
     protected_authentication_path: bool = False
+
+    @property
+    def user_pin_tries(self) -> PinTries:
+        """The user PIN's retry flags as C_GetTokenInfo reported them (stale like the rest)."""
+        flags = set(self.flags)
+        for flag, tries in (("USER_PIN_LOCKED", PinTries.LOCKED), ("USER_PIN_FINAL_TRY", PinTries.FINAL_TRY),
+                            ("USER_PIN_COUNT_LOW", PinTries.COUNT_LOW)):
+            if flag in flags:
+                return tries
+        return PinTries.NOT_REPORTED
 
     def check_pin_length(self, pin_len: int, what: str) -> None:
         """PinLengthInvalid (before any call) if a PIN of ``pin_len`` characters does not fit."""

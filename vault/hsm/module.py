@@ -43,6 +43,7 @@ from vault.errors import (
 )
 from vault.hsm import practice_token as practice
 from vault.hsm.errors import check_rv, translated
+from vault.hsm.library_quirks import StaleDescriptorAfterFinalize, descriptors_of, reseat, stale_descriptor_quirk
 from vault.hsm.model import TokenInfo, WrapMechanism
 from vault.hsm.uri import TokenUri, parse_token_uri
 from vault.secret import Secret
@@ -87,6 +88,10 @@ class _Library:
     # serial -> the open HsmSession on that token (one logged-in session per token: a
     # second login would raise UserAlreadyLoggedIn, and closing any session logs all out)
     sessions: dict[str, HsmSession] = field(default_factory=dict)
+    # a library bug that reuses a closed descriptor's number (vault.hsm.library_quirks)
+    stale_descriptor: StaleDescriptorAfterFinalize | None = None
+    # why this library must not be initialised again in this process (None: it may)
+    unusable: str | None = None
 
 
 _LIBRARIES: dict[str, _Library] = {}
@@ -259,7 +264,8 @@ class HsmModule:
                     raise ModuleLoadError(
                         f"The PKCS#11 module {module_path} could not be initialised ({type(exc).__name__})."
                     ) from None
-                library = _LIBRARIES[real] = _Library(real, lib, _ctypes_dll(real), conf)
+                library = _LIBRARIES[real] = _Library(real, lib, _ctypes_dll(real), conf,
+                                                      stale_descriptor=stale_descriptor_quirk(lib))
             elif (conf is not None and conf != library.conf) or not library.lib.initialized:
                 _reinitialise(library, conf if conf is not None else library.conf)
             return cls(library)
@@ -273,7 +279,7 @@ class HsmModule:
                 session.close()
             with translated("close"):
                 if self._library.lib.initialized:
-                    self._library.lib.finalize()
+                    _finalize(self._library)
             self._library.generation += 1
 
     def __enter__(self) -> HsmModule:
@@ -534,12 +540,33 @@ class HsmModule:
 
 def _reinitialise(library: _Library, conf: Path | None) -> None:
     """C_Finalize, (practice token) point the module at ``conf``, C_Initialize: a fresh slot list."""
+    _refuse_if_unusable(library)
     with translated("initialise"):
         if library.lib.initialized:
-            library.lib.finalize()
+            _finalize(library)
+            _refuse_if_unusable(library)
         if conf is not None:
             practice.point_at(conf)
         library.lib.initialize()
     library.conf = conf
     library.sessions.clear()
     library.generation += 1
+
+
+def _finalize(library: _Library) -> None:
+    """C_Finalize; for a library that keeps a closed descriptor's number, re-seat that number
+    on the same file at once (vault.hsm.library_quirks), or mark the library unusable."""
+    quirk = library.stale_descriptor
+    remembered = descriptors_of(quirk.lock_file) if quirk else {}
+    library.lib.finalize()
+    for number, path in remembered.items():
+        if not reseat(number, path):
+            library.unusable = (
+                f"The PKCS#11 module {library.path} cannot be initialised again in this process: this version "
+                f"would close descriptor {number}, which another file now uses (docs/hsm-support.md, library quirks)."
+            )
+
+
+def _refuse_if_unusable(library: _Library) -> None:
+    if library.unusable:
+        raise ModuleLoadError(library.unusable, next_step="Restart the console (a new process loads the module afresh).")

@@ -13,7 +13,9 @@ each time a ceremony logs in. Different people, different risks, different code:
   reference given per ceremony (script key ``hsm_pin = "env:NAME"`` or ``"file:PATH"``, never the
   PIN); in the console, a masked input asked of the PIN holder. The PIN is wiped after the login;
   each login appends ``token.login`` (policy, token serial, where the PIN came from; never the PIN).
-* a wrong PIN: a one-line refusal (headless) or a re-ask (console); a locked PIN: HSM_PIN_LOCKED.
+* a wrong PIN: a one-line refusal (headless) or a re-ask of its holder (console), naming what the
+  token's retry flags report (C_GetTokenInfo: CKF_USER_PIN_COUNT_LOW / FINAL_TRY / LOCKED); a locked
+  PIN: HSM_PIN_LOCKED; the holder stopping the login (Escape): HSM_PIN_CANCELLED.
 * the quorum still gates what it gates (backup KEK, bundle MAC, every quorum step); it no longer
   gates the HSM login. Re-keying the PINs (init's rekey, reshare) is skipped, and recorded.
 """
@@ -21,10 +23,14 @@ each time a ceremony logs in. Different people, different risks, different code:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from vault.errors import HsmCheckFailed, PinIncorrect, PinLocked, PinPolicyRefused, TokenInUse, TokenNotFound
+from vault.errors import (HsmCheckFailed, PinEntryCancelled, PinIncorrect, PinLocked, PinPolicyRefused, TokenInUse,
+                          TokenNotFound)  # fmt: skip
+from vault.hsm.model import PinTries
 from vault.operations._common import ACTOR
 from vault.secret import Secret
 
@@ -33,16 +39,46 @@ if TYPE_CHECKING:
 
 POLICY = "hsm-procedure"
 PINS_PROCEDURE = "hsm-procedure"  # the token.pins setting under this policy
-MAX_ASKS = 3  # an interactive source is asked at most this often per login (the token may lock sooner)
+MAX_ASKS = 3  # an interactive source is asked at most this often per login; each wrong PIN is one try
+
+
+@dataclass(frozen=True, slots=True)
+class PinRequest:
+    """What a PIN source is told when it is asked (no secret): the token, why it is asked again."""
+
+    token: str  # the token as messages name it: 'label' (serial ..., maker model)
+    attempt: int  # 1 for the first ask of this login
+    tries: PinTries  # what the token's flags said just before this ask
+    problem: str | None = None  # why the last PIN was not used (refused, or not fitting): None at the first ask
+    min_pin_len: int = 0
+    max_pin_len: int = 0
+    ceremony_id: str | None = None
 
 
 class HsmPinSource(Protocol):
     """Where a ceremony's HSM user PIN comes from (set as ``vault.hsm_pin_source`` by the front end)."""
 
     description: str  # for messages and the ledger: "env:NAME", "file:PATH", "typed by the PIN holder"
-    interactive: bool  # True: a wrong PIN is asked again
+    interactive: bool  # True: a wrong PIN is asked again (its holder types it; nothing retries by itself)
 
-    def ask(self, problem: str | None) -> Secret: ...
+    def ask(self, request: PinRequest) -> Secret:
+        """The PIN, or PinEntryCancelled when the holder stops the login."""
+        ...
+
+
+@contextmanager
+def pin_source_for_run(vault: Vault, source: HsmPinSource | None) -> Iterator[None]:
+    """``source`` is the HSM user PIN source of one ceremony run (headless and console alike).
+
+    A refusal (``vault.hsm_pin_refused``) belongs to the run: it is cleared at the start and at the
+    end, so each run gets its own try of the HSM's retry counter and no more (see :func:`_refuse`).
+    """
+    previous = vault.hsm_pin_source
+    vault.hsm_pin_source, vault.hsm_pin_refused = (source if source is not None else previous), None
+    try:
+        yield
+    finally:
+        vault.hsm_pin_source, vault.hsm_pin_refused = previous, None
 
 
 def is_procedure(vault: Vault) -> bool:
@@ -71,7 +107,7 @@ class ReferencePinSource:
     def description(self) -> str:
         return self.ref
 
-    def ask(self, problem: str | None) -> Secret:
+    def ask(self, request: PinRequest) -> Secret:
         from pathlib import Path
 
         from vault.errors import ConfigError
@@ -96,21 +132,51 @@ def _no_source() -> PinPolicyRefused:
                   "PIN holder types it when asked.")  # fmt: skip
 
 
-def _refuse(vault: Vault, source: HsmPinSource, error: PinIncorrect | PinLocked):
-    """Remember, for the rest of this run, that the HSM refused ``source``'s PIN.
+def _refuse(vault: Vault, source: HsmPinSource, error: PinIncorrect | PinLocked | PinEntryCancelled):
+    """Remember, for the rest of this run, that the HSM refused ``source``'s PIN (or its holder stopped).
 
     Each refused C_Login costs one try of the HSM's retry counter (opencryptoki locks the user PIN
     after 3; a Luna partition after its policy's count). A ceremony that goes on to its abort path,
-    end-signing or any other login after a refusal would spend another try with the same wrong PIN,
-    so every later login in the run is refused here, with the same line, before C_Login. The front
-    end sets a new source for each ceremony (vault.ceremony.script.run_script), which clears this.
+    end-signing or any other login after a refusal would spend another try with the same wrong PIN
+    (or ask a holder who just said stop), so every later login in the run is refused here, with the
+    same line, before C_Login. Each run has its own (:func:`pin_source_for_run`), which clears this.
     """
     vault.hsm_pin_refused = (source, error)
     return error
 
 
+def _tries(module, vault: Vault) -> tuple[PinTries, object | None]:
+    """The token's retry flags read now (C_GetTokenInfo), and the TokenInfo; NOT_REPORTED if unreadable."""
+    from vault.errors import VaultError
+
+    try:
+        info = module.find_token(vault.token)
+    except VaultError:
+        return PinTries.NOT_REPORTED, None
+    return info.user_pin_tries, info
+
+
+def _locked(source: HsmPinSource, tries: PinTries) -> PinLocked:
+    return PinLocked(f"The HSM refused the user PIN from {source.description}, and {tries.said}; nothing was "
+                     "changed.", next_step="The token's security officer must unlock it with the HSM vendor's "
+                     "tools; then run the ceremony again.")  # fmt: skip
+
+
+def _fits(info, pin: Secret) -> bool:
+    if info is None:
+        return True
+    low, high = info.min_pin_len, info.max_pin_len or 10**6
+    return low <= len(pin.reveal_text()) <= high
+
+
 def open_procedure_session(vault: Vault, *, wrap_mechanism, ceremony_id: str | None = None, actor: str = ACTOR):
-    """A logged-in session on the vault's token with the PIN holder's PIN; ``token.login`` recorded."""
+    """A logged-in session on the vault's token with the PIN holder's PIN; ``token.login`` recorded.
+
+    Nothing retries by itself: a refused PIN is asked again only of an interactive source (its holder
+    types it again, told what the token's retry flags say, or stops with PinEntryCancelled), at most
+    MAX_ASKS times, and not once the token reports the PIN locked. A typed PIN outside the token's
+    length limits is asked again before it reaches C_Login (it costs no try).
+    """
     source = getattr(vault, "hsm_pin_source", None)
     if source is None:
         raise _no_source()
@@ -118,18 +184,36 @@ def open_procedure_session(vault: Vault, *, wrap_mechanism, ceremony_id: str | N
     if refused is not None and refused[0] is source:  # this run's PIN was refused: no second try of the counter
         raise type(refused[1])(refused[1].message, next_step=refused[1].next_step)
     module = vault.hsm()
+    tries, info = _tries(module, vault) if source.interactive else (PinTries.NOT_REPORTED, None)
     problem = None
-    for attempt in range(1, MAX_ASKS + 1):
-        pin = source.ask(problem)
+    attempt = 0
+    while True:
+        attempt += 1
+        request = PinRequest(token=info.describe() if info is not None else str(vault.token), attempt=attempt,
+                             tries=tries, problem=problem, min_pin_len=getattr(info, "min_pin_len", 0),
+                             max_pin_len=getattr(info, "max_pin_len", 0), ceremony_id=ceremony_id)  # fmt: skip
         try:
+            pin = source.ask(request)
+        except PinEntryCancelled as exc:
+            raise _refuse(vault, source, exc) from None
+        try:
+            if source.interactive and not _fits(info, pin):
+                problem = (f"That PIN does not fit the token's limits ({info.min_pin_len} to {info.max_pin_len} "
+                           "characters); it was not sent to the HSM, so it cost no try. Type it again.")
+                attempt -= 1  # not a try
+                continue
             session = module.open_session(vault.token, pin, wrap_mechanism=wrap_mechanism)
         except PinIncorrect:
+            tries, info = _tries(module, vault)
+            if tries is PinTries.LOCKED:
+                raise _refuse(vault, source, _locked(source, tries)) from None
             if source.interactive and attempt < MAX_ASKS:
-                problem = "The HSM refused that PIN. Type it again (the HSM may lock it after a few tries)."
+                problem = (f"The HSM refused that PIN; {tries.said}. Type it again only if you are sure of it "
+                           "(each wrong PIN is one try of the HSM's counter), or press Escape to stop the login.")
                 continue
             raise _refuse(vault, source, PinIncorrect(
                 f"The HSM refused the user PIN from {source.description} (pin_policy hsm-procedure: the PIN its "
-                "vendor's procedure set); nothing was changed.",
+                f"vendor's procedure set); {tries.said}; nothing was changed.",
                 next_step="Check the PIN with its holder, then run the ceremony again.")) from None  # fmt: skip
         except PinLocked as exc:
             raise _refuse(vault, source, exc) from None
@@ -194,5 +278,6 @@ def refuse_pin_change(vault: Vault, what: str, *, next_step: str | None = None) 
             "vendor's procedure set.", next_step=next_step or "Change them with the vendor's tools.")  # fmt: skip
 
 
-__all__ = ["HsmPinSource", "MAX_ASKS", "POLICY", "PINS_PROCEDURE", "PinLocked", "ReferencePinSource",
-           "adopt_procedure_token", "is_procedure", "open_procedure_session", "refuse_pin_change"]
+__all__ = ["HsmPinSource", "MAX_ASKS", "POLICY", "PINS_PROCEDURE", "PinLocked", "PinRequest", "ReferencePinSource",
+           "adopt_procedure_token", "is_procedure", "open_procedure_session", "pin_source_for_run",
+           "refuse_pin_change"]

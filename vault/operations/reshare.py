@@ -269,16 +269,31 @@ def resolve_interrupted_reshare(vault: Vault, quorum: ActiveQuorum, *, ceremony_
     the token decides: the new set's → the switch happened, complete it; the old set's → it
     did not, abandon the pending set. Returns what was done (None: nothing was interrupted).
     Raises PinIncorrect naming the other set when the token refuses this set's PIN.
+
+    Under pin_policy "hsm-procedure" the reshare never re-keys the token (its PINs are its vendor's),
+    so the login decides nothing: the set whose shares were entered does (both were verified by
+    their holders), and a refused login is the PIN holder's to fix, never the shares' (the quorum
+    step then stops the ceremony instead of asking for shares again).
     """
     pending = interrupted(vault)
     if pending is None:
         return None
     serial = vault.store.get_setting(SETTING_SERIAL)
     is_new = quorum.share_set_id == pending.new_share_set.id
+    from vault.operations.hsm_procedure import is_procedure
+
+    procedure = is_procedure(vault)
     try:
         with open_token_session(vault, quorum, ceremony_id=ceremony_id) as session:
             visible = len(session.list_keys())
-    except PinIncorrect:
+    except PinIncorrect as exc:
+        if procedure:
+            # The PIN is its holder's (pin_policy hsm-procedure), the same whichever set's shares were
+            # entered: the shares are not the problem, and other shares would meet the same refusal.
+            raise PinIncorrect(
+                f"{exc.message} The reshare interrupted at {pending.started_at} stays unresolved until a login "
+                "works (the shares entered are not the problem).",
+                next_step="Check the HSM user PIN with its holder, then run the ceremony again.") from None  # fmt: skip
         other = pending.old_share_set if is_new else pending.new_share_set
         raise PinIncorrect(
             f"The token refuses the PIN of share set {quorum.share_set.name!r}: the reshare interrupted at "
@@ -290,14 +305,19 @@ def resolve_interrupted_reshare(vault: Vault, quorum: ActiveQuorum, *, ceremony_
         store.set_setting(MARKER, "")
         if is_new:
             store.activate_share_set(pending.new_share_set.id)
-            store.set_setting(SETTING_PINS, PINS_QUORUM)
+            if not procedure:  # under hsm-procedure the token keeps the PINs its vendor's procedure set
+                store.set_setting(SETTING_PINS, PINS_QUORUM)
             vault.ledger.append("quorum.reshared", {
                 "share_set_id": pending.new_share_set.id, "share_set": pending.new_share_set.name,
                 "retired_share_set_id": pending.old_share_set.id, "retired_share_set": pending.old_share_set.name,
-                "token_serial": serial, "token_pins_rekeyed": True, "completed_after_interruption": True,
-                "interrupted_ceremony": pending.ceremony_id, "keys_visible": visible, "backup_id": None},
+                "token_serial": serial, "token_pins_rekeyed": not procedure, "completed_after_interruption": True,
+                "interrupted_ceremony": pending.ceremony_id, "keys_visible": visible, "backup_id": None,
+                **({"token_pins_reason": "pin_policy hsm-procedure: the token keeps the PINs its vendor's "
+                                         "procedure set; the shares entered decided"} if procedure else {})},
                 actor=actor, ceremony_id=ceremony_id)  # fmt: skip
-            return (f"The interrupted reshare had re-keyed the token: share set {pending.new_share_set.name!r} is "
+            how = ("The new set's shares were entered (pin_policy hsm-procedure: the token's PINs are its "
+                   "vendor's, so the shares decide)" if procedure else "The interrupted reshare had re-keyed the token")
+            return (f"{how}: share set {pending.new_share_set.name!r} is "
                     f"now active and {pending.old_share_set.name!r} retired. No bundle under the new backup key "
                     "is recorded: run a backup ceremony now.")
         store.retire_share_set(pending.new_share_set.id)
@@ -305,5 +325,7 @@ def resolve_interrupted_reshare(vault: Vault, quorum: ActiveQuorum, *, ceremony_
             "share_set_id": pending.new_share_set.id, "share_set": pending.new_share_set.name,
             "token_pins_restored": False, "error_code": "INTERRUPTED", "interrupted_ceremony": pending.ceremony_id},
             actor=actor, ceremony_id=ceremony_id)  # fmt: skip
-    return (f"The interrupted reshare had not re-keyed the token: share set {pending.old_share_set.name!r} stays "
+    how = ("The old set's shares were entered (pin_policy hsm-procedure: the token's PINs are its vendor's, so "
+           "the shares decide)" if procedure else "The interrupted reshare had not re-keyed the token")
+    return (f"{how}: share set {pending.old_share_set.name!r} stays "
             f"active and the pending set {pending.new_share_set.name!r} was abandoned (its shares open nothing).")

@@ -166,6 +166,12 @@ def quorum(ctx, params):
                     _settle_void_shares(ctx, pending)
                     pending = None
             except (QuorumCheckFailed, PinIncorrect) as exc:
+                from vault.operations.hsm_procedure import is_procedure
+
+                if isinstance(exc, PinIncorrect) and is_procedure(ctx.vault):
+                    # the HSM PIN is its holder's, not the shares': asking for shares again would not help,
+                    # and this run's logins are over (one try of the HSM's counter per run)
+                    raise
                 collector.reset()
                 presented.clear()
                 if record.id != shareset.active(store).id:  # back to the active set for the next try

@@ -1,0 +1,133 @@
+"""``pin_policy = "hsm-procedure"`` in the console: the HSM user PIN typed by its holder.
+
+A production home adopts a token "initialised by the vendor's procedure" (the practice module under
+a vendor's name, tests/support/vendor_token.py: its SO and user PINs set by the test, never by the
+console); init runs headless. Then generate-key runs through the screens with no PIN reference at
+all: each login asks the holder in a masked dialog (console.modals.hsm_pin). A wrong PIN first:
+the dialog comes back naming the refusal and what the token's retry flags report; the right PIN
+then logs in. Everything the console wrote (the home: database, WAL, logs, config; what the screens
+and messages carried) is scanned for both PINs. Escape at the dialog aborts the ceremony before
+anything is done on the token, and the abort's end-signing does not ask again.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from homes import ledger_actions
+from player import CeremonyPlayer, start_from_launcher
+from support.ceremony_workspace import Workspace, passphrase
+from support.secret_scan import scan, text_needles
+from support.vendor_token import AIRGAP, VENDOR_SO_PIN, VENDOR_USER_PIN, procedure_home, unload, vendor_procedure
+from support import vendor_token
+from tui_helpers import SIZE, MessageTap, until_screen
+
+WRONG_PIN = "13572468"  # refused by the token (a distinctive string, so the scan cannot miss it)
+PEOPLE = ("admin", "wendy", "alice", "bob", "carol")
+QUORUM = ["alice", "bob"]
+
+
+@pytest.fixture
+def procedure_ws(tmp_path, monkeypatch):
+    """An initialised production home under pin_policy "hsm-procedure" (2-of-3: alice, bob, carol)."""
+    lib = vendor_token.vendor_softhsm(tmp_path, monkeypatch)
+    ws = Workspace(tmp_path / "ws", monkeypatch)
+    vendor_procedure(lib)
+    # the operator's explicit choice (docs/hsm-support.md): the SO PIN is the vendor's, so no trusted KEK;
+    # without it generate-key's backup step is refused by name before the PIN is ever asked
+    procedure_home(ws.home, lib, trusted_wrapping="unsafe")
+    monkeypatch.setenv("HSM_USER_PIN", VENDOR_USER_PIN)
+    ws.run_ok("init", ws.variant("init", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN",
+                                 answers={"policy.policy": "2-of-3"},
+                                 drop=("custodians.name:4", "custodians.name:5")),
+              allow_production_share_export=True)
+    monkeypatch.delenv("HSM_USER_PIN")  # the console has no reference: only the holder knows the PIN
+    yield ws
+    unload(lib)
+
+
+def console_on(ws: Workspace, make_app_on):
+    from vault.ceremony.context import RunOptions
+
+    return make_app_on(ws.home, ceremony_options=RunOptions(kdf_profile="fast-for-tests",
+                                                            airgap_override_reason=AIRGAP))
+
+
+async def play_generate_key(pilot, ws: Workspace, pins: list[str | None]):
+    await start_from_launcher(pilot, "generate-key")
+    await until_screen(pilot, "WizardScreen")
+    player = CeremonyPlayer(pilot, ws.shares(), quorum=QUORUM, passphrases={p: passphrase(p) for p in PEOPLE},
+                            hsm_pins=pins, texts={"generate.label": "signer-2026",
+                                                  "generate.no-backup-reason": "a test of the HSM PIN entry"},
+                            choices={"generate.algorithm": "ec-p256", "generate.backup": "no-backup"},
+                            paths={"backup.path": str(ws.root / "media" / "not-written.ccb")})
+    outcome = await player.play()
+    return player, outcome
+
+
+async def test_generate_key_in_the_console_asks_the_hsm_pin_a_wrong_one_first_then_the_right_one(
+        procedure_ws, make_app_on):
+    ws = procedure_ws
+    app = console_on(ws, make_app_on)
+    tap = MessageTap()
+    async with app.run_test(size=SIZE, message_hook=tap) as pilot:
+        await until_screen(pilot, "DashboardScreen")
+        # a wrong PIN, then the right one; every later login of the run (end-signing) is asked again
+        player, outcome = await play_generate_key(pilot, ws, [WRONG_PIN] + [VENDOR_USER_PIN] * 4)
+        assert outcome.ok, outcome.one_line()
+        assert all(d["typed"] == "True" and d["shown"] == "False" for d in player.pin_dialogs), player.pin_dialogs
+        first, second = player.pin_dialogs[:2]
+        assert "vendor-partition" in first["hsm-pin-ask"] and not first["hsm-pin-problem"]
+        assert "The HSM refused that PIN" in second["hsm-pin-problem"], second
+        assert "Escape" in second["hsm-pin-problem"]  # the next step: type it again, or stop
+        # what the token's retry flags report (the practice module sets COUNT_LOW after one wrong PIN)
+        assert "CKF_USER_PIN_COUNT_LOW" in second["hsm-pin-tries"], second
+
+        def facts(vault):
+            logins = [json.loads(e.details_json) for e in vault.ledger.events(1)
+                      if e.action == "token.login" and e.ceremony_id == outcome.ceremony_id]
+            return logins, ledger_actions(vault, outcome.ceremony_id), [k.label for k in vault.store.list_keys()]
+
+        logins, actions, labels = await app.bridge.run(facts)
+        used = len(player.pin_dialogs)
+        player_left = len(player.hsm_pins)
+        screen_text = "\n".join(app.active_wizard.log_lines if app.active_wizard else [])
+    assert "key.generated" in actions and "signer-2026" in labels
+    assert logins and logins[0]["attempts"] == 2 and all(d["pin_from"] == "typed by the PIN holder" for d in logins)
+    assert len(logins) == used - 1 and player_left == 5 - used  # one dialog per login, plus the refused PIN's
+    needles = (text_needles("vendor user PIN", VENDOR_USER_PIN) + text_needles("wrong PIN", WRONG_PIN)
+               + text_needles("vendor SO PIN", VENDOR_SO_PIN))
+    assert scan([ws.home], needles) == []  # database, WAL, config, logs: nothing the console wrote
+    messages = tap.joined() + screen_text
+    assert [n.what for n in needles if n.data.decode() in messages] == []
+
+
+async def test_escape_at_the_hsm_pin_aborts_the_ceremony_before_anything_is_done_on_the_token(
+        procedure_ws, make_app_on):
+    ws = procedure_ws
+    app = console_on(ws, make_app_on)
+    async with app.run_test(size=SIZE) as pilot:
+        await until_screen(pilot, "DashboardScreen")
+        # one Escape: the abort's end-signing must not ask again (the player fails if it does)
+        player, outcome = await play_generate_key(pilot, ws, [None])
+        assert not outcome.ok and outcome.code == "HSM_PIN_CANCELLED", outcome.one_line()
+        assert player.hsm_pins == [] and len(player.pin_dialogs) == 1
+
+        def facts(vault):
+            from vault.secret import Secret
+
+            with Secret(VENDOR_USER_PIN, "user-pin") as pin, vault.hsm().open_session(vault.token, pin) as session:
+                on_token = [k.label for k in session.list_keys()]
+            return ledger_actions(vault, outcome.ceremony_id), [k.label for k in vault.store.list_keys()], on_token
+
+        actions, labels, on_token = await app.bridge.run(facts)
+        await pilot.press("enter")  # back to the dashboard
+        await until_screen(pilot, "DashboardScreen")
+        # the stop was that run's: the next ceremony asks the holder again, and logs in
+        _again, second = await play_generate_key(pilot, ws, [VENDOR_USER_PIN] * 4)
+        assert second.ok, second.one_line()
+    assert "ceremony.aborted" in actions and "token.login" not in actions and "key.generated" not in actions
+    assert "signer-2026" not in labels and on_token == []  # nothing on the token
+
