@@ -96,7 +96,9 @@ async def test_generate_key_in_the_console_asks_the_hsm_pin_a_wrong_one_first_th
         screen_text = "\n".join(app.active_wizard.log_lines if app.active_wizard else [])
     assert "key.generated" in actions and "signer-2026" in labels
     assert logins and logins[0]["attempts"] == 2 and all(d["pin_from"] == "typed by the PIN holder" for d in logins)
-    assert len(logins) == used - 1 and player_left == 5 - used  # one dialog per login, plus the refused PIN's
+    # one dialog per login (the session after the quorum, the backup step's, the end-signing's: the PIN
+    # is wiped after each login, never kept for the next), plus one for the refused PIN
+    assert len(logins) == used - 1 == 3 and player_left == 5 - used, " ".join(actions)
     needles = (text_needles("vendor user PIN", VENDOR_USER_PIN) + text_needles("wrong PIN", WRONG_PIN)
                + text_needles("vendor SO PIN", VENDOR_SO_PIN))
     assert scan([ws.home], needles) == []  # database, WAL, config, logs: nothing the console wrote
@@ -131,3 +133,54 @@ async def test_escape_at_the_hsm_pin_aborts_the_ceremony_before_anything_is_done
     assert "ceremony.aborted" in actions and "token.login" not in actions and "key.generated" not in actions
     assert "signer-2026" not in labels and on_token == []  # nothing on the token
 
+
+
+async def test_the_idle_lock_clears_a_half_typed_pin_and_closing_the_console_stops_a_waiting_login(
+        procedure_ws, make_app_on):
+    """The PIN dialog under the idle lock: what was typed is cleared, the lock covers it, and after the
+    unlock the holder types the PIN. Then the console is closed while the next login waits for the PIN:
+    the login is stopped (HSM_PIN_CANCELLED), the ceremony's abort is recorded, and the close does not
+    hang on the waiting owner thread."""
+    from console.modals.hsm_pin import HsmPinDialog
+    from console.modals.lock import LockScreen
+    from console.safety import IdleClock
+    from tui_helpers import type_fast, wait_until
+    from vault.vault import Vault
+
+    ws = procedure_ws
+    now = [0.0]
+    app = console_on(ws, lambda home, **kw: make_app_on(home, idle_clock=IdleClock(300, lambda: now[0]), **kw))
+    async with app.run_test(size=SIZE) as pilot:
+        await until_screen(pilot, "DashboardScreen")
+        await start_from_launcher(pilot, "generate-key")
+        await until_screen(pilot, "WizardScreen")
+        player = CeremonyPlayer(pilot, ws.shares(), quorum=QUORUM, passphrases={p: passphrase(p) for p in PEOPLE},
+                                hsm_pins=[VENDOR_USER_PIN], texts={"generate.label": "signer-2026",
+                                                                   "generate.no-backup-reason": "a test of the idle lock"},
+                                choices={"generate.algorithm": "ec-p256", "generate.backup": "no-backup"},
+                                paths={"backup.path": str(ws.root / "media" / "not-written.ccb")})
+        while not isinstance(app.screen, HsmPinDialog):
+            assert await player.step()
+        dialog = app.screen
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "hsm-pin")
+        await type_fast(pilot, list(VENDOR_USER_PIN[:4]))
+        assert dialog.query_one("#hsm-pin").value == VENDOR_USER_PIN[:4]
+        now[0] += 301
+        app._check_idle()
+        await wait_until(pilot, lambda: isinstance(app.screen, LockScreen), what="the lock screen")
+        assert dialog.query_one("#hsm-pin").value == ""  # nothing typed survives the lock
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is dialog and app.focused is not None, what="the dialog again")
+        assert await player.step()  # the whole PIN now: the login goes on
+        ceremony_id = player.wizard.engine.ceremony_id
+        while not isinstance(app.screen, HsmPinDialog):  # the backup step's login
+            assert await player.step()
+        app.exit()
+    v = Vault.open(ws.home)  # the console is closed: the ceremony's end is recorded
+    try:
+        ends = [e for e in v.ledger.events_of(ceremony_id) if e.action in ("ceremony.aborted", "ceremony.completed")]
+        assert [e.action for e in ends] == ["ceremony.aborted"]
+        assert json.loads(ends[0].details_json)["code"] == "HSM_PIN_CANCELLED"
+        assert len([e for e in v.ledger.events_of(ceremony_id) if e.action == "token.login"]) == 1
+    finally:
+        v.close()
