@@ -62,9 +62,11 @@ class TuiPinSource:
     def __init__(self, screen) -> None:
         self.screen = screen
         self.app = screen.app
+        self.asked = 0  # a recorded run then names a reference for the replay (vault.ceremony.recorder)
 
     def ask(self, request):
         """On the owning thread: the PIN as a Secret, or PinEntryCancelled (Escape, or the console closing)."""
+        self.asked += 1
         try:
             secret = self.app.call_from_thread(self.screen.ask_hsm_pin, request)
         except (Exception, CancelledError):

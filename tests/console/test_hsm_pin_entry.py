@@ -184,3 +184,51 @@ async def test_the_idle_lock_clears_a_half_typed_pin_and_closing_the_console_sto
         assert len([e for e in v.ledger.events_of(ceremony_id) if e.action == "token.login"]) == 1
     finally:
         v.close()
+
+
+async def test_a_recorded_run_names_the_pin_by_reference_and_replays_headless(procedure_ws, make_app_on, tmp_path,
+                                                                             monkeypatch):
+    """Recording a ceremony whose PIN the holder typed: the script says hsm_pin = "env:HSM_USER_PIN"
+    (never the PIN), and replays headless with that variable set."""
+    import tomllib
+
+    from vault.ceremony.script import run_script
+    from vault.vault import Vault
+
+    ws = procedure_ws
+    script_path = tmp_path / "scripts" / "generate-key-recorded.toml"
+    app = console_on(ws, make_app_on)
+    async with app.run_test(size=SIZE) as pilot:
+        await until_screen(pilot, "DashboardScreen")
+        await start_from_launcher(pilot, "generate-key", record=True)
+        await until_screen(pilot, "NewFileDialog")
+        app.screen.query_one("#new-file").value = str(script_path)
+        await pilot.press("enter")
+        await until_screen(pilot, "WizardScreen")
+        player = CeremonyPlayer(pilot, ws.shares(), quorum=QUORUM, passphrases={p: passphrase(p) for p in PEOPLE},
+                                hsm_pins=[VENDOR_USER_PIN] * 3, texts={"generate.label": "signer-2026",
+                                                                       "generate.no-backup-reason": "recorded run"},
+                                choices={"generate.algorithm": "ec-p256", "generate.backup": "no-backup"},
+                                paths={"backup.path": str(ws.root / "media" / "recorded.ccb")})
+        outcome = await player.play()
+        assert outcome.ok, outcome.one_line()
+    text = script_path.read_text(encoding="utf-8")
+    assert VENDOR_USER_PIN not in text
+    script = tomllib.loads(text)
+    assert script["hsm_pin"] == "env:HSM_USER_PIN"
+    script["answers"]["generate.label"] = ["signer-2027"]  # a second key, from the same recorded answers
+    script["answers"]["backup.path"] = [str(ws.root / "media" / "replayed.ccb")]
+    script["airgap_override"] = AIRGAP  # this test machine is not air-gapped
+    from support.ceremony_workspace import script_text
+
+    replay = tmp_path / "scripts" / "replay.toml"
+    replay.write_text(script_text(script))
+    for i, who in enumerate(QUORUM, 1):
+        monkeypatch.setenv(f"SHARE_{i}", ws.shares()[who])
+    monkeypatch.setenv("HSM_USER_PIN", VENDOR_USER_PIN)
+    vault = Vault.open(ws.home)
+    try:
+        run = run_script(vault, replay, kdf_profile="fast-for-tests")
+        assert run.ok, run.one_line()
+    finally:
+        vault.close()
