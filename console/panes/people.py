@@ -171,6 +171,8 @@ class WitnessPane(PromptPane):
         Binding("tab", "move(1)", show=False, priority=True),
         Binding("shift+tab", "move(-1)", show=False, priority=True),
         Binding("enter", "enter", show=False, priority=True),
+        # a deviation form opened by mistake closes again; otherwise Escape is the screen's "back"
+        Binding("escape", "close_deviation", show=False),
     ]
     FIELDS = (("expected", "what was expected"), ("happened", "what happened"), ("action", "what was done about it"),
               ("decided", "who decided"))
@@ -209,6 +211,18 @@ class WitnessPane(PromptPane):
         for w in self.query(".deviation"):
             w.display = True
         self.query_one("#dev-expected", Input).focus()
+
+    def action_close_deviation(self) -> None:
+        from textual.actions import SkipAction
+
+        if not self.query_one("#record", Button).display:
+            raise SkipAction()  # no form open: the wizard says what going back means here
+        for w in self.query(".deviation"):
+            w.display = False
+        for box in self.query(".deviation").filter("Input"):
+            box.value = ""
+        self.query_one("#dev-problem", Static).update("")
+        self.query_one("#confirm", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -257,6 +271,17 @@ class AttestationPane(PromptPane):
 
     HOLDS_SECRETS = True
     prompt: AttestationPrompt
+    # Enter in the comment moves on at once, before the next key is forwarded (see PassphrasePane):
+    # a passphrase typed fast after it lands in the passphrase box, not in the clear-text comment
+    BINDINGS = [Binding("enter", "enter", show=False, priority=True)]
+
+    def action_enter(self) -> None:
+        from textual.actions import SkipAction
+
+        box = self.app.focused
+        if not (isinstance(box, Input) and box.id == "comment"):
+            raise SkipAction()  # elsewhere Enter does what it does there (choose, sign)
+        self.screen.set_focus(self.query_one("#attest-pp", SecretInput))
 
     def compose_pane(self) -> ComposeResult:
         p = self.prompt
@@ -268,7 +293,9 @@ class AttestationPane(PromptPane):
         with RadioSet(id="decision"):
             yield RadioButton("I agree with this statement", id="agree")
             yield RadioButton("I do not agree (say why in the comment)", id="disagree")
-        yield Input(placeholder="comment (needed when you do not agree)", id="comment", max_length=200)
+        # clear text, recorded: open only to say why one does not agree, so that Tab after
+        # "I agree" goes to the passphrase box, never here (a passphrase typed here would be recorded)
+        yield Input(placeholder="comment (why you do not agree)", id="comment", max_length=200, disabled=True)
         yield SecretInput(placeholder="your passphrase, to sign", kind="passphrase", id="attest-pp")
         # what is still missing before signing, said here next to the boxes (never a toast)
         yield Static("", classes="pane-problem", id="attest-problem")
@@ -287,6 +314,13 @@ class AttestationPane(PromptPane):
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         if self.read_to_end:  # the refusal is answered: it goes
             self._problem("")
+        comment = self.query_one("#comment", Input)
+        dissent = self.decision is False
+        if not dissent:
+            comment.value = ""  # an agreement carries no comment
+        comment.disabled = not dissent
+        if self.read_to_end:  # chosen: the cursor goes where the next thing is typed
+            self.screen.set_focus(comment if dissent else self.query_one("#attest-pp", SecretInput))
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -326,8 +360,7 @@ class AttestationPane(PromptPane):
         return None if pressed is None else pressed.id == "agree"
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.query_one("#attest-pp", SecretInput).focus()
+        event.stop()  # the priority binding above has moved the focus already
 
     def on_secret_input_submitted(self, event: SecretInput.Submitted) -> None:
         event.stop()
@@ -340,8 +373,17 @@ class AttestationPane(PromptPane):
             self._problem(f"✗ Not signed: {missing}")
             self.query_one("#statement-scroll" if not self.read_to_end else "#decision").focus()
             return
+        comment_box = self.query_one("#comment", Input)
+        if _holds(comment_box.value, event.secret):  # typed in the wrong box: never recorded
+            event.secret.wipe()
+            comment_box.value = ""
+            self.query_one("#attest-pp", SecretInput).value = ""
+            self._problem("✗ Not signed: the comment held your passphrase; both were cleared. "
+                          "Type the comment again, then your passphrase.")
+            comment_box.focus()
+            return
         self._problem("")
-        self.answer(AttestationAnswer(self.decision, event.secret, self.query_one("#comment", Input).value.strip()))
+        self.answer(AttestationAnswer(self.decision, event.secret, comment_box.value.strip()))
 
     def practice_fill(self) -> bool:
         if not self.prompt.practice:
@@ -354,3 +396,9 @@ class AttestationPane(PromptPane):
     def idle_wipe(self):
         self.query_one("#attest-pp", SecretInput).value = ""
         return None
+
+
+def _holds(text: str, secret) -> bool:
+    """True if ``text`` contains the secret (a passphrase typed into a clear-text box)."""
+    revealed = secret.reveal_text()
+    return bool(revealed) and revealed in text

@@ -61,6 +61,7 @@ class RebuildScreen(VaultScreen):
     WHERE = "Rebuild from a backup"
     HELP = HELP
     HOLDS_SECRETS = True
+    KEYS_IN_ORDER = True  # console.key_hold: a share typed on after the path's enter waits for the entry
     BINDINGS = [
         Binding("ctrl+g", "rebuild", "Rebuild", id="rebuild.go", tooltip="Rebuild with the shares entered"),
         Binding("escape", "close", "Back", id="rebuild.back"),
@@ -74,6 +75,7 @@ class RebuildScreen(VaultScreen):
         self._identifier: int | None = None  # the bundle's SLIP-39 identifier
         self._bundle: Path | None = None
         self._busy = False
+        self._holding = False  # keys are held for the share entry while the bundle is read
         self.rebuilt = None  # the RebuildResult, once done
 
     def compose_body(self) -> ComposeResult:
@@ -101,6 +103,8 @@ class RebuildScreen(VaultScreen):
         self.run_worker(self._check_home(), exclusive=True, group="rebuild", exit_on_error=False)
 
     def on_unmount(self) -> None:
+        if self._holding:  # held for the share entry: never for the screen that comes next
+            self.app.key_hold.drop()
         self._wipe()
 
     # -- state ------------------------------------------------------------------------------------
@@ -130,24 +134,47 @@ class RebuildScreen(VaultScreen):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if event.input.id == "rebuild-bundle":
+            # Keys typed on while the bundle is read (the first share's words, sent in one burst or
+            # typed fast) are held, then replayed into the share entry once it has the focus
+            # (console.key_hold, as between a ceremony's questions); before, they went into the
+            # path box, or nowhere.
+            self._holding = True
+            self.app.key_hold.start()
             self.run_worker(self._take_bundle(event.value.strip()), exclusive=True, group="rebuild",
                             exit_on_error=False)
 
     async def _take_bundle(self, text: str) -> None:
+        hold = self.app.key_hold
+        try:
+            taken = await self._read_bundle(text)
+        except BaseException:
+            hold.drop()
+            raise
+        finally:
+            self._holding = False
+        if taken:
+            hold.release()
+        else:
+            # Refused: what was typed on was meant for the share entry and may be share words; it
+            # is not replayed into the path box, which shows what it holds.
+            hold.drop()
+
+    async def _read_bundle(self, text: str) -> bool:
+        """Read the bundle's header; True once the share entry is shown and has the focus."""
         if not text:
             self._problem("✗ Give the bundle's path. Next: type it and press enter.")
-            return
+            return False
         path = Path(text).expanduser()
         try:
             contents = await self.app.bridge.call(_inspect, path)
         except VaultError as exc:
             self._problem(f"✗ {exc.message} Next: {exc.next_step}")
-            return
+            return False
         header = contents.header
         if not header.has_metadata:
             self._problem(f"✗ {path} is a bundle of format {header.format_version}: it carries no vault metadata, so "
                           "it cannot rebuild a vault. Next: give a newer bundle (any backup written since format 2).")
-            return
+            return False
         self._bundle, self._identifier = path.resolve(), header.slip39_identifier
         self._problem("")
         self.query_one("#rebuild-bundle-info", Static).update(
@@ -156,8 +183,9 @@ class RebuildScreen(VaultScreen):
             f"{header.slip39_identifier}.")
         entry = self.query_one("#share-entry", ShareEntry)
         entry.display = True
-        entry.query_one("#share-word").focus()
+        self.set_focus(entry.query_one("#share-word"))  # at once, not a refresh later: keys are replayed next
         self._progress()
+        return True
 
     # -- the shares ---------------------------------------------------------------------------------
     def on_share_entry_completed(self, event: ShareEntry.Completed) -> None:

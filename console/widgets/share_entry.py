@@ -9,7 +9,8 @@ What the typist sees, word by word:
 
 Editing: any word can be jumped to: type its number and space/enter, or move with ← → (↑ ↓ a
 row) while the word box is empty; typing a word there replaces it and returns to the end.
-Backspace on an empty box takes back the last word.
+Backspace on an empty box takes back the last word. Enter on the word that completes a valid
+share (the last one, or one retyped) also submits it; space and tab only take the word.
 
 Clearing: the words live only in this widget and are cleared on submit, on escape, on
 ``ctrl+u``, on unmount, by the idle lock (the pane calls ``clear``) and after ``timeout``
@@ -55,8 +56,8 @@ def candidates(prefix: str, limit: int = 6) -> list[str]:
 
 
 class WordInput(QuietInput):
-    """The one-word input: space / enter / tab accept the word; on an empty box backspace goes
-    back, ← → ↑ ↓ move between words.
+    """The one-word input: space / enter / tab accept the word (enter on the word that completes a
+    valid share also submits it); on an empty box backspace goes back, ← → ↑ ↓ move between words.
 
     The owning ``ShareEntry`` is called directly (not through a message) so that a word is taken
     before the next key press is handled, however fast the keys come.
@@ -83,7 +84,10 @@ class WordInput(QuietInput):
         await super()._on_key(event)
 
     async def action_submit(self) -> None:
-        self._entry.accept_word()
+        # Enter, unlike space and tab, also submits when the word it takes completes a valid share:
+        # people press enter after the last word and expect that to be the end (it took a second
+        # enter before). A word that leaves the share incomplete or invalid is answered as before.
+        self._entry.accept_word(submit=True)
 
     def action_delete_left(self) -> None:
         if not self.value:
@@ -243,7 +247,9 @@ class ShareEntry(Vertical):
         event.stop()
         self._render_hint()
 
-    def accept_word(self) -> None:
+    def accept_word(self, *, submit: bool = False) -> None:
+        """Take the typed word (or act on a typed number). ``submit`` (enter): if the share is then
+        complete and passes its checks, submit it at once."""
         box = self.query_one(WordInput)
         typed = box.value.strip().lower()
         if not typed:
@@ -276,9 +282,11 @@ class ShareEntry(Vertical):
         self._feedback = "" if word in _WORDSET else (
             f"Word {pos} is not a SLIP-39 word: type its number ({pos}) and space to retype it, "
             "or backspace if it is the last one.")
-        if len(self._words) == self.word_count:
-            self._check_complete()
+        complete = len(self._words) == self.word_count and self._check_complete()
         self._check_prefix()
+        if submit and complete:
+            self._submit()
+            return
         self._render_all()
 
     def back_up(self) -> None:

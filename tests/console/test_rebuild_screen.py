@@ -107,3 +107,48 @@ async def test_the_rebuild_is_refused_on_a_home_that_holds_a_vault(initialised, 
         problem = app.screen.query_one("#rebuild-problem", Static)
         await wait_until(pilot, lambda: "already holds a vault" in str(problem.render()), what="the refusal")
         assert app.screen.query_one("#rebuild-bundle", Input).disabled
+
+
+async def test_a_share_typed_on_while_the_bundle_is_read_reaches_the_share_entry(initialised, make_app_on, tmp_path):
+    """The bundle's path, Enter and a whole share in one burst (tmux send-keys, a paste, a fast
+    typist): the keys that arrive while the bundle is being read are held and replayed into the
+    share entry once it has the focus, none lost (console.key_hold). Before, they went into the
+    path box, share words and all, and the share entry came up empty. After a refused path, what
+    was typed on is dropped: it is not replayed into the path box, which shows what it holds."""
+    from vault.vault import Vault
+
+    bundle = tmp_path / "media" / "backup-1.ccb"
+    bundle.parent.mkdir()
+    vault = Vault.open(initialised.home)
+    try:
+        _back_up_one_key(vault, [initialised.shares["alice"], initialised.shares["bob"]], bundle)
+    finally:
+        vault.hsm().close()
+        vault.close()
+    words = initialised.shares["carol"].split()
+
+    app = make_app_on(tmp_path / "new-home")
+    async with app.run_test(size=SIZE) as pilot:
+        await until_screen(pilot, "WelcomeScreen")
+        await pilot.press("r")
+        await until_screen(pilot, "RebuildScreen")
+        screen = app.screen
+        path_box = screen.query_one("#rebuild-bundle", Input)
+        problem = screen.query_one("#rebuild-problem", Static)
+        entry = screen.query_one("#share-entry")
+        await wait_until(pilot, lambda: app.focused is path_box, what="the path box focused")
+
+        missing = str(tmp_path / "media" / "nothing.ccb")
+        await type_fast(pilot, [*missing, "enter", *share_keys(words), "enter"])
+        await wait_until(pilot, lambda: "✗" in str(problem.render()), what="the missing bundle named")
+        await pilot.pause()
+        assert path_box.value == missing and not entry.display
+        assert not app.key_hold.keys
+
+        path_box.value = ""
+        await type_fast(pilot, [*str(bundle), "enter", *share_keys(words), "enter"])
+        progress = screen.query_one("#rebuild-progress", Static)
+        await wait_until(pilot, lambda: "shares entered: 1" in str(progress.render()), timeout=30,
+                         what="the share typed on during the read, entered")
+        assert path_box.value == str(bundle)  # nothing of the share went into the path box
+        assert entry.words_entered == 0 and len(screen._shares) == 1

@@ -11,6 +11,8 @@ each key, and the question change finishes inside that wait (tried: it passes be
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.widgets import Input
 
 from player import CeremonyPlayer
@@ -24,6 +26,36 @@ async def _start_init(pilot):
 
 
 async def test_a_correction_sent_with_the_refused_answer_reaches_the_re_asked_policy(make_app):
+    await _correction_burst(make_app)
+
+
+async def test_the_correction_waits_for_a_refused_answer_that_is_slow_to_reach_the_wizard(make_app, monkeypatch):
+    """The flake of the loaded full-suite run, made certain. On a loaded 2-core machine the wizard
+    screen's queue can be busy (layout and paint) for seconds while the refused policy's answer
+    is on its way to it; here it is held up for 3 s, once, as the policy's Enter is handled. The
+    type-ahead waited at most 2 s for a key's effects, then sent the next key anyway:
+    ``ctrl+u 2-of-3 enter`` went into the refused question's box, not its re-ask, and the
+    re-asked policy sat there holding '5-of-3'. Now the next key waits for the answer."""
+    from console.panes.simple import TextPane
+
+    real = TextPane.on_input_submitted
+    held_up: list[str] = []
+
+    async def busy_screen() -> None:
+        await asyncio.sleep(3.0)
+
+    def answer_with_a_busy_screen(self, event):
+        if self.prompt.ask == "policy" and not held_up:
+            held_up.append(event.value)
+            self.screen.call_later(busy_screen)  # queued on the screen ahead of the answer
+        real(self, event)
+
+    monkeypatch.setattr(TextPane, "on_input_submitted", answer_with_a_busy_screen)
+    await _correction_burst(make_app)
+    assert held_up == ["5-of-3"]
+
+
+async def _correction_burst(make_app):
     app = make_app()
     seen: dict[str, object] = {}
 

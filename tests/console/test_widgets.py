@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from textual.app import App, ComposeResult
 
 from console.widgets.secret_input import SecretInput
@@ -75,6 +76,48 @@ async def test_share_entry_wrong_word_and_bad_checksum():
         await pilot.press("enter")
         await pilot.pause()
         assert not app.completed
+
+
+@pytest.mark.parametrize("secret_bytes, word_count", [(32, 33), (16, 20)])
+async def test_enter_on_the_last_word_of_a_valid_share_submits_it(secret_bytes, word_count):
+    """Enter after the last word (no space first) submits the share at once (issue 11: it took a
+    space or an enter to take the word, then a second enter). Space still only takes the word."""
+    if secret_bytes == 32:  # the vault's own shares
+        words = practice_shares().shares[0][1].reveal_text().split()
+    else:  # a 128-bit SLIP-39 share (the widget takes any word count); a practice secret
+        from shamir_mnemonic import generate_mnemonics
+
+        words = generate_mnemonics(1, [(2, 3)], os.urandom(secret_bytes))[0][0].split()
+    assert len(words) == word_count
+    app = EntryApp(word_count=word_count)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = app.query_one(ShareEntry)
+        await type_fast(pilot, share_keys(words[:-1]) + [*words[-1][:4], "enter"])
+        await wait_until(pilot, lambda: app.completed, timeout=10, what="the share submitted by one enter")
+        assert [s.reveal_text() for s in app.completed] == [" ".join(words)]
+        assert entry.words_entered == 0  # cleared on submit
+        await type_fast(pilot, share_keys(words))  # space after the last word: taken, not submitted
+        assert entry.words_entered == word_count and len(app.completed) == 1
+        assert "Press enter to submit" in entry.feedback
+
+
+async def test_enter_on_a_last_word_that_leaves_the_share_wrong_is_answered_not_submitted():
+    """Enter on a 33rd word that is not a SLIP-39 word (an unfinished prefix) or that fails the
+    checksum takes the word and says what is wrong; nothing is submitted."""
+    result = practice_shares()
+    words = result.shares[0][1].reveal_text().split()
+    app = EntryApp(word_count=33)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = app.query_one(ShareEntry)
+        await type_fast(pilot, share_keys(words[:-1]) + ["a", "c", "enter"])  # 'ac': many words start so
+        assert entry.words_entered == 33 and not app.completed
+        assert "Not SLIP-39 words: word 33" in entry.feedback
+        await type_fast(pilot, ["backspace"])  # the box is empty: word 33 is taken back
+        assert entry.words_entered == 32
+        wrong = next(w for w in ("academic", "acid", "acne") if w != words[-1])
+        await type_fast(pilot, [*wrong, "enter"])  # a real word, but the checksum fails
+        assert entry.words_entered == 33 and not app.completed
+        assert "✗" in entry.feedback and "checksum" in entry.feedback.lower()
 
 
 async def test_share_entry_masked_by_default_reveal_toggle():
