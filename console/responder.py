@@ -72,6 +72,7 @@ class TuiPinSource:
         except (Exception, CancelledError):
             secret = None  # the console is closing: no login
         if secret is None:
-            raise PinEntryCancelled("The PIN holder stopped the HSM login (no PIN was sent to the HSM), so the "
-                                    "ceremony is aborted.")  # fmt: skip
+            who = ("The console was closed during the HSM login" if getattr(self.screen, "closing", False)
+                   else "The PIN holder stopped the HSM login")
+            raise PinEntryCancelled(f"{who} (no PIN was sent to the HSM), so the ceremony is aborted.")
         return secret

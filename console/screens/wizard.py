@@ -83,6 +83,7 @@ class WizardScreen(VaultScreen):
         self._last_text: tuple[tuple[str, str], str] | None = None  # the last text answer, for a re-ask
         self._pin_future: asyncio.Future | None = None  # the HSM PIN dialog's answer (ask_hsm_pin)
         self._pin_source: TuiPinSource | None = None  # this run's (set by the drive thread)
+        self.closing = False  # the console is closing (stop_for_exit): a stopped login says so
 
     # -- layout ------------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -187,6 +188,7 @@ class WizardScreen(VaultScreen):
 
     def stop_for_exit(self) -> None:
         """The console is closing: answer the open question with an abort (secrets are wiped)."""
+        self.closing = True
         self._cancel_pin()  # a login waiting for the HSM PIN is stopped (HSM_PIN_CANCELLED)
         if self.outcome is None:
             reason = "the console was closed during the ceremony"

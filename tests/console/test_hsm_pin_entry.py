@@ -115,6 +115,7 @@ async def test_escape_at_the_hsm_pin_aborts_the_ceremony_before_anything_is_done
         # one Escape: the abort's end-signing must not ask again (the player fails if it does)
         player, outcome = await play_generate_key(pilot, ws, [None])
         assert not outcome.ok and outcome.code == "HSM_PIN_CANCELLED", outcome.one_line()
+        assert "The PIN holder stopped the HSM login" in outcome.message
         assert player.hsm_pins == [] and len(player.pin_dialogs) == 1
 
         def facts(vault):
@@ -180,7 +181,8 @@ async def test_the_idle_lock_clears_a_half_typed_pin_and_closing_the_console_sto
     try:
         ends = [e for e in v.ledger.events_of(ceremony_id) if e.action in ("ceremony.aborted", "ceremony.completed")]
         assert [e.action for e in ends] == ["ceremony.aborted"]
-        assert json.loads(ends[0].details_json)["code"] == "HSM_PIN_CANCELLED"
+        details = json.loads(ends[0].details_json)
+        assert details["code"] == "HSM_PIN_CANCELLED" and "console was closed" in details["reason"], details
         assert len([e for e in v.ledger.events_of(ceremony_id) if e.action == "token.login"]) == 1
     finally:
         v.close()
