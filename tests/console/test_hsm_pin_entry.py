@@ -234,3 +234,58 @@ async def test_a_recorded_run_names_the_pin_by_reference_and_replays_headless(pr
         assert run.ok, run.one_line()
     finally:
         vault.close()
+
+
+async def test_a_ceremony_resumed_in_the_console_asks_the_holder_for_the_pin(procedure_ws, make_app_on, monkeypatch):
+    """A generate-key cut by a crash in its generate step (driven headless with the PIN by reference,
+    then dropped without an abort), resumed from the console's unfinished-ceremonies dialog: the
+    resumed run's logins ask the holder too (the wizard sets its PIN source before the engine is made)."""
+    from vault.ceremony.context import RunOptions
+    from vault.ceremony.definitions import find_definition
+    from vault.ceremony.engine import Engine
+    from vault.ceremony.prompts import ChoiceAnswer, ShareAnswer
+    from vault.operations.hsm_procedure import ReferencePinSource, pin_source_for_run
+    from vault.secret import Secret
+    from vault.vault import Vault
+
+    ws = procedure_ws
+    shares = ws.shares()
+    monkeypatch.setenv("HSM_USER_PIN", VENDOR_USER_PIN)
+    vault = Vault.open(ws.home)
+    try:
+        with pin_source_for_run(vault, ReferencePinSource(ws.home, "env:HSM_USER_PIN")):
+            engine = Engine(vault, find_definition("generate-key", ws.home),
+                            options=RunOptions(kdf_profile="fast-for-tests", airgap_override_reason=AIRGAP))
+            engine.start()
+            engine.submit(ChoiceAnswer("admin"))
+            engine.submit(ChoiceAnswer("wendy"))
+            for who in QUORUM:
+                engine.submit(ShareAnswer(Secret(shares[who], "share")))
+            assert engine.pending().step_id == "generate", engine.pending()
+            if engine._gen is not None:  # the crash: nothing aborted, the process's memory is gone
+                engine._gen.close()
+            engine.secrets.wipe()
+            crashed = engine.ceremony_id
+    finally:
+        vault.close()
+    monkeypatch.delenv("HSM_USER_PIN")
+    app = console_on(ws, make_app_on)
+    async with app.run_test(size=SIZE) as pilot:
+        await until_screen(pilot, "UnfinishedDialog")
+        assert [u.ceremony_id for u in app.screen.items] == [crashed]
+        await pilot.press("r")
+        await until_screen(pilot, "WizardScreen")
+        player = CeremonyPlayer(pilot, shares, quorum=QUORUM, passphrases={p: passphrase(p) for p in PEOPLE},
+                                hsm_pins=[VENDOR_USER_PIN] * 3, texts={"generate.label": "signer-2026",
+                                                                       "generate.no-backup-reason": "a resumed run"},
+                                choices={"generate.algorithm": "ec-p256", "generate.backup": "no-backup"},
+                                paths={"backup.path": str(ws.root / "media" / "resumed.ccb")})
+        outcome = await player.play()
+        assert outcome.ok and outcome.ceremony_id == crashed, outcome.one_line()
+        assert player.pin_dialogs and "hsm-pin" in player.seen
+
+        def typed_logins(vault):
+            return [e for e in vault.ledger.events_of(crashed) if e.action == "token.login"
+                    and json.loads(e.details_json)["pin_from"] == "typed by the PIN holder"]
+
+        assert await app.bridge.run(typed_logins)
