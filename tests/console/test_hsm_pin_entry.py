@@ -289,3 +289,43 @@ async def test_a_ceremony_resumed_in_the_console_asks_the_holder_for_the_pin(pro
                     and json.loads(e.details_json)["pin_from"] == "typed by the PIN holder"]
 
         assert await app.bridge.run(typed_logins)
+
+
+@pytest.fixture
+def swtok_ws(tmp_path, monkeypatch):
+    """The same home on opencryptoki's software token, whose user PIN locks after 3 wrong PINs."""
+    from support import opencryptoki
+
+    with opencryptoki.factory_token() as lib:
+        vendor_procedure(lib, factory_so_pin=opencryptoki.FACTORY_SO_PIN)
+        ws = Workspace(tmp_path / "ws", monkeypatch)
+        procedure_home(ws.home, lib)
+        monkeypatch.setenv("HSM_USER_PIN", VENDOR_USER_PIN)
+        ws.run_ok("init", ws.variant("init", airgap_override=AIRGAP, hsm_pin="env:HSM_USER_PIN",
+                                     answers={"policy.policy": "2-of-3"},
+                                     drop=("custodians.name:4", "custodians.name:5")),
+                  allow_production_share_export=True)
+        monkeypatch.delenv("HSM_USER_PIN")
+        yield ws
+
+
+async def test_on_a_token_that_locks_the_dialog_says_the_next_wrong_pin_locks_it(swtok_ws, make_app_on):
+    """opencryptoki: two wrong PINs, then the dialog names CKF_USER_PIN_FINAL_TRY; the right PIN then
+    logs in (and resets the counter: the next login's dialog reports nothing)."""
+    ws = swtok_ws
+    app = console_on(ws, make_app_on)
+    async with app.run_test(size=SIZE) as pilot:
+        await until_screen(pilot, "DashboardScreen")
+        await start_from_launcher(pilot, "generate-key")
+        await until_screen(pilot, "WizardScreen")
+        player = CeremonyPlayer(pilot, ws.shares(), quorum=QUORUM, passphrases={p: passphrase(p) for p in PEOPLE},
+                                hsm_pins=[WRONG_PIN, WRONG_PIN] + [VENDOR_USER_PIN] * 4,
+                                texts={"generate.label": "signer-2026",
+                                       "generate.no-backup-reason": "the token has no AES key wrap"},
+                                choices={"generate.algorithm": "rsa-3072", "generate.backup": "no-backup"},
+                                paths={"backup.path": str(ws.root / "media" / "not-written.ccb")})
+        outcome = await player.play()
+        assert outcome.ok, outcome.one_line()
+    tries = [d["hsm-pin-tries"] for d in player.pin_dialogs]
+    assert "CKF_USER_PIN_COUNT_LOW" in tries[1] and "next wrong PIN locks it (CKF_USER_PIN_FINAL_TRY)" in tries[2], tries
+    assert tries[3] == "", tries  # the good login reset the token's counter
