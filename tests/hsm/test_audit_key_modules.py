@@ -5,8 +5,8 @@ level below the engine: the real token session (vault.hsm), a real store file an
 (vault.store, vault.ledger), and the audit key's own code (vault.operations.audit_key), which
 the engine calls at init and at every quorum ceremony's end.
 
-opencryptoki's software token generates no EC key pair and no Ed25519 (measured:
-/work/shared/notes/second-pkcs11.md), so there the key falls back along
+opencryptoki's software token (3.8.1) generates no EC key pair and no Ed25519 (measured; its
+probe says so), so there the key falls back along
 Ed25519 -> P-256 -> RSA-3072 to RSA-3072 and signs with RSA-PSS. On every module: the key is
 sign-only and never extractable, the end head it signs verifies under the recorded public key
 (and under the test's own PSS/EdDSA check), the anchored check counts it, and a consistent rewrite
