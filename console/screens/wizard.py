@@ -84,6 +84,8 @@ class WizardScreen(VaultScreen):
         self.notice_log: list[str] = []  # every notice of the run
         self._last_text: tuple[tuple[str, str], str] | None = None  # the last text answer, for a re-ask
         self._pin_future: asyncio.Future | None = None  # the HSM PIN dialog's answer (ask_hsm_pin)
+        self._pin_source: TuiPinSource | None = None  # this run's (set by the drive thread)
+        self.closing = False  # the console is closing (stop_for_exit): a stopped login says so
 
     # -- layout ------------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -132,7 +134,8 @@ class WizardScreen(VaultScreen):
             bridge = self.app.bridge
             # pin_policy "hsm-procedure": this run's HSM user PIN is typed by its holder when a login
             # needs it (TuiPinSource); a refusal is this run's alone, as in a headless run
-            pins = bridge.run_blocking(_enter_pin_source, TuiPinSource(self))
+            self._pin_source = TuiPinSource(self)
+            pins = bridge.run_blocking(_enter_pin_source, self._pin_source)
             try:
                 self._run()
             finally:
@@ -187,6 +190,7 @@ class WizardScreen(VaultScreen):
 
     def stop_for_exit(self) -> None:
         """The console is closing: answer the open question with an abort (secrets are wiped)."""
+        self.closing = True
         self._cancel_pin()  # a login waiting for the HSM PIN is stopped (HSM_PIN_CANCELLED)
         if self.outcome is None:
             reason = "the console was closed during the ceremony"
@@ -212,6 +216,10 @@ class WizardScreen(VaultScreen):
                 pass
 
     def _save_recording(self, responder) -> Path | None:
+        if self._pin_source is not None and self._pin_source.asked:
+            from vault.operations.hsm_procedure import RECORDED_REFERENCE
+
+            responder.hsm_pin = RECORDED_REFERENCE  # typed here; the replay reads it from the environment
         try:
             return responder.save(self.record_to)
         except OSError as exc:
