@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -326,6 +328,7 @@ class AttestationPane(PromptPane):
     def on_mount(self) -> None:
         super().on_mount()
         self._problem("")
+        self._restore_choice()
         # the indicator follows the scroll however it moves (keys, wheel, scrollbar)
         self.watch(self.query_one("#statement-scroll", VerticalScroll), "scroll_y",
                    lambda _value: self._show_remaining(), init=False)
@@ -335,7 +338,30 @@ class AttestationPane(PromptPane):
 
     def focus_first(self) -> None:  # the statement first: it is read before anything is chosen
         self._show_remaining()
+        if self._choice_restored:  # asked again after a refused passphrase: only that is retyped
+            self.query_one("#attest-pp", SecretInput).focus()
+            return
         self.query_one("#statement-scroll", VerticalScroll).focus()
+
+    _choice_restored = False
+
+    def _restore_choice(self) -> None:
+        """Asked again because the passphrase was refused (the wizard passes the person's own
+        choice back as ``previous``): the same statement was read to its end and the decision
+        and comment were made; keep them, so only the passphrase is typed again."""
+        if not (self.prompt.error_code and self.prompt.previous):
+            return
+        try:
+            chosen = json.loads(self.prompt.previous)
+            agree, comment = bool(chosen["agree"]), str(chosen["comment"])
+        except (ValueError, KeyError, TypeError):
+            return
+        self._choice_restored = True
+        self.query_one("#agree" if agree else "#disagree", RadioButton).value = True
+        box = self.query_one("#comment", Input)
+        box.disabled = agree
+        box.value = "" if agree else comment
+        self.call_after_refresh(self.query_one("#statement-scroll", VerticalScroll).scroll_end, animate=False)
 
     # -- reading the whole statement ---------------------------------------------------------------
     @property
@@ -397,6 +423,11 @@ class AttestationPane(PromptPane):
     def idle_wipe(self):
         self.query_one("#attest-pp", SecretInput).value = ""
         return None
+
+
+def attestation_choice(answer: AttestationAnswer) -> str:
+    """What a re-asked attestation shows again: the decision and the comment (never the passphrase)."""
+    return json.dumps({"agree": answer.agree, "comment": answer.comment})
 
 
 def _holds(text: str, secret) -> bool:

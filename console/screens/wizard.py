@@ -25,11 +25,13 @@ from console.modals.read_aloud import fact_title
 from console.modals.share_reveal import ShareRevealScreen
 from console.readable import group_hex
 from console.panes import PromptPane, pane_for
+from console.panes.people import attestation_choice
 from console.responder import EngineEvent, TuiPinSource, TuiResponder
 from console.screens.base import VaultScreen
 from console.widgets.step_list import StepList
 from vault.ceremony import events as ev
-from vault.ceremony.prompts import AbortAnswer, Answer, BackAnswer, ConfirmAnswer, Prompt, TextAnswer
+from vault.ceremony.prompts import (AbortAnswer, Answer, AttestationAnswer, BackAnswer, ConfirmAnswer, Prompt,
+                                    TextAnswer)
 from vault.errors import VaultError
 
 
@@ -376,7 +378,7 @@ class WizardScreen(VaultScreen):
         """A refused name, label or path comes back in its box, to correct a typo rather than retype
         it (text and path questions only: never a secret, never a typed confirmation)."""
         last, self._last_text = self._last_text, None
-        if (prompt.error_code and prompt.KIND in ("text", "path") and prompt.previous is None
+        if (prompt.error_code and prompt.KIND in ("text", "path", "attestation") and prompt.previous is None
                 and last is not None and last[0] == (prompt.step_id, prompt.ask)):
             return dataclasses.replace(prompt, previous=last[1])
         return prompt
@@ -387,6 +389,8 @@ class WizardScreen(VaultScreen):
             p = message.pane.prompt
             if p.KIND in ("text", "path") and isinstance(message.answer, TextAnswer):
                 self._last_text = ((p.step_id, p.ask), message.answer.text)
+            elif isinstance(message.answer, AttestationAnswer):  # a refused passphrase keeps the choice
+                self._last_text = ((p.step_id, p.ask), attestation_choice(message.answer))
             self._resolve(message.answer)
 
     def _busy(self, busy: bool) -> None:
