@@ -319,8 +319,9 @@ class AttestationPane(PromptPane):
         if not dissent:
             comment.value = ""  # an agreement carries no comment
         comment.disabled = not dissent
-        if self.read_to_end:  # chosen: the cursor goes where the next thing is typed
-            self.screen.set_focus(comment if dissent else self.query_one("#attest-pp", SecretInput))
+        # the cursor stays on the choice: Tab goes on to the box typed next (the comment is out of
+        # the Tab order unless one does not agree), as people expect; moving it for them made the
+        # Tab they press next skip the passphrase box (seen in the lead's tmux walk)
 
     def on_mount(self) -> None:
         super().on_mount()

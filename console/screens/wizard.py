@@ -55,6 +55,8 @@ class WizardScreen(VaultScreen):
         Binding("ctrl+f", "practice_fill", "Practice fill", id="wizard.practice", show=False, priority=True),
         Binding("ctrl+l", "toggle_log", "Log", id="wizard.log", show=False),
         Binding("t", "transcript", "Transcript", id="wizard.transcript", show=False),
+        # the app's Quit is switched off while a ceremony runs; the key is answered here, not ignored
+        Binding("ctrl+q", "quit_refused", show=False, priority=True),
     ]
 
     def __init__(self, ceremony: str, *, resume_id: str | None = None, record_to: Path | None = None,
@@ -423,6 +425,16 @@ class WizardScreen(VaultScreen):
         why = p.no_back or "nothing can be taken back here."
         err = self.query_one("#prompt-error", Static)
         err.update(f"↩ No going back: {why} Answer the question, or abort with a reason (ctrl+a).")
+        err.display = True
+
+    def action_quit_refused(self) -> None:
+        """ctrl+q while the ceremony runs: say why not, above the question (a toast would cover it)."""
+        if self.outcome is not None:
+            self.app.exit(0)  # ended: quitting loses nothing
+            return
+        err = self.query_one("#prompt-error", Static)
+        err.update("✗ The console cannot quit during a ceremony: finish it, or abort it with a reason (ctrl+a); "
+                   "the abort is recorded and nothing is left half-done.")
         err.display = True
 
     def action_practice_fill(self) -> None:

@@ -114,3 +114,30 @@ async def test_escape_after_a_share_was_entered_says_why_it_cannot_go_back(initi
         outcome = await player.play()
         assert outcome.ok, outcome.one_line()
     assert "a share or a passphrase was entered" in seen["refusal"], seen["refusal"]
+
+
+async def test_ctrl_q_during_a_ceremony_is_answered_not_ignored(initialised, make_app_on, tmp_path):
+    """Seen in the lead's tmux walk: ctrl+q at the attestation did nothing and said nothing."""
+    app = make_app_on(initialised.home)
+    seen: dict[str, str] = {}
+
+    async def at_label(player, pane) -> bool:
+        w = player.wizard
+        await player.pilot.press("ctrl+q")
+        err = w.query_one("#prompt-error", Static)
+        await wait_until(player.pilot, lambda: err.display and "cannot quit" in str(err.render()))
+        seen["refusal"] = str(err.render())
+        assert app.is_running and w.pane is pane  # still there, nothing submitted
+        return False  # then answered as usual
+
+    async with app.run_test(size=SIZE) as pilot:
+        await until_screen(pilot, "DashboardScreen")
+        await start_from_launcher(pilot, "generate-key")
+        await until_screen(pilot, "WizardScreen")
+        player = CeremonyPlayer(pilot, dict(initialised.shares), quorum=QUORUM, paths={"backup.path": str(tmp_path / "b.ccb")},
+                                choices={"generate.algorithm": "ec-p256", "generate.backup": "no-backup"},
+                                texts={"generate.label": "quit-test", "generate.no-backup-reason": "practice only"},
+                                hooks={"generate.label": at_label})
+        outcome = await player.play()
+        assert outcome.ok, outcome.one_line()
+    assert "ctrl+a" in seen["refusal"]

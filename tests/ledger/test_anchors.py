@@ -19,45 +19,11 @@ from pathlib import Path
 import pytest
 
 from console.cli import main as custodian
+from support.smoke import DEFINITION as SMOKE_DEFINITION
 from vault import ledger_anchors
 from vault.ceremony.script import run_script
 from vault.ledger import event_hash, pgp_words
 from vault.vault import Vault
-
-DEF = '''format = 1
-name = "smoke"
-title = "Smoke"
-purpose = "Enroll two people and attest."
-roles = ["administrator", "witness"]
-quorum = "none"
-
-[[step]]
-id = "admin"
-kind = "enroll"
-title = "Administrator"
-[step.params]
-role = "administrator"
-
-[[step]]
-id = "witness"
-kind = "enroll"
-title = "Witness"
-[step.params]
-role = "witness"
-
-[[step]]
-id = "room"
-kind = "checklist"
-title = "Room"
-witness = true
-[step.params]
-items = ["door closed"]
-
-[[step]]
-id = "attest"
-kind = "attest"
-title = "Attest"
-'''
 
 
 def script(i: int) -> str:
@@ -74,7 +40,7 @@ def golden(tmp_path_factory):
         home = root / "home"
         Vault.open(home).close()
         (home / "ceremonies").mkdir()
-        (home / "ceremonies" / "smoke.toml").write_text(DEF)
+        (home / "ceremonies" / "smoke.toml").write_text(SMOKE_DEFINITION)
         for i in range(4):
             path = root / f"s{i}.toml"
             path.write_text(script(i))
