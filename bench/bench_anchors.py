@@ -13,7 +13,7 @@ end. Measured, best of R, interleaved, in the same run:
   signed head looked up; the audit key's head signatures are added to the cached database once);
 * chain only: ``Ledger.verify()`` (the plain chain, no signatures);
 * baseline: ``prev = sha256(prev + body)`` over real stored bodies already in memory (hashlib
-  alone, as bench_ledger.py measures it; reading SQLite is not in it).
+  alone: bench/ledger_workload.hashlib_chain, the one bench_ledger.py uses; reading SQLite is not in it).
 
 Ratios are to the baseline measured in the same run (aim for the full check: no worse than 3x).
 Writes bench/results/anchors.txt.
@@ -22,7 +22,6 @@ Writes bench/results/anchors.txt.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import platform
 import shutil
@@ -35,6 +34,7 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ledger_workload import filler_events, hashlib_chain, sample_bodies  # noqa: E402
 from vault import ledger_anchors  # noqa: E402
 from vault.identity import KdfParams, Role, attestation_statement, enroll, unlock  # noqa: E402
 from vault.ledger import Ledger  # noqa: E402
@@ -44,12 +44,6 @@ from vault.types import Mode  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "anchors.txt"
 CACHE = ROOT / "bench" / ".cache"
-
-
-def filler(start: int, count: int):
-    for i in range(start, start + count):
-        yield ("key.backed_up", {"label": f"kek-{i:07d}", "algorithm": "aes-256", "fingerprint": "kcv:3f0bc1",
-                                 "state": "active", "bundle": "backup-2026-05-01.ccb"})
 
 
 def build(path: Path, total: int, every: int, signers: int) -> None:
@@ -68,7 +62,7 @@ def build(path: Path, total: int, every: int, signers: int) -> None:
             n = (close_at - done) if close_at is not None else total - done
             if n > 0:
                 for start in range(done, done + n, 10_000):
-                    ledger.append_many(filler(start, min(10_000, done + n - start)), actor="alice", ceremony_id=None)
+                    ledger.append_many(filler_events(start, min(10_000, done + n - start)), actor="alice", ceremony_id=None)
                 done += n
             if close_at is None or done >= total:
                 break
@@ -135,27 +129,6 @@ def ensure_head_signatures(path: Path) -> int:
         return len(store.head_signatures())
 
 
-def sample(store: Store, n: int = 10_000) -> list[bytes]:
-    out = []
-    for _seq, body, _hash in store.ledger_bodies(batch_size=n):
-        out.append(body)
-        if len(out) == n:
-            break
-    return out
-
-
-def baseline(payloads: list[bytes], total: int) -> float:
-    """hashlib alone, as bench_ledger.py's baseline: sha256(prev + body) over bodies already in
-    memory (10,000 real bodies, cycled to ``total``), so reading SQLite is not in it."""
-    sha, prev, done = hashlib.sha256, b"0" * 64, 0
-    t0 = time.perf_counter()
-    while done < total:
-        for payload in payloads[: total - done]:
-            prev = sha(prev + payload).hexdigest().encode()
-        done += min(len(payloads), total - done)
-    return time.perf_counter() - t0
-
-
 def timed(fn) -> tuple[float, object]:
     t0 = time.perf_counter()
     out = fn()
@@ -177,7 +150,7 @@ def main() -> int:
         vault = SimpleNamespace(store=store, ledger=Ledger(store))
         count = store.ledger_count()
         signatures = len(store.all_attestations())
-        payloads = sample(store)
+        payloads = sample_bodies(store)
         for _ in range(args.repeat):
             t, full = timed(lambda: ledger_anchors.check(vault))
             assert full.ok and full.hsm_signed == hsm_heads, (full.problems, full.hsm_signed)
@@ -186,7 +159,7 @@ def main() -> int:
             assert quick.ok and quick.start_seq == full.last_signed.seq + 1, (quick.problems, quick.start_seq)
             runs["incremental"].append(t)
             runs["chain"].append(timed(lambda: vault.ledger.verify())[0])
-            runs["baseline"].append(baseline(payloads, count))
+            runs["baseline"].append(hashlib_chain(payloads, count))
         behind = count - full.last_signed.seq
     best = {k: min(v) for k, v in runs.items()}
     base = best["baseline"]

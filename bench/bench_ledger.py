@@ -21,7 +21,6 @@ within 2x) and writes bench/results/ledger.txt.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import platform
 import resource
 import shutil
@@ -35,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ledger_workload import filler_events, hashlib_chain, sample_bodies  # noqa: E402
 from vault.ledger import Ledger  # noqa: E402
 from vault.store import Store  # noqa: E402
 
@@ -43,17 +43,11 @@ CACHE = ROOT / "bench" / ".cache"
 CEREMONY = "2026-05-01-backup-1"
 
 
-def events(start: int, count: int):
-    for i in range(start, start + count):
-        yield ("key.backed_up", {"label": f"kek-{i:07d}", "algorithm": "aes-256", "fingerprint": "kcv:3f0bc1",
-                                 "state": "active", "bundle": "backup-2026-05-01.ccb"})
-
-
 def append(ledger: Ledger, total: int, batch: int) -> None:
     done = 0
     while done < total:
         n = min(batch, total - done)
-        ledger.append_many(events(done, n), actor="alice", ceremony_id=CEREMONY)
+        ledger.append_many(filler_events(done, n), actor="alice", ceremony_id=CEREMONY)
         done += n
 
 
@@ -78,28 +72,6 @@ def verify_db(count: int, rebuild: bool) -> Path:
         ready.write_text(f"{count}\n")
         print(f"  built in {time.perf_counter() - t0:.1f} s", flush=True)
     return path
-
-
-def sample_bytes(store: Store, n: int = 10_000) -> list[bytes]:
-    """The canonical bytes the ledger hashes (the stored bodies), for the baseline."""
-    out = []
-    for _seq, body, _hash in store.ledger_bodies(batch_size=n):
-        out.append(body)
-        if len(out) == n:
-            break
-    return out
-
-
-def time_baseline(payloads: list[bytes], total: int) -> float:
-    sha = hashlib.sha256
-    t0 = time.perf_counter()
-    prev = b"0" * 64
-    done = 0
-    while done < total:
-        for payload in payloads[: total - done]:
-            prev = sha(prev + payload).hexdigest().encode()
-        done += min(len(payloads), total - done)
-    return time.perf_counter() - t0
 
 
 def append_rows(total: int, batch: int) -> list[tuple[int, str, str]]:
@@ -158,18 +130,18 @@ def main() -> int:
     rows = append_rows(args.events, args.batch)
     with Store.open(path) as store:
         ledger = Ledger(store)
-        payloads = sample_bytes(store)
+        payloads = sample_bodies(store)
         report = None
         for r in range(args.repeat):
             print(f"run {r + 1}/{args.repeat} ...", flush=True)
             runs["append"].append(time_append(args.events, args.batch))
-            runs["append_base"].append(time_baseline(payloads, args.events))
+            runs["append_base"].append(hashlib_chain(payloads, args.events))
             runs["insert_vault"].append(time_insert_floor(rows, args.batch, vault_schema=True))
             runs["insert_bare"].append(time_insert_floor(rows, args.batch, vault_schema=False))
             t0 = time.perf_counter()
             report = ledger.verify()
             runs["verify"].append(time.perf_counter() - t0)
-            runs["verify_base"].append(time_baseline(payloads, args.verify_events))
+            runs["verify_base"].append(hashlib_chain(payloads, args.verify_events))
             runs["floor"].append(time_floor(store))
         assert report is not None and report.ok and report.count == args.verify_events, report
     best = {k: min(v) for k, v in runs.items()}

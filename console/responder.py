@@ -62,14 +62,17 @@ class TuiPinSource:
     def __init__(self, screen) -> None:
         self.screen = screen
         self.app = screen.app
+        self.asked = 0  # a recorded run then names a reference for the replay (vault.ceremony.recorder)
 
     def ask(self, request):
         """On the owning thread: the PIN as a Secret, or PinEntryCancelled (Escape, or the console closing)."""
+        self.asked += 1
         try:
             secret = self.app.call_from_thread(self.screen.ask_hsm_pin, request)
         except (Exception, CancelledError):
             secret = None  # the console is closing: no login
         if secret is None:
-            raise PinEntryCancelled("The PIN holder stopped the HSM login (no PIN was sent to the HSM), so the "
-                                    "ceremony is aborted.")  # fmt: skip
+            who = ("The console was closed during the HSM login" if getattr(self.screen, "closing", False)
+                   else "The PIN holder stopped the HSM login")
+            raise PinEntryCancelled(f"{who} (no PIN was sent to the HSM), so the ceremony is aborted.")
         return secret

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from support.smoke import DEFINITION as SMOKE_DEFINITION  # plain TOML text, nothing of the console
+
 DOC = Path(__file__).resolve().parents[1] / "docs" / "evidence.md"
 
 BUILDER = r'''
@@ -41,41 +43,6 @@ try:
 finally:
     v.close()
 sys.exit(main(["--home", str(home), "evidence", "export", str(root / "package")]))
-'''
-
-DEF = '''format = 1
-name = "smoke"
-title = "Smoke"
-purpose = "Enroll two people, a witnessed step, attest."
-roles = ["administrator", "witness"]
-quorum = "none"
-
-[[step]]
-id = "admin"
-kind = "enroll"
-title = "Administrator"
-[step.params]
-role = "administrator"
-
-[[step]]
-id = "witness"
-kind = "enroll"
-title = "Witness"
-[step.params]
-role = "witness"
-
-[[step]]
-id = "room"
-kind = "checklist"
-title = "Room"
-witness = true
-[step.params]
-items = ["door closed"]
-
-[[step]]
-id = "attest"
-kind = "attest"
-title = "Attest"
 '''
 
 SCRIPT = '''format = 1
@@ -180,7 +147,7 @@ def expected_lines(events, ceremony_id, signer):
 @pytest.fixture(scope="module")
 def package(tmp_path_factory):
     root = tmp_path_factory.mktemp("outsider")
-    (root / "def.toml").write_text(DEF)
+    (root / "def.toml").write_text(SMOKE_DEFINITION)
     (root / "script.toml").write_text(SCRIPT)
     env = {"PP": "outsider-passphrase", "PATH": "/usr/bin:/bin", "HOME": str(root)}
     subprocess.run([sys.executable, "-c", BUILDER, str(root), str(root / "def.toml"), str(root / "script.toml")],

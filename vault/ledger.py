@@ -31,6 +31,7 @@ from hashlib import sha256
 from json.encoder import encode_basestring  # the C encoder json.dumps uses with ensure_ascii=False
 from typing import Any, Iterable, Iterator, Mapping
 
+from vault import chain_pass
 from vault.errors import LedgerTampered
 from vault.pgpwords import words_for
 from vault.store import Store
@@ -168,28 +169,17 @@ class Ledger:
 
     pgp_words = staticmethod(pgp_words)
 
-    def verify(self, *, expected_head: LedgerHead | None = None, batch_size: int = 20_000) -> LedgerReport:
-        """Re-hash the whole chain in one streaming pass (constant memory).
+    def verify(self, *, expected_head: LedgerHead | None = None, batch_size: int = chain_pass.BATCH) -> LedgerReport:
+        """Re-hash the whole chain in one streaming pass (constant memory; vault.chain_pass).
 
         Finds the first event that was edited, deleted, inserted or moved. With ``expected_head``
         (a head printed or signed earlier) it also detects a truncated or rewritten tail.
         """
-        prev, expected = GENESIS_PREV_HASH, 1
-        sha = sha256
-
-        def bad(seq: int, problem: str) -> LedgerReport:
-            return LedgerReport(False, expected - 1, LedgerHead(expected - 1, prev), seq, problem)
-
-        for batch in self._store.ledger_body_batches(batch_size=batch_size):
-            for seq, body, stored_hash in batch:  # a list: no generator step per event
-                # Canonical JSON sorts keys, so every honest body ends with its prev_hash and seq.
-                if (seq != expected
-                        or not body.endswith(b'"prev_hash":"%s","seq":%d}' % (prev.encode(), seq))
-                        or sha(body).hexdigest() != stored_hash):
-                    return bad(*_diagnose(seq, expected, prev, body, stored_hash))
-                prev, expected = stored_hash, expected + 1
-
-        report = LedgerReport(True, expected - 1, LedgerHead(expected - 1, prev))
+        done = chain_pass.run(self._store, batch_size=batch_size)
+        count = done.next_seq - 1
+        if not done.ok:
+            return LedgerReport(False, count, LedgerHead(count, done.prev), *done.diagnosis())
+        report = LedgerReport(True, count, LedgerHead(count, done.prev))
         return report if expected_head is None else self.verify_expected(report, expected_head)
 
     def verify_expected(self, report: LedgerReport, expected_head: LedgerHead) -> LedgerReport:
@@ -237,23 +227,3 @@ class Ledger:
             if rows:
                 self._store.ledger_append_rows(rows)
         return rows
-
-
-def _diagnose(seq: int, expected: int, prev: str, body: bytes, stored_hash: str) -> tuple[int, str]:
-    """The slow path, only on failure: say precisely what is wrong at the first bad event."""
-    if seq > expected:
-        gone = f"event {expected} is" if seq == expected + 1 else f"events {expected} to {seq - 1} are"
-        return expected, f"{gone} missing (deleted) before event {seq}."
-    if seq < expected:
-        return seq, f"an event with sequence number {seq} was inserted."
-    try:
-        fields = json.loads(body)
-        named_prev, named_seq = fields["prev_hash"], fields["seq"]
-    except (ValueError, TypeError, KeyError):
-        return seq, f"event {seq} was altered: it is no longer a well-formed event."
-    if named_prev != prev:
-        return seq, (f"event {seq} does not follow event {seq - 1}: an event was inserted, reordered or "
-                     "rewritten here.")
-    if named_seq != seq:
-        return seq, f"event {seq} was moved: it was recorded as event {named_seq}."
-    return seq, f"event {seq} was altered: its content does not match its hash."

@@ -32,16 +32,19 @@ anchors after it are checked.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from hashlib import sha256
 
+from vault import chain_pass
 from vault.ledger import GENESIS_PREV_HASH, LedgerHead, LedgerReport
 
 CHECKPOINT_SETTING = "ledger.checkpoint"
 UNKNOWN_SEQ = -1  # an expected head given without its seq whose hash no event has
-_CEREMONY_PREFIX = b'{"action":"ceremony.'
 _ATTESTED_PREFIX = b'{"action":"ceremony.attested",'
 _STARTED_PREFIX = b'{"action":"ceremony.started",'
+_CLOSING_PREFIX = b'{"action":"ceremony.closing",'
+_NOTES = (_ATTESTED_PREFIX, _STARTED_PREFIX, _CLOSING_PREFIX)
 HSM_SIGNER = "the ledger audit key"
 
 
@@ -84,7 +87,7 @@ class AnchorReport:
 
 
 def check(vault, *, pinned: dict[str, str] | None = None, expected_head: LedgerHead | None = None,
-          from_checkpoint: bool = False, batch_size: int = 20_000) -> AnchorReport:
+          from_checkpoint: bool = False, batch_size: int = chain_pass.BATCH) -> AnchorReport:
     """Verify the chain and every signed head (module doc). Never raises for tampering."""
     from vault.identity import verify_attestation
     from vault.errors import SignatureInvalid
@@ -102,27 +105,24 @@ def check(vault, *, pinned: dict[str, str] | None = None, expected_head: LedgerH
         else:
             start, prev = checkpoint.seq + 1, checkpoint.hash_hex
 
-    # 1. the chain from start, noting the events the anchors need (found by their body's prefix,
-    #    so the pass stays a plain hash loop for every other event)
+    # 1. the chain from start (vault.chain_pass), noting the events the anchors need (found by
+    #    their body's prefix, so the pass stays a plain hash loop for every other event; the
+    #    closings only in a full check, which then needs no query per ceremony for them)
+    done = chain_pass.run(store, start, prev, notes=_NOTES if checkpoint is None else _NOTES[:2],
+                          batch_size=batch_size)
     attested: list[tuple[int, dict]] = []
     starts: list[tuple[int, dict]] = []
-    expected, sha = start, sha256
-    chain: LedgerReport | None = None
-    for batch in store.ledger_body_batches(start, batch_size=batch_size):
-        for seq, body, stored in batch:
-            if (seq != expected or not body.endswith(b'"prev_hash":"%s","seq":%d}' % (prev.encode(), seq))
-                    or sha(body).hexdigest() != stored):
-                chain = _first_bad(vault, seq, expected, prev)
-                break
-            # body[11] is the action's first letter: one cheap test for the common case, then which one
-            if body[11] == 99 and body.startswith(_CEREMONY_PREFIX):  # 99: "c"
-                if body.startswith(_ATTESTED_PREFIX):
-                    attested.append((seq, json.loads(body)))
-                elif body.startswith(_STARTED_PREFIX):
-                    starts.append((seq, json.loads(body)))
-            prev, expected = stored, expected + 1
-        if chain is not None:
-            break
+    closing_events: list[tuple[int, bytes, dict]] = []
+    for seq, body in done.noted:
+        event = json.loads(body)
+        if body.startswith(_ATTESTED_PREFIX):
+            attested.append((seq, event))
+        elif body.startswith(_STARTED_PREFIX):
+            starts.append((seq, event))
+        else:
+            closing_events.append((seq, body, event))
+    expected, prev = done.next_seq, done.prev
+    chain = None if done.ok else LedgerReport(False, expected - 1, LedgerHead(expected - 1, prev), *done.diagnosis())
     if chain is None:
         chain = LedgerReport(True, expected - 1, LedgerHead(expected - 1, prev))
         if expected_head is not None and expected_head.seq == UNKNOWN_SEQ:
@@ -132,6 +132,10 @@ def check(vault, *, pinned: dict[str, str] | None = None, expected_head: LedgerH
         elif expected_head is not None:
             chain = vault.ledger.verify_expected(chain, expected_head)
     last_seq = chain.count if chain.ok else (chain.first_bad_seq or 1) - 1
+    scanned_closings: dict[str, dict[str, int]] = {}  # ceremony id -> {hash: seq} (the pass verified the hash)
+    for seq, body, event in closing_events:
+        if seq <= last_seq:
+            scanned_closings.setdefault(event["ceremony_id"], {})[sha256(body).hexdigest()] = seq
 
     # 2. every signature, and every signed head still in the ledger with its hash (from a
     #    checkpoint: only the ceremonies attested after it)
@@ -163,8 +167,9 @@ def check(vault, *, pinned: dict[str, str] | None = None, expected_head: LedgerH
             problems.append(f"{who}: the signed statement is for another ceremony or person.")
             continue
         if a.ceremony_id not in closings:
-            closings[a.ceremony_id] = {e.hash: e.seq for e in vault.ledger.events_of(a.ceremony_id)
-                                       if e.action == "ceremony.closing" and e.seq <= last_seq}
+            closings[a.ceremony_id] = scanned_closings.get(a.ceremony_id, {}) if checkpoint is None else {
+                e.hash: e.seq for e in vault.ledger.events_of(a.ceremony_id)
+                if e.action == "ceremony.closing" and e.seq <= last_seq}
         head = closings[a.ceremony_id].get(fields.get("ledger-head", ""))
         if head is None:
             problems.append(f"{who}: the head it signs ({fields.get('ledger-head', '')[:16]}…) is no longer in the "
@@ -178,10 +183,10 @@ def check(vault, *, pinned: dict[str, str] | None = None, expected_head: LedgerH
         if not any(r.custodian_name == e["details"].get("participant") for r in rows):
             problems.append(f"event {seq} records the attestation of {e['details'].get('participant')} in "
                             f"{e['ceremony_id']}, but its signature is gone (deleted).")
+    recorded = Counter(e["ceremony_id"] for _, e in attested)  # one count, not a pass over them per ceremony
     for cid, rows in by_ceremony.items():
-        mine = [s for s, e in attested if e["ceremony_id"] == cid]
-        if checkpoint is None and len(rows) > len(mine) and chain.ok:
-            problems.append(f"{cid} has {len(rows)} signed attestations but the ledger records {len(mine)}: "
+        if checkpoint is None and len(rows) > recorded[cid] and chain.ok:
+            problems.append(f"{cid} has {len(rows)} signed attestations but the ledger records {recorded[cid]}: "
                             "events were removed.")
     for c in store.ceremonies_ended_from(start):
         end = c.ledger_end
@@ -252,15 +257,6 @@ def _same_key(a: str | None, b: str | None) -> bool:
         except (ValueError, AttributeError, TypeError):
             return None
     return a is not None and b is not None and der(a) is not None and der(a) == der(b)
-
-
-def _first_bad(vault, seq, expected, prev) -> LedgerReport:
-    from vault.ledger import _diagnose
-
-    body = vault.store.ledger_body(seq) or b""
-    stored = vault.store.ledger_row(seq)
-    bad_seq, problem = _diagnose(seq, expected, prev, body, stored.hash if stored else "")
-    return LedgerReport(False, expected - 1, LedgerHead(expected - 1, prev), bad_seq, problem)
 
 
 def parse_expected_head(text: str, vault=None) -> LedgerHead:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -171,6 +173,8 @@ class WitnessPane(PromptPane):
         Binding("tab", "move(1)", show=False, priority=True),
         Binding("shift+tab", "move(-1)", show=False, priority=True),
         Binding("enter", "enter", show=False, priority=True),
+        # a deviation form opened by mistake closes again; otherwise Escape is the screen's "back"
+        Binding("escape", "close_deviation", show=False),
     ]
     FIELDS = (("expected", "what was expected"), ("happened", "what happened"), ("action", "what was done about it"),
               ("decided", "who decided"))
@@ -209,6 +213,18 @@ class WitnessPane(PromptPane):
         for w in self.query(".deviation"):
             w.display = True
         self.query_one("#dev-expected", Input).focus()
+
+    def action_close_deviation(self) -> None:
+        from textual.actions import SkipAction
+
+        if not self.query_one("#record", Button).display:
+            raise SkipAction()  # no form open: the wizard says what going back means here
+        for w in self.query(".deviation"):
+            w.display = False
+        for box in self.query(".deviation").filter("Input"):
+            box.value = ""
+        self.query_one("#dev-problem", Static).update("")
+        self.query_one("#confirm", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -257,6 +273,17 @@ class AttestationPane(PromptPane):
 
     HOLDS_SECRETS = True
     prompt: AttestationPrompt
+    # Enter in the comment moves on at once, before the next key is forwarded (see PassphrasePane):
+    # a passphrase typed fast after it lands in the passphrase box, not in the clear-text comment
+    BINDINGS = [Binding("enter", "enter", show=False, priority=True)]
+
+    def action_enter(self) -> None:
+        from textual.actions import SkipAction
+
+        box = self.app.focused
+        if not (isinstance(box, Input) and box.id == "comment"):
+            raise SkipAction()  # elsewhere Enter does what it does there (choose, sign)
+        self.screen.set_focus(self.query_one("#attest-pp", SecretInput))
 
     def compose_pane(self) -> ComposeResult:
         p = self.prompt
@@ -268,7 +295,9 @@ class AttestationPane(PromptPane):
         with RadioSet(id="decision"):
             yield RadioButton("I agree with this statement", id="agree")
             yield RadioButton("I do not agree (say why in the comment)", id="disagree")
-        yield Input(placeholder="comment (needed when you do not agree)", id="comment", max_length=200)
+        # clear text, recorded: open only to say why one does not agree, so that Tab after
+        # "I agree" goes to the passphrase box, never here (a passphrase typed here would be recorded)
+        yield Input(placeholder="comment (why you do not agree)", id="comment", max_length=200, disabled=True)
         yield SecretInput(placeholder="your passphrase, to sign", kind="passphrase", id="attest-pp")
         # what is still missing before signing, said here next to the boxes (never a toast)
         yield Static("", classes="pane-problem", id="attest-problem")
@@ -287,10 +316,19 @@ class AttestationPane(PromptPane):
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         if self.read_to_end:  # the refusal is answered: it goes
             self._problem("")
+        comment = self.query_one("#comment", Input)
+        dissent = self.decision is False
+        if not dissent:
+            comment.value = ""  # an agreement carries no comment
+        comment.disabled = not dissent
+        # the cursor stays on the choice: Tab goes on to the box typed next (the comment is out of
+        # the Tab order unless one does not agree), as people expect; moving it for them made the
+        # Tab they press next skip the passphrase box (seen in the lead's tmux walk)
 
     def on_mount(self) -> None:
         super().on_mount()
         self._problem("")
+        self._restore_choice()
         # the indicator follows the scroll however it moves (keys, wheel, scrollbar)
         self.watch(self.query_one("#statement-scroll", VerticalScroll), "scroll_y",
                    lambda _value: self._show_remaining(), init=False)
@@ -300,7 +338,30 @@ class AttestationPane(PromptPane):
 
     def focus_first(self) -> None:  # the statement first: it is read before anything is chosen
         self._show_remaining()
+        if self._choice_restored:  # asked again after a refused passphrase: only that is retyped
+            self.query_one("#attest-pp", SecretInput).focus()
+            return
         self.query_one("#statement-scroll", VerticalScroll).focus()
+
+    _choice_restored = False
+
+    def _restore_choice(self) -> None:
+        """Asked again because the passphrase was refused (the wizard passes the person's own
+        choice back as ``previous``): the same statement was read to its end and the decision
+        and comment were made; keep them, so only the passphrase is typed again."""
+        if not (self.prompt.error_code and self.prompt.previous):
+            return
+        try:
+            chosen = json.loads(self.prompt.previous)
+            agree, comment = bool(chosen["agree"]), str(chosen["comment"])
+        except (ValueError, KeyError, TypeError):
+            return
+        self._choice_restored = True
+        self.query_one("#agree" if agree else "#disagree", RadioButton).value = True
+        box = self.query_one("#comment", Input)
+        box.disabled = agree
+        box.value = "" if agree else comment
+        self.call_after_refresh(self.query_one("#statement-scroll", VerticalScroll).scroll_end, animate=False)
 
     # -- reading the whole statement ---------------------------------------------------------------
     @property
@@ -326,8 +387,7 @@ class AttestationPane(PromptPane):
         return None if pressed is None else pressed.id == "agree"
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.query_one("#attest-pp", SecretInput).focus()
+        event.stop()  # the priority binding above has moved the focus already
 
     def on_secret_input_submitted(self, event: SecretInput.Submitted) -> None:
         event.stop()
@@ -340,8 +400,17 @@ class AttestationPane(PromptPane):
             self._problem(f"✗ Not signed: {missing}")
             self.query_one("#statement-scroll" if not self.read_to_end else "#decision").focus()
             return
+        comment_box = self.query_one("#comment", Input)
+        if _holds(comment_box.value, event.secret):  # typed in the wrong box: never recorded
+            event.secret.wipe()
+            comment_box.value = ""
+            self.query_one("#attest-pp", SecretInput).value = ""
+            self._problem("✗ Not signed: the comment held your passphrase; both were cleared. "
+                          "Type the comment again, then your passphrase.")
+            comment_box.focus()
+            return
         self._problem("")
-        self.answer(AttestationAnswer(self.decision, event.secret, self.query_one("#comment", Input).value.strip()))
+        self.answer(AttestationAnswer(self.decision, event.secret, comment_box.value.strip()))
 
     def practice_fill(self) -> bool:
         if not self.prompt.practice:
@@ -354,3 +423,14 @@ class AttestationPane(PromptPane):
     def idle_wipe(self):
         self.query_one("#attest-pp", SecretInput).value = ""
         return None
+
+
+def attestation_choice(answer: AttestationAnswer) -> str:
+    """What a re-asked attestation shows again: the decision and the comment (never the passphrase)."""
+    return json.dumps({"agree": answer.agree, "comment": answer.comment})
+
+
+def _holds(text: str, secret) -> bool:
+    """True if ``text`` contains the secret (a passphrase typed into a clear-text box)."""
+    revealed = secret.reveal_text()
+    return bool(revealed) and revealed in text

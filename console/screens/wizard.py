@@ -25,11 +25,13 @@ from console.modals.read_aloud import fact_title
 from console.modals.share_reveal import ShareRevealScreen
 from console.readable import group_hex
 from console.panes import PromptPane, pane_for
+from console.panes.people import attestation_choice
 from console.responder import EngineEvent, TuiPinSource, TuiResponder
 from console.screens.base import VaultScreen
 from console.widgets.step_list import StepList
 from vault.ceremony import events as ev
-from vault.ceremony.prompts import AbortAnswer, Answer, BackAnswer, ConfirmAnswer, Prompt, TextAnswer
+from vault.ceremony.prompts import (AbortAnswer, Answer, AttestationAnswer, BackAnswer, ConfirmAnswer, Prompt,
+                                    TextAnswer)
 from vault.errors import VaultError
 
 
@@ -55,6 +57,8 @@ class WizardScreen(VaultScreen):
         Binding("ctrl+f", "practice_fill", "Practice fill", id="wizard.practice", show=False, priority=True),
         Binding("ctrl+l", "toggle_log", "Log", id="wizard.log", show=False),
         Binding("t", "transcript", "Transcript", id="wizard.transcript", show=False),
+        # the app's Quit is switched off while a ceremony runs; the key is answered here, not ignored
+        Binding("ctrl+q", "quit_refused", show=False, priority=True),
     ]
 
     def __init__(self, ceremony: str, *, resume_id: str | None = None, record_to: Path | None = None,
@@ -82,6 +86,8 @@ class WizardScreen(VaultScreen):
         self.notice_log: list[str] = []  # every notice of the run
         self._last_text: tuple[tuple[str, str], str] | None = None  # the last text answer, for a re-ask
         self._pin_future: asyncio.Future | None = None  # the HSM PIN dialog's answer (ask_hsm_pin)
+        self._pin_source: TuiPinSource | None = None  # this run's (set by the drive thread)
+        self.closing = False  # the console is closing (stop_for_exit): a stopped login says so
 
     # -- layout ------------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -130,7 +136,8 @@ class WizardScreen(VaultScreen):
             bridge = self.app.bridge
             # pin_policy "hsm-procedure": this run's HSM user PIN is typed by its holder when a login
             # needs it (TuiPinSource); a refusal is this run's alone, as in a headless run
-            pins = bridge.run_blocking(_enter_pin_source, TuiPinSource(self))
+            self._pin_source = TuiPinSource(self)
+            pins = bridge.run_blocking(_enter_pin_source, self._pin_source)
             try:
                 self._run()
             finally:
@@ -185,6 +192,7 @@ class WizardScreen(VaultScreen):
 
     def stop_for_exit(self) -> None:
         """The console is closing: answer the open question with an abort (secrets are wiped)."""
+        self.closing = True
         self._cancel_pin()  # a login waiting for the HSM PIN is stopped (HSM_PIN_CANCELLED)
         if self.outcome is None:
             reason = "the console was closed during the ceremony"
@@ -210,6 +218,10 @@ class WizardScreen(VaultScreen):
                 pass
 
     def _save_recording(self, responder) -> Path | None:
+        if self._pin_source is not None and self._pin_source.asked:
+            from vault.operations.hsm_procedure import RECORDED_REFERENCE
+
+            responder.hsm_pin = RECORDED_REFERENCE  # typed here; the replay reads it from the environment
         try:
             return responder.save(self.record_to)
         except OSError as exc:
@@ -366,7 +378,7 @@ class WizardScreen(VaultScreen):
         """A refused name, label or path comes back in its box, to correct a typo rather than retype
         it (text and path questions only: never a secret, never a typed confirmation)."""
         last, self._last_text = self._last_text, None
-        if (prompt.error_code and prompt.KIND in ("text", "path") and prompt.previous is None
+        if (prompt.error_code and prompt.KIND in ("text", "path", "attestation") and prompt.previous is None
                 and last is not None and last[0] == (prompt.step_id, prompt.ask)):
             return dataclasses.replace(prompt, previous=last[1])
         return prompt
@@ -377,6 +389,8 @@ class WizardScreen(VaultScreen):
             p = message.pane.prompt
             if p.KIND in ("text", "path") and isinstance(message.answer, TextAnswer):
                 self._last_text = ((p.step_id, p.ask), message.answer.text)
+            elif isinstance(message.answer, AttestationAnswer):  # a refused passphrase keeps the choice
+                self._last_text = ((p.step_id, p.ask), attestation_choice(message.answer))
             self._resolve(message.answer)
 
     def _busy(self, busy: bool) -> None:
@@ -415,6 +429,16 @@ class WizardScreen(VaultScreen):
         why = p.no_back or "nothing can be taken back here."
         err = self.query_one("#prompt-error", Static)
         err.update(f"↩ No going back: {why} Answer the question, or abort with a reason (ctrl+a).")
+        err.display = True
+
+    def action_quit_refused(self) -> None:
+        """ctrl+q while the ceremony runs: say why not, above the question (a toast would cover it)."""
+        if self.outcome is not None:
+            self.app.exit(0)  # ended: quitting loses nothing
+            return
+        err = self.query_one("#prompt-error", Static)
+        err.update("✗ The console cannot quit during a ceremony: finish it, or abort it with a reason (ctrl+a); "
+                   "the abort is recorded and nothing is left half-done.")
         err.display = True
 
     def action_practice_fill(self) -> None:

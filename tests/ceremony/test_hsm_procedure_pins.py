@@ -242,6 +242,7 @@ def test_an_interrupted_reshare_under_hsm_procedure_points_a_wrong_pin_at_its_ho
                allow_production_share_export=True)
     with ws.vault() as v:
         [u] = unfinished(v)
+        assert "PINs are its vendor's and did not change" in u.why_not and "new set's PINs" not in u.why_not
         abort_unfinished(v, u.ceremony_id, "power cut during the switch")
         assert v.store.get_setting("reshare.pending")
     old = [{"share": f"file:shares/{n}.share"} for n in ("alice", "bob", "carol")]

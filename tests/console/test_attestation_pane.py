@@ -77,3 +77,46 @@ async def _sign(pilot, pane) -> None:
 
 def _notices(app) -> str:
     return " ".join(str(n.message) for n in app._notifications)
+
+
+@pytest.mark.asyncio
+async def test_tab_after_i_agree_goes_to_the_passphrase_box_never_the_comment():
+    """Seen in the lead's tmux walk: End, Tab, Enter ("I agree"), Tab put the cursor in the
+    clear-text comment box, and the passphrase typed there would have been recorded."""
+    app = Harness(lambda: PaneScreen(AttestationPane(prompt())))
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await _pane(pilot, app)
+        await type_fast(pilot, ["end"])
+        await wait_until(pilot, lambda: pane.read_to_end, what="the statement's end")
+        await type_fast(pilot, ["tab", "enter"])
+        await wait_until(pilot, lambda: pane.decision is True, what="the decision")
+        await type_fast(pilot, ["tab"])
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "attest-pp",
+                         what="Tab to reach the passphrase box")
+        assert pane.query_one("#comment").disabled
+
+
+@pytest.mark.asyncio
+async def test_a_passphrase_typed_into_the_comment_is_never_signed_or_recorded():
+    answers = []
+    app = Harness(lambda: PaneScreen(AttestationPane(prompt())))
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await _pane(pilot, app)
+        pane.answer = answers.append
+        await type_fast(pilot, ["end"])
+        await wait_until(pilot, lambda: pane.read_to_end, what="the statement's end")
+        pane.query_one("#decision").focus()
+        await type_fast(pilot, ["down", "enter"])  # "I do not agree": the comment box opens
+        await wait_until(pilot, lambda: pane.decision is False, what="the decision")
+        await type_fast(pilot, ["tab"])
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "comment", what="the comment")
+        await type_fast(pilot, [*"practice-alice-passphrase", "enter"])  # the wrong box
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "attest-pp", what="the passphrase box")
+        await type_fast(pilot, [*"practice-alice-passphrase", "enter"])
+        await wait_until(pilot, lambda: "comment held your passphrase" in pane.problem, what="the refusal")
+        assert answers == [] and pane.query_one("#comment").value == "" and pane.query_one("#attest-pp").value == ""
+        assert app.focused.id == "comment"
+        await type_fast(pilot, [*"the seal was torn", "enter", *"practice-alice-passphrase", "enter"])
+        await wait_until(pilot, lambda: answers, what="the attestation")
+        assert answers[0].agree is False and answers[0].comment == "the seal was torn"
+        answers[0].passphrase.wipe()

@@ -13,7 +13,7 @@ from textual.widgets import Input, OptionList, Static
 
 from homes import ledger_actions
 from player import CeremonyPlayer, back_to_dashboard, start_from_launcher
-from tui_helpers import SIZE, until_screen, wait_until
+from tui_helpers import SIZE, type_fast, until_screen, wait_until
 
 QUORUM = ["alice", "bob"]
 
@@ -114,3 +114,74 @@ async def test_escape_after_a_share_was_entered_says_why_it_cannot_go_back(initi
         outcome = await player.play()
         assert outcome.ok, outcome.one_line()
     assert "a share or a passphrase was entered" in seen["refusal"], seen["refusal"]
+
+
+async def test_ctrl_q_during_a_ceremony_is_answered_not_ignored(initialised, make_app_on, tmp_path):
+    """Seen in the lead's tmux walk: ctrl+q at the attestation did nothing and said nothing."""
+    app = make_app_on(initialised.home)
+    seen: dict[str, str] = {}
+
+    async def at_label(player, pane) -> bool:
+        w = player.wizard
+        await player.pilot.press("ctrl+q")
+        err = w.query_one("#prompt-error", Static)
+        await wait_until(player.pilot, lambda: err.display and "cannot quit" in str(err.render()))
+        seen["refusal"] = str(err.render())
+        assert app.is_running and w.pane is pane  # still there, nothing submitted
+        return False  # then answered as usual
+
+    async with app.run_test(size=SIZE) as pilot:
+        await until_screen(pilot, "DashboardScreen")
+        await start_from_launcher(pilot, "generate-key")
+        await until_screen(pilot, "WizardScreen")
+        player = CeremonyPlayer(pilot, dict(initialised.shares), quorum=QUORUM, paths={"backup.path": str(tmp_path / "b.ccb")},
+                                choices={"generate.algorithm": "ec-p256", "generate.backup": "no-backup"},
+                                texts={"generate.label": "quit-test", "generate.no-backup-reason": "practice only"},
+                                hooks={"generate.label": at_label})
+        outcome = await player.play()
+        assert outcome.ok, outcome.one_line()
+    assert "ctrl+a" in seen["refusal"]
+
+
+async def test_a_refused_attestation_passphrase_keeps_the_choice_and_asks_only_for_the_passphrase(
+        initialised, make_app_on, tmp_path):
+    """Seen in the lead's tmux walk: after a mistyped passphrase the attestation came back blank
+    (statement unread, nothing chosen), so the passphrase typed again went nowhere."""
+    from console.panes.people import AttestationPane
+
+    app = make_app_on(initialised.home)
+    seen: dict[str, object] = {}
+
+    async def at_attest(player, pane) -> bool:
+        if "again" in seen:
+            return False
+        pilot, w = player.pilot, player.wizard
+        await pilot.press("end")
+        await wait_until(pilot, lambda: pane.read_to_end, what="the statement's end")
+        pane.query_one("#decision").focus()
+        await pilot.press("down", "enter")  # "I do not agree"
+        await wait_until(pilot, lambda: pane.decision is False, what="the decision")
+        await pilot.press("tab", *"seal number differs", "enter")
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "attest-pp")
+        await type_fast(pilot, [*"practice-admin-passfrase", "enter"])
+        await wait_until(pilot, lambda: isinstance(w.pane, AttestationPane) and w.pane is not pane
+                         and w.pane.is_mounted and w.pane.prompt.error_code, what="the attestation asked again")
+        again = w.pane
+        await wait_until(pilot, lambda: again.read_to_end and app.focused is not None
+                         and app.focused.id == "attest-pp", what="the passphrase box, statement still read")
+        seen["again"] = (again.decision, again.query_one("#comment").value, again.query_one("#attest-pp").value)
+        await type_fast(pilot, [*"practice-admin-passphrase", "enter"])
+        await wait_until(pilot, lambda: w.pane is not again, what="the attestation to be taken")
+        return True
+
+    async with app.run_test(size=SIZE) as pilot:
+        await until_screen(pilot, "DashboardScreen")
+        await start_from_launcher(pilot, "generate-key")
+        await until_screen(pilot, "WizardScreen")
+        player = CeremonyPlayer(pilot, dict(initialised.shares), quorum=QUORUM, paths={"backup.path": str(tmp_path / "b.ccb")},
+                                choices={"generate.algorithm": "ec-p256", "generate.backup": "no-backup"},
+                                texts={"generate.label": "reask-test", "generate.no-backup-reason": "practice only"},
+                                hooks={"attest.attest:admin": at_attest})
+        outcome = await player.play()
+        assert outcome.ok, outcome.one_line()
+    assert seen["again"] == (False, "seal number differs", "")  # the choice kept, no passphrase kept

@@ -156,6 +156,32 @@ async def test_the_deviation_form_tabs_through_and_names_what_is_missing_next_to
             "seals intact", "seal 2 torn", "photographed", "admin")
 
 
+async def test_escape_closes_a_deviation_form_opened_by_mistake_and_the_witness_can_still_confirm():
+    """Seen in the lead's tmux walk: ctrl+d by mistake, then Escape, left the form open and said
+    "No going back". Escape closes the form (typed text cleared), the cursor is on Confirm."""
+    from console.panes.people import WitnessPane
+    from tui_helpers import type_fast
+    from vault.ceremony.prompts import WitnessPrompt
+
+    prompt = WitnessPrompt(**COMMON, step_id="drill", step_title="Drill", ask="witness", witness="wendy",
+                           summary="drill passed")
+    app = PaneApp(WitnessPane(prompt))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.focused is not None)
+        await pilot.pause(0.2)
+        await pilot.press("ctrl+d")
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "dev-expected")
+        await type_fast(pilot, [*"oops"])
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "confirm")
+        assert not any(w.display for w in app.query(".deviation"))
+        assert app.query_one("#dev-expected").value == ""
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.answers, what="the confirmation")
+        assert app.answers[0].confirmed and app.answers[0].deviation is None
+
+
 async def test_an_attestation_never_puts_the_cursor_in_the_comment_box():
     """The comment is clear text and recorded: a passphrase typed there would reach the ledger.
     The pane's first focus, and the refocus after a read-aloud dialog closes (``focus_first``),

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vault import chain_pass
 from vault.errors import LedgerTampered
 from vault.ledger import Ledger, canonical_event, event_hash
 from vault.store import Store
@@ -95,12 +96,19 @@ def chain(tmp_path):
     ledger._store.close()
 
 
+# Batches of 3 put event 6 in a full range (rows 4 to 6), read without seqs (vault.chain_pass's
+# fast path); 1 puts every event in one; the default reads the 10 events as one short range
+# (the exact path, row by row with seqs).
+BATCHES = (1, 3, chain_pass.BATCH)
+
+
+@pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("field", FIELDS)
-def test_an_edited_field_is_found_at_its_event(chain, field):
+def test_an_edited_field_is_found_at_its_event(chain, field, batch):
     ledger, path = chain
     with closing(attacker(path)) as raw:
         edit(raw, 6, field)
-    report = ledger.verify()
+    report = ledger.verify(batch_size=batch)
     assert not report.ok and report.first_bad_seq == 6
     assert PROBLEM.get(field, "altered") in report.problem
     assert report.count == 5 and report.head.seq == 5
@@ -117,28 +125,59 @@ def test_a_body_that_is_no_longer_json_is_an_alteration_not_a_crash(chain):
     assert report.first_bad_seq == 3 and "well-formed" in report.problem
 
 
-def test_a_deleted_event_is_found_at_its_number(chain):
+@pytest.mark.parametrize("batch", BATCHES)
+def test_a_deleted_event_is_found_at_its_number(chain, batch):
     ledger, path = chain
     with closing(attacker(path)) as raw:
         raw.execute("DELETE FROM ledger WHERE seq IN (4, 5)")
-    report = ledger.verify()
+    report = ledger.verify(batch_size=batch)
     assert report.first_bad_seq == 4 and "events 4 to 5 are missing" in report.problem
 
 
-def test_a_forged_insertion_is_found_where_the_chain_breaks(chain):
+@pytest.mark.parametrize("batch", BATCHES)
+def test_a_forged_insertion_is_found_where_the_chain_breaks(chain, batch):
     ledger, path = chain
     with closing(attacker(path)) as raw:
         forge_insert(raw, 4)
-    report = ledger.verify()
+    report = ledger.verify(batch_size=batch)
     # Event 4 is self-consistent; the old event 4, now 5, no longer follows it.
     assert report.first_bad_seq == 5 and "does not follow event 4" in report.problem
 
 
-def test_reordered_events_are_found_at_the_earlier_position(chain):
+@pytest.mark.parametrize("batch", BATCHES)
+def test_reordered_events_are_found_at_the_earlier_position(chain, batch):
     ledger, path = chain
     with closing(attacker(path)) as raw:
         swap(raw, 3, 7)
-    assert ledger.verify().first_bad_seq == 3
+    assert ledger.verify(batch_size=batch).first_bad_seq == 3
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+def test_renumbered_rows_whose_bodies_still_chain_are_found_at_the_gap(chain, batch):
+    """The rows from 5 on are moved one seq up, their bodies untouched: the bodies still chain
+    (body 5 follows body 4), but row 6 holds event 5. In batches of 3 the range 4..6 holds two
+    rows, so its count (not a per-row seq test) sends it to the exact path, which names the gap."""
+    ledger, path = chain
+    with closing(attacker(path)) as raw:
+        shift_up(raw, 5)
+    report = ledger.verify(batch_size=batch)
+    assert report.first_bad_seq == 5 and "event 5 is missing" in report.problem, report.problem
+    assert report.count == 4
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+def test_a_gap_bridged_by_a_forged_event_is_found_at_the_gap(chain, batch):
+    """Event 10 is deleted and a forged event numbered 11 is put after event 9: it links to event
+    9, carries its own seq and a correct hash, so only the seq test (11 where 10 is due) sees it."""
+    ledger, path = chain
+    with closing(attacker(path)) as raw:
+        prev = row(raw, 9)[2]
+        raw.execute("DELETE FROM ledger WHERE seq = 10")
+        fields = (11, "2026-05-01T09:00:00.000000Z", "mallory", None, "key.export", '{"label":"kek"}', prev)
+        raw.execute("INSERT INTO ledger (seq, body, hash) VALUES (?, ?, ?)",
+                    (11, canonical_event(*fields), event_hash(*fields)))
+    report = ledger.verify(batch_size=batch)
+    assert report.first_bad_seq == 10 and "event 10 is missing" in report.problem, report.problem
 
 
 def test_truncation_and_a_rewritten_tail_need_the_recorded_head(chain):
@@ -188,7 +227,7 @@ def test_any_tampering_is_found_at_the_right_sequence_number(n, op, data):
                 j = data.draw(st.integers(1, n).filter(lambda j: j != k), label="j")
                 swap(raw, min(k, j), max(k, j))
                 expected = min(k, j)
-        batch = data.draw(st.sampled_from([1, 3, 20_000]), label="batch")
+        batch = data.draw(st.sampled_from([1, 2, 3, 5, chain_pass.BATCH]), label="batch")
         report = ledger.verify(expected_head=head, batch_size=batch)
         ledger._store.close()
         assert not report.ok

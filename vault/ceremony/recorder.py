@@ -49,6 +49,9 @@ class RecordingResponder:
         self.answers: dict[str, list[Any]] = {}
         self.passphrases: dict[str, str] = {}
         self._shares = 0
+        # pin_policy "hsm-procedure": the HSM user PIN typed at a login (asked outside the prompts, by the
+        # front end's PIN source) becomes this reference; set by the front end when the PIN was asked
+        self.hsm_pin: str | None = None
 
     def on_event(self, event: Event) -> None:
         self.inner.on_event(event)
@@ -102,8 +105,10 @@ class RecordingResponder:
     def script_text(self) -> str:
         q = json.dumps  # a JSON string is a valid TOML basic string
         lines = ["# Recorded ceremony script. Secrets are references: set the variables named below.",
-                 "format = 1", f"ceremony = {q(self.ceremony)}", f"share_dir = {q(self.share_dir)}", "",
-                 "[passphrases]"]
+                 "format = 1", f"ceremony = {q(self.ceremony)}", f"share_dir = {q(self.share_dir)}"]
+        if self.hsm_pin is not None:
+            lines.append(f"hsm_pin = {q(self.hsm_pin)}")
+        lines += ["", "[passphrases]"]
         lines += [f"{q(n)} = {q(r)}" for n, r in sorted(self.passphrases.items())]
         lines += ["", "[answers]"]
         for key, values in self.answers.items():

@@ -80,7 +80,7 @@ def _analyse(vault, record) -> tuple[Unfinished, int, dict]:
     if why is not None and token_lost:
         why = f"{why}; {_TOKEN_LOST}"
     if why is not None and _reshare_cut(vault, record.id):
-        why = f"{why}; {_RESHARE_CUT}"
+        why = f"{why}; {_reshare_cut_text(vault)}"
     u = Unfinished(record.id, record.definition_name, record.started_at, step.index if step else None,
                    step.id if step else None, why is None, why)
     return u, pos, values
@@ -88,6 +88,16 @@ def _analyse(vault, record) -> tuple[Unfinished, int, dict]:
 
 _RESHARE_CUT = ("the reshare was switching the token: it may already have the new set's PINs (the next quorum "
                 "activation accepts either set's shares and settles it by logging in)")
+# pin_policy "hsm-procedure": the reshare never re-keys the token (vault.operations.reshare)
+_RESHARE_CUT_PROCEDURE = ("the reshare was switching to the new share set; the token's PINs are its vendor's and "
+                          "did not change (the next quorum activation accepts either set's shares, and the set "
+                          "entered decides)")
+
+
+def _reshare_cut_text(vault) -> str:
+    from vault.operations.hsm_procedure import is_procedure
+
+    return _RESHARE_CUT_PROCEDURE if is_procedure(vault) else _RESHARE_CUT
 
 
 def _reshare_cut(vault, ceremony_id: str) -> bool:

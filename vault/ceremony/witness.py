@@ -21,7 +21,7 @@ from __future__ import annotations
 from vault.ceremony.prompts import PassphrasePrompt
 from vault.secret import Secret
 
-PURPOSE = "sign off as the witness (once for this ceremony)"
+PURPOSE = "to sign off as the witness, once for this ceremony"
 
 
 def enrollment_of(record):

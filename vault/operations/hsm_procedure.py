@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 POLICY = "hsm-procedure"
 PINS_PROCEDURE = "hsm-procedure"  # the token.pins setting under this policy
+RECORDED_REFERENCE = "env:HSM_USER_PIN"  # what a recorded script says where the holder typed the PIN
 MAX_ASKS = 3  # an interactive source is asked at most this often per login; each wrong PIN is one try
 
 
@@ -278,6 +279,6 @@ def refuse_pin_change(vault: Vault, what: str, *, next_step: str | None = None) 
             "vendor's procedure set.", next_step=next_step or "Change them with the vendor's tools.")  # fmt: skip
 
 
-__all__ = ["HsmPinSource", "MAX_ASKS", "POLICY", "PINS_PROCEDURE", "PinLocked", "PinRequest", "ReferencePinSource",
+__all__ = ["HsmPinSource", "MAX_ASKS", "POLICY", "PINS_PROCEDURE", "PinLocked", "PinRequest", "RECORDED_REFERENCE", "ReferencePinSource",
            "adopt_procedure_token", "is_procedure", "open_procedure_session", "pin_source_for_run",
            "refuse_pin_change"]

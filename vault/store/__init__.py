@@ -105,7 +105,9 @@ Ledger rows (the chain itself is ``vault.ledger.Ledger``; use that, not these, t
     ceremony, on ``json_extract(body, '$.ceremony_id')``).
     UPDATE and DELETE on the table are refused by triggers.
     ledger_append_rows(rows: [(seq, body, hash), ...]) -> int      one transaction
-    ledger_bodies(start_seq=1, *, batch_size=20000) -> Iterator[(seq, body bytes, hash)]   for verify
+    ledger_bodies(start_seq=1, *, batch_size=20000) -> Iterator[(seq, body bytes, hash)]   streaming, seq order
+    ledger_body_range(start_seq, count) -> [(body bytes, hash)] ; ledger_body_batch(start_seq, count) -> [(seq, body bytes, hash)]
+        the chain pass's reads (vault.chain_pass): a range of seqs without them, and rows after a gap
     ledger_rows(start_seq=1, *, batch_size=20000) -> Iterator[LedgerRow]   streaming, seq order
     ledger_last() -> LedgerRow | None ; ledger_tail() -> (seq, hash) | None ; ledger_row(seq) ; ledger_body(seq) ; ledger_rows_of_ceremony(id) ;
     ledger_count()

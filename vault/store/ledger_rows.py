@@ -45,19 +45,20 @@ class LedgerRowRepository(StoreBase):
         return self._batches("SELECT seq, CAST(body AS BLOB), hash FROM ledger WHERE seq >= ? ORDER BY seq LIMIT ?",
                              start_seq, batch_size, None)
 
-    def ledger_body_batches(self, start_seq: int = 1, *, batch_size: int = 20_000) -> Iterator[list[tuple[int, bytes, str]]]:
-        """``ledger_bodies`` a batch (a list) at a time: a verifier's inner loop then runs over a
-        list, without a generator step per event (a measurable part of a full check)."""
-        conn, next_seq = self.conn, start_seq
-        sql = "SELECT seq, CAST(body AS BLOB), hash FROM ledger WHERE seq >= ? ORDER BY seq LIMIT ?"
-        while True:
-            batch = conn.execute(sql, (next_seq, batch_size)).fetchall()
-            if not batch:
-                return
-            yield batch
-            if len(batch) < batch_size:
-                return
-            next_seq = batch[-1][0] + 1
+    def ledger_body_range(self, start_seq: int, count: int) -> list[tuple[bytes, str]]:
+        """``(body as UTF-8 bytes, hash)`` of the events with ``start_seq <= seq < start_seq + count``,
+        in seq order, without their seqs: the chain pass's read (vault.chain_pass). seq is the
+        INTEGER PRIMARY KEY, so when ``count`` rows come back every seq of the range is there."""
+        return self.conn.execute(
+            "SELECT CAST(body AS BLOB), hash FROM ledger WHERE seq >= ? AND seq < ? ORDER BY seq",
+            (start_seq, start_seq + count)).fetchall()
+
+    def ledger_body_batch(self, start_seq: int, count: int) -> list[tuple[int, bytes, str]]:
+        """The first ``count`` ``(seq, body as UTF-8 bytes, hash)`` with seq >= start_seq, in seq order
+        (after a gap too): where a range came back short, the chain pass checks every seq."""
+        return self.conn.execute(
+            "SELECT seq, CAST(body AS BLOB), hash FROM ledger WHERE seq >= ? ORDER BY seq LIMIT ?",
+            (start_seq, count)).fetchall()
 
     def ledger_rows(self, start_seq: int = 1, *, batch_size: int = 20_000) -> Iterator[LedgerRow]:
         """Events with seq >= start_seq in seq order, fetched in batches (constant memory)."""
