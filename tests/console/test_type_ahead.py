@@ -113,3 +113,54 @@ async def test_a_whole_passphrase_form_sent_with_the_name_says_not_the_same(make
         assert outcome.ok, outcome.one_line()
     assert seen.get("burst"), player.seen
     assert seen["first_box"] == "first-pass-1" and seen["focused"] == "pp2"
+
+
+async def test_past_the_hang_guard_the_rest_of_a_burst_is_dropped_not_sent_to_the_wrong_question(make_app, monkeypatch):
+    """If a key's effects are not handled within ``key_hold.HANG_GUARD`` (60 s; 0.5 s here, with the
+    screen busy for 3 s as above), the keys after it are dropped: sent on, they would land in the
+    refused question's box or answer the re-ask with what was typed for the old one. The re-ask
+    then shows the refused text and nothing more arrives."""
+    from console import key_hold
+    from console.panes.simple import TextPane
+    from tui_helpers import keys_handled
+
+    monkeypatch.setattr(key_hold, "HANG_GUARD", 0.5)
+    real = TextPane.on_input_submitted
+    held_up: list[str] = []
+
+    async def busy_screen() -> None:
+        await asyncio.sleep(3.0)
+
+    def answer_with_a_busy_screen(self, event):
+        if self.prompt.ask == "policy" and not held_up:
+            held_up.append(event.value)
+            self.screen.call_later(busy_screen)
+        real(self, event)
+
+    monkeypatch.setattr(TextPane, "on_input_submitted", answer_with_a_busy_screen)
+    app = make_app()
+    seen: dict[str, object] = {}
+
+    async def at_policy(player, pane) -> bool:
+        if "burst" in seen:
+            return False
+        seen["burst"] = True
+        w = player.wizard
+        pane.query_one(Input).value = ""
+        await player.pilot.pause()
+        await type_fast(player.pilot, [*"5-of-3", "enter", "ctrl+u", *"2-of-3", "enter"])
+        await wait_until(player.pilot, lambda: w.pane is not None and w.pane is not pane and w.prompt.ask == "policy"
+                         and w.pane.is_mounted, timeout=20, what="the policy re-asked")
+        re_ask = w.pane
+        await keys_handled(player.pilot)
+        await player.pilot.pause(0.5)
+        seen["re-ask"] = (w.pane is re_ask, re_ask.query_one(Input).value, len(app.key_hold.keys))
+        return True
+
+    async with app.run_test(size=SIZE) as pilot:
+        await _start_init(pilot)
+        player = CeremonyPlayer(pilot, confirms={"passphrase": False}, hooks={"policy.policy": at_policy})
+        outcome = await player.play()
+        assert outcome.ok, outcome.one_line()
+    assert held_up == ["5-of-3"]
+    assert seen["re-ask"] == (True, "5-of-3", 0), seen
