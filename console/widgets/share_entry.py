@@ -31,8 +31,13 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
+from textual.geometry import Region
 from textual.message import Message
 from textual.reactive import reactive
+from textual.strip import Strip
+from textual.visual import Visual
+from textual.widget import Widget
 from textual.widgets import Static
 
 from console.widgets.secret_input import QuietInput
@@ -141,11 +146,14 @@ class ShareEntry(Vertical):
     # -- composition -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Static(self._ident_line(), id="share-ident")
-        yield Static("", id="share-grid")
+        yield from self._compose_grid()
         yield WordInput(self, placeholder=self._placeholder(), password=True, id="share-word")
         yield Static("", id="share-hint")
         yield Static("", id="share-verdict")
         yield Static("", id="share-feedback")
+
+    def _compose_grid(self) -> ComposeResult:
+        yield GridLines(id="share-grid")
 
     def on_mount(self) -> None:
         self.touch()  # the app's idle clock (tests give it a fake one)
@@ -420,7 +428,7 @@ class ShareEntry(Vertical):
 
     def _render_all(self) -> None:
         cols = self._cols()
-        self._show("#share-grid", self._grid(), layout=self._grid_cols != cols)
+        self._render_grid(cols, relaid=self._grid_cols != cols)
         self._grid_cols = cols
         self.query_one(WordInput).placeholder = self._placeholder()
         self._render_hint()
@@ -429,8 +437,19 @@ class ShareEntry(Vertical):
         verdict.set_class(not self._verdict_ok, "bad")
         self._show("#share-feedback", self._feedback)
 
+    def _render_grid(self, cols: int, *, relaid: bool) -> None:
+        self.query_one(GridLines).show(self._grid_rows(cols), relaid=relaid)
+
+    @property
+    def grid_text(self) -> str:
+        """The grid as shown (words masked unless revealed), for tests."""
+        return self.query_one(GridLines).text
+
     def _grid(self) -> Text:
-        cols = self._cols()
+        return Text("\n").join(self._grid_rows(self._cols()))
+
+    def _grid_rows(self, cols: int) -> list[Text]:
+        rows: list[Text] = []
         text = Text()
         n = len(self._words)
         for i in range(self.word_count):
@@ -449,9 +468,12 @@ class ShareEntry(Vertical):
             text.append(f"{'▶' if here else ' '}{pos:>2} ", style="bold" if here else "dim")
             text.append(f"{shown:<9}", style=word_style)
             text.append(mark, style=style)
-            if i + 1 < self.word_count:
-                text.append("\n" if (i + 1) % cols == 0 else " ")
-        return text
+            if (i + 1) % cols == 0 or i + 1 == self.word_count:
+                rows.append(text)
+                text = Text()
+            else:
+                text.append(" ")
+        return rows
 
     def _render_hint(self) -> None:
         typed = self._typed().strip().lower()
@@ -469,6 +491,61 @@ class ShareEntry(Vertical):
             else:
                 hint = f"… {len(found)}{'+' if len(found) == 6 else ''} words start like this; keep typing"
         self._show("#share-hint", hint, layout=False)  # one line high (DEFAULT_CSS)
+
+
+class GridLines(Widget):
+    """The grid, one line per row of cells, where a change re-renders only the rows it touched:
+    an accepted word changes two cells (the word, the cursor), so one or two lines are rendered
+    instead of the whole grid as one Static (most of a space keystroke's time; bench/bench_room.py
+    measures both in one run). Rendered as a Static renders its content, line by line."""
+
+    DEFAULT_CSS = "GridLines { height: auto; }"
+    ALLOW_SELECT = False
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._rows: list[Text] = []
+        self._keys: list[str] = []
+        self._strips: dict[int, Strip] = {}
+
+    def show(self, rows: list[Text], *, relaid: bool) -> None:
+        keys = [row.plain + repr(row.spans) for row in rows]
+        if relaid or len(keys) != len(self._keys):
+            self._rows, self._keys = rows, keys
+            self._strips.clear()
+            self.refresh(layout=True)
+            return
+        changed = [y for y, (old, new) in enumerate(zip(self._keys, keys)) if old != new]
+        self._rows, self._keys = rows, keys
+        for y in changed:
+            self._strips.pop(y, None)
+        if changed:
+            self.refresh(*(Region(0, y, self.size.width, 1) for y in changed))
+
+    def on_resize(self) -> None:
+        self._strips.clear()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self._rows)
+
+    def get_content_width(self, container, viewport) -> int:
+        return max((row.cell_len for row in self._rows), default=0)
+
+    def render_line(self, y: int) -> Strip:
+        strip = self._strips.get(y)
+        if strip is None:
+            content = Content.from_rich_text(self._rows[y]) if y < len(self._rows) else Content("")
+            strip = Visual.to_strips(self, content, self.size.width, 1, self.visual_style)[0]
+            self._strips[y] = strip
+        return strip
+
+    @property
+    def text(self) -> str:
+        return "\n".join(row.plain for row in self._rows)
 
 
 _WORDSET = frozenset(WORDLIST)
