@@ -52,7 +52,7 @@ class SummaryView:
         out = [f"{'✓' if self.status == 'completed' and not self.dissents else '✗' if self.status != 'completed' else '⚠'} "
                f"{self.name} {self.ceremony_id}: {self.outcome}", ""]
         if self.seal_hex:
-            out += [f"SEAL to read aloud: ledger head #{self.seal_seq}, the head every attestation signed",
+            out += [f"SEAL to read aloud: ledger head #{self.seal_seq}, the head the attestations signed",
                     *("  " + line for line in self.seal_hex_lines()), *("  " + line for line in self.seal_lines()), ""]
         sections = (("What changed", self.changes), ("Keys", self.keys), ("Bundles", self.bundles),
                     ("Deviations", self.deviations or ("none",)), ("Dissents", self.dissents or ("none",)))

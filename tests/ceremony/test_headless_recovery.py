@@ -9,6 +9,7 @@ the ledger.
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -108,3 +109,61 @@ def test_an_unknown_id_is_named_with_the_listing_command(ws: Workspace, capsys):
         assert main(["--home", str(ws.home), *argv]) == 2
         [line] = capsys.readouterr().err.splitlines()
         assert "No ceremony with id 'backup-nope'" in line and "`custodian ceremony unfinished` lists" in line
+
+
+def test_a_ceremony_resumed_at_its_attestations_is_sealed_by_the_round_that_completed(ws: Workspace):
+    """Seen in the lead's tmux walk: after a resume at the attest step the summary's seal was the
+    first, interrupted round's closing head, which the completing round's attestations did not sign.
+    Killed for real after the first attestation, then resumed: the transcript's closing head is
+    the last ceremony.closing, every attestation of the completing round names it, and the
+    transcript still verifies."""
+    from vault.ceremony import transcript
+
+    stopped_at(ws, "attest:attested:1", "ceremony", "run", "sign", "--script", "sign.toml").kill()
+    [u] = json.loads(cli(ws, "ceremony", "unfinished", "--json").stdout)
+    done = cli(ws, "ceremony", "resume", u["ceremony_id"], "--script", "sign.toml")
+    assert done.returncode == 0, done.stderr
+    with ws.vault() as v:
+        t = transcript.build(v, u["ceremony_id"])
+        closings = [e for e in t["ledger"]["events"]
+                    if e["ceremony_id"] == u["ceremony_id"] and e["action"] == "ceremony.closing"]
+        rounds = [json.loads(e["details"])["closing_head"] for e in t["ledger"]["events"]
+                  if e["ceremony_id"] == u["ceremony_id"] and e["action"] == "ceremony.attested"]
+    assert len(closings) == 2 and t["ledger"]["closing"]["hash"] == closings[-1]["hash"]
+    assert rounds[0] == closings[0]["hash"] and set(rounds[1:]) == {closings[-1]["hash"]}
+    report = transcript.verify(t)
+    assert report.ok, report.problems
+    # A careful forger drops the completing round's last attestation and its ledger event, renumbers
+    # the events after it and recomputes every unkeyed value: every remaining signature still holds,
+    # so only the rule that the last closing carries every participant's attestation catches it.
+    from support.transcript_forge import reseal
+
+    assert transcript.verify(reseal(copy.deepcopy(t))).ok  # resealing alone changes nothing
+    forged = copy.deepcopy(t)
+    dropped = forged["attestations"].pop()
+    events = forged["ledger"]["events"]
+    cut = next(i for i, e in reversed(list(enumerate(events))) if e["action"] == "ceremony.attested"
+               and json.loads(e["details"])["participant"] == dropped["participant"])
+    del events[cut]
+    for e in events[cut:]:
+        e["seq"] -= 1
+    report = transcript.verify(reseal(forged))
+    assert report.problems == [f"the closing head (seq {closings[-1]['seq']}) lacks the attestation of "
+                               f"{dropped['participant']}"]
+    # A participant who holds their own key signs a statement over another head of this ceremony
+    # (its start: "agreeing" to a shorter history); the signature is genuine, the head is no closing.
+    from support.ceremony_workspace import passphrase
+    from vault.ceremony.witness import enrollment_of
+    from vault.identity import unlock
+    from vault.secret import Secret
+
+    liar = copy.deepcopy(t)
+    a = liar["attestations"][-1]
+    other = next(e for e in liar["ledger"]["events"] if e["action"] == "ceremony.started"
+                 and e["ceremony_id"] == u["ceremony_id"])
+    a["statement"] = a["statement"].replace(closings[-1]["hash"], other["hash"])
+    with ws.vault() as v, unlock(enrollment_of(v.store.get_custodian(a["participant"])),
+                                 Secret(passphrase(a["participant"]), kind="passphrase")) as signer:
+        a["signature_hex"] = signer.sign(a["statement"].encode()).hex()
+    problems = transcript.verify(reseal(liar)).problems
+    assert f"attestation of {a['participant']}: does not sign a closing ledger head of this ceremony" in problems

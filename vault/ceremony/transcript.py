@@ -167,7 +167,7 @@ def build(vault, ceremony_id: str) -> dict[str, Any]:
     mine = [e for e in events if e["ceremony_id"] == ceremony_id]
     started = next((e for e in mine if e["action"] == "ceremony.started"), None)
     final = next((e for e in reversed(mine) if e["action"] in _FINAL), None)
-    closing = next((e for e in mine if e["action"] == "ceremony.closing"), None)
+    closing = _last_closing(mine)
     practice = c.mode.value == "practice"
     return {
         "format": FORMAT,
@@ -185,6 +185,13 @@ def build(vault, ceremony_id: str) -> dict[str, Any]:
                    "closing": _head(closing["seq"], closing["hash"]) if closing else None,
                    "events": events},
     }
+
+
+def _last_closing(mine: list[dict]) -> dict | None:
+    """The ceremony's closing head: its LAST ``ceremony.closing``. A ceremony resumed at its attest
+    step writes a new closing (the ledger moved on), and that round's attestations sign it; the
+    first round's heads stay in the ledger, each named by its own ``ceremony.attested`` events."""
+    return next((e for e in reversed(mine) if e["action"] == "ceremony.closing"), None)
 
 
 def to_json(transcript: dict) -> str:
@@ -419,7 +426,7 @@ def _verify(t: dict, pinned: dict[str, str] | None) -> VerifyReport:
                             "event recorded")
 
     # 3. what the participants signed: the closing head, which carries the journal up to the attest step
-    closing = next((e for e in mine if e["action"] == "ceremony.closing"), None)
+    closing = _last_closing(mine)
     closing_hash = closing["hash"] if closing else None
     if (led["closing"] or {}).get("hash") != closing_hash or (closing and led["closing"]["seq"] != closing["seq"]):
         problems.append("the closing head is not the ceremony.closing event")
@@ -433,7 +440,10 @@ def _verify(t: dict, pinned: dict[str, str] | None) -> VerifyReport:
     elif t["attestations"]:
         problems.append("attestations without a ceremony.closing event")
 
-    # 4. the attestations
+    # 4. the attestations: each signs a closing head of this ceremony (a resume at the attest step
+    # writes a new closing: the interrupted round's signatures stay valid over their own head), and
+    # the completing round signs the last one, every participant it names
+    round_heads = {e["hash"] for e in mine if e["action"] == "ceremony.closing"}
     keys = {p["name"]: p["public_key_pem"] for p in t["participants"]}
     attested = [details(e) for e in mine if e["action"] == "ceremony.attested"]
     if [(a["participant"], a["agree"]) for a in t["attestations"]] != [(x.get("participant"), x.get("agree"))
@@ -459,8 +469,8 @@ def _verify(t: dict, pinned: dict[str, str] | None) -> VerifyReport:
             problems.append(f"attestation of {name}: signed for another ceremony")
         if fields.get("custodian") != name:
             problems.append(f"attestation of {name}: signed by someone else")
-        if closing_hash is None or fields.get("ledger-head") != closing_hash:
-            problems.append(f"attestation of {name}: does not sign the closing ledger head")
+        if closing_hash is None or fields.get("ledger-head") not in round_heads:
+            problems.append(f"attestation of {name}: does not sign a closing ledger head of this ceremony")
         if fields.get("decision") != ("agree" if a["agree"] else "do-not-agree"):
             problems.append(f"attestation of {name}: decision differs from the signed statement")
         if fields.get("time") != a["at"]:
@@ -475,6 +485,12 @@ def _verify(t: dict, pinned: dict[str, str] | None) -> VerifyReport:
         except (SignatureInvalid, ValueError):
             problems.append(f"attestation of {name}: signature does not verify")
         rep.checked_attestations += 1
+    if closing is not None and c["status"] == "completed":
+        signed_last = {a["participant"] for a in t["attestations"]
+                       if _statement_fields(a["statement"]).get("ledger-head") == closing_hash}
+        missing = [n for n in details(closing).get("participants", []) if n not in signed_last]
+        if missing:
+            problems.append(f"the closing head (seq {closing['seq']}) lacks the attestation of {', '.join(missing)}")
     rep.ok = not problems
     return rep
 

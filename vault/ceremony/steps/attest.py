@@ -87,6 +87,7 @@ def attest(ctx, params):
                                          "comment": comment, "closing_head": head}, actor=record.name)
         ctx.emit(Attested(ceremony_id=ctx.ceremony_id, participant=record.name, agree=agree))
         results.append({"participant": record.name, "agree": agree, "comment": comment})
+        ctx.run_hook(f"attested:{len(results)}")  # crash tests: a resume at attest signs a new closing
     disagree = [r["participant"] for r in results if not r["agree"]]
     return {"closing_head": head, "attestations": results,
             "summary": f"{len(results)} attestations over {head[:16]}…"
