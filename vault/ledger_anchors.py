@@ -77,9 +77,11 @@ class AnchorReport:
         if self.hsm_last is None:
             return ("no end head signed by the ledger audit key" + (" after the checkpoint" if self.start_seq > 1 else "")
                     + ": ceremonies that hold a quorum sign their end with it")
-        return (f"{self.hsm_signed} end heads signed in the HSM by the ledger audit key, events "
-                f"{self.hsm_first.seq} to {self.hsm_last.seq}: a cut or rewrite before event {self.hsm_last.seq} "
-                "is caught by them")
+        heads, them = ("end head", "it") if self.hsm_signed == 1 else ("end heads", "them")
+        span = (f"event {self.hsm_last.seq}" if self.hsm_first.seq == self.hsm_last.seq
+                else f"events {self.hsm_first.seq} to {self.hsm_last.seq}")
+        return (f"{self.hsm_signed} {heads} signed in the HSM by the ledger audit key, {span}: a cut or rewrite "
+                f"before event {self.hsm_last.seq} is caught by {them}")
 
     @property
     def ok(self) -> bool:

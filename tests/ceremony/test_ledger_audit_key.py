@@ -239,4 +239,4 @@ def test_a_home_without_an_audit_key_gets_one_at_its_next_quorum_ceremony(ws, ca
         assert sig.seq == vault.ledger.head().seq
     report = check(ws)
     assert report.ok and report.hsm_signed == 1 and report.hsm_first.seq == report.hsm_last.seq == sig.seq
-    assert report.hsm_span().startswith(f"1 end heads signed in the HSM by the ledger audit key, events {sig.seq}")
+    assert report.hsm_span().startswith(f"1 end head signed in the HSM by the ledger audit key, event {sig.seq}:")
