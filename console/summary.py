@@ -59,9 +59,12 @@ class SummaryView:
         for title, lines in sections:
             if lines:
                 out += [f"{title}:", *(f"  {group_hex(line)}" for line in lines), ""]
-        if self.end_hex:
+        if self.end_hex and self.seal_hex:
             out.append(f"Final ledger head #{self.end_seq} (after the attestations; chained to the seal, not read "
                        f"aloud): {group_hex(self.end_hex)[:39]}…")
+        elif self.end_hex:  # ended before its attestations (an abort): there is no seal to chain to
+            out.append(f"Final ledger head #{self.end_seq} (no attestations were made, so no seal): "
+                       f"{group_hex(self.end_hex)[:39]}…")
         return "\n".join(out)
 
 

@@ -84,3 +84,17 @@ def test_the_review_shows_digests_and_fingerprints_in_groups_of_four():
     text = review_text(p)
     assert "Payload SHA-256: 7b48 71e6 b354 0505" in text and digest not in text
     assert "Key: signer-ec (v1)" in text
+
+
+def test_an_aborted_ceremony_summary_names_no_seal_and_no_attestations():
+    """Seen in the lead's walk: an abort before the attest step said its final head came 'after the
+    attestations; chained to the seal', though there was neither."""
+    from console.summary import SummaryView
+
+    aborted = SummaryView("drill-1", "drill", "aborted", "aborted: ABORTED: wrong ceremony", ("1. environment: ok",),
+                          (), (), (), (), None, "", 77, "33" * 32)
+    text = aborted.text()
+    assert "SEAL" not in text and "after the attestations" not in text
+    assert "Final ledger head #77 (no attestations were made, so no seal)" in text
+    sealed = SummaryView("drill-2", "drill", "completed", "completed", (), (), (), (), (), 70, "ab" * 32, 77, "33" * 32)
+    assert "after the attestations; chained to the seal" in sealed.text()
