@@ -55,7 +55,8 @@ def _output_path(a: TextAnswer) -> Path:
 
     text = a.text.strip()
     if not text:
-        raise AnswerInvalid("Give a file path.")
+        raise AnswerInvalid("No path was given: the bundle needs a new file to be written to.",
+                            next_step="Type the path of a new file on the removable medium.")
     return check_output_path(Path(text).expanduser())
 
 
