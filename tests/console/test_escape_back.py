@@ -103,16 +103,7 @@ async def test_escape_after_a_share_was_entered_says_why_it_cannot_go_back(initi
         assert w.pane is pane and w._future is not None and not w._future.done()  # nothing was submitted
         return False
 
-    async with app.run_test(size=SIZE) as pilot:
-        await until_screen(pilot, "DashboardScreen")
-        await start_from_launcher(pilot, "generate-key")
-        await until_screen(pilot, "WizardScreen")
-        player = CeremonyPlayer(pilot, dict(initialised.shares), quorum=QUORUM, paths={"backup.path": str(tmp_path / "b.ccb")},
-                                texts={"generate.label": "k1", "generate.no-backup-reason": "practice only, no backup needed"},
-                                choices={"generate.algorithm": "aes-256", "generate.backup": "no-backup"},
-                                hooks={"quorum.share": at_share})
-        outcome = await player.play()
-        assert outcome.ok, outcome.one_line()
+    await _generate_without_backup(app, initialised, tmp_path, "k1", {"quorum.share": at_share}, algorithm="aes-256")
     assert "a share or a passphrase was entered" in seen["refusal"], seen["refusal"]
 
 
@@ -130,16 +121,7 @@ async def test_ctrl_q_during_a_ceremony_is_answered_not_ignored(initialised, mak
         assert app.is_running and w.pane is pane  # still there, nothing submitted
         return False  # then answered as usual
 
-    async with app.run_test(size=SIZE) as pilot:
-        await until_screen(pilot, "DashboardScreen")
-        await start_from_launcher(pilot, "generate-key")
-        await until_screen(pilot, "WizardScreen")
-        player = CeremonyPlayer(pilot, dict(initialised.shares), quorum=QUORUM, paths={"backup.path": str(tmp_path / "b.ccb")},
-                                choices={"generate.algorithm": "ec-p256", "generate.backup": "no-backup"},
-                                texts={"generate.label": "quit-test", "generate.no-backup-reason": "practice only"},
-                                hooks={"generate.label": at_label})
-        outcome = await player.play()
-        assert outcome.ok, outcome.one_line()
+    await _generate_without_backup(app, initialised, tmp_path, "quit-test", {"generate.label": at_label})
     assert "ctrl+a" in seen["refusal"]
 
 
@@ -174,14 +156,19 @@ async def test_a_refused_attestation_passphrase_keeps_the_choice_and_asks_only_f
         await wait_until(pilot, lambda: w.pane is not again, what="the attestation to be taken")
         return True
 
+    await _generate_without_backup(app, initialised, tmp_path, "reask-test", {"attest.attest:admin": at_attest})
+    assert seen["again"] == (False, "seal number differs", "")  # the choice kept, no passphrase kept
+
+
+async def _generate_without_backup(app, initialised, tmp_path, label: str, hooks: dict, *, algorithm: str = "ec-p256"):
+    """generate-key from the launcher, no backup, played by the keyboard with ``hooks``; it completes."""
     async with app.run_test(size=SIZE) as pilot:
         await until_screen(pilot, "DashboardScreen")
         await start_from_launcher(pilot, "generate-key")
         await until_screen(pilot, "WizardScreen")
         player = CeremonyPlayer(pilot, dict(initialised.shares), quorum=QUORUM, paths={"backup.path": str(tmp_path / "b.ccb")},
-                                choices={"generate.algorithm": "ec-p256", "generate.backup": "no-backup"},
-                                texts={"generate.label": "reask-test", "generate.no-backup-reason": "practice only"},
-                                hooks={"attest.attest:admin": at_attest})
+                                texts={"generate.label": label, "generate.no-backup-reason": "practice only, no backup needed"},
+                                choices={"generate.algorithm": algorithm, "generate.backup": "no-backup"}, hooks=hooks)
         outcome = await player.play()
         assert outcome.ok, outcome.one_line()
-    assert seen["again"] == (False, "seal number differs", "")  # the choice kept, no passphrase kept
+    return outcome
