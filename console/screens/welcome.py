@@ -21,7 +21,7 @@ This is a PRACTICE vault: a software token in the console's home, practice secre
 3. backup — write an encrypted backup bundle and check it reads back;
 4. drill — restore the backup into a scratch token and compare every key;
 5. rotate — the key's next version becomes active and the old one is deactivated;
-6. destroy — destroy the deactivated version, typing its label to confirm (an active key cannot be destroyed: rotate or mark it compromised first).
+6. destroy — destroy the old version, typing its label to confirm (a key still active is deactivated first, in the same reviewed step; the backups still holding it are listed).
 
 A vault whose machine was lost? "Rebuild this vault from a backup bundle" (r) brings back its custodians, share set, keys and ledger from a bundle and a quorum of shares; the restore ceremony then puts the keys onto this token.
 
