@@ -16,7 +16,7 @@ COMMON = dict(ceremony_id="init-1", ceremony_name="init", practice=True, step_in
 
 def new_passphrase() -> PassphrasePrompt:
     return PassphrasePrompt(**COMMON, step_id="custodians", step_title="Enroll the custodians", ask="passphrase:1",
-                            custodian="alice", purpose="protect your signing key (attestations)", new=True,
+                            custodian="alice", purpose="to protect the key you sign your attestations with", new=True,
                             min_length=8)
 
 

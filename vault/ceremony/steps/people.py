@@ -131,7 +131,7 @@ def enroll_one(ctx, role: Role, ask_suffix: str, *, existing_ok: bool, taken: se
         # Back from the passphrase to the name (a typo) even after earlier people were enrolled:
         # nothing of this person is stored before the passphrase is in.
         passphrase = yield from ctx.ask(PassphrasePrompt, "passphrase" + ask_suffix, _passphrase, custodian=name,
-                                        purpose="protect your signing key (attestations)", new=True, local_back=True)
+                                        purpose="to protect the key you sign your attestations with", new=True, local_back=True)
         if passphrase is not BACK:
             break
         previous = name
