@@ -91,3 +91,24 @@ def test_a_library_whose_number_was_taken_is_refused_with_the_reason(opencryptok
         os.close(taken[0])
         library.unusable = None  # later tests load this module again: give the number back its file
         assert quirks.reseat(number, lock_file)
+
+
+def test_where_descriptors_cannot_be_listed_the_library_is_not_initialised_again(opencryptoki_path, tmp_path,
+                                                                                 monkeypatch):
+    """No /proc (another system): the remembered number cannot be found, so the module is refused
+    for re-initialisation rather than left to close some other file later."""
+    import vault.hsm.module as module_code
+
+    assert quirks.descriptors_of("*", fd_dir=str(tmp_path / "no-proc")) is None
+    module = HsmModule.load(opencryptoki_path)
+    library = module._library
+    [(number, lock_file)] = quirks.descriptors_of(library.stale_descriptor.lock_file).items()
+    monkeypatch.setattr(module_code, "descriptors_of", lambda pattern: None)
+    module.close()
+    monkeypatch.undo()
+    try:
+        with pytest.raises(ModuleLoadError, match="does not list a process's descriptors"):
+            HsmModule.load(opencryptoki_path)
+    finally:
+        library.unusable = None  # later tests load this module again: give the number back its file
+        assert quirks.reseat(number, lock_file)

@@ -63,10 +63,15 @@ def stale_descriptor_quirk(lib: Any) -> StaleDescriptorAfterFinalize | None:
     return None
 
 
-def descriptors_of(pattern: str) -> dict[int, str]:
-    """This process's open descriptors whose file matches ``pattern``: number -> path."""
+def descriptors_of(pattern: str, fd_dir: str = "/proc/self/fd") -> dict[int, str] | None:
+    """This process's open descriptors whose file matches ``pattern``: number -> path; None where
+    the process's descriptors cannot be listed (no /proc), so the caller cannot know them."""
     found = {}
-    for name in os.listdir("/proc/self/fd"):
+    try:
+        names = os.listdir(fd_dir)
+    except OSError:
+        return None
+    for name in names:
         try:
             target = os.readlink(f"/proc/self/fd/{name}")
         except OSError:

@@ -559,6 +559,11 @@ def _finalize(library: _Library) -> None:
     quirk = library.stale_descriptor
     remembered = descriptors_of(quirk.lock_file) if quirk else {}
     library.lib.finalize()
+    if remembered is None:  # which number it remembers cannot be known here: never initialise it again
+        library.unusable = (f"The PKCS#11 module {library.path} cannot be initialised again in this process: this "
+                            "version would close a descriptor it no longer owns, and this system does not list a "
+                            "process's descriptors (docs/hsm-support.md, library quirks).")
+        return
     for number, path in remembered.items():
         if not reseat(number, path):
             library.unusable = (
