@@ -338,8 +338,10 @@ class AttestationPane(PromptPane):
 
     def focus_first(self) -> None:  # the statement first: it is read before anything is chosen
         self._show_remaining()
-        if self._choice_restored:  # asked again after a refused passphrase: only that is retyped
-            self.query_one("#attest-pp", SecretInput).focus()
+        if self._choice_restored:  # asked again: the cursor where the refusal points (a dissent's missing
+            comment = self.query_one("#comment", Input)  # comment, else the passphrase)
+            (comment if not comment.disabled and not comment.value.strip()
+             else self.query_one("#attest-pp", SecretInput)).focus()
             return
         self.query_one("#statement-scroll", VerticalScroll).focus()
 

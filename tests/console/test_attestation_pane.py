@@ -120,3 +120,20 @@ async def test_a_passphrase_typed_into_the_comment_is_never_signed_or_recorded()
         await wait_until(pilot, lambda: answers, what="the attestation")
         assert answers[0].agree is False and answers[0].comment == "the seal was torn"
         answers[0].passphrase.wipe()
+
+
+@pytest.mark.asyncio
+async def test_a_dissent_refused_for_its_missing_comment_comes_back_with_the_cursor_in_the_comment():
+    """The engine refuses 'I do not agree' without a comment; asked again, the choice is kept and
+    the cursor is in the comment box, where the refusal points (not in the passphrase box)."""
+    import dataclasses
+    import json
+
+    again = dataclasses.replace(prompt(), error_code="ANSWER", error_message="'Do not agree' needs a comment saying why.",
+                                previous=json.dumps({"agree": False, "comment": ""}))
+    app = Harness(lambda: PaneScreen(AttestationPane(again)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await _pane(pilot, app)
+        pane.focus_first()
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "comment", what="the comment box")
+        assert pane.decision is False and not pane.query_one("#comment").disabled
