@@ -127,18 +127,11 @@ async def test_keys_sent_at_once_land_in_the_box_they_were_meant_for():
 
 
 async def test_the_deviation_form_tabs_through_and_names_what_is_missing_next_to_it():
-    from console.panes.people import WitnessPane
     from tui_helpers import type_fast
-    from vault.ceremony.prompts import WitnessPrompt
 
-    prompt = WitnessPrompt(**COMMON, step_id="token", step_title="Initialise the token", ask="witness",
-                           witness="wendy", summary="token initialised")
-    app = PaneApp(WitnessPane(prompt))
+    app = _witness_app()
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.focused is not None)
-        await pilot.pause(0.2)
-        await pilot.press("ctrl+d")
-        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "dev-expected")
+        await _open_deviation_form(pilot, app)
         # all at once, as tmux or a fast typist sends them: three fields, the fourth left empty
         await type_fast(pilot, [*"seals intact", "tab", *"seal 2 torn", "enter", *"photographed", "tab", "tab",
                                 "enter"])
@@ -159,18 +152,11 @@ async def test_the_deviation_form_tabs_through_and_names_what_is_missing_next_to
 async def test_escape_closes_a_deviation_form_opened_by_mistake_and_the_witness_can_still_confirm():
     """Seen in the lead's tmux walk: ctrl+d by mistake, then Escape, left the form open and said
     "No going back". Escape closes the form (typed text cleared), the cursor is on Confirm."""
-    from console.panes.people import WitnessPane
     from tui_helpers import type_fast
-    from vault.ceremony.prompts import WitnessPrompt
 
-    prompt = WitnessPrompt(**COMMON, step_id="drill", step_title="Drill", ask="witness", witness="wendy",
-                           summary="drill passed")
-    app = PaneApp(WitnessPane(prompt))
+    app = _witness_app()
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.focused is not None)
-        await pilot.pause(0.2)
-        await pilot.press("ctrl+d")
-        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "dev-expected")
+        await _open_deviation_form(pilot, app)
         await type_fast(pilot, [*"oops"])
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "confirm")
@@ -247,3 +233,19 @@ async def test_the_witness_reads_a_fingerprint_in_groups_of_four():
         await wait_until(pilot, lambda: app.focused is not None)
         shown = str(app.query_one(".question").render())
         assert "sha256:7a98 2fe4 7b42 1c77" in shown and fingerprint not in shown
+
+
+def _witness_app():
+    from console.panes.people import WitnessPane
+    from vault.ceremony.prompts import WitnessPrompt
+
+    return PaneApp(WitnessPane(WitnessPrompt(**COMMON, step_id="token", step_title="Initialise the token",
+                                             ask="witness", witness="wendy", summary="token initialised")))
+
+
+async def _open_deviation_form(pilot, app) -> None:
+    """ctrl+d once the pane has the focus: the deviation form opens, the cursor in its first field."""
+    await wait_until(pilot, lambda: app.focused is not None)
+    await pilot.pause(0.2)
+    await pilot.press("ctrl+d")
+    await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "dev-expected")
