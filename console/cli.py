@@ -189,7 +189,10 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
         print(f"ledger ANCHOR problem: {problem}", file=sys.stderr)
     if report.ok:
         head = chain.head.hash_hex
-        scope = "every event" if report.start_seq == 1 else f"events {report.start_seq}..{chain.count} (from the last verified checkpoint; --full re-checks all)"
+        scope = ("every event" if report.start_seq == 1
+                 else f"no event after the last verified checkpoint, event {chain.count} (--full re-checks all)"
+                 if report.start_seq > chain.count
+                 else f"events {report.start_seq}..{chain.count} (from the last verified checkpoint; --full re-checks all)")
         print(f"ledger OK: {chain.count} events; head #{chain.head.seq} {head}")
         print(f"head in PGP words: {pgp_words(head)}")
         print(f"hashes checked: {scope}; {report.signed} signed heads checked"

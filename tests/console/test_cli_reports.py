@@ -146,3 +146,15 @@ def test_doctor_shows_the_hsm_profile_and_what_the_probe_measured(ws: Workspace,
     config.write_text(config.read_text().replace("[identity]", 'profile = "thales-luna"\n\n[identity]', 1))
     code, out, err = run(capsys, "--home", str(ws.home), "doctor")
     assert "profile: Thales Luna Network/PCIe HSM 7 (from vendor documentation, not tested here)" in out, out
+
+
+def test_ledger_verify_with_nothing_after_its_checkpoint_says_so(ws: Workspace, capsys):
+    """Seen in the lead's walk: with the checkpoint at the head, the scope read 'events 124..123'."""
+    ws.run_ok("init")
+    home = str(ws.home)
+    assert run(capsys, "--home", home, "ledger", "verify")[0] == 0
+    code, out, _ = run(capsys, "--home", home, "ledger", "verify")
+    assert code == 0
+    scope = next(line for line in out.splitlines() if line.startswith("hashes checked:"))
+    assert scope.startswith("hashes checked: no event after the last verified checkpoint, event "), scope
+    assert ".." not in scope, scope
